@@ -7,11 +7,11 @@ Docs: https://starmodel.github.io/starmodel_nb/examples/counter.html.md"""
 # %% auto #0
 __all__ = ['Counter', 'SharedCounter', 'main']
 
-# %% ../nbs/examples/01_counter.ipynb #b911ab78
+# %% ../nbs/examples/01_counter.ipynb #a470ebb5
 from fastcore.imports import in_notebook
 from . import Entity, event, create_app
 
-# %% ../nbs/examples/01_counter.ipynb #9a822ece
+# %% ../nbs/examples/01_counter.ipynb #dcc5b69a
 class Counter(Entity):
     "A counter of one's own."
     count: int = 0
@@ -31,7 +31,7 @@ class SharedCounter(Entity):
     @event(method="post")
     def reset(self): self.count = 0
 
-# %% ../nbs/examples/01_counter.ipynb #d3c3a1cb
+# %% ../nbs/examples/01_counter.ipynb #82329333
 def main():
     "Serve the demo with uvicorn on the configured host and port."
     import uvicorn

@@ -1,0 +1,33 @@
+import os, pytest
+from support import CHROMIUM, CHROMIUM_ARGS, browser_available, local_assets
+
+def pytest_collection_modifyitems(config, items):
+    "Under CI=true nothing may be skipped for lack of a browser: fail loudly instead."
+    if os.environ.get("CI") == "true" and not browser_available():
+        raise pytest.UsageError(f"CI=true but no Chromium at {CHROMIUM}")
+
+@pytest.fixture(scope="session")
+def assets():
+    return str(local_assets())
+
+@pytest.fixture(scope="session")
+def browser():
+    if not browser_available(): pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+@pytest.fixture
+def external_requests():
+    "Collects every request a page makes to a host other than 127.0.0.1."
+    return []
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    "Under CI=true a skipped test is a failure: CI has the browser and the services."
+    out = yield
+    rep = out.get_result()
+    if os.environ.get("CI") == "true" and rep.skipped and not hasattr(rep, "wasxfail"):
+        rep.outcome, rep.longrepr = "failed", f"skipped under CI=true: {rep.longrepr}"

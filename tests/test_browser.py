@@ -1,0 +1,88 @@
+"Real Chromium against a live server: live updates across pages, session isolation, many tabs and frames."
+import time, pytest
+from starmodel_nb import Entity, event, create_app
+from support import LiveServer
+
+class Scoreboard(Entity):
+    model_config = {"scope": "global"}
+    score: int = 0
+    @event
+    def point(self): self.score += 1
+
+class Mine(Entity):
+    n: int = 0
+    @event
+    def tick(self): self.n += 1
+    @event
+    def add(self, amount: int = 1): self.n += amount
+
+@pytest.fixture
+def server(assets):
+    app = create_app([Scoreboard, Mine], assets=assets, secret_key="browser-tests")
+    with LiveServer(app) as srv: yield srv
+
+def watch_offsite(page, log):
+    page.on("request", lambda r: None if r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else log.append(r.url))
+    page.on("console", lambda m: log.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: log.append(f"pageerror: {e}"))
+
+def text(page, sel): return page.locator(sel).inner_text().strip()
+
+def test_global_counter_updates_other_page_within_a_second(browser, server):
+    ctx = browser.new_context()
+    a, b, log = ctx.new_page(), ctx.new_page(), []
+    for p in (a, b): watch_offsite(p, log); p.goto(server.url + "/scoreboard")
+    b.wait_for_timeout(300)
+    a.get_by_role("button", name="Point").click()
+    a.wait_for_function("document.getElementById('sm-scoreboard-score').textContent.trim() === '1'", polling=50, timeout=1000)
+    t0 = time.monotonic()
+    b.wait_for_function("document.getElementById('sm-scoreboard-score').textContent.trim() === '1'", polling=50, timeout=1000)
+    assert time.monotonic() - t0 < 1.0
+    # and the other way round, from a second browser (another cookie jar, hence its own stream)
+    other = browser.new_context().new_page(); watch_offsite(other, log)
+    other.goto(server.url + "/scoreboard")
+    other.wait_for_timeout(300)
+    other.get_by_role("button", name="Point").click()
+    for p in (a, b): p.wait_for_function("document.getElementById('sm-scoreboard-score').textContent.trim() === '2'", polling=50, timeout=1000)
+    assert log == []
+
+def test_session_counters_stay_isolated(browser, server):
+    c1, c2 = browser.new_context(), browser.new_context()
+    p1, p2 = c1.new_page(), c2.new_page()
+    for p in (p1, p2): p.goto(server.url + "/mine")
+    for _ in range(3): p1.get_by_role("button", name="Tick").click()
+    p1.wait_for_function("document.getElementById('sm-mine-n').textContent.trim() === '3'", polling=50, timeout=2000)
+    p2.get_by_role("button", name="Tick").click()
+    p2.wait_for_function("document.getElementById('sm-mine-n').textContent.trim() === '1'", polling=50, timeout=2000)
+    p1.wait_for_timeout(300)
+    assert text(p1, "#sm-mine-n") == "3" and text(p2, "#sm-mine-n") == "1"
+    # a second tab of the first browser shares its session and follows it live
+    p1b = c1.new_page(); p1b.goto(server.url + "/mine")
+    assert text(p1b, "#sm-mine-n") == "3"
+    p1.fill("#sm-mine-add-amount", "5"); p1.get_by_role("button", name="Add").click()
+    p1b.wait_for_function("document.getElementById('sm-mine-n').textContent.trim() === '8'", polling=50, timeout=1000)
+    assert text(p2, "#sm-mine-n") == "1"
+
+def test_ten_pages_and_frames_share_one_stream(browser, server):
+    ctx = browser.new_context()
+    tabs = [ctx.new_page() for _ in range(5)]
+    for t in tabs: t.goto(server.url + "/scoreboard")
+    host = ctx.new_page()
+    frames = "".join(f'<iframe src="{server.url}/scoreboard" style="width:600px;height:300px"></iframe>' for _ in range(5))
+    host.route(server.url + "/_frames", lambda r: r.fulfill(content_type="text/html", body=f"<html><body>{frames}</body></html>"))
+    host.goto(server.url + "/_frames")
+    views = tabs + [f for f in host.frames if f.url.endswith("/scoreboard")]
+    assert len(views) == 10
+    for v in views: v.wait_for_selector("#sm-scoreboard-score")
+    time.sleep(0.5)
+    start = int(text(views[0], "#sm-scoreboard-score"))
+    for i, v in enumerate(views, 1):
+        (v if i <= 5 else host).bring_to_front()   # a person clicks in the tab in front
+        t0 = time.monotonic()
+        v.locator("button", has_text="Point").click()
+        v.wait_for_function(f"document.getElementById('sm-scoreboard-score').textContent.trim() === '{start + i}'", polling=50, timeout=1000)
+        assert time.monotonic() - t0 < 1.0, f"view {i} took {time.monotonic() - t0:.2f}s"
+    for v in views: v.wait_for_function(f"document.getElementById('sm-scoreboard-score').textContent.trim() === '{start + 10}'", polling=50, timeout=1000)
+    assert server.server.servers and ctx  # server still up
+    from starmodel_nb.adapters.web_fasthtml import Runtime
+    assert server.server.config.app.state.sm.hub.clients <= 1 + 0  # one stream for the whole browser

@@ -1,0 +1,28 @@
+"Every exported module imports, and the demo app serves its pages."
+import importlib, os, subprocess, sys, time, urllib.request
+from pathlib import Path
+import pytest
+from support import ROOT, free_port
+
+MODULES = sorted(str(p.relative_to(ROOT).with_suffix("")).replace("/", ".")
+                 for p in (ROOT / "starmodel_nb").rglob("*.py") if p.name not in ("__init__.py", "_modidx.py"))
+
+def test_modules_found(): assert len(MODULES) >= 10, MODULES
+
+@pytest.mark.parametrize("mod", MODULES)
+def test_import(mod): importlib.import_module(mod)
+
+def test_demo_serves(tmp_path):
+    port = free_port()
+    env = {**os.environ, "STARMODEL_PORT": str(port), "STARMODEL_SECRET_KEY": "smoke"}
+    p = subprocess.Popen([sys.executable, "-m", "starmodel_nb.demo"], cwd=tmp_path, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            try: page = urllib.request.urlopen(f"http://127.0.0.1:{port}/counter", timeout=1).read().decode(); break
+            except OSError: time.sleep(0.1)
+        else: pytest.fail("demo did not start: " + p.stdout.read1().decode())
+        assert 'id="sm-counter"' in page
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/sharedcounter/increment", headers={"Datastar-Request": "true"})
+        assert "datastar-patch-signals" in urllib.request.urlopen(req, timeout=2).read().decode()
+    finally: p.terminate(); p.wait(5)
