@@ -14,7 +14,9 @@ class Mine(Entity):
     @event
     def tick(self): self.n += 1
     @event
-    def add(self, amount: int = 1): self.n += amount
+    def add(self, amount: int = 1):
+        if amount > 100: raise ValueError("At most 100 at a time.")
+        self.n += amount
 
 @pytest.fixture
 def server(assets):
@@ -86,3 +88,35 @@ def test_ten_pages_and_frames_share_one_stream(browser, server):
     assert server.server.servers and ctx  # server still up
     from starmodel_nb.adapters.web_fasthtml import Runtime
     assert server.server.config.app.state.sm.hub.clients <= 1 + 0  # one stream for the whole browser
+
+
+def wait_score(page, n, timeout=1000):
+    page.wait_for_function(f"document.getElementById('sm-scoreboard-score').textContent.trim() === '{n}'", polling=50, timeout=timeout)
+
+def test_stream_moves_to_another_page_when_its_holder_closes(browser, server):
+    ctx = browser.new_context()
+    pages = [ctx.new_page() for _ in range(3)]
+    for p in pages: p.goto(server.url + "/scoreboard"); p.wait_for_timeout(200)
+    hub = server.server.config.app.state.sm.hub
+    start = int(text(pages[0], "#sm-scoreboard-score"))
+    pages[0].close()  # the first page opened holds the lock and the stream
+    outsider = browser.new_context().new_page()
+    outsider.goto(server.url + "/scoreboard"); outsider.wait_for_timeout(300)
+    outsider.get_by_role("button", name="Point").click()
+    for p in pages[1:]: wait_score(p, start + 1, timeout=3000)
+    pages[1].bring_to_front(); pages[1].get_by_role("button", name="Point").click()
+    wait_score(pages[2], start + 2); wait_score(outsider, start + 2)
+    assert hub.clients == 2  # one per browser context
+
+def test_errors_show_in_the_page_and_change_nothing(browser, server):
+    page, log = browser.new_context().new_page(), []
+    watch_offsite(page, log)
+    page.goto(server.url + "/mine")
+    page.fill("#sm-mine-add-amount", "500"); page.get_by_role("button", name="Add").click()
+    page.get_by_role("alert").filter(has_text="At most 100 at a time.").wait_for(timeout=2000)
+    assert text(page, "#sm-mine-n") == "0"
+    page.evaluate("fetch('/mine/add?amount=lots', {headers: {'Datastar-Request': 'true'}})")
+    page.get_by_role("alert").filter(has_text="amount: Input should be a valid integer").wait_for(timeout=2000)
+    page.get_by_role("button", name="Tick").click()
+    page.wait_for_function("document.getElementById('sm-mine-n').textContent.trim() === '1'", polling=50, timeout=2000)
+    assert [l for l in log if "422" not in l] == []
