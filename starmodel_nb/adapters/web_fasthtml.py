@@ -6,11 +6,11 @@ Docs: https://starmodel.github.io/starmodel_nb/web_fasthtml.html.md"""
 
 # %% ../../nbs/33_web_fasthtml.ipynb #54dd5ccb
 from __future__ import annotations
-import asyncio, json, logging, secrets
+import asyncio, html, json, logging, secrets
 from dataclasses import dataclass, field
 from typing import Any, Callable
-from urllib.parse import urlsplit
-from fasthtml.common import FastHTML, to_xml
+from urllib.parse import parse_qsl, urlsplit
+from fasthtml.common import Div, FastHTML, to_xml
 from fasthtml.core import cors_allow
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -95,7 +95,6 @@ async def gather(req: Request, cls, spec, body: bytes) -> dict:
         if k in names: raw[k] = v
     form = {}
     if body and ctype.startswith("application/x-www-form-urlencoded"):
-        from urllib.parse import parse_qsl
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     for src in (form, q):
         bad = [k for k in src if k not in names]
@@ -117,16 +116,11 @@ def render_step(rt: Runtime, cls, spec, step: Step) -> str:
         out += [patch_signals(signals_of(step.obj, changed)), patch_elements(render_view(step.obj, step.version, epoch))]
     r = step.result
     if isinstance(r, str) and not spec.selector: out.append(patch_elements(_message(r), "#sm-messages", "append"))
-    elif isinstance(r, str): out.append(patch_elements(_escape(r), spec.selector, spec.mode or "inner"))
+    elif isinstance(r, str): out.append(patch_elements(html.escape(r), spec.selector, spec.mode or "inner"))
     elif r is not None: out.append(patch_elements(to_xml(r, indent=False), spec.selector, spec.mode))
     return "".join(out)
 
-def _escape(s: str) -> str:
-    import html
-    return html.escape(s)
-
 def _message(s: str) -> str:
-    from fasthtml.common import Div
     return to_xml(Div(s, cls="uk-alert", role="status", data_init="setTimeout(() => el.remove(), 5000)"), indent=False)
 
 # %% ../../nbs/33_web_fasthtml.ipynb #2257c4af
@@ -136,9 +130,9 @@ def stream_message(rt: Runtime, evt: EntityChanged) -> dict | None:
     if cls is None: return None
     obj = cls.model_validate(evt.state)
     tok = url_prefix.set(rt.prefix())
-    try: html = render_view(obj, evt.version, rt.hub.epoch)
+    try: view = render_view(obj, evt.version, rt.hub.epoch)
     finally: url_prefix.reset(tok)
-    return {"id": view_id(cls), "ns": evt.entity, "v": evt.version, "signals": signals_of(obj, set(evt.changed)), "elements": html}
+    return {"id": view_id(cls), "ns": evt.entity, "v": evt.version, "signals": signals_of(obj, set(evt.changed)), "elements": view}
 
 # %% ../../nbs/33_web_fasthtml.ipynb #65369d35
 class _TooLarge(Exception): pass
@@ -211,9 +205,9 @@ async def page_endpoint(req: Request) -> Response:
     got = await rt.repo_for(cls).get(cls, key)
     obj, version = got if got is not None else (cls(), 0)
     tok = url_prefix.set(prefix)
-    try: html = render_page(label(cls.__name__), render_view(obj, version, rt.hub.epoch), hdrs, signals_of(obj))
+    try: page = render_page(label(cls.__name__), render_view(obj, version, rt.hub.epoch), hdrs, signals_of(obj))
     finally: url_prefix.reset(tok)
-    return HTMLResponse(html, headers=NO_STORE)
+    return HTMLResponse(page, headers=NO_STORE)
 
 async def index_endpoint(req: Request) -> Response:
     rt: Runtime = req.app.state.sm
