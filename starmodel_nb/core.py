@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect, json, re
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cached_property
 from enum import Enum
 from typing import Any, Callable, ClassVar
 from urllib.parse import quote
@@ -57,9 +58,9 @@ class EventSpec:
     def name(self) -> str: return self.fn.__name__
     @property
     def segment(self) -> str: return self.path or self.name
-    @property
+    @cached_property
     def params(self) -> list[inspect.Parameter]: return list(inspect.signature(self.fn).parameters.values())[1:]
-    @property
+    @cached_property
     def kind(self) -> str:
         f = self.fn
         if inspect.isasyncgenfunction(f): return "asyncgen"

@@ -59,8 +59,8 @@ function apply(m) {
   if (m.hello) return hello(m);
   if (m.epoch !== epoch) return;
   if (m.seq > last) last = m.seq;
-  const el = document.getElementById(m.id);
-  const shown = el && el.dataset.smE === epoch ? +(el.dataset.smV ?? -1) : -1;
+  const el = document.getElementById(m.id), mk = document.getElementById(m.id + '-v');
+  const shown = mk && mk.dataset.smE === epoch ? +(mk.dataset.smV ?? -1) : -1;
   if (m.v <= Math.max(shown, seen.get(m.id) ?? -1)) return;
   seen.set(m.id, m.v);
   if (m.signals && document.querySelector(`[data-sm-ns~="${m.ns}"]`)) patch('datastar-patch-signals', {signals: JSON.stringify(m.signals)});

@@ -47,13 +47,19 @@ class StreamHub:
     def clients(self) -> int: return len({id(q) for qs in self._subs.values() for q in qs})
 
 # %% ../../nbs/31_sse_datastar.ipynb #2b049aa8
+def _text(self: StreamHub, entry: list) -> str | None:
+    if entry[3] is None:
+        msg = self.render(entry[2])
+        entry[3] = "" if msg is None else f"event: sm\nid: {entry[0]}\ndata: {json.dumps({**msg, 'seq': entry[0], 'epoch': self.epoch})}\n\n"
+    return entry[3] or None
+
 def _publish(self: StreamHub, evt: EntityChanged) -> None:
-    msg = self.render(evt)
-    if msg is None: return
     self.seq += 1
-    text = f"event: sm\nid: {self.seq}\ndata: {json.dumps({**msg, 'seq': self.seq, 'epoch': self.epoch})}\n\n"
-    self._recent.append((self.seq, evt.channel, text))
-    for q in list(self._subs.get(evt.channel, ())):
+    entry = [self.seq, evt.channel, evt, None]
+    self._recent.append(entry)
+    subs = self._subs.get(evt.channel)
+    if not subs or (text := self._text(entry)) is None: return
+    for q in list(subs):
         try: q.put_nowait((self.seq, text))
         except asyncio.QueueFull:
             log.warning("live stream too slow (%d messages queued); dropping it", q.maxsize)
@@ -68,7 +74,7 @@ def _close(self: StreamHub) -> None:
     "End every open stream (server shutdown)."
     for q in {q for qs in self._subs.values() for q in qs}: self._drop(q)
 
-StreamHub.publish, StreamHub._drop, StreamHub.close = _publish, _drop, _close
+StreamHub.publish, StreamHub._text, StreamHub._drop, StreamHub.close = _publish, _text, _drop, _close
 
 # %% ../../nbs/31_sse_datastar.ipynb #b3f1e7a0
 def _open(self: StreamHub, channels: Iterable[str]) -> asyncio.Queue:
@@ -82,8 +88,8 @@ async def _events(self: StreamHub, q: asyncio.Queue, channels: Iterable[str], si
     try:
         yield f"event: sm\ndata: {json.dumps({'hello': 1, 'epoch': self.epoch, 'seq': self.seq})}\n\n"
         if since is not None and epoch == self.epoch:
-            for seq, ch, text in list(self._recent):
-                if seq > since and ch in chans: top = seq; yield text
+            for entry in list(self._recent):
+                if entry[0] > since and entry[1] in chans and (text := self._text(entry)): top = entry[0]; yield text
         while True:
             try: seq, text = await asyncio.wait_for(q.get(), self.heartbeat)
             except asyncio.TimeoutError: yield ": ping\n\n"; continue

@@ -12,7 +12,8 @@ from fasthtml.common import Button, Div, Form, H3, Input, Label, Span, A, Li, Ul
 from ..core import EventSpec, entity_slug, public_fields, signals_of, url_prefix
 
 # %% auto #0
-__all__ = ['view_id', 'label', 'event_control', 'render_view', 'render_page', 'error_fragment', 'index_content']
+__all__ = ['view_id', 'label', 'event_control', 'signal_bound', 'version_marker', 'render_view', 'render_page', 'error_fragment',
+           'index_content']
 
 # %% ../../nbs/32_ui_monster.ipynb #633f17b6
 def view_id(cls) -> str:
@@ -71,16 +72,24 @@ def _is_json(cls, k) -> bool:
 
 def _show(v) -> str: return html.escape(v if isinstance(v, str) else json.dumps(v, default=str))
 
-# %% ../../nbs/32_ui_monster.ipynb #52562314
+# %% ../../nbs/32_ui_monster.ipynb #01742e4a
+def signal_bound(cls) -> bool:
+    "True if `cls`'s view shows its state only through signals (the default card), so patching signals updates it."
+    return not hasattr(cls, "__ft__")
+
+def version_marker(cls, version: int, epoch: str = "") -> str:
+    "The hidden element holding the version of the instance of `cls` a page shows."
+    return f'<i id="{view_id(cls)}-v" data-sm-v="{int(version)}" data-sm-e="{html.escape(epoch)}" hidden></i>'
+
 def render_view(obj, version: int = 0, epoch: str = "") -> str:
-    "The HTML of `obj`'s view: its `__ft__` or the default card, in the element the live stream patches."
+    "The HTML of `obj`'s view: its `__ft__` or the default card, with its version marker, in the element patches target."
     cls = type(obj)
-    if hasattr(cls, "__ft__"): inner = to_xml(obj.__ft__(), indent=False)
+    if not signal_bound(cls): inner = to_xml(obj.__ft__(), indent=False)
     else:
         text, names = _template(cls, url_prefix.get())
         vals = obj.model_dump(mode="json", include=set(names))
         inner = "".join(t + (_show(vals[n]) if i < len(names) else "") for i, (t, n) in enumerate(zip(text, names + [""])))
-    return (f'<div id="{view_id(cls)}" data-sm-v="{int(version)}" data-sm-e="{html.escape(epoch)}">{inner}</div>')
+    return f'<div id="{view_id(cls)}">{version_marker(cls, version, epoch)}{inner}</div>'
 
 # %% ../../nbs/32_ui_monster.ipynb #04bc3982
 def render_page(title: str, content: str, headers: list, signals: dict | None = None) -> str:

@@ -21,7 +21,8 @@ from ..app.bus import EntityChanged, EventBus
 from ..app.dispatcher import Dispatcher, ParamError, Step, bind, error_message
 from .assets import asset_headers, asset_routes
 from .sse_datastar import SSE_HEADERS, StreamHub, StreamsFull, patch_elements, patch_signals
-from .ui_monster import error_fragment, index_content, label, render_page, render_view, view_id
+from .ui_monster import (error_fragment, index_content, label, render_page, render_view, signal_bound,
+                                              version_marker, view_id)
 
 log = logging.getLogger("starmodel_nb")
 
@@ -112,13 +113,16 @@ def render_step(rt: Runtime, cls, spec, step: Step) -> str:
             out += [patch_signals(signals_of(step.obj)), patch_elements(render_view(step.obj, step.version, epoch))]
         return "".join(out + [patch_elements(error_fragment(error_message(step.error)), "#sm-messages", "append")])
     changed = None if not step.final else set(step.changed or ())
-    if changed is None or changed:
-        out += [patch_signals(signals_of(step.obj, changed)), patch_elements(render_view(step.obj, step.version, epoch))]
+    if changed is None or changed: out += [patch_signals(signals_of(step.obj, changed)), patch_elements(_view(step, epoch))]
     r = step.result
     if isinstance(r, str) and not spec.selector: out.append(patch_elements(_message(r), "#sm-messages", "append"))
     elif isinstance(r, str): out.append(patch_elements(html.escape(r), spec.selector, spec.mode or "inner"))
     elif r is not None: out.append(patch_elements(to_xml(r, indent=False), spec.selector, spec.mode))
     return "".join(out)
+
+def _view(step: Step, epoch: str) -> str:
+    cls = type(step.obj)
+    return version_marker(cls, step.version, epoch) if signal_bound(cls) else render_view(step.obj, step.version, epoch)
 
 def _message(s: str) -> str:
     return to_xml(Div(s, cls="uk-alert", role="status", data_init="setTimeout(() => el.remove(), 5000)"), indent=False)
@@ -130,9 +134,9 @@ def stream_message(rt: Runtime, evt: EntityChanged) -> dict | None:
     if cls is None: return None
     obj = cls.model_validate(evt.state)
     tok = url_prefix.set(rt.prefix())
-    try: view = render_view(obj, evt.version, rt.hub.epoch)
+    try: view = version_marker(cls, evt.version, rt.hub.epoch) if signal_bound(cls) else render_view(obj, evt.version, rt.hub.epoch)
     finally: url_prefix.reset(tok)
-    return {"id": view_id(cls), "ns": evt.entity, "v": evt.version, "signals": signals_of(obj, set(evt.changed)), "elements": view}
+    return {"id": view_id(cls), "ns": evt.entity, "v": evt.version, "signals": signals_of(obj), "elements": view}
 
 # %% ../../nbs/33_web_fasthtml.ipynb #65369d35
 class _TooLarge(Exception): pass
