@@ -102,6 +102,8 @@ def starlette_app():
     from starlette.staticfiles import StaticFiles
     from datastar_py import ServerSentEventGenerator as SSE
     from datastar_py.starlette import DatastarResponse
+    from starlette.responses import Response
+    from datastar_py.sse import SSE_HEADERS
 
     count = 0
 
@@ -116,7 +118,13 @@ def starlette_app():
         count += 1
         return DatastarResponse(SSE.patch_elements(f'<span id="count">{count}</span>'))
 
-    return Starlette(routes=[Route("/", index), Route("/increment", increment),
+    async def increment_plain(request):
+        "The same answer as one plain Response: no StreamingResponse machinery (the true floor)."
+        nonlocal count
+        count += 1
+        return Response(SSE.patch_elements(f'<span id="count">{count}</span>'), headers=SSE_HEADERS)
+
+    return Starlette(routes=[Route("/", index), Route("/increment", increment), Route("/increment_plain", increment_plain),
                              Mount("/assets", StaticFiles(directory=ASSETS_DIR))])
 
 
@@ -140,7 +148,7 @@ TARGETS = {
 }
 # throughput-only extra: the sync handler of app a
 WRK_ROUTES = {"s": ("s", TARGETS["s"].event), "a": ("a", TARGETS["a"].event),
-              "a-sync": ("a", "/increment_sync"), "b": ("b", TARGETS["b"].event)}
+              "a-sync": ("a", "/increment_sync"), "b": ("b", TARGETS["b"].event), "b-plain": ("b", "/increment_plain")}
 
 
 def serve(key: str, port: int) -> None:
@@ -354,7 +362,7 @@ def report(latency: dict, rps: dict) -> None:
     print(f"\n{'app':<8}{'implementation':<35}{'clicks':>7}{'median ms':>11}{'p95 ms':>9}{'req/s (median)':>16}")
     for name in rps:
         key = WRK_ROUTES[name][0]
-        label = TARGETS[key].label + (" (sync def)" if name == "a-sync" else "")
+        label = TARGETS[key].label + {"a-sync": " (sync def)", "b-plain": " (plain Response)"}.get(name, "")
         lat = latency.get(name)
         cols = (f"{len(lat):>7}{med[name]:>11.2f}{p95(lat):>9.2f}" if lat else f"{'-':>7}{'-':>11}{'-':>9}")
         print(f"{name:<8}{label:<35}{cols}{rps_med[name]:>16,.0f}")
@@ -365,6 +373,8 @@ def report(latency: dict, rps: dict) -> None:
         print(f"throughput s/{other} = {ratio:5.2f}  (target >= {target})  {verdict(ratio >= target)}")
     print(f"(info) throughput s/a-sync = {rps_med['s'] / rps_med['a-sync']:.2f}, "
           f"p95 latency s/a = {p95(latency['s']) / p95(latency['a']):.2f}")
+    print(f"(info) throughput s/b-plain = {rps_med['s'] / rps_med['b-plain']:.2f}  (b without datastar-py's "
+          f"StreamingResponse: the cost of starmodel_nb's own machinery)")
 
 
 def environment() -> str:

@@ -18,7 +18,7 @@ from sqlmodel import SQLModel
 # %% auto #0
 __all__ = ['AVAILABLE_STORES', 'METHODS', 'PATCH_MODES', 'url_prefix', 'registry', 'StateStore', 'Scope', 'EventSpec',
            'EventMethod', 'event', 'Sig', 'Action', 'Signals', 'Registry', 'Entity', 'entity_slug', 'entity_store',
-           'entity_scope', 'public_fields', 'signals_of']
+           'entity_scope', 'public_fields', 'mutable_fields', 'signals_of']
 
 # %% ../nbs/01_core.ipynb #1f063af0
 class StateStore(str, Enum):
@@ -216,6 +216,24 @@ def public_fields(cls) -> list[str]:
     "Field names of `cls` that may be sent to the browser."
     return [k for k, f in cls.model_fields.items()
             if not f.exclude and not getattr(f, "primary_key", False) is True and not k.startswith("_")]
+
+_SCALARS = (int, float, str, bool, bytes, type(None))
+
+def _scalar(t) -> bool:
+    import datetime, decimal, typing, types, uuid
+    if t in _SCALARS or (isinstance(t, type) and issubclass(t, (Enum, datetime.date, datetime.time, decimal.Decimal, uuid.UUID))): return True
+    o = typing.get_origin(t)
+    if o is typing.Literal: return True
+    if o in (typing.Union, types.UnionType): return all(_scalar(a) for a in typing.get_args(t))
+    if o is typing.Annotated: return _scalar(typing.get_args(t)[0])
+    return False
+
+def mutable_fields(cls) -> frozenset[str]:
+    "Fields of `cls` whose values can change in place (lists, dicts, models...): these need deep copies and re-validation."
+    if (got := cls.__dict__.get("__sm_mutable__")) is None:
+        got = frozenset(k for k, f in cls.model_fields.items() if not _scalar(f.annotation))
+        type.__setattr__(cls, "__sm_mutable__", got)
+    return got
 
 def signals_of(obj, only: set[str] | None = None) -> dict:
     "The Datastar signals of `obj`, `{slug: {field: value}}`, restricted to `only` when given."

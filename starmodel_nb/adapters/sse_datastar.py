@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio, json, logging, secrets
 from collections import deque
 from typing import Any, Callable, Iterable
-from datastar_py import ServerSentEventGenerator as SSE
+from datastar_py import ServerSentEventGenerator as SSE, consts
 from ..app.bus import EntityChanged
 
 log = logging.getLogger("starmodel_nb")
@@ -26,7 +26,12 @@ def patch_signals(signals: dict) -> str:
 
 def patch_elements(html: Any, selector: str | None = None, mode: str | None = None) -> str:
     "A `datastar-patch-elements` event for `html` (an FT or a string), optionally to `selector` with `mode`."
-    return SSE.patch_elements(html, selector=selector, mode=mode)
+    if type(html) is not str: return SSE.patch_elements(html, selector=selector, mode=mode)
+    lines = [f"event: {consts.EventType.PATCH_ELEMENTS}"]
+    if mode and mode != consts.ElementPatchMode.OUTER: lines.append(f"data: {consts.MODE_DATALINE_LITERAL} {mode}")
+    if selector: lines.append(f"data: {consts.SELECTOR_DATALINE_LITERAL} {selector}")
+    lines += [f"data: {consts.ELEMENTS_DATALINE_LITERAL} {x}" for x in html.splitlines()]
+    return "\n".join(lines) + "\n\n"
 
 # %% ../../nbs/31_sse_datastar.ipynb #33f9f9d0
 class StreamsFull(Exception):

@@ -7,7 +7,7 @@ Docs: https://starmodel.github.io/starmodel_nb/uow.html.md"""
 # %% ../../nbs/11_uow.ipynb #b3c386b4
 from __future__ import annotations
 from typing import Any, AsyncContextManager, Protocol
-from ..core import entity_slug
+from ..core import entity_slug, mutable_fields
 from .bus import EntityChanged, EventBus
 
 # %% auto #0
@@ -48,7 +48,8 @@ class UnitOfWork:
 
 # %% ../../nbs/11_uow.ipynb #0f49d682
 async def _commit(self: UnitOfWork) -> dict:
-    state = self.cls.model_validate(self.obj.model_dump()).model_dump(mode="json")
+    if mutable_fields(self.cls): self.cls.model_validate(self.obj.model_dump())
+    state = self.obj.model_dump(mode="json")
     changed = {k: v for k, v in state.items() if self.before.get(k, object()) != v}
     if changed:
         self.version = await self.repo.save(self.cls, self.key, self.obj, self.version)

@@ -10,7 +10,7 @@ import asyncio, logging, time
 from collections import OrderedDict
 from contextlib import asynccontextmanager
 from typing import Any, Callable
-from ...core import entity_slug
+from ...core import entity_slug, mutable_fields
 from ...app.uow import Conflict
 
 log = logging.getLogger("starmodel_nb")
@@ -56,7 +56,7 @@ class MemoryRepository:
 # %% ../../../nbs/20_persist_memory.ipynb #3c4a9c1a
 async def _get(self: MemoryRepository, cls, key):
     e = self._entry(cls, key)
-    return None if e is None else (e[0].model_copy(deep=True), e[1])
+    return None if e is None else (e[0].model_copy(deep=bool(mutable_fields(cls))), e[1])
 
 async def _save(self: MemoryRepository, cls, key, obj, version) -> int:
     e = self._entry(cls, key)
