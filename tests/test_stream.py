@@ -1,0 +1,79 @@
+"The live stream over real HTTP: delivery by channel, replay, disconnect clean-up, the connection cap."
+import json, threading, time
+import httpx, pytest
+from starmodel_nb import Entity, event, create_app
+from support import LiveServer
+
+class Beacon(Entity):
+    model_config = {"scope": "global"}
+    level: int = 0
+    @event
+    def raise_(self): self.level += 1
+
+class Notes(Entity):
+    text: str = ""
+    @event
+    def write(self, text: str): self.text = text
+
+DS = {"Datastar-Request": "true", "Accept": "text/event-stream"}
+
+@pytest.fixture
+def server():
+    with LiveServer(create_app([Beacon, Notes], secret_key="stream-tests", stream_cap=3, stream_heartbeat=0.2)) as srv: yield srv
+
+def messages(resp, n, timeout=3.0):
+    "The first `n` data messages of an open SSE response."
+    out, buf, end = [], "", time.monotonic() + timeout
+    for chunk in resp.iter_text():
+        buf += chunk
+        while "\n\n" in buf:
+            block, buf = buf.split("\n\n", 1)
+            data = [l[5:].strip() for l in block.splitlines() if l.startswith("data:")]
+            if data: out.append(json.loads("\n".join(data)))
+        if len(out) >= n or time.monotonic() > end: return out
+    return out
+
+def hub(server): return server.server.config.app.state.sm.hub
+
+def test_stream_gets_global_and_own_session_changes_only(server):
+    me, other = httpx.Client(base_url=server.url, headers=DS), httpx.Client(base_url=server.url, headers=DS)
+    me.get("/notes"); other.get("/notes")          # each gets a session
+    with me.stream("GET", "/_sm/stream") as r:
+        assert r.status_code == 200 and r.headers["content-type"] == "text/event-stream"
+        threading.Timer(0.2, lambda: (other.get("/notes/write?text=theirs"), me.get("/notes/write?text=mine"),
+                                      other.get("/beacon/raise_"))).start()
+        got = messages(r, 3)
+    assert got[0]["hello"] == 1
+    assert [(m["ns"], m["signals"]) for m in got[1:]] == [("notes", {"notes": {"text": "mine"}}), ("beacon", {"beacon": {"level": 1}})]
+
+def test_reconnect_replays_what_was_missed(server):
+    c = httpx.Client(base_url=server.url, headers=DS)
+    seq = hub(server).seq
+    c.get("/beacon/raise_"); c.get("/beacon/raise_")
+    with c.stream("GET", f"/_sm/stream?since={seq}&epoch={hub(server).epoch}") as r:
+        got = messages(r, 3)
+    assert [m["v"] for m in got[1:]] == [1, 2]
+    with c.stream("GET", f"/_sm/stream?since={seq}&epoch=another-server") as r:
+        got = messages(r, 2, timeout=0.5)       # a different epoch: nothing to replay, just the hello and heartbeats
+    assert len(got) == 1 and got[0]["epoch"] == hub(server).epoch
+
+def test_disconnect_unsubscribes_and_cap_refuses(server):
+    c = httpx.Client(base_url=server.url, headers=DS, timeout=5)
+    streams = [c.stream("GET", "/_sm/stream") for _ in range(3)]
+    opened = [s.__enter__() for s in streams]
+    assert all(r.status_code == 200 for r in opened)
+    time.sleep(0.1)
+    assert hub(server).clients == 3
+    r = c.get("/_sm/stream")
+    assert r.status_code == 503 and "busy" in r.text
+    for s in streams: s.__exit__(None, None, None)
+    for _ in range(50):
+        if hub(server).clients == 0: break
+        time.sleep(0.05)
+    assert hub(server).clients == 0
+    with c.stream("GET", "/_sm/stream") as r: assert r.status_code == 200
+
+def test_stream_refuses_foreign_requests(server):
+    c = httpx.Client(base_url=server.url)
+    assert c.get("/_sm/stream").status_code == 403
+    assert c.get("/_sm/stream", headers={**DS, "Origin": "https://evil.example"}).status_code == 403
