@@ -24,7 +24,8 @@ class Settings:
     port: int = 5001
     assets: str = "cdn"                  # "cdn" or a folder served at /_sm/assets
     admin: bool = False
-    root_path: str = ""                  # path prefix when served behind a proxy
+    root_path: str = ""                  # path prefix when served behind a proxy (else X-Forwarded-Prefix, if any)
+    base_url: str = ""                   # where show() points frames, e.g. https://host/proxy/{port}
     max_body: int = 1_048_576            # bytes; larger bodies get 413
     max_query: int = 8_192               # bytes; longer query strings get 414
     memory_ttl: int = 3_600              # idle seconds before a memory instance expires
@@ -69,9 +70,13 @@ def load_settings(path: str | Path | None = "settings.ini", env: dict | None = N
     return Settings(**{**vals, **overrides})
 
 # %% ../nbs/00_config.ipynb #b952d373
+_dev_secret: list[str] = []
+
 def session_secret(s: Settings) -> str:
-    "The secret that signs session cookies: `s.secret_key`, or a fresh random one with a warning."
+    "The secret that signs session cookies: `s.secret_key`, or this process's random development key (warned once)."
     if s.secret_key: return s.secret_key
-    warnings.warn("starmodel_nb: no secret_key set; using a random one for this process "
-                  "(set STARMODEL_SECRET_KEY so sessions survive restarts)", stacklevel=2)
-    return secrets.token_urlsafe(32)
+    if not _dev_secret:
+        warnings.warn("starmodel_nb: no secret_key set; using a random one for this process "
+                      "(set STARMODEL_SECRET_KEY so sessions survive restarts)", stacklevel=2)
+        _dev_secret.append(secrets.token_urlsafe(32))
+    return _dev_secret[0]

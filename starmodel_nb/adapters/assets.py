@@ -94,6 +94,10 @@ async function hold() {
 function follow() { bc.onmessage = e => { if (e.data.want === undefined) apply(e.data); }; bc.postMessage({want: last}); }
 if (navigator.locks && bc) { follow(); navigator.locks.request(name, hold); }
 else hold();
+if (parent !== self) {
+  const post = () => parent.postMessage({starmodelHeight: document.documentElement.scrollHeight}, '*');
+  new ResizeObserver(post).observe(document.documentElement);
+}
 })();
 """
 CLIENT_NAME = f"starmodel.{hashlib.sha256(CLIENT_JS.encode()).hexdigest()[:10]}.js"

@@ -40,8 +40,8 @@ class StreamsFull(Exception):
 _CLOSE = object()
 
 class StreamHub:
-    "Fans committed changes out to live streams; `render(evt)` gives the message dict (or `None` to skip)."
-    def __init__(self, render: Callable[[EntityChanged], dict | None], queue: int = 256, heartbeat: float = 15.0,
+    "Fans committed changes out to live streams; `render(evt, prefix)` gives the message dict (or `None` to skip)."
+    def __init__(self, render: Callable[[EntityChanged, str], dict | None], queue: int = 256, heartbeat: float = 15.0,
                  cap: int = 1000, replay: int = 1000):
         self.render, self.queue, self.heartbeat, self.cap = render, queue, heartbeat, cap
         self.epoch, self.seq = secrets.token_hex(6), 0
@@ -52,19 +52,18 @@ class StreamHub:
     def clients(self) -> int: return len({id(q) for qs in self._subs.values() for q in qs})
 
 # %% ../../nbs/31_sse_datastar.ipynb #2b049aa8
-def _text(self: StreamHub, entry: list) -> str | None:
-    if entry[3] is None:
-        msg = self.render(entry[2])
-        entry[3] = "" if msg is None else f"event: sm\nid: {entry[0]}\ndata: {json.dumps({**msg, 'seq': entry[0], 'epoch': self.epoch})}\n\n"
-    return entry[3] or None
+def _text(self: StreamHub, entry: list, prefix: str) -> str | None:
+    if (text := entry[3].get(prefix)) is None:
+        msg = self.render(entry[2], prefix)
+        text = entry[3][prefix] = "" if msg is None else f"event: sm\nid: {entry[0]}\ndata: {json.dumps({**msg, 'seq': entry[0], 'epoch': self.epoch})}\n\n"
+    return text or None
 
 def _publish(self: StreamHub, evt: EntityChanged) -> None:
     self.seq += 1
-    entry = [self.seq, evt.channel, evt, None]
+    entry = [self.seq, evt.channel, evt, {}]
     self._recent.append(entry)
-    subs = self._subs.get(evt.channel)
-    if not subs or (text := self._text(entry)) is None: return
-    for q in list(subs):
+    for q in list(self._subs.get(evt.channel, ())):
+        if (text := self._text(entry, q.prefix)) is None: continue
         try: q.put_nowait((self.seq, text))
         except asyncio.QueueFull:
             log.warning("live stream too slow (%d messages queued); dropping it", q.maxsize)
@@ -82,9 +81,10 @@ def _close(self: StreamHub) -> None:
 StreamHub.publish, StreamHub._text, StreamHub._drop, StreamHub.close = _publish, _text, _drop, _close
 
 # %% ../../nbs/31_sse_datastar.ipynb #b3f1e7a0
-def _open(self: StreamHub, channels: Iterable[str]) -> asyncio.Queue:
+def _open(self: StreamHub, channels: Iterable[str], prefix: str = "") -> asyncio.Queue:
     if self.clients >= self.cap: raise StreamsFull(f"{self.cap} live streams are open")
     q = asyncio.Queue(self.queue + 1)
+    q.prefix = prefix
     for c in channels: self._subs.setdefault(c, set()).add(q)
     return q
 
@@ -94,7 +94,7 @@ async def _events(self: StreamHub, q: asyncio.Queue, channels: Iterable[str], si
         yield f"event: sm\ndata: {json.dumps({'hello': 1, 'epoch': self.epoch, 'seq': self.seq})}\n\n"
         if since is not None and epoch == self.epoch:
             for entry in list(self._recent):
-                if entry[0] > since and entry[1] in chans and (text := self._text(entry)): top = entry[0]; yield text
+                if entry[0] > since and entry[1] in chans and (text := self._text(entry, q.prefix)): top = entry[0]; yield text
         while True:
             try: seq, text = await asyncio.wait_for(q.get(), self.heartbeat)
             except asyncio.TimeoutError: yield ": ping\n\n"; continue

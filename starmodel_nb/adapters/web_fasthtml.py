@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/web_fasthtml.html.md"""
 
 # %% ../../nbs/33_web_fasthtml.ipynb #54dd5ccb
 from __future__ import annotations
-import asyncio, html, json, logging, secrets
+import asyncio, html, json, logging, re, secrets
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
@@ -18,7 +18,8 @@ from starlette.routing import Route
 from ..config import Settings
 from ..core import Scope, entity_scope, entity_slug, signals_of, url_prefix
 from ..app.bus import EntityChanged, EventBus
-from ..app.dispatcher import Dispatcher, ParamError, Step, bind, error_message
+from ..app.dispatcher import Dispatcher, ParamError, Step, bind, error_message, find_event
+from ..app.uow import UnitOfWork
 from .assets import asset_headers, asset_routes
 from .sse_datastar import SSE_HEADERS, StreamHub, StreamsFull, patch_elements, patch_signals
 from .ui_monster import (error_fragment, index_content, label, render_page, render_view, signal_bound,
@@ -27,8 +28,9 @@ from .ui_monster import (error_fragment, index_content, label, render_page, rend
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'NO_STORE', 'Runtime', 'session_id', 'key_for', 'refuse', 'foreign', 'gather', 'render_step', 'stream_message',
-           'Limits', 'event_endpoint', 'page_endpoint', 'index_endpoint', 'LiveStream', 'stream_endpoint', 'build_app']
+__all__ = ['log', 'NO_STORE', 'Runtime', 'url_root', 'session_id', 'channel_for', 'key_for', 'refuse', 'foreign', 'gather',
+           'render_step', 'stream_message', 'Limits', 'event_endpoint', 'page_endpoint', 'index_endpoint', 'LiveStream',
+           'stream_endpoint', 'StarApp', 'build_app']
 
 # %% ../../nbs/33_web_fasthtml.ipynb #07db3d57
 @dataclass
@@ -40,25 +42,41 @@ class Runtime:
     bus: EventBus
     hub: StreamHub = None
     dispatcher: Dispatcher = None
+    loop: asyncio.AbstractEventLoop | None = None   # the loop serving the app, once it runs
     def __post_init__(self): self.dispatcher = Dispatcher(self.repo_for, self.bus)
     def entity(self, slug: str): return self.entities().get(slug)
-    def prefix(self, req: Request | None = None) -> str:
-        return self.settings.root_path or (req.scope.get("root_path", "") if req else "")
+    def prefix(self, req: Request | None = None) -> str: return url_root(self.settings, req)
+    def adopt(self, old: Runtime) -> None:
+        "Take over `old`'s stores, so an app swapped in for another keeps every instance."
+        self.repo_for = self.dispatcher.repo_for = old.repo_for
 
 # %% ../../nbs/33_web_fasthtml.ipynb #a0e58032
+_PREFIX = re.compile(r"^(/[A-Za-z0-9._~%@:+-]+)+$")
+
+def url_root(settings: Settings, req: Request | None = None) -> str:
+    "The path prefix of the app's URLs for `req`."
+    if settings.root_path or req is None: return settings.root_path.rstrip("/")
+    fwd = req.headers.get("x-forwarded-prefix", "").rstrip("/")
+    if fwd and _PREFIX.match(fwd): return fwd
+    return req.scope.get("root_path", "").rstrip("/")
+
+# %% ../../nbs/33_web_fasthtml.ipynb #9d7b539f
 def session_id(req: Request, create: bool = True) -> str | None:
     "The browser session's id from the signed session cookie, created when `create`."
     sid = req.session.get("sm")
     if sid is None and create: sid = req.session["sm"] = secrets.token_urlsafe(18)
     return sid
 
+def channel_for(cls, key: str) -> str:
+    "The live-stream channel that changes of `cls[key]` go to."
+    return "global" if entity_scope(cls) == Scope.GLOBAL else f"session:{key}"
+
 def key_for(cls, req: Request) -> tuple[str, str]:
     "The (key, channel) of the instance of `cls` this request addresses."
-    if entity_scope(cls) == Scope.GLOBAL: return "global", "global"
-    sid = session_id(req)
-    return sid, f"session:{sid}"
+    key = "global" if entity_scope(cls) == Scope.GLOBAL else session_id(req)
+    return key, channel_for(cls, key)
 
-# %% ../../nbs/33_web_fasthtml.ipynb #9d7b539f
+# %% ../../nbs/33_web_fasthtml.ipynb #cfe9426f
 def refuse(req: Request, status: int, msg: str, errors: list | None = None) -> Response:
     "An error response: JSON `{'detail': ...}` when the client asks for JSON, plain text otherwise."
     hdrs = {"Cache-Control": "no-store"}
@@ -77,7 +95,7 @@ def foreign(req: Request, need_datastar: bool = True) -> str | None:
     if need_datastar and h.get("datastar-request") != "true": return "Events need the Datastar-Request header."
     return None
 
-# %% ../../nbs/33_web_fasthtml.ipynb #cfe9426f
+# %% ../../nbs/33_web_fasthtml.ipynb #ec3144c9
 async def gather(req: Request, cls, spec, body: bytes) -> dict:
     "The raw parameters of `spec` found in `req` (whose body is `body`); `ParamError` for bad names or JSON."
     names, raw, ctype = {p.name for p in spec.params}, {}, req.headers.get("content-type", "")
@@ -104,7 +122,7 @@ async def gather(req: Request, cls, spec, body: bytes) -> dict:
         raw.update(src)
     return raw
 
-# %% ../../nbs/33_web_fasthtml.ipynb #ec3144c9
+# %% ../../nbs/33_web_fasthtml.ipynb #2257c4af
 def render_step(rt: Runtime, cls, spec, step: Step) -> str:
     "The SSE text answering one `Step` of `spec`."
     out, epoch = [], rt.hub.epoch
@@ -127,25 +145,29 @@ def _view(step: Step, epoch: str) -> str:
 def _message(s: str) -> str:
     return to_xml(Div(s, cls="uk-alert", role="status", data_init="setTimeout(() => el.remove(), 5000)"), indent=False)
 
-# %% ../../nbs/33_web_fasthtml.ipynb #2257c4af
-def stream_message(rt: Runtime, evt: EntityChanged) -> dict | None:
-    "The hub message for `evt`: view id, namespace, version, changed signals and the view's HTML."
+# %% ../../nbs/33_web_fasthtml.ipynb #65369d35
+def stream_message(rt: Runtime, evt: EntityChanged, prefix: str = "") -> dict | None:
+    "The hub message for `evt` under the URL `prefix`: view id, namespace, version, signals and the view's HTML."
     cls = rt.entity(evt.entity)
     if cls is None: return None
     obj = cls.model_validate(evt.state)
-    tok = url_prefix.set(rt.prefix())
+    tok = url_prefix.set(prefix)
     try: view = version_marker(cls, evt.version, rt.hub.epoch) if signal_bound(cls) else render_view(obj, evt.version, rt.hub.epoch)
     finally: url_prefix.reset(tok)
     return {"id": view_id(cls), "ns": evt.entity, "v": evt.version, "signals": signals_of(obj), "elements": view}
 
-# %% ../../nbs/33_web_fasthtml.ipynb #65369d35
+# %% ../../nbs/33_web_fasthtml.ipynb #2787b03e
 class _TooLarge(Exception): pass
 
 class Limits:
-    "ASGI middleware: 414 past `max_query` bytes of query string, 413 past `max_body` bytes of body."
-    def __init__(self, app, max_body: int, max_query: int): self.app, self.max_body, self.max_query = app, max_body, max_query
+    "ASGI middleware: 414 past `max_query` bytes of query string, 413 past `max_body` bytes of body; strips `root`."
+    def __init__(self, app, max_body: int, max_query: int, root: str = ""):
+        self.app, self.max_body, self.max_query, self.root = app, max_body, max_query, root.rstrip("/")
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http": return await self.app(scope, receive, send)
+        p = scope["path"]
+        if self.root and (p == self.root or p.startswith(self.root + "/")):
+            scope = {**scope, "path": p[len(self.root):] or "/", "raw_path": (p[len(self.root):] or "/").encode()}
         if len(scope.get("query_string", b"")) > self.max_query:
             return await PlainTextResponse(f"Query string over {self.max_query} bytes.", 414)(scope, receive, send)
         cl = dict(scope["headers"]).get(b"content-length")
@@ -166,7 +188,7 @@ class Limits:
         except _TooLarge:
             if not started: await PlainTextResponse(f"Request body over {self.max_body} bytes.", 413)(scope, receive, send)
 
-# %% ../../nbs/33_web_fasthtml.ipynb #2787b03e
+# %% ../../nbs/33_web_fasthtml.ipynb #5eddb7d2
 NO_STORE = {"Cache-Control": "no-store"}
 
 async def event_endpoint(req: Request) -> Response:
@@ -196,7 +218,7 @@ async def event_endpoint(req: Request) -> Response:
             finally: url_prefix.reset(tok)
     return StreamingResponse(stream(), headers=SSE_HEADERS)
 
-# %% ../../nbs/33_web_fasthtml.ipynb #5eddb7d2
+# %% ../../nbs/33_web_fasthtml.ipynb #2af34b61
 def _headers(rt: Runtime, prefix: str) -> list:
     return asset_headers(rt.settings.assets, prefix, rt.hub.epoch, rt.hub.seq)
 
@@ -219,7 +241,7 @@ async def index_endpoint(req: Request) -> Response:
     prefix = rt.prefix(req)
     return HTMLResponse(render_page("starmodel_nb", index_content(rt.entities().values()), _headers(rt, prefix)), headers=NO_STORE)
 
-# %% ../../nbs/33_web_fasthtml.ipynb #2af34b61
+# %% ../../nbs/33_web_fasthtml.ipynb #48d576af
 class LiveStream:
     "ASGI response streaming `hub.events(...)`, with disconnect detection and a send timeout."
     def __init__(self, hub: StreamHub, q, channels, since, epoch, send_timeout: float = 10.0):
@@ -248,18 +270,89 @@ async def stream_endpoint(req: Request):
     chans = ["global"] + ([f"session:{sid}"] if sid else [])
     try: since = int(req.query_params.get("since", ""))
     except ValueError: since = None
-    try: q = rt.hub.open(chans)
+    try: q = rt.hub.open(chans, rt.prefix(req))
     except StreamsFull as e: return refuse(req, 503, f"Server busy: {e}.")
     return LiveStream(rt.hub, q, chans, since, req.query_params.get("epoch"))
 
-# %% ../../nbs/33_web_fasthtml.ipynb #48d576af
+# %% ../../nbs/33_web_fasthtml.ipynb #335c5f51
+class StarApp(FastHTML):
+    "A FastHTML app with `instances`, `get`, `edit` and `fire` over its live entities."
+    @property
+    def sm(self) -> Runtime: return self.state.sm
+
+    def call(self, coro, timeout: float = 30):
+        "Run `coro` on the app's loop from another thread and return its result."
+        rt = self.sm
+        if rt.loop is None or rt.loop.is_closed() or not rt.loop.is_running(): rt.loop = _private_loop()
+        try: running = asyncio.get_running_loop()
+        except RuntimeError: running = None
+        if running is rt.loop:
+            coro.close()
+            raise RuntimeError("app.call() waits for the app's own loop: from inside it, await the coroutine instead")
+        return asyncio.run_coroutine_threadsafe(coro, rt.loop).result(timeout)
+
+def _private_loop() -> asyncio.AbstractEventLoop:
+    import threading
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True, name="starmodel-loop").start()
+    return loop
+
+# %% ../../nbs/33_web_fasthtml.ipynb #b0bab6df
+def _key(cls, key):
+    if key is not None: return key
+    if entity_scope(cls) == Scope.GLOBAL: return "global"
+    raise ValueError(f"{cls.__name__} has one instance per session: pass its key (see app.instances({cls.__name__}))")
+
+def _instances(self: StarApp, cls) -> list[tuple[str, Any, int]]:
+    "Every live instance of `cls`: `(key, instance, version)`."
+    return self.call(self.sm.repo_for(cls).list(cls))
+
+def _get(self: StarApp, cls, key: str | None = None):
+    "The instance `cls[key]` as committed (a default instance if it does not exist yet)."
+    got = self.call(self.sm.repo_for(cls).get(cls, _key(cls, key)))
+    return got[0] if got else cls()
+
+StarApp.instances, StarApp.get = _instances, _get
+
+# %% ../../nbs/33_web_fasthtml.ipynb #29653462
+class _Edit:
+    def __init__(self, app: StarApp, cls, key):
+        self.app, key = app, _key(cls, key)
+        self.uow = UnitOfWork(app.sm.repo_for(cls), app.sm.bus, cls, key, channel_for(cls, key))
+    def __enter__(self):
+        self.app.call(self.uow.__aenter__())
+        return self.uow.obj
+    def __exit__(self, *exc):
+        async def finish():
+            try:
+                if exc[0] is None: await self.uow.commit()
+            finally: await self.uow.__aexit__(*exc)
+        self.app.call(finish())
+
+def _edit(self: StarApp, cls, key: str | None = None) -> _Edit:
+    "`with app.edit(Counter) as c: c.count = 10` changes `cls[key]` in one unit of work; browsers follow."
+    return _Edit(self, cls, key)
+
+def _fire(self: StarApp, cls, event: str, key: str | None = None, **params):
+    "Run `cls`'s `event` on `cls[key]` with `params` as a browser would; returns the instance, or raises its error."
+    spec = find_event(cls, event)
+    key = _key(cls, key)
+    async def go(): return [s async for s in self.sm.dispatcher.run(cls, spec, key, channel_for(cls, key), bind(spec, params))]
+    last = self.call(go())[-1]
+    if last.error is not None: raise last.error
+    return last.obj
+
+StarApp.edit, StarApp.fire = _edit, _fire
+
+# %% ../../nbs/33_web_fasthtml.ipynb #94f70425
 def build_app(rt: Runtime, secret_key: str) -> FastHTML:
     "The FastHTML app serving `rt`: index, live stream, assets, entity pages and event routes."
     s = rt.settings
-    app = FastHTML(default_hdrs=False, secret_key=secret_key, session_cookie="starmodel_session", same_site="lax",
-                   on_shutdown=[rt.hub.close, rt.bus.close])
+    async def started(): rt.loop = asyncio.get_running_loop()
+    app = StarApp(default_hdrs=False, secret_key=secret_key, session_cookie="starmodel_session", same_site="lax",
+                  on_startup=[started], on_shutdown=[rt.hub.close, rt.bus.close])
     app.user_middleware = [m for m in app.user_middleware if m is not cors_allow]
-    app.add_middleware(Limits, max_body=s.max_body, max_query=s.max_query)
+    app.add_middleware(Limits, max_body=s.max_body, max_query=s.max_query, root=s.root_path)
     app.state.sm = rt
     app.router.routes.extend([Route("/", index_endpoint), Route("/_sm/stream", stream_endpoint), *asset_routes(s.assets),
         Route("/{slug}", page_endpoint), Route("/{slug}/{name}", event_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])])

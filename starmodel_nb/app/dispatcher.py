@@ -14,9 +14,12 @@ from pydantic import ConfigDict, ValidationError, create_model
 from ..core import EventSpec
 from .bus import EventBus
 from .uow import Repository, UnitOfWork
+import logging
+
+log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['UnknownEvent', 'find_event', 'ParamError', 'params_model', 'bind', 'error_message', 'Step', 'Dispatcher']
+__all__ = ['log', 'UnknownEvent', 'find_event', 'ParamError', 'params_model', 'bind', 'error_message', 'Step', 'Dispatcher']
 
 # %% ../../nbs/12_dispatcher.ipynb #cbaa3715
 class UnknownEvent(LookupError):
@@ -92,6 +95,7 @@ class Dispatcher:
                     res = None
                 changed = await uow.commit()
             except Exception as e:
+                log.warning("%s.%s failed: %s", cls.__name__, spec.name, error_message(e), exc_info=e)
                 await uow.rollback()
                 err = Step(uow.obj, uow.version, error=e)
             else: err = None
