@@ -4,7 +4,8 @@ __version__ = "0.1.0"
 from .core import Entity, StateStore, Scope, event, registry
 from sqlmodel import Field
 
-_LAZY = {"create_app": "factory", "Settings": "config", "load_settings": "config"}
+_LAZY = {"create_app": "factory", "Settings": "config", "load_settings": "config",
+         "serve": "notebook", "show": "notebook", "inspect": "notebook"}
 __all__ = ["Entity", "Field", "StateStore", "Scope", "event", "registry", *_LAZY]
 
 def __getattr__(name):
