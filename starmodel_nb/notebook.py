@@ -65,6 +65,7 @@ class Server:
     def _run(self):
         asyncio.set_event_loop(self.loop)
         try: self.loop.run_until_complete(self.server.serve(sockets=self.socks))
+        except SystemExit: pass   # uvicorn exits this way when the app fails at startup; _start reports it
         finally: self.loop.close()
 
     @property
@@ -203,7 +204,7 @@ def _frame_html(self: Frame) -> str:
 const c = {conf}, f = document.getElementById("{i}"), a = document.getElementById("{i}-open");
 const go = u => {{ f.src = u; a.href = u; }};
 if (c.mode === "url") go(c.target);
-else if (c.mode === "colab") google.colab.kernel.proxyPort(c.port, {{cache: false}}).then(u => go(u.replace(/\/$/, "") + c.target));
+else if (c.mode === "colab") google.colab.kernel.proxyPort(c.port, {{cache: false}}).then(u => go(u.replace(/\\/$/, "") + c.target));
 else go((/^https?:$/.test(location.protocol) ? location.protocol + "//" + location.hostname : "http://localhost") + ":" + c.port + c.target);
 if (!c.fixed) addEventListener("message", e => {{
   if (e.source === f.contentWindow && e.data && e.data.starmodelHeight) f.style.height = Math.min(e.data.starmodelHeight + 2, 4000) + "px";

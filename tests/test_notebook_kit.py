@@ -1,0 +1,132 @@
+"The notebook kit outside a kernel: serve/stop/swap, port errors, startup errors, frames on another localhost port."
+import socket, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import httpx, pytest
+from starmodel_nb import Entity, event, create_app
+from starmodel_nb.notebook import Frame, ServeError, serve
+from support import free_port
+
+class Lantern(Entity):
+    model_config = {"scope": "global"}
+    lit: int = 0
+    @event
+    def light(self): self.lit += 1
+
+class Diary(Entity):
+    pages: int = 0
+    @event
+    def write(self): self.pages += 1
+
+DS = {"Datastar-Request": "true", "Accept": "text/event-stream"}
+
+@pytest.fixture
+def app(assets): return create_app([Lantern, Diary], assets=assets, secret_key="kit-tests")
+
+def port_free(port):
+    "Can a new server listen on `port` (as serve() would, with SO_REUSEADDR: old connections may linger in TIME_WAIT)?"
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try: s.bind(("127.0.0.1", port)); s.listen(1); return True
+        except OSError: return False
+
+def test_serve_answers_and_stop_frees_the_port(app):
+    t0 = time.perf_counter()
+    srv = serve(app, name="t-basic")
+    assert time.perf_counter() - t0 < 2 and httpx.get(srv.url + "/lantern").status_code == 200
+    assert httpx.get(f"http://[::1]:{srv.port}/lantern").status_code == 200   # localhost may resolve to ::1
+    srv.stop()
+    assert port_free(srv.port)
+
+def test_port_taken_is_a_clear_error(app):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); s.listen(1)
+        t0 = time.perf_counter()
+        with pytest.raises(ServeError, match=f"port {s.getsockname()[1]} on 127.0.0.1 is taken"):
+            serve(app, port=s.getsockname()[1], name="t-taken")
+        assert time.perf_counter() - t0 < 1
+
+def test_startup_failure_is_reported_not_hung():
+    async def bad(scope, receive, send):
+        if scope["type"] == "lifespan":
+            await receive()
+            await send({"type": "lifespan.startup.failed", "message": "no database"})
+    t0 = time.perf_counter()
+    with pytest.raises(ServeError, match="failed to start.*no database"):
+        serve(bad, name="t-bad")
+    assert time.perf_counter() - t0 < 2
+
+def test_stop_with_50_open_streams_is_quick(app):
+    srv = serve(app, name="t-streams")
+    clients, opened = [], []
+    for _ in range(50):
+        c = httpx.Client(base_url=srv.url, headers=DS, timeout=5)
+        cm = c.stream("GET", "/_sm/stream"); opened.append(cm.__enter__()); clients.append((c, cm))
+    assert all(r.status_code == 200 for r in opened) and app.state.sm.hub.clients == 50
+    t0 = time.perf_counter()
+    srv.stop()
+    took = time.perf_counter() - t0
+    assert took < 1.0, took
+    assert port_free(srv.port)
+    again = serve(app, port=srv.port, name="t-streams")
+    assert httpx.get(again.url + "/lantern").status_code == 200
+    again.stop()
+    for c, cm in clients:
+        try: cm.__exit__(None, None, None)
+        except Exception: pass
+
+def test_two_apps_at_once_and_swap_keeps_state(app):
+    one, two = serve(app, name="t-one"), serve(create_app([Lantern], secret_key="kit-tests"), name="t-two")
+    try:
+        assert one.port != two.port
+        httpx.get(one.url + "/lantern/light", headers=DS)
+        class Lantern2(Entity):
+            model_config = {"scope": "global", "slug": "lantern", "abstract": True}   # not registered: served explicitly
+            lit: int = 0
+            @event
+            def light(self): self.lit += 10
+        again = serve(create_app([Lantern2, Diary], secret_key="kit-tests"), name="t-one")
+        assert again is one
+        r = httpx.get(one.url + "/lantern/light", headers=DS)
+        assert '{"lantern":{"lit":11}}' in r.text          # the old instance, the new code
+        assert "&quot;lit&quot;: 0" in httpx.get(two.url + "/lantern").text   # the other app has its own
+    finally: one.stop(); two.stop()
+
+class _Host(BaseHTTPRequestHandler):
+    body = b""
+    def do_GET(self):
+        self.send_response(200); self.send_header("Content-Type", "text/html"); self.end_headers(); self.wfile.write(self.body)
+    def log_message(self, *a): pass
+
+def test_frame_on_another_localhost_port_keeps_its_session(app, browser):
+    srv = serve(app, name="t-frame")
+    host = ThreadingHTTPServer(("127.0.0.1", free_port()), type("H", (_Host,), {"body": f"<html><body><h1>notebook</h1>{Frame(srv.port, '/diary').html}</body></html>".encode()}))
+    threading.Thread(target=host.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_context().new_page()
+        page.goto(f"http://localhost:{host.server_address[1]}/")
+        frame = page.frame_locator("iframe")
+        for _ in range(3): frame.get_by_role("button", name="Write").click()
+        frame.locator("#sm-diary-pages").filter(has_text="3").wait_for(timeout=2000)
+        src = page.locator("iframe").get_attribute("src")
+        assert src == f"http://localhost:{srv.port}/diary"
+        assert page.locator("iframe").evaluate("f => parseInt(f.style.height)") > 150   # sized to its content
+    finally: host.shutdown(); srv.stop()
+
+def test_reserve_with_open_pages(app, browser, assets):
+    srv = serve(app, name="t-reserve")
+    try:
+        ctx = browser.new_context()
+        a, b = ctx.new_page(), ctx.new_page()
+        for p in (a, b): p.goto(srv.url + "/lantern")
+        a.get_by_role("button", name="Light").click()
+        b.wait_for_function("document.getElementById('sm-lantern-lit').textContent.trim() === '1'", polling=50, timeout=2000)
+        class Lantern3(Entity):
+            model_config = {"scope": "global", "slug": "lantern", "abstract": True}
+            lit: int = 0
+            @event
+            def light(self): self.lit += 10
+        serve(create_app([Lantern3, Diary], assets=assets, secret_key="kit-tests"), name="t-reserve")
+        a.bring_to_front(); a.get_by_role("button", name="Light").click()
+        a.wait_for_function("document.getElementById('sm-lantern-lit').textContent.trim() === '11'", polling=50, timeout=2000)
+        b.wait_for_function("document.getElementById('sm-lantern-lit').textContent.trim() === '11'", polling=50, timeout=3000)
+    finally: srv.stop()
