@@ -92,7 +92,8 @@ async def _events(self: StreamHub, q: asyncio.Queue, channels: Iterable[str], si
     chans, top = set(channels), 0
     try:
         yield f"event: sm\ndata: {json.dumps({'hello': 1, 'epoch': self.epoch, 'seq': self.seq})}\n\n"
-        if since is not None and epoch == self.epoch:
+        if since is not None:
+            if epoch != self.epoch: since = 0   # a page of another server (before a restart or swap) saw none of these
             for entry in list(self._recent):
                 if entry[0] > since and entry[1] in chans and (text := self._text(entry, q.prefix)): top = entry[0]; yield text
         while True:
