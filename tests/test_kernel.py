@@ -1,0 +1,64 @@
+"The notebook as a live control plane, in a real Jupyter kernel (nbclient) with Chromium clicking the served page."
+import json, os
+import nbformat, pytest
+from nbclient import NotebookClient
+
+CELLS = [
+    "import os\nfrom starmodel_nb import Entity, event, create_app, serve, inspect",
+    """class Kcounter(Entity):
+    model_config = {"scope": "global"}
+    n: int = 0
+    @event
+    def bump(self): self.n += 1
+    @event
+    def explode(self): raise RuntimeError("kaboom in an event")
+srv = serve(create_app([Kcounter], assets=os.environ["SM_ASSETS"], secret_key="kernel"), name="kernel")
+print(srv.port)""",
+    "view = inspect(Kcounter, 'global', app=srv.app)",
+    "print(view.fields['n'].value, srv.app.get(Kcounter).n)",
+    "with srv.app.edit(Kcounter) as c: c.n = 42",
+    "view.fields['n'].value = 7",
+    """import urllib.request
+from fasthtml.core import IN_NOTEBOOK
+r = urllib.request.urlopen(urllib.request.Request(srv.url + '/kcounter', headers={'Origin': 'https://evil.example', 'Cookie': 'starmodel_session=x'}))
+print(IN_NOTEBOOK, r.headers.get('access-control-allow-origin'), r.headers.get('access-control-allow-credentials'))""",
+    "import json; print(json.dumps([o.get('text', '') for o in srv._log.out.outputs]))",
+    "srv.stop()",
+]
+
+def text_of(cell): return "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+
+@pytest.fixture
+def kernel(assets):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
+    os.environ["SM_ASSETS"] = assets
+    client = NotebookClient(nb, timeout=60, kernel_name="python3")
+    with client.setup_kernel():
+        def run(i):
+            client.execute_cell(nb.cells[i], i)
+            errs = [o for o in nb.cells[i].outputs if o.get("output_type") == "error"]
+            assert not errs, errs[0].get("evalue")
+            return text_of(nb.cells[i]).strip()
+        yield run
+
+def wait_n(page, n):
+    page.wait_for_function(f"document.getElementById('sm-kcounter-n').textContent.trim() === '{n}'", polling=50, timeout=3000)
+
+def test_kernel_and_browser_see_each_other(kernel, browser):
+    kernel(0)
+    port = int(kernel(1))
+    kernel(2)
+    page = browser.new_context().new_page()
+    page.goto(f"http://127.0.0.1:{port}/kcounter")
+    for _ in range(3): page.get_by_role("button", name="Bump").click()
+    wait_n(page, 3)
+    assert kernel(3) == "3 3"                      # the browser's clicks reached the kernel, widgets included
+    kernel(4); wait_n(page, 42)                     # app.edit in a cell reaches the browser
+    kernel(5); wait_n(page, 7)                      # so does an edit in the widget
+    assert kernel(6) == "True None None"            # FastHTML saw a notebook, yet no CORS grant
+    page.get_by_role("button", name="Explode").click()
+    page.get_by_role("alert").filter(has_text="kaboom in an event").wait_for(timeout=3000)
+    page.wait_for_timeout(200)
+    logged = json.loads(kernel(7))
+    assert any("Kcounter.explode failed: kaboom in an event" in t and "Traceback" in t for t in logged), logged
+    kernel(8)
