@@ -13,6 +13,18 @@ class Tickets(Entity):
     @event
     def sell(self): self.sold += 1
 
+class Launch(Entity):
+    model_config = {"scope": "global"}
+    t: int = 3
+    @event
+    async def countdown(self):
+        import asyncio
+        self.t = 3
+        while self.t > 0:
+            await asyncio.sleep(0.4)
+            self.t -= 1
+            yield
+
 class Basket(Entity):
     items: int = 0
     @event
@@ -38,7 +50,7 @@ def jupyter(tmp_path_factory):
 
 @pytest.fixture
 def app_srv(assets):
-    srv = serve(create_app([Tickets, Basket], assets=assets, secret_key="proxy-tests"), name="proxy")
+    srv = serve(create_app([Tickets, Launch, Basket], assets=assets, secret_key="proxy-tests"), name="proxy")
     yield srv
     srv.stop()
 
@@ -73,3 +85,18 @@ def test_show_frame_through_the_proxy_keeps_the_session(jupyter, app_srv, browse
     for _ in range(3): inner.get_by_role("button", name="Add").click()
     inner.locator("#sm-basket-items").filter(has_text="3").wait_for(timeout=3000)
     assert log == []
+
+def test_streaming_event_arrives_step_by_step_through_the_proxy(jupyter, app_srv, browser):
+    "jupyter-server-proxy streams only when Accept is exactly text/event-stream; otherwise every step arrives at the end."
+    page = browser.new_context().new_page()
+    page.goto(f"{jupyter}/user/me/proxy/{app_srv.port}/launch")
+    page.evaluate("""() => { window.seen = []; const el = document.getElementById('sm-launch-t');
+        new MutationObserver(() => window.seen.push([el.textContent.trim(), performance.now()])).observe(el, {childList: true, characterData: true, subtree: true}); }""")
+    t0 = page.evaluate("performance.now()")
+    page.get_by_role("button", name="Countdown").click()
+    page.wait_for_function("window.seen.some(s => s[0] === '0')", polling=50, timeout=4000)
+    seen = page.evaluate("window.seen")
+    first = next((ms - t0 for v, ms in seen if v == "2"), None)
+    last = next(ms - t0 for v, ms in seen if v == "0")
+    assert first is not None, f"the first step was never shown on its own (buffered by the proxy?): {seen}"
+    assert first < 800 and last - first > 600, seen      # '2' shows after one step, not with the last
