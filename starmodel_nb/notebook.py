@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/notebook.html.md"""
 
 # %% ../nbs/50_notebook.ipynb #ff95fefb
 from __future__ import annotations
-import asyncio, atexit, html, json, logging, os, socket, sys, threading, time, uuid
+import asyncio, atexit, datetime, enum, html, json, logging, os, socket, sys, threading, time, types, typing, uuid
 import uvicorn
 from typing import Any
 from .config import load_settings
@@ -234,9 +234,10 @@ def _kernel_call(fn) -> None:
     else: fn()
 
 def _widget_for(ann, value, desc: str):
-    import datetime, enum, typing, ipywidgets as W
+    "An ipywidget for a value of type `ann`, and the function that reads the widget's value back."
+    import ipywidgets as W
     args, origin = typing.get_args(ann), typing.get_origin(ann)
-    if origin in (typing.Union, __import__("types").UnionType) and type(None) in args and len(args) == 2:
+    if origin in (typing.Union, types.UnionType) and type(None) in args and len(args) == 2:
         ann = next(a for a in args if a is not type(None)); origin, args = typing.get_origin(ann), typing.get_args(ann)
     kw = dict(description=desc, style={"description_width": "initial"})
     if ann is bool: return W.Checkbox(value=bool(value), **kw), lambda v: v
@@ -285,7 +286,7 @@ def _edit(self: InstanceView, k: str, parse, ch) -> None:
         self._set(k, ch["old"])
 
 def _event_box(self: InstanceView, name: str, spec):
-    import typing, ipywidgets as W
+    import ipywidgets as W
     hints = typing.get_type_hints(spec.fn)
     ins = {p.name: _widget_for(hints.get(p.name, str), None if p.default is p.empty else p.default, p.name) for p in spec.params}
     btn = W.Button(description=name.replace("_", " "), button_style="primary")
