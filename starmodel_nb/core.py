@@ -14,11 +14,13 @@ from enum import Enum
 from typing import Any, Callable, ClassVar
 from urllib.parse import quote
 from sqlmodel import SQLModel
+from sqlmodel.main import SQLModelMetaclass
 
 # %% auto #0
-__all__ = ['AVAILABLE_STORES', 'METHODS', 'PATCH_MODES', 'url_prefix', 'registry', 'StateStore', 'Scope', 'EventSpec',
-           'EventMethod', 'event', 'Sig', 'Action', 'Signals', 'Registry', 'Entity', 'entity_slug', 'entity_store',
-           'entity_scope', 'public_fields', 'mutable_fields', 'signals_of']
+__all__ = ['AVAILABLE_STORES', 'METHODS', 'PATCH_MODES', 'url_prefix', 'record_key', 'registry', 'StateStore', 'Scope',
+           'EventSpec', 'EventMethod', 'event', 'Sig', 'Action', 'Signals', 'Registry', 'EntityMeta', 'Entity',
+           'entity_slug', 'entity_store', 'entity_plural', 'primary_key', 'entity_scope', 'public_fields',
+           'mutable_fields', 'signals_of']
 
 # %% ../nbs/01_core.ipynb #1f063af0
 class StateStore(str, Enum):
@@ -36,7 +38,7 @@ class Scope(str, Enum):
     GLOBAL = "global"
     RECORD = "record"
 
-AVAILABLE_STORES = frozenset({StateStore.SERVER_MEMORY})
+AVAILABLE_STORES = frozenset({StateStore.SERVER_MEMORY, StateStore.SERVER_SQL})
 _DEFAULT_SCOPE = {StateStore.SERVER_MEMORY: Scope.SESSION, StateStore.SERVER_SQL: Scope.RECORD,
                   StateStore.SERVER_REDIS: Scope.SESSION}
 
@@ -96,6 +98,7 @@ def event(fn: Callable | None = None, *, method: str = "get", selector: str | No
 
 # %% ../nbs/01_core.ipynb #5ffd773a
 url_prefix: ContextVar[str] = ContextVar("url_prefix", default="")
+record_key: ContextVar[Any] = ContextVar("record_key", default=None)
 
 class Sig(str):
     "A Datastar signal reference such as `$counter.count`; `.path` is the dotted name without `$`."
@@ -106,17 +109,28 @@ def _js(s: str) -> str: return json.dumps(s).replace("'", "\\u0027")
 
 class Action:
     "The Datastar expression that calls one event of `cls`, optionally with bound arguments."
-    def __init__(self, cls, spec: EventSpec, args: dict | None = None, opts: dict | None = None):
-        self.cls, self.spec, self.args, self.opts = cls, spec, args or {}, opts or {}
+    def __init__(self, cls, spec: EventSpec, args: dict | None = None, opts: dict | None = None, key: Any = None):
+        self.cls, self.spec, self.args, self.opts, self.key = cls, spec, args or {}, opts or {}, key
+    def _with(self, **kw) -> Action:
+        d = {"args": self.args, "opts": self.opts, "key": self.key, **kw}
+        return Action(self.cls, self.spec, d["args"], d["opts"], d["key"])
     def __call__(self, *args, **kw) -> Action:
         ba = inspect.signature(self.spec.fn).bind_partial(None, *args, **kw)
         ba.arguments.pop(next(iter(ba.arguments)), None)
-        return Action(self.cls, self.spec, {**self.args, **ba.arguments}, self.opts)
+        return self._with(args={**self.args, **ba.arguments})
     def options(self, **opts) -> Action:
         "The same action with Datastar fetch options, e.g. `.options(contentType='form')`."
-        return Action(self.cls, self.spec, self.args, {**self.opts, **opts})
+        return self._with(opts={**self.opts, **opts})
+    def at(self, key) -> Action:
+        "The action on the record whose primary key is `key` (SQL entities)."
+        return self._with(key=key)
     @property
-    def url(self) -> str: return f"{url_prefix.get()}/{entity_slug(self.cls)}/{self.spec.segment}"
+    def url(self) -> str:
+        if entity_scope(self.cls) != Scope.RECORD: return f"{url_prefix.get()}/{entity_slug(self.cls)}/{self.spec.segment}"
+        key = self.key if self.key is not None else record_key.get()
+        if key is None: raise ValueError(f"{self.cls.__name__}.{self.spec.name} acts on one record: use "
+                                         f"{self.cls.__name__}.{self.spec.name}.at(id), or render it in a record's view")
+        return f"{url_prefix.get()}/{entity_plural(self.cls)}/{quote(str(key), safe='')}/{self.spec.segment}"
 
 # %% ../nbs/01_core.ipynb #2db8f3fb
 def _arg(k: str, v: Any) -> tuple[str, bool]:
@@ -182,6 +196,14 @@ def _configure(cls) -> None:
     try: scope = Scope(cfg.get("scope") or _DEFAULT_SCOPE[store])
     except ValueError: raise ValueError(f"{cls.__name__}: unknown scope {cfg.get('scope')!r}") from None
     if scope == Scope.RECORD and store != StateStore.SERVER_SQL: raise ValueError(f"{cls.__name__}: scope 'record' needs SERVER_SQL")
+    if (store == StateStore.SERVER_SQL) != bool(cfg.get("table")):
+        raise TypeError(f"{cls.__name__}: SERVER_SQL entities are SQLModel tables and tables are SERVER_SQL: "
+                        f"declare `class {cls.__name__}(Entity, table=True)` with a primary key")
+    if store == StateStore.SERVER_SQL:
+        pks = [k for k, f in cls.model_fields.items() if getattr(f, "primary_key", False) is True]
+        if len(pks) != 1: raise TypeError(f"{cls.__name__}: a SQL entity needs exactly one primary key field, e.g. "
+                                          "`id: int | None = Field(default=None, primary_key=True)`")
+        cfg["primary_key"] = pks[0]
     ttl = cfg.get("ttl")
     if ttl is not None and not (isinstance(ttl, (int, float)) and ttl > 0): raise ValueError(f"{cls.__name__}: ttl must be > 0 seconds")
     cfg.update(store=store, scope=scope)
@@ -191,25 +213,33 @@ def _configure(cls) -> None:
             if isinstance(v, EventMethod): events[v.spec.segment] = v.spec
     cls.__sm_events__ = events
 
-# %% ../nbs/01_core.ipynb #64e5aa57
-class Entity(SQLModel):
+# %% ../nbs/01_core.ipynb #7c70b8a3
+class EntityMeta(SQLModelMetaclass):
+    "Configures and registers each `Entity` subclass once SQLModel has built it."
+    def __init__(cls, name, bases, ns, **kw):
+        super().__init__(name, bases, ns, **kw)
+        if not any(isinstance(b, EntityMeta) for b in bases): return   # Entity itself
+        _configure(cls)
+        if not cls.model_config.get("abstract"): registry.add(cls)
+
+class Entity(SQLModel, metaclass=EntityMeta):
     "Base class of entities: pydantic fields + `@event` methods; configure with `model_config` keys `store`, `scope`, `ttl`."
     model_config = {"validate_assignment": True, "extra": "forbid", "ignored_types": (EventMethod, _SigAccessor)}
     __sm_events__: ClassVar[dict[str, EventSpec]] = {}
     sig = _SigAccessor()
 
-    @classmethod
-    def __pydantic_init_subclass__(cls, **kw):
-        super().__pydantic_init_subclass__(**kw)
-        _configure(cls)
-        if not cls.model_config.get("abstract"): registry.add(cls)
-
-# %% ../nbs/01_core.ipynb #5c87930c
+# %% ../nbs/01_core.ipynb #93409bce
 def entity_slug(cls) -> str:
     "The URL and signal name of `cls`: `model_config['slug']` or the class name lowercased."
     return cls.model_config.get("slug") or cls.__name__.lower()
 
 def entity_store(cls) -> StateStore: return cls.model_config["store"]
+def entity_plural(cls) -> str:
+    "The collection URL segment of a SQL entity: `model_config['plural']` or the slug + 's'."
+    return cls.model_config.get("plural") or entity_slug(cls) + "s"
+def primary_key(cls) -> str | None:
+    "The primary key field of a SQL entity (else `None`)."
+    return cls.model_config.get("primary_key")
 def entity_scope(cls) -> Scope: return cls.model_config["scope"]
 
 def public_fields(cls) -> list[str]:
