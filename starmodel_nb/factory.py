@@ -12,11 +12,15 @@ from .config import Settings, load_settings, session_secret
 from .core import StateStore, entity_slug, entity_store, registry
 from .app.bus import LocalBus
 from .adapters.persistence.memory import MemoryRepository
+from .app.uow import Unavailable
+import logging
+
+log = logging.getLogger("starmodel_nb")
 from .adapters.sse_datastar import StreamHub
 from .adapters.web_fasthtml import Runtime, build_app, stream_message
 
 # %% auto #0
-__all__ = ['create_app']
+__all__ = ['log', 'create_app']
 
 # %% ../nbs/40_factory.ipynb #f329fbcc
 def create_app(entities: list | None = None, settings: Settings | None = None, **overrides) -> FastHTML:
@@ -27,8 +31,23 @@ def create_app(entities: list | None = None, settings: Settings | None = None, *
         fixed = {entity_slug(c): c for c in entities}
         lookup = lambda: fixed
     repos = {StateStore.SERVER_MEMORY: MemoryRepository(ttl=s.memory_ttl, cap=s.memory_cap)}
-    def repo_for(cls): return repos[entity_store(cls)]
+    def repo_for(cls):
+        store = entity_store(cls)
+        if store not in repos: repos[store] = _sql_repo(s)
+        return repos[store]
+    sql = [c for c in lookup().values() if entity_store(c) == StateStore.SERVER_SQL]
+    if sql: _check_schema(repo_for(sql[0]), sql)
     rt = Runtime(s, lookup, repo_for, LocalBus())
     rt.hub = StreamHub(partial(stream_message, rt), queue=s.stream_queue, heartbeat=s.stream_heartbeat,
                        cap=s.stream_cap, replay=s.stream_replay)
     return build_app(rt, session_secret(s))
+
+# %% ../nbs/40_factory.ipynb #c18817f5
+def _sql_repo(s: Settings):
+    from starmodel_nb.adapters.persistence.sql import SQLRepository, make_engine
+    return SQLRepository(make_engine(s.database_url))
+
+def _check_schema(repo, classes) -> None:
+    from sqlalchemy.exc import OperationalError
+    try: repo.prepare(classes)
+    except OperationalError as e: log.warning("database unavailable at start (%s); SQL requests will answer 503 until it is back", e.orig)

@@ -13,7 +13,8 @@ from typing import Any, AsyncIterator, Callable, Protocol
 from pydantic import ConfigDict, ValidationError, create_model
 from ..core import EventSpec
 from .bus import EventBus
-from .uow import Repository, UnitOfWork
+from .uow import Conflict, NotFound, Repository, UnitOfWork
+import asyncio, random
 import logging
 
 log = logging.getLogger("starmodel_nb")
@@ -76,13 +77,25 @@ class Step:
     final: bool = True
     error: BaseException | None = None
 
-# %% ../../nbs/12_dispatcher.ipynb #798577a0
+# %% ../../nbs/12_dispatcher.ipynb #402b63f9
 class Dispatcher:
     "Runs events in units of work on the repository `repo_for(cls)` gives, publishing on `bus`."
+    retries = 12
     def __init__(self, repo_for: Callable[[type], Repository], bus: EventBus): self.repo_for, self.bus = repo_for, bus
 
     async def run(self, cls: type, spec: EventSpec, key: str, channel: str, params: dict) -> AsyncIterator[Step]:
         "Run `spec` on `cls[key]` with validated `params`, yielding `Step`s."
+        for attempt in range(self.retries):
+            streamed, last = False, None
+            async for step in self._attempt(cls, spec, key, channel, params):
+                streamed = streamed or not step.final
+                if step.final: last = step
+                else: yield step
+            if not isinstance(last.error, Conflict) or streamed or attempt == self.retries - 1: break
+            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        yield last
+
+    async def _attempt(self, cls, spec, key, channel, params) -> AsyncIterator[Step]:
         async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel) as uow:
             try:
                 res = spec.fn(uow.obj, **params)
@@ -95,7 +108,7 @@ class Dispatcher:
                     res = None
                 changed = await uow.commit()
             except Exception as e:
-                log.warning("%s.%s failed: %s", cls.__name__, spec.name, error_message(e), exc_info=e)
+                if not isinstance(e, Conflict): log.warning("%s.%s failed: %s", cls.__name__, spec.name, error_message(e), exc_info=e)
                 await uow.rollback()
                 err = Step(uow.obj, uow.version, error=e)
             else: err = None

@@ -7,15 +7,21 @@ Docs: https://starmodel.github.io/starmodel_nb/uow.html.md"""
 # %% ../../nbs/11_uow.ipynb #b3c386b4
 from __future__ import annotations
 from typing import Any, AsyncContextManager, Protocol
-from ..core import entity_slug, mutable_fields
+from ..core import Scope, entity_scope, entity_slug, mutable_fields
 from .bus import EntityChanged, EventBus
 
 # %% auto #0
-__all__ = ['Conflict', 'Repository', 'UnitOfWork']
+__all__ = ['Conflict', 'NotFound', 'Unavailable', 'Repository', 'UnitOfWork']
 
 # %% ../../nbs/11_uow.ipynb #d434f56c
 class Conflict(Exception):
     "The instance changed since it was read (optimistic check failed)."
+
+class NotFound(LookupError):
+    "No such record."
+
+class Unavailable(Exception):
+    "The store cannot be reached (database down); the request may succeed later."
 
 class Repository(Protocol):
     "Storage for entity instances of one or more classes, by key."
@@ -43,6 +49,7 @@ class UnitOfWork:
 
     async def _load(self):
         got = await self.repo.get(self.cls, self.key)
+        if got is None and entity_scope(self.cls) == Scope.RECORD: raise NotFound(f"{self.cls.__name__} {self.key} does not exist")
         self.obj, self.version = got if got is not None else (self.cls(), 0)
         self.before = self.obj.model_dump(mode="json")
 
