@@ -130,7 +130,8 @@ class Action:
         key = self.key if self.key is not None else record_key.get()
         if key is None: raise ValueError(f"{self.cls.__name__}.{self.spec.name} acts on one record: use "
                                          f"{self.cls.__name__}.{self.spec.name}.at(id), or render it in a record's view")
-        return f"{url_prefix.get()}/{entity_plural(self.cls)}/{quote(str(key), safe='')}/{self.spec.segment}"
+        k = str(key)
+        return f"{url_prefix.get()}/{entity_plural(self.cls)}/{k if k.startswith(chr(0)) else quote(k, safe='')}/{self.spec.segment}"
 
 # %% ../nbs/01_core.ipynb #2db8f3fb
 def _arg(k: str, v: Any) -> tuple[str, bool]:

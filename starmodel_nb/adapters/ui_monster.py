@@ -8,17 +8,24 @@ Docs: https://starmodel.github.io/starmodel_nb/ui_monster.html.md"""
 from __future__ import annotations
 import html, inspect, json, re, typing
 from functools import lru_cache
-from fasthtml.common import Button, Div, Form, H3, Input, Label, Span, A, Li, Ul, P, to_xml
-from ..core import EventSpec, entity_slug, public_fields, signals_of, url_prefix
+from fasthtml.common import A, Button, Div, Form, H3, Input, Label, Li, P, Span, Table, Tbody, Td, Th, Thead, Tr, Ul, to_xml
+from ..core import (EventSpec, Scope, entity_plural, entity_scope, entity_slug, primary_key, public_fields, record_key,
+                              signals_of, url_prefix)
 
 # %% auto #0
-__all__ = ['view_id', 'label', 'event_control', 'signal_bound', 'version_marker', 'render_view', 'render_page', 'error_fragment',
-           'index_content']
+__all__ = ['view_id', 'key_of', 'label', 'event_control', 'signal_bound', 'version_marker', 'render_view', 'render_page',
+           'error_fragment', 'index_content', 'detail_content', 'list_content', 'list_page_content', 'field_input',
+           'record_form']
 
 # %% ../../nbs/32_ui_monster.ipynb #633f17b6
-def view_id(cls) -> str:
-    "The id of the element that shows the instance of `cls` on a page."
-    return f"sm-{entity_slug(cls)}"
+def view_id(cls, key=None) -> str:
+    "The id of the element that shows the instance of `cls` (the record `key` of a SQL entity) on a page."
+    return f"sm-{entity_slug(cls)}" if key is None else f"sm-{entity_slug(cls)}-{key}"
+
+def key_of(obj):
+    "The record key of `obj` for SQL entities, else `None`."
+    pk = primary_key(type(obj))
+    return None if pk is None else getattr(obj, pk)
 
 def label(name: str) -> str:
     "`adjust_stock` -> 'Adjust stock', `SharedCounter` -> 'Shared counter'."
@@ -28,7 +35,8 @@ def _field_label(cls, name: str) -> str: return cls.model_fields[name].title or 
 
 # %% ../../nbs/32_ui_monster.ipynb #88a6f64f
 def _input(cls, spec: EventSpec, p: inspect.Parameter, hint) -> tuple:
-    fid = f"sm-{entity_slug(cls)}-{spec.name}-{p.name}"
+    k = record_key.get()
+    fid = f"sm-{entity_slug(cls)}{'' if k is None else '-' + str(k)}-{spec.name}-{p.name}"
     kw = dict(id=fid, name=p.name, cls="uk-input uk-form-small w-28")
     if hint in (int, float): kw.update(type="number", step="1" if hint is int else "any")
     elif hint is bool: kw.update(type="checkbox", value="true", cls="uk-checkbox")
@@ -39,6 +47,8 @@ def _input(cls, spec: EventSpec, p: inspect.Parameter, hint) -> tuple:
     else: kw["required"] = p.default is p.empty
     return Label(label(p.name), fr=fid, cls="uk-form-label text-sm"), Input(**kw)
 
+_URLENC = "application/x-www-form-urlencoded"   # FastHTML's Form defaults to multipart; Datastar then posts FormData
+
 def event_control(cls, spec: EventSpec):
     "A button (no parameters) or a small form (with parameters) that fires `spec` on `cls`."
     act = getattr(cls, spec.name)
@@ -46,24 +56,30 @@ def event_control(cls, spec: EventSpec):
     if not spec.params: return Button(label(spec.name), type="button", cls=btn_cls, **{"data-on:click": str(act)})
     hints = typing.get_type_hints(spec.fn)
     ins = [x for p in spec.params for x in _input(cls, spec, p, hints.get(p.name))]
-    return Form(*ins, Button(label(spec.name), type="submit", cls=btn_cls), cls="flex items-center gap-2",
+    return Form(*ins, Button(label(spec.name), type="submit", cls=btn_cls), cls="flex items-center gap-2", enctype=_URLENC,
                 **{"data-on:submit": str(act.options(contentType="form"))})
 
 # %% ../../nbs/32_ui_monster.ipynb #adc9e9d2
 _HOLE = "\x00"
 
+_KEY = f"{_HOLE}__key__{_HOLE}"
+
 @lru_cache(maxsize=256)
 def _template(cls, prefix: str) -> tuple[list[str], list[str]]:
-    names = public_fields(cls)
-    rows = [Div(Span(_field_label(cls, k), cls="font-medium"),
-                Span(f"{_HOLE}{k}{_HOLE}", id=f"sm-{entity_slug(cls)}-{k}",
-                     data_text=f"{'JSON.stringify(' if _is_json(cls, k) else '('}${entity_slug(cls)}.{k})"),
-                cls="flex justify-between gap-4") for k in names]
-    card = Div(Div(H3(label(cls.__name__), cls="uk-card-title"), cls="uk-card-header"),
-               Div(*rows, cls="uk-card-body space-y-2"),
-               Div(*[event_control(cls, s) for s in cls.__sm_events__.values()], cls="uk-card-footer flex flex-wrap gap-2"),
-               cls="uk-card uk-card-default max-w-xl")
-    parts = to_xml(card, indent=False).split(_HOLE)
+    rec = entity_scope(cls) == Scope.RECORD
+    tok = record_key.set(_KEY if rec else None)
+    try:
+        vid, names = view_id(cls, _KEY if rec else None), public_fields(cls)
+        rows = [Div(Span(_field_label(cls, k), cls="font-medium"),
+                    Span(f"{_HOLE}{k}{_HOLE}", id=f"{vid}-{k}",
+                         data_text=f"{'JSON.stringify(' if _is_json(cls, k) else '('}${entity_slug(cls)}.{k})"),
+                    cls="flex justify-between gap-4") for k in names]
+        card = Div(Div(H3(label(cls.__name__), cls="uk-card-title"), cls="uk-card-header"),
+                   Div(*rows, cls="uk-card-body space-y-2"),
+                   Div(*[event_control(cls, s) for s in cls.__sm_events__.values()], cls="uk-card-footer flex flex-wrap gap-2"),
+                   cls="uk-card uk-card-default max-w-xl")
+        parts = to_xml(card, indent=False).split(_HOLE)
+    finally: record_key.reset(tok)
     return parts[0::2], parts[1::2]
 
 def _is_json(cls, k) -> bool:
@@ -77,19 +93,23 @@ def signal_bound(cls) -> bool:
     "True if `cls`'s view shows its state only through signals (the default card), so patching signals updates it."
     return not hasattr(cls, "__ft__")
 
-def version_marker(cls, version: int, epoch: str = "") -> str:
-    "The hidden element holding the version of the instance of `cls` a page shows."
-    return f'<i id="{view_id(cls)}-v" data-sm-v="{int(version)}" data-sm-e="{html.escape(epoch)}" hidden></i>'
+def version_marker(cls, version: int, epoch: str = "", key=None) -> str:
+    "The hidden element holding the version of the instance of `cls` (record `key`) a page shows."
+    return f'<i id="{view_id(cls, key)}-v" data-sm-v="{int(version)}" data-sm-e="{html.escape(epoch)}" hidden></i>'
 
 def render_view(obj, version: int = 0, epoch: str = "") -> str:
     "The HTML of `obj`'s view: its `__ft__` or the default card, with its version marker, in the element patches target."
-    cls = type(obj)
-    if not signal_bound(cls): inner = to_xml(obj.__ft__(), indent=False)
+    cls, key = type(obj), key_of(obj)
+    if not signal_bound(cls):
+        tok = record_key.set(key)
+        try: inner = to_xml(obj.__ft__(), indent=False)
+        finally: record_key.reset(tok)
     else:
         text, names = _template(cls, url_prefix.get())
-        vals = obj.model_dump(mode="json", include=set(names))
-        inner = "".join(t + (_show(vals[n]) if i < len(names) else "") for i, (t, n) in enumerate(zip(text, names + [""])))
-    return f'<div id="{view_id(cls)}">{version_marker(cls, version, epoch)}{inner}</div>'
+        vals = {**obj.model_dump(mode="json", include=set(names)), "__key__": html.escape(str(key))}
+        inner = "".join(t + (vals[n] if n == "__key__" else _show(vals[n]) if n else "")
+                        for t, n in zip(text, names + [""]))
+    return f'<div id="{view_id(cls, key)}">{version_marker(cls, version, epoch, key)}{inner}</div>'
 
 # %% ../../nbs/32_ui_monster.ipynb #04bc3982
 def render_page(title: str, content: str, headers: list, signals: dict | None = None) -> str:
@@ -113,3 +133,77 @@ def index_content(classes) -> str:
     items = [Li(A(label(c.__name__), href=f"{entity_slug(c)}", cls="uk-link")) for c in classes]
     return to_xml(Div(H3("Entities", cls="uk-h3"), Ul(*items, cls="uk-list") if items else P("No entities yet."),
                       cls="uk-card uk-card-body max-w-xl"), indent=False)
+
+# %% ../../nbs/32_ui_monster.ipynb #178a7a27
+def _url(cls, *parts, **query) -> str:
+    from urllib.parse import urlencode
+    q = urlencode({k: v for k, v in query.items() if v not in (None, "", False)})
+    return "/".join([f"{url_prefix.get()}/{entity_plural(cls)}", *map(str, parts)]) + (f"?{q}" if q else "")
+
+def detail_content(obj, version: int, epoch: str) -> str:
+    "The detail page of a record: its view, then edit/delete/back controls."
+    cls, key = type(obj), key_of(obj)
+    nav = Div(A("All " + entity_plural(cls), href=_url(cls), cls="uk-btn uk-btn-default uk-btn-sm"),
+              A("Edit", href=_url(cls, key, "edit"), cls="uk-btn uk-btn-default uk-btn-sm"),
+              Button("Delete", type="button", cls="uk-btn uk-btn-destructive uk-btn-sm",
+                     **{"data-on:click": f"confirm('Delete this {label(cls.__name__).lower()}?') && @delete('{_url(cls, key)}')"}),
+              cls="flex gap-2")
+    return render_view(obj, version, epoch) + to_xml(nav, indent=False)
+
+# %% ../../nbs/32_ui_monster.ipynb #cd082ae3
+def list_content(cls, rows, page: int, has_next: bool, sort: str | None, desc: bool, q: str) -> str:
+    "The list element of a collection: search, a sortable table of `rows` ((obj, version) pairs), paging."
+    names, plural = public_fields(cls), entity_plural(cls)
+    def head(k):
+        d = sort == k and not desc
+        return Th(A(_field_label(cls, k) + (" ▲" if sort == k and not desc else " ▼" if sort == k else ""),
+                    href=_url(cls, sort=k, desc=d, q=q), cls="uk-link"))
+    body = [Tr(*[Td(_cell(getattr(o, k))) for k in names], Td(A("Open", href=_url(cls, key_of(o)), cls="uk-link")),
+               id=f"{view_id(cls, key_of(o))}-row") for o, _ in rows]
+    table = Table(Thead(Tr(*map(head, names), Th(""))), Tbody(*body), cls="uk-table uk-table-divider uk-table-small") if rows \
+        else P(f"No {plural} match." if q else f"No {plural} yet.", cls="text-muted-foreground py-6")
+    pager = Div(A("← Previous", href=_url(cls, page=page - 1, sort=sort, desc=desc, q=q), cls="uk-btn uk-btn-default uk-btn-sm") if page > 1 else "",
+                Span(f"Page {page}", cls="text-sm"),
+                A("Next →", href=_url(cls, page=page + 1, sort=sort, desc=desc, q=q), cls="uk-btn uk-btn-default uk-btn-sm") if has_next else "",
+                cls="flex items-center gap-3")
+    src = _url(cls, page=page, sort=sort, desc=desc, q=q, partial=1)
+    return to_xml(Div(table, pager, id=f"sm-{plural}-list", data_sm_list=plural, data_sm_src=src,
+                      **{"data-on:sm-refresh__debounce.100ms": "@get(el.dataset.smSrc)"}), indent=False)
+
+def _cell(v) -> str: return v if isinstance(v, str) else json.dumps(v, default=str)
+
+def list_page_content(cls, list_html: str, q: str) -> str:
+    "The list page: title, search form and the new button around the list element."
+    top = Div(H3(label(entity_plural(cls)), cls="uk-h3"),
+              Form(Input(type="search", name="q", value=q, placeholder="Search", aria_label="Search", cls="uk-input uk-form-small w-48"),
+                   method="get", action=_url(cls), cls="ml-auto"),
+              A("New", href=_url(cls, "new"), cls="uk-btn uk-btn-primary uk-btn-sm"), cls="flex items-center gap-3")
+    return to_xml(top, indent=False) + list_html
+
+# %% ../../nbs/32_ui_monster.ipynb #3cde34c6
+def field_input(cls, k: str, value=None):
+    "Label and input for field `k` of `cls`, holding `value`."
+    f, fid = cls.model_fields[k], f"sm-{entity_slug(cls)}-form-{k}"
+    ann = f.annotation
+    args = typing.get_args(ann)
+    if type(None) in args and len(args) == 2: ann = next(a for a in args if a is not type(None))
+    kw = dict(id=fid, name=k, cls="uk-input")
+    if ann in (int, float): kw.update(type="number", step="1" if ann is int else "any")
+    if ann is bool:
+        return Div(Label(Input(type="checkbox", name=k, id=fid, value="true", checked=bool(value), cls="uk-checkbox"),
+                         " " + _field_label(cls, k), fr=fid, cls="uk-form-label"))
+    v = value if value is not None else (None if f.is_required() else f.get_default(call_default_factory=True))
+    if v is not None: kw["value"] = v if isinstance(v, str) else json.dumps(v, default=str) if ann not in (int, float) else str(v)
+    if f.is_required(): kw["required"] = True
+    return Div(Label(_field_label(cls, k), fr=fid, cls="uk-form-label"), Input(**kw), cls="space-y-1")
+
+def record_form(cls, obj=None) -> str:
+    "The create (no `obj`) or edit form of a SQL entity."
+    key = None if obj is None else key_of(obj)
+    act = f"@post('{_url(cls)}', {{contentType: 'form'}})" if obj is None else f"@patch('{_url(cls, key)}', {{contentType: 'form'}})"
+    title = f"New {label(cls.__name__).lower()}" if obj is None else f"Edit {label(cls.__name__).lower()} {key}"
+    return to_xml(Div(H3(title, cls="uk-h3"),
+                      Form(*[field_input(cls, k, None if obj is None else getattr(obj, k)) for k in public_fields(cls)],
+                           Div(Button("Save", type="submit", cls="uk-btn uk-btn-primary"),
+                               A("Cancel", href=_url(cls) if obj is None else _url(cls, key), cls="uk-btn uk-btn-default"), cls="flex gap-2"),
+                           cls="space-y-4 max-w-xl", enctype=_URLENC, **{"data-on:submit": act}), cls="space-y-4"), indent=False)
