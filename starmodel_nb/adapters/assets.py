@@ -59,11 +59,13 @@ function apply(m) {
   if (m.hello) return hello(m);
   if (m.epoch !== epoch) return;
   if (m.seq > last) last = m.seq;
+  if (m.list) document.querySelectorAll(`[data-sm-list="${m.list}"]`).forEach(l => l.dispatchEvent(new CustomEvent('sm-refresh')));
   const el = document.getElementById(m.id), mk = document.getElementById(m.id + '-v');
   const shown = mk && mk.dataset.smE === epoch ? +(mk.dataset.smV ?? -1) : -1;
   if (m.v <= Math.max(shown, seen.get(m.id) ?? -1)) return;
   seen.set(m.id, m.v);
-  if (m.signals && document.querySelector(`[data-sm-ns~="${m.ns}"]`)) patch('datastar-patch-signals', {signals: JSON.stringify(m.signals)});
+  if (m.remove) { if (el) { el.replaceChildren(); el.append(Object.assign(document.createElement('div'), {className: 'uk-alert', textContent: 'This record was deleted.'})); } return; }
+  if (m.signals && (m.rec ? el : document.querySelector(`[data-sm-ns~="${m.ns}"]`))) patch('datastar-patch-signals', {signals: JSON.stringify(m.signals)});
   if (el && m.elements) patch('datastar-patch-elements', {elements: m.elements});
 }
 function relay(m) { apply(m); recent.push(m); if (recent.length > 200) recent.shift(); bc?.postMessage(m); }

@@ -190,7 +190,8 @@ def field_input(cls, k: str, value=None):
     kw = dict(id=fid, name=k, cls="uk-input")
     if ann in (int, float): kw.update(type="number", step="1" if ann is int else "any")
     if ann is bool:
-        return Div(Label(Input(type="checkbox", name=k, id=fid, value="true", checked=bool(value), cls="uk-checkbox"),
+        return Div(Input(type="hidden", name=k, value="false"),   # an unchecked box sends nothing; this says false
+                   Label(Input(type="checkbox", name=k, id=fid, value="true", checked=bool(value), cls="uk-checkbox"),
                          " " + _field_label(cls, k), fr=fid, cls="uk-form-label"))
     v = value if value is not None else (None if f.is_required() else f.get_default(call_default_factory=True))
     if v is not None: kw["value"] = v if isinstance(v, str) else json.dumps(v, default=str) if ann not in (int, float) else str(v)

@@ -16,10 +16,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 from ..config import Settings
-from ..core import Scope, entity_scope, entity_slug, signals_of, url_prefix
+from ..core import Scope, entity_plural, entity_scope, entity_slug, signals_of, url_prefix
 from ..app.bus import EntityChanged, EventBus
 from ..app.dispatcher import Dispatcher, ParamError, Step, bind, error_message, find_event
-from ..app.uow import UnitOfWork
+from ..app.uow import Conflict, NotFound, Unavailable, UnitOfWork
 from .assets import asset_headers, asset_routes
 from .sse_datastar import SSE_HEADERS, StreamHub, StreamsFull, patch_elements, patch_signals
 from .ui_monster import (error_fragment, index_content, label, render_page, render_view, signal_bound,
@@ -28,9 +28,9 @@ from .ui_monster import (error_fragment, index_content, label, render_page, rend
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'NO_STORE', 'Runtime', 'url_root', 'session_id', 'channel_for', 'key_for', 'refuse', 'foreign', 'gather',
-           'render_step', 'stream_message', 'Limits', 'event_endpoint', 'page_endpoint', 'index_endpoint', 'LiveStream',
-           'stream_endpoint', 'StarApp', 'build_app']
+__all__ = ['log', 'NO_STORE', 'ALL', 'Runtime', 'url_root', 'session_id', 'channel_for', 'key_for', 'refuse', 'foreign', 'gather',
+           'render_step', 'stream_message', 'Limits', 'event_endpoint', 'run_event', 'page_endpoint', 'index_endpoint',
+           'LiveStream', 'stream_endpoint', 'StarApp', 'record_endpoint', 'build_app']
 
 # %% ../../nbs/33_web_fasthtml.ipynb #07db3d57
 @dataclass
@@ -43,6 +43,10 @@ class Runtime:
     hub: StreamHub = None
     dispatcher: Dispatcher = None
     loop: asyncio.AbstractEventLoop | None = None   # the loop serving the app, once it runs
+    sql: Any = None                                  # the record routes (web_sql.SQLRoutes), when SQL entities exist
+    def collection(self, plural: str):
+        "The SQL entity whose collection URL segment is `plural`, if any."
+        return next((c for c in self.entities().values() if entity_scope(c) == Scope.RECORD and entity_plural(c) == plural), None)
     def __post_init__(self): self.dispatcher = Dispatcher(self.repo_for, self.bus)
     def entity(self, slug: str): return self.entities().get(slug)
     def prefix(self, req: Request | None = None) -> str: return url_root(self.settings, req)
@@ -150,11 +154,14 @@ def stream_message(rt: Runtime, evt: EntityChanged, prefix: str = "") -> dict | 
     "The hub message for `evt` under the URL `prefix`: view id, namespace, version, signals and the view's HTML."
     cls = rt.entity(evt.entity)
     if cls is None: return None
+    rec = entity_scope(cls) == Scope.RECORD
+    key, extra = (evt.key, {"rec": 1, "list": entity_plural(cls)}) if rec else (None, {})
+    if evt.deleted: return {"id": view_id(cls, key), "remove": 1, "v": evt.version, **extra}
     obj = cls.model_validate(evt.state)
     tok = url_prefix.set(prefix)
-    try: view = version_marker(cls, evt.version, rt.hub.epoch) if signal_bound(cls) else render_view(obj, evt.version, rt.hub.epoch)
+    try: view = version_marker(cls, evt.version, rt.hub.epoch, key) if signal_bound(cls) else render_view(obj, evt.version, rt.hub.epoch)
     finally: url_prefix.reset(tok)
-    return {"id": view_id(cls), "ns": evt.entity, "v": evt.version, "signals": signals_of(obj), "elements": view}
+    return {"id": view_id(cls, key), "ns": evt.entity, "v": evt.version, "signals": signals_of(obj), "elements": view, **extra}
 
 # %% ../../nbs/33_web_fasthtml.ipynb #2787b03e
 class _TooLarge(Exception): pass
@@ -193,9 +200,20 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 async def event_endpoint(req: Request) -> Response:
     rt: Runtime = req.app.state.sm
-    cls = rt.entity(req.path_params["slug"])
-    spec = cls.__sm_events__.get(req.path_params["name"]) if cls else None
+    slug, name = req.path_params["slug"], req.path_params["name"]
+    if rt.sql is not None and (col := rt.collection(slug)) is not None: return await rt.sql.member(req, col, name)
+    cls = rt.entity(slug)
+    spec = cls.__sm_events__.get(name) if cls else None
     if spec is None: return refuse(req, 404, "Not found.")
+    return await run_event(req, cls, spec, *(key_for(cls, req) if foreign(req) is None else (None, None)))
+
+# %% ../../nbs/33_web_fasthtml.ipynb #2af34b61
+def _status(e: BaseException) -> int | None:
+    return 404 if isinstance(e, NotFound) else 503 if isinstance(e, Unavailable) else 409 if isinstance(e, Conflict) else None
+
+async def run_event(req: Request, cls, spec, key, channel) -> Response:
+    "Check, bind and run `spec` on `cls[key]` for `req`; the SSE answer, or an error response."
+    rt: Runtime = req.app.state.sm
     if why := foreign(req): return refuse(req, 403, why)
     if req.method.lower() != spec.method:
         r = refuse(req, 405, f"{spec.name} takes {spec.method.upper()}."); r.headers["Allow"] = spec.method.upper(); return r
@@ -203,29 +221,35 @@ async def event_endpoint(req: Request) -> Response:
         body = await req.body()
         params = bind(spec, await gather(req, cls, spec, body))
     except ParamError as e: return refuse(req, 422, str(e), e.errors)
-    key, channel = key_for(cls, req)
     prefix = rt.prefix(req)
     steps = rt.dispatcher.run(cls, spec, key, channel, params)
     if spec.kind in ("sync", "async"):
+        try: done = [s async for s in steps]
+        except (NotFound, Unavailable) as e: return refuse(req, _status(e), str(e))
+        if (err := done[-1].error) is not None and _status(err): return refuse(req, _status(err), error_message(err))
         tok = url_prefix.set(prefix)
-        try: text = "".join([render_step(rt, cls, spec, s) async for s in steps])
+        try: text = "".join(render_step(rt, cls, spec, s) for s in done)
         finally: url_prefix.reset(tok)
         return Response(text, headers=SSE_HEADERS)
     async def stream():
-        async for s in steps:
-            tok = url_prefix.set(prefix)
-            try: yield render_step(rt, cls, spec, s)
-            finally: url_prefix.reset(tok)
+        try:
+            async for s in steps:
+                tok = url_prefix.set(prefix)
+                try: yield render_step(rt, cls, spec, s)
+                finally: url_prefix.reset(tok)
+        except (NotFound, Unavailable) as e: yield patch_elements(error_fragment(str(e)), "#sm-messages", "append")
     return StreamingResponse(stream(), headers=SSE_HEADERS)
 
-# %% ../../nbs/33_web_fasthtml.ipynb #2af34b61
+# %% ../../nbs/33_web_fasthtml.ipynb #48d576af
 def _headers(rt: Runtime, prefix: str) -> list:
     return asset_headers(rt.settings.assets, prefix, rt.hub.epoch, rt.hub.seq)
 
 async def page_endpoint(req: Request) -> Response:
     rt: Runtime = req.app.state.sm
+    if rt.sql is not None and (col := rt.collection(req.path_params["slug"])) is not None: return await rt.sql.collection(req, col)
     cls = rt.entity(req.path_params["slug"])
-    if cls is None: return refuse(req, 404, "Not found.")
+    if cls is None or entity_scope(cls) == Scope.RECORD: return refuse(req, 404, "Not found.")
+    if req.method != "GET": return refuse(req, 405, "Pages are read with GET.")
     key, _ = key_for(cls, req)
     prefix, hdrs = rt.prefix(req), _headers(rt, rt.prefix(req))
     got = await rt.repo_for(cls).get(cls, key)
@@ -241,7 +265,7 @@ async def index_endpoint(req: Request) -> Response:
     prefix = rt.prefix(req)
     return HTMLResponse(render_page("starmodel_nb", index_content(rt.entities().values()), _headers(rt, prefix)), headers=NO_STORE)
 
-# %% ../../nbs/33_web_fasthtml.ipynb #48d576af
+# %% ../../nbs/33_web_fasthtml.ipynb #335c5f51
 class LiveStream:
     "ASGI response streaming `hub.events(...)`, with disconnect detection and a send timeout."
     def __init__(self, hub: StreamHub, q, channels, since, epoch, send_timeout: float = 10.0):
@@ -274,7 +298,7 @@ async def stream_endpoint(req: Request):
     except StreamsFull as e: return refuse(req, 503, f"Server busy: {e}.")
     return LiveStream(rt.hub, q, chans, since, req.query_params.get("epoch"))
 
-# %% ../../nbs/33_web_fasthtml.ipynb #335c5f51
+# %% ../../nbs/33_web_fasthtml.ipynb #b0bab6df
 class StarApp(FastHTML):
     "A FastHTML app with `instances`, `get`, `edit` and `fire` over its live entities."
     @property
@@ -297,7 +321,7 @@ def _private_loop() -> asyncio.AbstractEventLoop:
     threading.Thread(target=loop.run_forever, daemon=True, name="starmodel-loop").start()
     return loop
 
-# %% ../../nbs/33_web_fasthtml.ipynb #b0bab6df
+# %% ../../nbs/33_web_fasthtml.ipynb #4640e848
 def _key(cls, key):
     if key is not None: return key
     if entity_scope(cls) == Scope.GLOBAL: return "global"
@@ -314,7 +338,7 @@ def _get(self: StarApp, cls, key: str | None = None):
 
 StarApp.instances, StarApp.get = _instances, _get
 
-# %% ../../nbs/33_web_fasthtml.ipynb #29653462
+# %% ../../nbs/33_web_fasthtml.ipynb #94f70425
 class _Edit:
     def __init__(self, app: StarApp, cls, key):
         self.app, key = app, _key(cls, key)
@@ -344,7 +368,15 @@ def _fire(self: StarApp, cls, event: str, key: str | None = None, **params):
 
 StarApp.edit, StarApp.fire = _edit, _fire
 
-# %% ../../nbs/33_web_fasthtml.ipynb #94f70425
+# %% ../../nbs/33_web_fasthtml.ipynb #955240cc
+ALL = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+async def record_endpoint(req: Request) -> Response:
+    rt: Runtime = req.app.state.sm
+    col = rt.collection(req.path_params["slug"]) if rt.sql is not None else None
+    if col is None: return refuse(req, 404, "Not found.")
+    return await rt.sql.record_action(req, col, req.path_params["ident"], req.path_params["name"])
+
 def build_app(rt: Runtime, secret_key: str) -> FastHTML:
     "The FastHTML app serving `rt`: index, live stream, assets, entity pages and event routes."
     s = rt.settings
@@ -355,6 +387,7 @@ def build_app(rt: Runtime, secret_key: str) -> FastHTML:
     app.add_middleware(Limits, max_body=s.max_body, max_query=s.max_query, root=s.root_path)
     app.state.sm = rt
     app.router.routes.extend([Route("/", index_endpoint), Route("/_sm/stream", stream_endpoint), *asset_routes(s.assets),
-        Route("/{slug}", page_endpoint), Route("/{slug}/{name}", event_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])])
+        Route("/{slug}", page_endpoint, methods=ALL), Route("/{slug}/{name}", event_endpoint, methods=ALL),
+        Route("/{slug}/{ident}/{name}", record_endpoint, methods=ALL)])
     rt.bus.subscribe(rt.hub.publish)
     return app

@@ -18,13 +18,14 @@ __all__ = ['log', 'EntityChanged', 'EventBus', 'LocalBus']
 # %% ../../nbs/10_bus.ipynb #016e4edf
 @dataclass(frozen=True)
 class EntityChanged:
-    "A committed change: `entity` slug, instance `key`, new `version`, `changed` fields, full `state`, `channel`."
+    "A committed change: `entity` slug, instance `key`, new `version`, `changed` fields, full `state`, `channel`, `deleted`."
     entity: str
     key: str
     version: int
     changed: dict
     state: dict
     channel: str
+    deleted: bool = False
     def to_dict(self) -> dict: return asdict(self)
 
 # %% ../../nbs/10_bus.ipynb #92e417ff
