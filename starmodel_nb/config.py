@@ -26,6 +26,7 @@ class Settings:
     admin: bool = False
     root_path: str = ""                  # path prefix when served behind a proxy (else X-Forwarded-Prefix, if any)
     base_url: str = ""                   # where show() points frames, e.g. https://host/proxy/{port}
+    app: str = ""                        # module (or module:attr) defining the entities, for the CLI; e.g. myapp.entities
     max_body: int = 1_048_576            # bytes; larger bodies get 413
     max_query: int = 8_192               # bytes; longer query strings get 414
     memory_ttl: int = 3_600              # idle seconds before a memory instance expires
