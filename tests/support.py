@@ -42,3 +42,43 @@ class LiveServer:
     def __exit__(self, *a): self.stop()
 
 def browser_available() -> bool: return Path(CHROMIUM).exists()
+
+class TcpRelay:
+    "A TCP relay from 127.0.0.1:`port` to `target`, that can be cut (`down()`) and restored (`up()`): a database outage."
+    def __init__(self, target: tuple[str, int]):
+        import socket as _s
+        self.target, self.port, self._conns, self._srv = target, free_port(), [], None
+        self.up()
+    def up(self):
+        import socket as _s
+        self._srv = _s.socket(); self._srv.setsockopt(_s.SOL_SOCKET, _s.SO_REUSEADDR, 1)
+        self._srv.bind(("127.0.0.1", self.port)); self._srv.listen(64)
+        threading.Thread(target=self._accept, args=(self._srv,), daemon=True).start()
+    def _accept(self, srv):
+        import socket as _s
+        while True:
+            try: c, _ = srv.accept()
+            except OSError: return
+            try: u = _s.create_connection(self.target)
+            except OSError: c.close(); continue
+            self._conns += [c, u]
+            for a, b in ((c, u), (u, c)): threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+    @staticmethod
+    def _pipe(a, b):
+        import socket as _s
+        try:
+            while (d := a.recv(65536)): b.sendall(d)
+        except OSError: pass
+        finally:
+            for x in (a, b):
+                try: x.shutdown(_s.SHUT_RDWR)
+                except OSError: pass
+    def down(self):
+        import socket as _s
+        try: self._srv.shutdown(_s.SHUT_RDWR)   # wakes the accept() blocked in the other thread; close() alone does not
+        except OSError: pass
+        self._srv.close()
+        for c in self._conns:
+            try: c.shutdown(_s.SHUT_RDWR); c.close()
+            except OSError: pass
+        self._conns = []

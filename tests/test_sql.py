@@ -1,0 +1,163 @@
+"SQL entities on SQLite and on the real Postgres: CRUD over JSON and HTML, rollback, conflicts, outages, two processes."
+import asyncio, os, subprocess, sys, textwrap, time, uuid
+from urllib.parse import urlsplit
+import httpx, pytest
+from sqlalchemy import create_engine, text, update
+from starmodel_nb import Entity, Field, event, create_app
+from starmodel_nb.adapters.persistence.sql import VERSION
+from support import LiveServer, TcpRelay, free_port
+
+PG = os.environ.get("STARMODEL_TEST_DATABASE_URL")
+needs_pg = pytest.mark.skipif(not PG, reason="STARMODEL_TEST_DATABASE_URL is not set (a Postgres to test against)")
+
+def pg_url(url: str) -> str: return "postgresql+psycopg://" + url.split("://", 1)[1]
+
+@pytest.fixture(scope="module")
+def pg_db():
+    "A fresh Postgres database for this module, dropped afterwards."
+    if not PG: pytest.skip("STARMODEL_TEST_DATABASE_URL is not set (a Postgres to test against)")
+    name = f"sm_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg_url(PG), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c: c.execute(text(f'CREATE DATABASE "{name}"'))
+    u = urlsplit(PG)
+    yield f"{u.scheme}://{u.netloc}/{name}"
+    with admin.connect() as c:
+        c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        c.execute(text(f'DROP DATABASE "{name}"'))
+    admin.dispose()
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite": return f"sqlite:///{tmp_path}/shop.db"
+    return request.getfixturevalue("pg_db")
+
+class Gadget(Entity, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    stock: int = Field(default=0, ge=0)
+    on_sale: bool = False
+    @event(method="post")
+    def adjust_stock(self, delta: int):
+        if self.stock + delta < 0: raise ValueError("Insufficient stock")
+        self.stock += delta
+
+class Note(Entity):
+    text: str = ""
+    @event
+    def write(self, text: str): self.text = text
+
+JSON = {"Accept": "application/json"}
+DS = {"Datastar-Request": "true"}
+
+@pytest.fixture
+def app(db_url):
+    a = create_app([Gadget, Note], database_url=db_url, secret_key="sql-tests")
+    yield a
+    with a.sm.repo_for(Gadget).engine.begin() as c: c.execute(text("DROP TABLE IF EXISTS gadget"))
+
+def test_crud_over_json(app):
+    from starlette.testclient import TestClient
+    c = TestClient(app, headers=JSON)
+    ids = [c.post("/gadgets", json={"name": n, "stock": i}).json()["id"] for i, n in enumerate(["hook", "lamp", "wire", "lamp shade"])]
+    assert c.get(f"/gadgets/{ids[1]}").json() == {"id": ids[1], "name": "lamp", "stock": 1, "on_sale": False}
+    assert [g["name"] for g in c.get("/gadgets", params={"q": "lamp", "sort": "name", "desc": 1}).json()["items"]] == ["lamp shade", "lamp"]
+    page = c.get("/gadgets", params={"per_page": 3}).json()
+    assert (len(page["items"]), page["has_next"]) == (3, True)
+    assert c.patch(f"/gadgets/{ids[0]}", json={"on_sale": True}).json()["on_sale"] is True
+    assert c.put(f"/gadgets/{ids[0]}", json={"name": "hook 2", "stock": 9}).json()["stock"] == 9
+    r = c.post("/gadgets", json={"name": "x", "stock": -1})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == "stock"
+    assert c.delete(f"/gadgets/{ids[2]}").status_code == 204 and c.get(f"/gadgets/{ids[2]}").status_code == 404
+    assert c.patch(f"/gadgets/{ids[2]}", json={"stock": 1}).status_code == 404
+
+def test_html_forms_and_rollback(app):
+    from starlette.testclient import TestClient
+    b = TestClient(app, headers=DS)
+    r = b.post("/gadgets", data={"name": "kettle", "stock": "2", "on_sale": "false"})
+    assert r.status_code == 200 and "window.location" in r.text and "/gadgets/" in r.text
+    gid = TestClient(app, headers=JSON).get("/gadgets").json()["items"][0]["id"]
+    assert b.post("/gadgets", data={"name": "bad", "stock": "two"}).status_code == 422
+    r = b.post(f"/gadgets/{gid}/adjust_stock?delta=-5")
+    assert "Insufficient stock" in r.text
+    assert TestClient(app, headers=JSON).get(f"/gadgets/{gid}").json()["stock"] == 2
+    assert b.patch(f"/gadgets/{gid}", data={"name": "kettle", "stock": "4", "on_sale": "true"}).status_code == 200
+    assert TestClient(app, headers=JSON).get(f"/gadgets/{gid}").json() == {"id": gid, "name": "kettle", "stock": 4, "on_sale": True}
+    page = TestClient(app).get(f"/gadgets/{gid}").text
+    assert f'id="sm-gadget-{gid}"' in page and "&quot;stock&quot;: 4" in page and f"&quot;id&quot;" not in page
+
+def test_conflict_that_cannot_be_resolved_is_409(app):
+    "Another writer changes the row during every attempt: the retries give up with 409 and nothing is half-applied."
+    from starlette.testclient import TestClient
+    gid = TestClient(app, headers=JSON).post("/gadgets", json={"name": "contested", "stock": 10}).json()["id"]
+    engine, orig = app.sm.repo_for(Gadget).engine, Gadget.adjust_stock.spec.fn
+    def meddling(self, delta: int):
+        with engine.begin() as c: c.execute(update(Gadget.__table__).where(Gadget.__table__.c.id == gid).values({VERSION: Gadget.__table__.c[VERSION] + 1}))
+        orig(self, delta)
+    object.__setattr__(Gadget.__sm_events__["adjust_stock"], "fn", meddling)
+    try:
+        r = TestClient(app, headers=DS).post(f"/gadgets/{gid}/adjust_stock?delta=1")
+        assert r.status_code == 409 and "changed by someone else" in r.text
+    finally: object.__setattr__(Gadget.__sm_events__["adjust_stock"], "fn", orig)
+    assert TestClient(app, headers=JSON).get(f"/gadgets/{gid}").json()["stock"] == 10
+
+@needs_pg
+def test_database_outage_is_503_and_recovers(pg_db):
+    u = urlsplit(pg_db)
+    relay = TcpRelay((u.hostname, u.port or 5432))
+    url = f"{u.scheme}://{u.username}@127.0.0.1:{relay.port}{u.path}"
+    app = create_app([Gadget, Note], database_url=url, secret_key="outage")
+    with LiveServer(app) as srv:
+        c = httpx.Client(base_url=srv.url, headers=JSON, timeout=20)
+        gid = c.post("/gadgets", json={"name": "fragile", "stock": 1}).json()["id"]
+        relay.down()
+        t0 = time.monotonic()
+        r = c.get(f"/gadgets/{gid}")
+        assert r.status_code == 503 and "database is unavailable" in r.text.lower() and time.monotonic() - t0 < 6
+        r = c.post(f"/gadgets/{gid}/adjust_stock?delta=1", headers=DS)
+        assert r.status_code == 503
+        assert httpx.get(srv.url + "/note/write?text=hi", headers=DS).status_code == 200   # other entities still served
+        relay.up()
+        for _ in range(50):
+            if c.get(f"/gadgets/{gid}").status_code == 200: break
+            time.sleep(0.1)
+        assert c.get(f"/gadgets/{gid}").json()["stock"] == 1
+        assert c.post(f"/gadgets/{gid}/adjust_stock?delta=1", headers=DS).status_code == 200
+        assert c.get(f"/gadgets/{gid}").json()["stock"] == 2
+    with app.sm.repo_for(Gadget).engine.begin() as conn: conn.execute(text("DROP TABLE IF EXISTS gadget"))
+
+APP = '''
+from starmodel_nb import Entity, Field, event, create_app
+class Counterweight(Entity, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    stock: int = 0
+    @event(method="post")
+    def adjust_stock(self, delta: int): self.stock += delta
+app = create_app([Counterweight], secret_key="two-processes")
+'''
+
+@needs_pg
+def test_1000_concurrent_events_from_two_processes(pg_db, tmp_path):
+    (tmp_path / "conc_app.py").write_text(APP)
+    env = {**os.environ, "STARMODEL_DATABASE_URL": pg_db}
+    ports = [free_port(), free_port()]
+    procs = [subprocess.Popen([sys.executable, "-m", "uvicorn", "conc_app:app", "--port", str(p), "--no-access-log", "--log-level", "warning"],
+                              cwd=tmp_path, env=env) for p in ports]
+    try:
+        urls = [f"http://127.0.0.1:{p}" for p in ports]
+        for u in urls:
+            for _ in range(100):
+                try: httpx.get(u + "/counterweights", headers=JSON, timeout=1); break
+                except httpx.HTTPError: time.sleep(0.1)
+        cid = httpx.post(urls[0] + "/counterweights", json={"stock": 0}, headers=JSON).json()["id"]
+        async def fire():
+            sem = asyncio.Semaphore(100)
+            async with httpx.AsyncClient(headers=DS, timeout=60) as c:
+                async def one(i):
+                    async with sem: return await c.post(f"{urls[i % 2]}/counterweights/{cid}/adjust_stock?delta=1")
+                return await asyncio.gather(*[one(i) for i in range(1000)])
+        rs = asyncio.run(fire())
+        assert [r.status_code for r in rs].count(200) == 1000, {r.status_code for r in rs}
+        assert not [r for r in rs if "uk-alert" in r.text]
+        assert httpx.get(f"{urls[1]}/counterweights/{cid}", headers=JSON).json()["stock"] == 1000
+    finally:
+        for p in procs: p.terminate(); p.wait(10)
