@@ -120,3 +120,44 @@ def test_errors_show_in_the_page_and_change_nothing(browser, server):
     page.get_by_role("button", name="Tick").click()
     page.wait_for_function("document.getElementById('sm-mine-n').textContent.trim() === '1'", polling=50, timeout=2000)
     assert [l for l in log if "422" not in l] == []
+
+from starmodel_nb import Field
+
+class Shelf(Entity, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    title: str
+    copies: int = Field(default=1, ge=0)
+    @event(method="post")
+    def lend(self):
+        if self.copies == 0: raise ValueError("None left to lend.")
+        self.copies -= 1
+
+@pytest.fixture
+def sql_server(assets, tmp_path):
+    app = create_app([Shelf], assets=assets, database_url=f"sqlite:///{tmp_path}/shelf.db", secret_key="browser-sql")
+    with LiveServer(app) as srv: yield srv
+
+def test_lists_and_records_update_live(browser, sql_server):
+    url, log = sql_server.url, []
+    lister, editor, viewer = (browser.new_context().new_page() for _ in range(3))
+    for p in (lister, editor, viewer): watch_offsite(p, log)
+    lister.goto(url + "/shelfs")
+    assert "No shelfs yet." in lister.content()
+    editor.goto(url + "/shelfs/new")
+    editor.fill("#sm-shelf-form-title", "Dune"); editor.fill("#sm-shelf-form-copies", "2")
+    editor.get_by_role("button", name="Save").click()
+    editor.wait_for_url("**/shelfs/1", timeout=3000)
+    lister.locator("#sm-shelf-1-row").filter(has_text="Dune").wait_for(timeout=2000)     # created: the open list shows it
+    viewer.goto(url + "/shelfs/1")
+    editor.get_by_role("button", name="Lend").click()
+    viewer.wait_for_function("document.getElementById('sm-shelf-1-copies').textContent.trim() === '1'", polling=50, timeout=2000)
+    lister.locator("#sm-shelf-1-row").filter(has_text="1").wait_for(timeout=2000)
+    editor.get_by_role("button", name="Lend").click()
+    editor.get_by_role("button", name="Lend").click()
+    editor.get_by_role("alert").filter(has_text="None left to lend.").wait_for(timeout=2000)
+    editor.once("dialog", lambda d: d.accept())
+    editor.get_by_role("button", name="Delete").click()
+    editor.wait_for_url("**/shelfs", timeout=3000)
+    lister.locator("#sm-shelf-1-row").wait_for(state="detached", timeout=2000)          # deleted: gone from the list
+    viewer.get_by_text("This record was deleted.").wait_for(timeout=2000)
+    assert [l for l in log if "422" not in l] == []
