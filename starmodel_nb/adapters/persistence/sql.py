@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio, logging, typing
 from sqlalchemy import Column, Integer, String, Text, create_engine, delete, event as sa_event, func, insert, inspect as sa_inspect
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 from ...core import entity_slug, primary_key, public_fields
@@ -79,9 +79,9 @@ class SQLRepository:
         try:
             if cls not in self._ready: await asyncio.to_thread(self.prepare, [cls])
             return await asyncio.to_thread(fn)
-        except (OperationalError, DBAPIError) as e:
+        except StatementError as e:   # the message, never the SQL statement: it would leak the schema to the browser
             if _unavailable(e): raise Unavailable("The database is unavailable; try again in a moment.") from e
-            raise
+            raise ValueError(f"Refused by the database: {e.orig}") from e
 
     def prepare(self, classes=None) -> list[str]:
         "Check the schema of the SQL entities now, creating missing tables (else done before each class's first use)."
@@ -113,9 +113,7 @@ def _save(self: SQLRepository, cls, key, obj, version) -> int:
 def _insert(self: SQLRepository, cls, obj):
     t, pk = cls.__table__, primary_key(cls)
     data = {k: v for k, v in obj.model_dump().items() if not (k == pk and v is None)}
-    try:
-        with self.engine.begin() as c: key = c.execute(insert(t).values(**data, **{VERSION: 1})).inserted_primary_key[0]
-    except IntegrityError as e: raise ValueError(f"Refused by the database: {e.orig}") from None
+    with self.engine.begin() as c: key = c.execute(insert(t).values(**data, **{VERSION: 1})).inserted_primary_key[0]
     setattr(obj, pk, key)
     return key, 1
 
