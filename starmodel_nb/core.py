@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/core.html.md"""
 
 # %% ../nbs/01_core.ipynb #221202df
 from __future__ import annotations
-import inspect, json, re
+import inspect, json, re, warnings
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cached_property
@@ -215,6 +215,9 @@ def _configure(cls) -> None:
     cls.__sm_events__ = events
 
 # %% ../nbs/01_core.ipynb #7c70b8a3
+warnings.filterwarnings("ignore", message="This declarative base already contains a class with the same class name and module name")
+
+# %% ../nbs/01_core.ipynb #93409bce
 class EntityMeta(SQLModelMetaclass):
     "Configures and registers each `Entity` subclass once SQLModel has built it."
     def __init__(cls, name, bases, ns, **kw):
@@ -226,10 +229,11 @@ class EntityMeta(SQLModelMetaclass):
 class Entity(SQLModel, metaclass=EntityMeta):
     "Base class of entities: pydantic fields + `@event` methods; configure with `model_config` keys `store`, `scope`, `ttl`."
     model_config = {"validate_assignment": True, "extra": "forbid", "ignored_types": (EventMethod, _SigAccessor)}
+    __table_args__ = {"extend_existing": True}   # a notebook cell defining a table runs again: redefine, don't fail
     __sm_events__: ClassVar[dict[str, EventSpec]] = {}
     sig = _SigAccessor()
 
-# %% ../nbs/01_core.ipynb #93409bce
+# %% ../nbs/01_core.ipynb #190fed7e
 def entity_slug(cls) -> str:
     "The URL and signal name of `cls`: `model_config['slug']` or the class name lowercased."
     return cls.model_config.get("slug") or cls.__name__.lower()

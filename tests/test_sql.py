@@ -1,5 +1,6 @@
 "SQL entities on SQLite and on the real Postgres: CRUD over JSON and HTML, rollback, conflicts, outages, two processes."
-import asyncio, os, subprocess, sys, textwrap, time, uuid
+import asyncio, os, subprocess, sys, time, uuid
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 import httpx, pytest
 from sqlalchemy import create_engine, text, update
@@ -155,7 +156,7 @@ def test_1000_concurrent_events_from_two_processes(pg_db, tmp_path):
                 async def one(i):
                     async with sem: return await c.post(f"{urls[i % 2]}/counterweights/{cid}/adjust_stock?delta=1")
                 return await asyncio.gather(*[one(i) for i in range(1000)])
-        rs = asyncio.run(fire())
+        with ThreadPoolExecutor(1) as ex: rs = ex.submit(lambda: asyncio.run(fire())).result()   # Playwright may own this thread's loop
         assert [r.status_code for r in rs].count(200) == 1000, {r.status_code for r in rs}
         assert not [r for r in rs if "uk-alert" in r.text]
         assert httpx.get(f"{urls[1]}/counterweights/{cid}", headers=JSON).json()["stock"] == 1000
