@@ -35,7 +35,7 @@ def make_engine(url: str):
             conn.execute("PRAGMA busy_timeout=10000")
         return eng
     kw = {"connect_args": {"connect_timeout": 3}} if url.startswith("postgresql") else {}
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=5, **kw)
+    return create_engine(url, pool_size=10, max_overflow=10, pool_timeout=5, **kw)
 
 # %% ../../../nbs/21_persist_sql.ipynb #d752eedf
 VERSION = "sm_version"
@@ -72,13 +72,17 @@ class SQLRepository:
     "The `Repository` of `SERVER_SQL` entities, on `engine`."
     def __init__(self, engine, classes=()):
         self.engine, self._locks, self._classes, self._ready = engine, KeyedLocks(), list(classes), set()
+        self.reader = engine.execution_options(isolation_level="AUTOCOMMIT")   # reads need no transaction round trips
 
     def lock(self, cls, key): return self._locks((entity_slug(cls), key))
 
     async def _run(self, cls, fn):
         try:
             if cls not in self._ready: await asyncio.to_thread(self.prepare, [cls])
-            return await asyncio.to_thread(fn)
+            try: return await asyncio.to_thread(fn)
+            except DBAPIError as e:
+                if not e.connection_invalidated: raise
+                return await asyncio.to_thread(fn)   # a pooled connection died (database restarted): once more, fresh
         except StatementError as e:   # the message, never the SQL statement: it would leak the schema to the browser
             if _unavailable(e): raise Unavailable("The database is unavailable; try again in a moment.") from e
             raise ValueError(f"Refused by the database: {e.orig}") from e
@@ -96,7 +100,7 @@ def _row_obj(cls, row):
 
 def _get(self: SQLRepository, cls, key):
     t, pk = cls.__table__, primary_key(cls)
-    with self.engine.connect() as c: row = c.execute(select(t).where(t.c[pk] == key)).mappings().first()
+    with self.reader.connect() as c: row = c.execute(select(t).where(t.c[pk] == key)).mappings().first()
     return None if row is None else _row_obj(cls, row)
 
 def _save(self: SQLRepository, cls, key, obj, version) -> int:
@@ -133,15 +137,15 @@ def _query(self: SQLRepository, cls, page: int = 1, per_page: int = 20, sort: st
         pat = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(or_(*[t.c[f].ilike(pat, escape="\\") for f in fs]))
     stmt = stmt.limit(per_page + 1).offset((max(page, 1) - 1) * per_page)
-    with self.engine.connect() as c: rows = c.execute(stmt).mappings().all()
+    with self.reader.connect() as c: rows = c.execute(stmt).mappings().all()
     return [_row_obj(cls, r) for r in rows[:per_page]], len(rows) > per_page
 
 def _count(self: SQLRepository, cls) -> int:
-    with self.engine.connect() as c: return c.execute(select(func.count()).select_from(cls.__table__)).scalar_one()
+    with self.reader.connect() as c: return c.execute(select(func.count()).select_from(cls.__table__)).scalar_one()
 
 def _list(self: SQLRepository, cls, limit: int = 1000):
     t, pk = cls.__table__, primary_key(cls)
-    with self.engine.connect() as c: rows = c.execute(select(t).order_by(t.c[pk]).limit(limit)).mappings().all()
+    with self.reader.connect() as c: rows = c.execute(select(t).order_by(t.c[pk]).limit(limit)).mappings().all()
     return [(r[pk], *_row_obj(cls, r)) for r in rows]
 
 # %% ../../../nbs/21_persist_sql.ipynb #8c43eca0
