@@ -259,7 +259,7 @@ class InstanceView:
         self.app, self.cls = app, cls
         self.key = key if key is not None else ("global" if entity_scope(cls) == Scope.GLOBAL else None)
         if self.key is None: raise ValueError(f"{cls.__name__} has one instance per session: pass its key")
-        obj, self._quiet = app.get(cls, self.key), False
+        obj, self._quiet = app.instance(cls, self.key), False
         self.fields = {}
         for k, f in cls.model_fields.items():
             w, parse = _widget_for(f.annotation, getattr(obj, k), f.title or k)

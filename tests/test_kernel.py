@@ -15,7 +15,7 @@ CELLS = [
 srv = serve(create_app([Kcounter], assets=os.environ["SM_ASSETS"], secret_key="kernel"), name="kernel")
 print(srv.port)""",
     "view = inspect(Kcounter, 'global', app=srv.app)",
-    "print(view.fields['n'].value, srv.app.get(Kcounter).n)",
+    "print(view.fields['n'].value, srv.app.instance(Kcounter).n)",
     "with srv.app.edit(Kcounter) as c: c.n = 42",
     "view.fields['n'].value = 7",
     """import urllib.request

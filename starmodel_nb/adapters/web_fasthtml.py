@@ -14,7 +14,7 @@ from fasthtml.common import Div, FastHTML, to_xml
 from fasthtml.core import cors_allow
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from ..config import Settings
 from ..core import Scope, entity_plural, entity_scope, entity_slug, signals_of, url_prefix
 from ..app.bus import EntityChanged, EventBus
@@ -30,7 +30,7 @@ log = logging.getLogger("starmodel_nb")
 # %% auto #0
 __all__ = ['log', 'NO_STORE', 'ALL', 'Runtime', 'url_root', 'session_id', 'channel_for', 'key_for', 'refuse', 'foreign', 'gather',
            'render_step', 'stream_message', 'Limits', 'event_endpoint', 'run_event', 'page_endpoint', 'index_endpoint',
-           'LiveStream', 'stream_endpoint', 'StarApp', 'record_endpoint', 'build_app']
+           'LiveStream', 'stream_endpoint', 'StarApp', 'record_endpoint', 'EntityRoute', 'build_app']
 
 # %% ../../nbs/33_web_fasthtml.ipynb #07db3d57
 @dataclass
@@ -300,7 +300,7 @@ async def stream_endpoint(req: Request):
 
 # %% ../../nbs/33_web_fasthtml.ipynb #b0bab6df
 class StarApp(FastHTML):
-    "A FastHTML app with `instances`, `get`, `edit` and `fire` over its live entities."
+    "A FastHTML app with `instances`, `instance`, `edit` and `fire` over its live entities (FastHTML's `get` & co. stay routes)."
     @property
     def sm(self) -> Runtime: return self.state.sm
 
@@ -331,12 +331,12 @@ def _instances(self: StarApp, cls) -> list[tuple[str, Any, int]]:
     "Every live instance of `cls`: `(key, instance, version)`."
     return self.call(self.sm.repo_for(cls).list(cls))
 
-def _get(self: StarApp, cls, key: str | None = None):
+def _instance(self: StarApp, cls, key: str | None = None):
     "The instance `cls[key]` as committed (a default instance if it does not exist yet)."
     got = self.call(self.sm.repo_for(cls).get(cls, _key(cls, key)))
     return got[0] if got else cls()
 
-StarApp.instances, StarApp.get = _instances, _get
+StarApp.instances, StarApp.instance = _instances, _instance
 
 # %% ../../nbs/33_web_fasthtml.ipynb #94f70425
 class _Edit:
@@ -377,6 +377,15 @@ async def record_endpoint(req: Request) -> Response:
     if col is None: return refuse(req, 404, "Not found.")
     return await rt.sql.record_action(req, col, req.path_params["ident"], req.path_params["name"])
 
+class EntityRoute(Route):
+    "A route whose first path segment must name an entity (or a collection): other paths fall through to later routes."
+    def matches(self, scope):
+        m, child = super().matches(scope)
+        if m != Match.NONE:
+            rt, slug = scope["app"].state.sm, child["path_params"]["slug"]
+            if rt.entity(slug) is None and rt.collection(slug) is None: return Match.NONE, {}
+        return m, child
+
 def build_app(rt: Runtime, secret_key: str) -> FastHTML:
     "The FastHTML app serving `rt`: index, live stream, assets, entity pages and event routes."
     s = rt.settings
@@ -387,7 +396,7 @@ def build_app(rt: Runtime, secret_key: str) -> FastHTML:
     app.add_middleware(Limits, max_body=s.max_body, max_query=s.max_query, root=s.root_path)
     app.state.sm = rt
     app.router.routes.extend([Route("/", index_endpoint), Route("/_sm/stream", stream_endpoint), *asset_routes(s.assets),
-        Route("/{slug}", page_endpoint, methods=ALL), Route("/{slug}/{name}", event_endpoint, methods=ALL),
-        Route("/{slug}/{ident}/{name}", record_endpoint, methods=ALL)])
+        EntityRoute("/{slug}", page_endpoint, methods=ALL), EntityRoute("/{slug}/{name}", event_endpoint, methods=ALL),
+        EntityRoute("/{slug}/{ident}/{name}", record_endpoint, methods=ALL)])
     rt.bus.subscribe(rt.hub.publish)
     return app
