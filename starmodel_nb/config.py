@@ -7,7 +7,7 @@ Docs: https://starmodel.github.io/starmodel_nb/config.html.md"""
 # %% ../nbs/00_config.ipynb #5a3e99c0
 from __future__ import annotations
 import os, secrets, warnings, configparser
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 # %% auto #0

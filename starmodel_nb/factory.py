@@ -12,7 +12,6 @@ from .config import Settings, load_settings, session_secret
 from .core import StateStore, entity_slug, entity_store, registry
 from .app.bus import LocalBus
 from .adapters.persistence.memory import MemoryRepository
-from .app.uow import Unavailable
 import logging
 
 log = logging.getLogger("starmodel_nb")

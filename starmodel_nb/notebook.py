@@ -8,7 +8,6 @@ Docs: https://starmodel.github.io/starmodel_nb/notebook.html.md"""
 from __future__ import annotations
 import asyncio, atexit, datetime, enum, html, json, logging, os, socket, sys, threading, time, types, typing, uuid
 import uvicorn
-from typing import Any
 from .config import load_settings
 from .core import entity_scope, entity_slug, Scope
 

@@ -1,5 +1,6 @@
 "Helpers shared by the tests: a live uvicorn server in a thread, local front-end assets, a Chromium launcher."
 import os, socket, subprocess, threading, time
+from contextlib import contextmanager
 from pathlib import Path
 import uvicorn
 
@@ -43,42 +44,57 @@ class LiveServer:
 
 def browser_available() -> bool: return Path(CHROMIUM).exists()
 
+PG = os.environ.get("STARMODEL_TEST_DATABASE_URL")
+NO_PG = "STARMODEL_TEST_DATABASE_URL is not set (a Postgres to test against)"
+
+@contextmanager
+def fresh_pg_database(prefix: str = "sm_test"):
+    "A new, empty database on the STARMODEL_TEST_DATABASE_URL server, as a URL; dropped afterwards."
+    import uuid
+    from urllib.parse import urlsplit
+    from sqlalchemy import create_engine, text
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine("postgresql+psycopg://" + PG.split("://", 1)[1], isolation_level="AUTOCOMMIT")
+    with admin.connect() as c: c.execute(text(f'CREATE DATABASE "{name}"'))
+    u = urlsplit(PG)
+    try: yield f"{u.scheme}://{u.netloc}/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+            c.execute(text(f'DROP DATABASE "{name}"'))
+        admin.dispose()
+
 class TcpRelay:
     "A TCP relay from 127.0.0.1:`port` to `target`, that can be cut (`down()`) and restored (`up()`): a database outage."
     def __init__(self, target: tuple[str, int]):
-        import socket as _s
         self.target, self.port, self._conns, self._srv = target, free_port(), [], None
         self.up()
     def up(self):
-        import socket as _s
-        self._srv = _s.socket(); self._srv.setsockopt(_s.SOL_SOCKET, _s.SO_REUSEADDR, 1)
+        self._srv = socket.socket(); self._srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._srv.bind(("127.0.0.1", self.port)); self._srv.listen(64)
         threading.Thread(target=self._accept, args=(self._srv,), daemon=True).start()
     def _accept(self, srv):
-        import socket as _s
         while True:
             try: c, _ = srv.accept()
             except OSError: return
-            try: u = _s.create_connection(self.target)
+            try: u = socket.create_connection(self.target)
             except OSError: c.close(); continue
             self._conns += [c, u]
             for a, b in ((c, u), (u, c)): threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
     @staticmethod
     def _pipe(a, b):
-        import socket as _s
         try:
             while (d := a.recv(65536)): b.sendall(d)
         except OSError: pass
         finally:
             for x in (a, b):
-                try: x.shutdown(_s.SHUT_RDWR)
+                try: x.shutdown(socket.SHUT_RDWR)
                 except OSError: pass
     def down(self):
-        import socket as _s
-        try: self._srv.shutdown(_s.SHUT_RDWR)   # wakes the accept() blocked in the other thread; close() alone does not
+        try: self._srv.shutdown(socket.SHUT_RDWR)   # wakes the accept() blocked in the other thread; close() alone does not
         except OSError: pass
         self._srv.close()
         for c in self._conns:
-            try: c.shutdown(_s.SHUT_RDWR); c.close()
+            try: c.shutdown(socket.SHUT_RDWR); c.close()
             except OSError: pass
         self._conns = []

@@ -86,7 +86,6 @@ def test_ten_pages_and_frames_share_one_stream(browser, server):
         assert time.monotonic() - t0 < 1.0, f"view {i} took {time.monotonic() - t0:.2f}s"
     for v in views: v.wait_for_function(f"document.getElementById('sm-scoreboard-score').textContent.trim() === '{start + 10}'", polling=50, timeout=1000)
     assert server.server.servers and ctx  # server still up
-    from starmodel_nb.adapters.web_fasthtml import Runtime
     assert server.server.config.app.state.sm.hub.clients <= 1 + 0  # one stream for the whole browser
 
 

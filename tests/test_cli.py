@@ -1,28 +1,17 @@
 "The `starmodel` command in real processes, on SQLite and on the real Postgres: migrations keep rows, reset, entities, run, errors."
-import os, shutil, subprocess, sys, textwrap, time, uuid
+import os, shutil, subprocess, sys, textwrap, time
 from pathlib import Path
-from urllib.parse import urlsplit
 import httpx, pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 from starmodel_nb.adapters.persistence.sql import make_engine
-from support import free_port
+from support import NO_PG, PG, free_port, fresh_pg_database
 
-PG = os.environ.get("STARMODEL_TEST_DATABASE_URL")
-NO_PG = "STARMODEL_TEST_DATABASE_URL is not set (a Postgres to test against)"
 
 @pytest.fixture
 def pg_db():
     "A fresh Postgres database for one test (the migration history lives in the database), dropped afterwards."
     if not PG: pytest.skip(NO_PG)
-    name = f"sm_cli_{uuid.uuid4().hex[:8]}"
-    admin = create_engine("postgresql+psycopg://" + PG.split("://", 1)[1], isolation_level="AUTOCOMMIT")
-    with admin.connect() as c: c.execute(text(f'CREATE DATABASE "{name}"'))
-    u = urlsplit(PG)
-    yield f"{u.scheme}://{u.netloc}/{name}"
-    with admin.connect() as c:
-        c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        c.execute(text(f'DROP DATABASE "{name}"'))
-    admin.dispose()
+    with fresh_pg_database("sm_cli") as url: yield url
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request, tmp_path):

@@ -1,5 +1,5 @@
 "The app behind a real jupyter-server-proxy under a path prefix: the browser reaches only the Jupyter port."
-import os, subprocess, sys, time
+import subprocess, sys, time
 import httpx, pytest
 from starmodel_nb import Entity, event, create_app
 from starmodel_nb.notebook import Frame, serve

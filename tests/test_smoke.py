@@ -1,6 +1,5 @@
 "Every exported module imports, and the demo app serves its pages."
 import importlib, os, subprocess, sys, time, urllib.request
-from pathlib import Path
 import pytest
 from support import ROOT, free_port
 

@@ -1,31 +1,20 @@
 "SQL entities on SQLite and on the real Postgres: CRUD over JSON and HTML, rollback, conflicts, outages, two processes."
-import asyncio, os, subprocess, sys, time, uuid
+import asyncio, os, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 import httpx, pytest
-from sqlalchemy import create_engine, text, update
+from sqlalchemy import text, update
 from starmodel_nb import Entity, Field, event, create_app
 from starmodel_nb.adapters.persistence.sql import VERSION
-from support import LiveServer, TcpRelay, free_port
+from support import NO_PG, PG, LiveServer, TcpRelay, free_port, fresh_pg_database
 
-PG = os.environ.get("STARMODEL_TEST_DATABASE_URL")
-needs_pg = pytest.mark.skipif(not PG, reason="STARMODEL_TEST_DATABASE_URL is not set (a Postgres to test against)")
-
-def pg_url(url: str) -> str: return "postgresql+psycopg://" + url.split("://", 1)[1]
+needs_pg = pytest.mark.skipif(not PG, reason=NO_PG)
 
 @pytest.fixture(scope="module")
 def pg_db():
     "A fresh Postgres database for this module, dropped afterwards."
-    if not PG: pytest.skip("STARMODEL_TEST_DATABASE_URL is not set (a Postgres to test against)")
-    name = f"sm_test_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg_url(PG), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c: c.execute(text(f'CREATE DATABASE "{name}"'))
-    u = urlsplit(PG)
-    yield f"{u.scheme}://{u.netloc}/{name}"
-    with admin.connect() as c:
-        c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        c.execute(text(f'DROP DATABASE "{name}"'))
-    admin.dispose()
+    if not PG: pytest.skip(NO_PG)
+    with fresh_pg_database() as url: yield url
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request, tmp_path):
@@ -84,7 +73,7 @@ def test_html_forms_and_rollback(app):
     assert b.patch(f"/gadgets/{gid}", data={"name": "kettle", "stock": "4", "on_sale": "true"}).status_code == 200
     assert TestClient(app, headers=JSON).get(f"/gadgets/{gid}").json() == {"id": gid, "name": "kettle", "stock": 4, "on_sale": True}
     page = TestClient(app).get(f"/gadgets/{gid}").text
-    assert f'id="sm-gadget-{gid}"' in page and "&quot;stock&quot;: 4" in page and f"&quot;id&quot;" not in page
+    assert f'id="sm-gadget-{gid}"' in page and "&quot;stock&quot;: 4" in page and "&quot;id&quot;" not in page
 
 def test_conflict_that_cannot_be_resolved_is_409(app):
     "Another writer changes the row during every attempt: the retries give up with 409 and nothing is half-applied."

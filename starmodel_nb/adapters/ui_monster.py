@@ -10,7 +10,7 @@ import html, inspect, json, re, typing
 from functools import lru_cache
 from fasthtml.common import A, Button, Div, Form, H3, Input, Label, Li, P, Span, Table, Tbody, Td, Th, Thead, Tr, Ul, to_xml
 from ..core import (EventSpec, Scope, entity_plural, entity_scope, entity_slug, primary_key, public_fields, record_key,
-                              signals_of, url_prefix)
+                              url_prefix)
 
 # %% auto #0
 __all__ = ['view_id', 'key_of', 'label', 'event_control', 'signal_bound', 'version_marker', 'render_view', 'render_page',

@@ -7,7 +7,7 @@ Docs: https://starmodel.github.io/starmodel_nb/web_fasthtml.html.md"""
 # %% ../../nbs/33_web_fasthtml.ipynb #54dd5ccb
 from __future__ import annotations
 import asyncio, html, json, logging, re, secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 from fasthtml.common import Div, FastHTML, to_xml

@@ -9,11 +9,11 @@ from __future__ import annotations
 import typing
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, AsyncIterator, Callable, Protocol
+from typing import Any, AsyncIterator, Callable
 from pydantic import ConfigDict, ValidationError, create_model
 from ..core import EventSpec
 from .bus import EventBus
-from .uow import Conflict, NotFound, Repository, UnitOfWork
+from .uow import Conflict, Repository, UnitOfWork
 import asyncio, random
 import logging
 

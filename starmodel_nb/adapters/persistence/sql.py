@@ -7,11 +7,10 @@ Docs: https://starmodel.github.io/starmodel_nb/persist_sql.html.md"""
 # %% ../../../nbs/21_persist_sql.ipynb #5acd1aa3
 from __future__ import annotations
 import asyncio, logging, typing
-from sqlalchemy import Column, Integer, String, Text, create_engine, delete, event as sa_event, func, insert, inspect as sa_inspect
+from sqlalchemy import Column, Integer, create_engine, delete, event as sa_event, func, insert, inspect as sa_inspect
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
+from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 from sqlalchemy.pool import StaticPool
-from sqlmodel import SQLModel
 from ...core import entity_slug, primary_key, public_fields
 from ...app.uow import Conflict, NotFound, Unavailable
 from .memory import KeyedLocks
