@@ -11,11 +11,11 @@ from functools import lru_cache
 from fasthtml.common import A, Button, Div, Form, H3, Input, Label, Li, P, Span, Table, Tbody, Td, Th, Thead, Tr, Ul, to_xml
 from ..core import (EventSpec, Scope, entity_plural, entity_scope, entity_slug, primary_key, public_fields, record_key,
                               url_prefix)
+from .ui_fields import editable_fields, field_input, field_label, is_json, label, list_columns, shown_fields
 
 # %% auto #0
-__all__ = ['view_id', 'key_of', 'label', 'event_control', 'signal_bound', 'version_marker', 'render_view', 'render_page',
-           'error_fragment', 'index_content', 'detail_content', 'list_content', 'list_page_content', 'field_input',
-           'record_form']
+__all__ = ['view_id', 'key_of', 'event_control', 'signal_bound', 'version_marker', 'render_view', 'render_page', 'error_fragment',
+           'index_content', 'detail_content', 'list_content', 'list_page_content', 'record_form']
 
 # %% ../../nbs/32_ui_monster.ipynb #633f17b6
 def view_id(cls, key=None) -> str:
@@ -27,11 +27,7 @@ def key_of(obj):
     pk = primary_key(type(obj))
     return None if pk is None else getattr(obj, pk)
 
-def label(name: str) -> str:
-    "`adjust_stock` -> 'Adjust stock', `SharedCounter` -> 'Shared counter'."
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").strip().capitalize()
-
-def _field_label(cls, name: str) -> str: return cls.model_fields[name].title or label(name)
+# (`label` and `field_label` come from `ui_fields`, with the per-entity UI settings.)
 
 # %% ../../nbs/32_ui_monster.ipynb #88a6f64f
 def _input(cls, spec: EventSpec, p: inspect.Parameter, hint) -> tuple:
@@ -69,10 +65,10 @@ def _template(cls, prefix: str) -> tuple[list[str], list[str]]:
     rec = entity_scope(cls) == Scope.RECORD
     tok = record_key.set(_KEY if rec else None)
     try:
-        vid, names = view_id(cls, _KEY if rec else None), public_fields(cls)
-        rows = [Div(Span(_field_label(cls, k), cls="font-medium"),
+        vid, names = view_id(cls, _KEY if rec else None), shown_fields(cls)
+        rows = [Div(Span(field_label(cls, k), cls="font-medium"),
                     Span(f"{_HOLE}{k}{_HOLE}", id=f"{vid}-{k}",
-                         data_text=f"{'JSON.stringify(' if _is_json(cls, k) else '('}${entity_slug(cls)}.{k})"),
+                         data_text=f"{'JSON.stringify(' if is_json(cls.model_fields[k].annotation) else '('}${entity_slug(cls)}.{k})"),
                     cls="flex justify-between gap-4") for k in names]
         card = Div(Div(H3(label(cls.__name__), cls="uk-card-title"), cls="uk-card-header"),
                    Div(*rows, cls="uk-card-body space-y-2"),
@@ -81,10 +77,6 @@ def _template(cls, prefix: str) -> tuple[list[str], list[str]]:
         parts = to_xml(card, indent=False).split(_HOLE)
     finally: record_key.reset(tok)
     return parts[0::2], parts[1::2]
-
-def _is_json(cls, k) -> bool:
-    ann = cls.model_fields[k].annotation
-    return typing.get_origin(ann) in (list, dict, tuple, set) or ann in (list, dict, tuple, set)
 
 def _show(v) -> str: return html.escape(v if isinstance(v, str) else json.dumps(v, default=str))
 
@@ -153,10 +145,10 @@ def detail_content(obj, version: int, epoch: str) -> str:
 # %% ../../nbs/32_ui_monster.ipynb #cd082ae3
 def list_content(cls, rows, page: int, has_next: bool, sort: str | None, desc: bool, q: str) -> str:
     "The list element of a collection: search, a sortable table of `rows` ((obj, version) pairs), paging."
-    names, plural = public_fields(cls), entity_plural(cls)
+    names, plural = list_columns(cls), entity_plural(cls)
     def head(k):
         d = sort == k and not desc
-        return Th(A(_field_label(cls, k) + (" ▲" if sort == k and not desc else " ▼" if sort == k else ""),
+        return Th(A(field_label(cls, k) + (" ▲" if sort == k and not desc else " ▼" if sort == k else ""),
                     href=_url(cls, sort=k, desc=d, q=q), cls="uk-link"))
     body = [Tr(*[Td(_cell(getattr(o, k))) for k in names], Td(A("Open", href=_url(cls, key_of(o)), cls="uk-link")),
                id=f"{view_id(cls, key_of(o))}-row") for o, _ in rows]
@@ -181,30 +173,16 @@ def list_page_content(cls, list_html: str, q: str) -> str:
     return to_xml(top, indent=False) + list_html
 
 # %% ../../nbs/32_ui_monster.ipynb #3cde34c6
-def field_input(cls, k: str, value=None):
-    "Label and input for field `k` of `cls`, holding `value`."
-    f, fid = cls.model_fields[k], f"sm-{entity_slug(cls)}-form-{k}"
-    ann = f.annotation
-    args = typing.get_args(ann)
-    if type(None) in args and len(args) == 2: ann = next(a for a in args if a is not type(None))
-    kw = dict(id=fid, name=k, cls="uk-input")
-    if ann in (int, float): kw.update(type="number", step="1" if ann is int else "any")
-    if ann is bool:
-        return Div(Input(type="hidden", name=k, value="false"),   # an unchecked box sends nothing; this says false
-                   Label(Input(type="checkbox", name=k, id=fid, value="true", checked=bool(value), cls="uk-checkbox"),
-                         " " + _field_label(cls, k), fr=fid, cls="uk-form-label"))
-    v = value if value is not None else (None if f.is_required() else f.get_default(call_default_factory=True))
-    if v is not None: kw["value"] = v if isinstance(v, str) else json.dumps(v, default=str) if ann not in (int, float) else str(v)
-    if f.is_required(): kw["required"] = True
-    return Div(Label(_field_label(cls, k), fr=fid, cls="uk-form-label"), Input(**kw), cls="space-y-1")
-
-def record_form(cls, obj=None) -> str:
-    "The create (no `obj`) or edit form of a SQL entity."
-    key = None if obj is None else key_of(obj)
+def record_form(cls, obj=None, values: dict | None = None, errors: dict | None = None) -> str:
+    "The create (no `obj`) or edit form of a SQL entity; `values` the user typed and server `errors` by field."
+    key, values, errors = None if obj is None else key_of(obj), values or {}, errors or {}
     act = f"@post('{_url(cls)}', {{contentType: 'form'}})" if obj is None else f"@patch('{_url(cls, key)}', {{contentType: 'form'}})"
     title = f"New {label(cls.__name__).lower()}" if obj is None else f"Edit {label(cls.__name__).lower()} {key}"
+    val = lambda k: values[k] if k in values else (None if obj is None else getattr(obj, k))
+    fields = [field_input(cls, k, val(k), errors.get(k)) for k in shown_fields(cls)]
+    if rest := [m for k, m in errors.items() if k not in shown_fields(cls)]: fields.insert(0, P("; ".join(rest), cls="uk-alert uk-alert-destructive", role="alert"))
     return to_xml(Div(H3(title, cls="uk-h3"),
-                      Form(*[field_input(cls, k, None if obj is None else getattr(obj, k)) for k in public_fields(cls)],
-                           Div(Button("Save", type="submit", cls="uk-btn uk-btn-primary"),
-                               A("Cancel", href=_url(cls) if obj is None else _url(cls, key), cls="uk-btn uk-btn-default"), cls="flex gap-2"),
-                           cls="space-y-4 max-w-xl", enctype=_URLENC, **{"data-on:submit": act}), cls="space-y-4"), indent=False)
+                      Form(*fields, Div(Button("Save", type="submit", cls="uk-btn uk-btn-primary"),
+                                        A("Cancel", href=_url(cls) if obj is None else _url(cls, key), cls="uk-btn uk-btn-default"), cls="flex gap-2"),
+                           cls="space-y-4 max-w-xl", enctype=_URLENC, novalidate=False, **{"data-on:submit": act}),
+                      cls="space-y-4", id=f"sm-{entity_slug(cls)}-form"), indent=False)

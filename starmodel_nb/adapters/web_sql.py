@@ -16,6 +16,7 @@ from ..app.bus import EntityChanged
 from ..app.dispatcher import error_message
 from ..app.uow import Conflict, NotFound, Unavailable, UnitOfWork
 from .sse_datastar import SSE_HEADERS, patch_elements
+from .ui_fields import editable_fields, is_json
 from .ui_monster import (detail_content, label, list_content, list_page_content, record_form, render_page)
 from .web_fasthtml import NO_STORE, Runtime, _headers, foreign, refuse, run_event
 
@@ -51,14 +52,25 @@ async def record_input(req: Request, cls) -> dict:
         except ValueError: raise Invalid([{"loc": "body", "msg": "invalid JSON"}]) from None
         if not isinstance(data, dict): raise Invalid([{"loc": "body", "msg": "expected a JSON object"}])
     else: data = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    names, pk = set(public_fields(cls)), primary_key(cls)
-    bad = [{"loc": k, "msg": "set by the database" if k == pk else "unknown field"} for k in data if k not in names]
-    if bad: raise Invalid(bad)
-    for k, v in list(data.items()):
-        f = cls.model_fields[k]
-        if v == "" and not ctype.startswith("application/json") and not f.is_required() and f.default is None: data[k] = None
-        if cls.model_fields[k].annotation is bool and not ctype.startswith("application/json"): data[k] = v in ("true", "on", "1")
+    names, pk = set(editable_fields(cls)), primary_key(cls)
+    why = lambda k: "set by the database" if k == pk else "read-only" if k in public_fields(cls) else "unknown field"
+    if bad := [{"loc": k, "msg": why(k)} for k in data if k not in names]: raise Invalid(bad)
+    if not ctype.startswith("application/json"): data = _from_form(cls, data)
     return data
+
+def _from_form(cls, data: dict) -> dict:
+    "Form strings as the model expects them: empty optional -> None, checkboxes -> bool, JSON fields parsed."
+    out, errs = {}, []
+    for k, v in data.items():
+        f = cls.model_fields[k]
+        if v == "" and not f.is_required() and f.default is None: out[k] = None
+        elif f.annotation is bool: out[k] = v in ("true", "on", "1")
+        elif is_json(f.annotation):
+            try: out[k] = json.loads(v) if v.strip() else f.get_default(call_default_factory=True)
+            except ValueError: errs.append({"loc": k, "msg": "Not valid JSON"})
+        else: out[k] = v
+    if errs: raise Invalid(errs)
+    return out
 
 def _validation(e: ValidationError) -> Invalid:
     return Invalid([{"loc": ".".join(map(str, x["loc"])) or "record", "msg": x["msg"]} for x in e.errors()])
@@ -160,19 +172,30 @@ def _redirect(self: SQLRoutes, req: Request, path: str) -> Response:
                                     headers=SSE_HEADERS)
     return RedirectResponse(url, 303)
 
+async def _form_errors(self: SQLRoutes, req: Request, cls, obj, e: Exception) -> Response | None:
+    "For a Datastar form, the form again with the user's input and each error beside its field (else `None`)."
+    if not _is_ds(req) or req.headers.get("content-type", "").startswith("application/json"): return None
+    if isinstance(e, ValidationError): e = _validation(e)
+    if not isinstance(e, Invalid): return None
+    raw = dict(parse_qsl((await req.body()).decode("utf-8", "replace"), keep_blank_values=True))
+    tok = url_prefix.set(self.rt.prefix(req))
+    try: form = record_form(cls, obj, raw, {x["loc"].split(".")[0]: x["msg"] for x in e.errors})
+    finally: url_prefix.reset(tok)
+    return Response(patch_elements(form), headers=SSE_HEADERS)
+
 async def _create(self: SQLRoutes, req: Request, cls) -> Response:
     if r := mutation_refused(req): return r
     try:
         obj = cls.model_validate(await record_input(req, cls))
         key, version = await self.rt.repo_for(cls).insert(cls, obj)
     except Exception as e:
-        if isinstance(e, (Invalid, ValidationError, Unavailable, ValueError)): return self.failed(req, e)
+        if isinstance(e, (Invalid, ValidationError, Unavailable, ValueError)): return await self.form_errors(req, cls, None, e) or self.failed(req, e)
         raise
     await self._notify(cls, key, version, obj)
     if wants_json(req): return JSONResponse(obj.model_dump(mode="json"), 201, headers={"Location": f"{self.rt.prefix(req)}/{entity_plural(cls)}/{key}"})
     return self.redirect(req, f"/{entity_plural(cls)}/{key}")
 
-SQLRoutes.redirect, SQLRoutes.create = _redirect, _create
+SQLRoutes.redirect, SQLRoutes.form_errors, SQLRoutes.create = _redirect, _form_errors, _create
 
 # %% ../../nbs/34_web_sql.ipynb #8bf9863f
 async def _update(self: SQLRoutes, req: Request, cls, key, full: bool) -> Response:
@@ -191,6 +214,9 @@ async def _update(self: SQLRoutes, req: Request, cls, key, full: bool) -> Respon
                 if attempt == 11: raise
                 await asyncio.sleep(0.002 * (attempt + 1))
     except Exception as e:
+        if isinstance(e, (Invalid, ValidationError)):
+            obj = (await self.rt.repo_for(cls).get(cls, key) or (None,))[0]
+            if obj is not None and (r := await self.form_errors(req, cls, obj, e)): return r
         if isinstance(e, (Invalid, ValidationError, NotFound, Unavailable, Conflict)): return self.failed(req, e)
         raise
     if wants_json(req): return JSONResponse(uow.obj.model_dump(mode="json"), headers=NO_STORE)
