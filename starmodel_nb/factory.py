@@ -18,6 +18,7 @@ log = logging.getLogger("starmodel_nb")
 from .adapters.sse_datastar import StreamHub
 from .adapters.web_fasthtml import Runtime, build_app, stream_message
 from .adapters.web_sql import SQLRoutes
+from .adapters.web_admin import admin_routes
 
 # %% auto #0
 __all__ = ['log', 'create_app']
@@ -41,7 +42,7 @@ def create_app(entities: list | None = None, settings: Settings | None = None, *
     rt.hub = StreamHub(partial(stream_message, rt), queue=s.stream_queue, heartbeat=s.stream_heartbeat,
                        cap=s.stream_cap, replay=s.stream_replay)
     rt.sql = SQLRoutes(rt)
-    return build_app(rt, session_secret(s))
+    return build_app(rt, session_secret(s), admin_routes())
 
 # %% ../nbs/40_factory.ipynb #c18817f5
 def _sql_repo(s: Settings):

@@ -8,7 +8,7 @@ Docs: https://starmodel.github.io/starmodel_nb/ui_fields.html.md"""
 from __future__ import annotations
 import datetime, decimal, enum, json, re, typing, types
 from typing import Any, Callable
-from fasthtml.common import Div, Input, Label, Option, P, Select, Span, Textarea
+from fasthtml.common import Div, Input, Label, Option, P, Select, Textarea
 from ..core import entity_slug, public_fields
 
 # %% auto #0

@@ -6,12 +6,12 @@ Docs: https://starmodel.github.io/starmodel_nb/ui_monster.html.md"""
 
 # %% ../../nbs/32_ui_monster.ipynb #6591ee5c
 from __future__ import annotations
-import html, inspect, json, re, typing
+import html, inspect, json, typing
 from functools import lru_cache
 from fasthtml.common import A, Button, Div, Form, H3, Input, Label, Li, P, Span, Table, Tbody, Td, Th, Thead, Tr, Ul, to_xml
-from ..core import (EventSpec, Scope, entity_plural, entity_scope, entity_slug, primary_key, public_fields, record_key,
+from ..core import (EventSpec, Scope, entity_plural, entity_scope, entity_slug, primary_key, record_key,
                               url_prefix)
-from .ui_fields import editable_fields, field_input, field_label, is_json, label, list_columns, shown_fields
+from .ui_fields import field_input, field_label, is_json, label, list_columns, shown_fields
 
 # %% auto #0
 __all__ = ['view_id', 'key_of', 'event_control', 'signal_bound', 'version_marker', 'render_view', 'render_page', 'error_fragment',
@@ -45,15 +45,17 @@ def _input(cls, spec: EventSpec, p: inspect.Parameter, hint) -> tuple:
 
 _URLENC = "application/x-www-form-urlencoded"   # FastHTML's Form defaults to multipart; Datastar then posts FormData
 
-def event_control(cls, spec: EventSpec):
-    "A button (no parameters) or a small form (with parameters) that fires `spec` on `cls`."
+def event_control(cls, spec: EventSpec, url: str | None = None):
+    "A button (no parameters) or a small form (with parameters) that fires `spec` on `cls` (at `url` if given)."
     act = getattr(cls, spec.name)
+    click = str(act) if url is None else f"@{spec.method}({json.dumps(url)})"
     btn_cls = "uk-btn uk-btn-primary uk-btn-sm"
-    if not spec.params: return Button(label(spec.name), type="button", cls=btn_cls, **{"data-on:click": str(act)})
+    if not spec.params: return Button(label(spec.name), type="button", cls=btn_cls, **{"data-on:click": click})
     hints = typing.get_type_hints(spec.fn)
     ins = [x for p in spec.params for x in _input(cls, spec, p, hints.get(p.name))]
+    submit = str(act.options(contentType="form")) if url is None else f"@{spec.method}({json.dumps(url)}, {{contentType: 'form'}})"
     return Form(*ins, Button(label(spec.name), type="submit", cls=btn_cls), cls="flex items-center gap-2", enctype=_URLENC,
-                **{"data-on:submit": str(act.options(contentType="form"))})
+                **{"data-on:submit": submit})
 
 # %% ../../nbs/32_ui_monster.ipynb #adc9e9d2
 _HOLE = "\x00"
@@ -143,22 +145,28 @@ def detail_content(obj, version: int, epoch: str) -> str:
     return render_view(obj, version, epoch) + to_xml(nav, indent=False)
 
 # %% ../../nbs/32_ui_monster.ipynb #cd082ae3
-def list_content(cls, rows, page: int, has_next: bool, sort: str | None, desc: bool, q: str) -> str:
-    "The list element of a collection: search, a sortable table of `rows` ((obj, version) pairs), paging."
+def list_content(cls, rows, page: int, has_next: bool, sort: str | None, desc: bool, q: str, base: str | None = None,
+                 select: str | None = None) -> str:
+    "The list of a collection: a sortable table of `rows` ((obj, version) pairs) and paging; `select` adds row checkboxes for that form."
     names, plural = list_columns(cls), entity_plural(cls)
+    at = (lambda **kw: _url(cls, **kw)) if base is None else (lambda **kw: base + _url(cls, **kw)[len(_url(cls)):])
     def head(k):
         d = sort == k and not desc
         return Th(A(field_label(cls, k) + (" ▲" if sort == k and not desc else " ▼" if sort == k else ""),
-                    href=_url(cls, sort=k, desc=d, q=q), cls="uk-link"))
-    body = [Tr(*[Td(_cell(getattr(o, k))) for k in names], Td(A("Open", href=_url(cls, key_of(o)), cls="uk-link")),
+                    href=at(sort=k, desc=d, q=q), cls="uk-link"))
+    def tick(o):
+        k = key_of(o)
+        return [Td(Input(type="checkbox", name="ids", value=str(k), form=select, id=f"{view_id(cls, k)}-pick", cls="uk-checkbox",
+                         aria_label=f"Select {label(cls.__name__).lower()} {k}"))] if select else []
+    body = [Tr(*tick(o), *[Td(_cell(getattr(o, k))) for k in names], Td(A("Open", href=_url(cls, key_of(o)), cls="uk-link")),
                id=f"{view_id(cls, key_of(o))}-row") for o, _ in rows]
-    table = Table(Thead(Tr(*map(head, names), Th(""))), Tbody(*body), cls="uk-table uk-table-divider uk-table-small") if rows \
+    table = Table(Thead(Tr(*([Th("")] if select else []), *map(head, names), Th(""))), Tbody(*body), cls="uk-table uk-table-divider uk-table-small") if rows \
         else P(f"No {plural} match." if q else f"No {plural} yet.", cls="text-muted-foreground py-6")
-    pager = Div(A("← Previous", href=_url(cls, page=page - 1, sort=sort, desc=desc, q=q), cls="uk-btn uk-btn-default uk-btn-sm") if page > 1 else "",
+    pager = Div(A("← Previous", href=at(page=page - 1, sort=sort, desc=desc, q=q), cls="uk-btn uk-btn-default uk-btn-sm") if page > 1 else "",
                 Span(f"Page {page}", cls="text-sm"),
-                A("Next →", href=_url(cls, page=page + 1, sort=sort, desc=desc, q=q), cls="uk-btn uk-btn-default uk-btn-sm") if has_next else "",
+                A("Next →", href=at(page=page + 1, sort=sort, desc=desc, q=q), cls="uk-btn uk-btn-default uk-btn-sm") if has_next else "",
                 cls="flex items-center gap-3")
-    src = _url(cls, page=page, sort=sort, desc=desc, q=q, partial=1)
+    src = at(page=page, sort=sort, desc=desc, q=q, partial=1)
     return to_xml(Div(table, pager, id=f"sm-{plural}-list", data_sm_list=plural, data_sm_src=src,
                       **{"data-on:sm-refresh__debounce.100ms": "@get(el.dataset.smSrc)"}), indent=False)
 

@@ -386,8 +386,8 @@ class EntityRoute(Route):
             if rt.entity(slug) is None and rt.collection(slug) is None: return Match.NONE, {}
         return m, child
 
-def build_app(rt: Runtime, secret_key: str) -> FastHTML:
-    "The FastHTML app serving `rt`: index, live stream, assets, entity pages and event routes."
+def build_app(rt: Runtime, secret_key: str, routes: list = ()) -> FastHTML:
+    "The FastHTML app serving `rt`: index, live stream, assets, extra `routes` (the admin), entity pages and event routes."
     s = rt.settings
     async def started(): rt.loop = asyncio.get_running_loop()
     app = StarApp(default_hdrs=False, secret_key=secret_key, session_cookie="starmodel_session", same_site="lax",
@@ -395,7 +395,7 @@ def build_app(rt: Runtime, secret_key: str) -> FastHTML:
     app.user_middleware = [m for m in app.user_middleware if m is not cors_allow]
     app.add_middleware(Limits, max_body=s.max_body, max_query=s.max_query, root=s.root_path)
     app.state.sm = rt
-    app.router.routes.extend([Route("/", index_endpoint), Route("/_sm/stream", stream_endpoint), *asset_routes(s.assets),
+    app.router.routes.extend([Route("/", index_endpoint), Route("/_sm/stream", stream_endpoint), *asset_routes(s.assets), *routes,
         EntityRoute("/{slug}", page_endpoint, methods=ALL), EntityRoute("/{slug}/{name}", event_endpoint, methods=ALL),
         EntityRoute("/{slug}/{ident}/{name}", record_endpoint, methods=ALL)])
     rt.bus.subscribe(rt.hub.publish)
