@@ -27,6 +27,8 @@ class Settings:
     root_path: str = ""                  # path prefix when served behind a proxy (else X-Forwarded-Prefix, if any)
     base_url: str = ""                   # where show() points frames, e.g. https://host/proxy/{port}
     app: str = ""                        # module (or module:attr) defining the entities, for the CLI; e.g. myapp.entities
+    theme: str = "blue"                  # a MonsterUI theme: slate stone gray neutral red rose orange green blue yellow violet zinc
+    mode: str = "auto"                   # light, dark, or auto (the browser's preference)
     max_body: int = 1_048_576            # bytes; larger bodies get 413
     max_query: int = 8_192               # bytes; longer query strings get 414
     memory_ttl: int = 3_600              # idle seconds before a memory instance expires

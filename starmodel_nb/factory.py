@@ -15,6 +15,7 @@ from .adapters.persistence.memory import MemoryRepository
 import logging
 
 log = logging.getLogger("starmodel_nb")
+from .adapters.assets import asset_headers
 from .adapters.sse_datastar import StreamHub
 from .adapters.web_fasthtml import Runtime, build_app, stream_message
 from .adapters.web_sql import SQLRoutes
@@ -27,6 +28,7 @@ __all__ = ['log', 'create_app']
 def create_app(entities: list | None = None, settings: Settings | None = None, **overrides) -> FastHTML:
     "A FastHTML app serving `entities` (default: all registered) with `settings` (default: `load_settings(**overrides)`)."
     s = settings if settings is not None else load_settings(**overrides)
+    asset_headers(s.assets, theme=s.theme, mode=s.mode)   # a misspelt theme or mode fails here, not on the first page
     if entities is None: lookup = lambda: {entity_slug(c): c for c in registry}
     else:
         fixed = {entity_slug(c): c for c in entities}

@@ -15,7 +15,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 # %% auto #0
-__all__ = ['DATASTAR_CDN', 'CDN_URLS', 'LOCAL_FILES', 'CLIENT_JS', 'CLIENT_NAME', 'check_assets', 'asset_headers', 'asset_routes']
+__all__ = ['DATASTAR_CDN', 'CDN_URLS', 'LOCAL_FILES', 'CLIENT_JS', 'CLIENT_NAME', 'THEMES', 'check_assets', 'asset_headers',
+           'asset_routes']
 
 # %% ../../nbs/30_assets.ipynb #1a718d3e
 DATASTAR_CDN = "https://cdn.jsdelivr.net/gh/starfederation/datastar@v1.0.1/bundles/datastar.js"
@@ -105,8 +106,12 @@ if (parent !== self) {
 CLIENT_NAME = f"starmodel.{hashlib.sha256(CLIENT_JS.encode()).hexdigest()[:10]}.js"
 
 # %% ../../nbs/30_assets.ipynb #823bdb6d
-def asset_headers(assets: str = "cdn", prefix: str = "", epoch: str = "", seq: int = 0, theme: str = "blue") -> list:
-    "`<head>` elements for a page: metadata, our client, MonsterUI `theme` styles and Datastar, from the CDN or `assets`."
+THEMES = ("slate", "stone", "gray", "neutral", "red", "rose", "orange", "green", "blue", "yellow", "violet", "zinc")
+
+def asset_headers(assets: str = "cdn", prefix: str = "", epoch: str = "", seq: int = 0, theme: str = "blue", mode: str = "auto") -> list:
+    "`<head>` elements for a page: metadata, our client, MonsterUI `theme` (in `mode` light/dark/auto) and Datastar."
+    if theme not in THEMES: raise ValueError(f"theme {theme!r}: choose one of {', '.join(THEMES)}")
+    if mode not in ("light", "dark", "auto"): raise ValueError(f"mode {mode!r}: choose light, dark or auto")
     local = assets != "cdn"
     url = (lambda k: f"{prefix}/_sm/assets/{LOCAL_FILES[k]}") if local else CDN_URLS.get
     hdrs = [Meta(name="sm-root", content=prefix), Meta(name="sm-epoch", content=epoch), Meta(name="sm-seq", content=str(seq)),
@@ -115,7 +120,7 @@ def asset_headers(assets: str = "cdn", prefix: str = "", epoch: str = "", seq: i
             Script(src=url("tailwind")),
             Style('@custom-variant dark (&:where(.dark, .dark *));', type="text/tailwindcss") if local
             else Script("if (window.tailwind) tailwind.config = {darkMode: 'selector'};"),
-            headers_theme(theme), Script(type="module", src=url("franken_icons")),
+            headers_theme(theme, mode=mode), Script(type="module", src=url("franken_icons")),
             Link(rel="stylesheet", href=url("daisyui")), daisy_styles, Script(type="module", src=url("datastar"))]
     return hdrs
 

@@ -242,7 +242,8 @@ async def run_event(req: Request, cls, spec, key, channel) -> Response:
 
 # %% ../../nbs/33_web_fasthtml.ipynb #48d576af
 def _headers(rt: Runtime, prefix: str) -> list:
-    return asset_headers(rt.settings.assets, prefix, rt.hub.epoch, rt.hub.seq)
+    s = rt.settings
+    return asset_headers(s.assets, prefix, rt.hub.epoch, rt.hub.seq, s.theme, s.mode)
 
 async def page_endpoint(req: Request) -> Response:
     rt: Runtime = req.app.state.sm
