@@ -186,7 +186,11 @@ def record_form(cls, obj=None, values: dict | None = None, errors: dict | None =
     key, values, errors = None if obj is None else key_of(obj), values or {}, errors or {}
     act = f"@post('{_url(cls)}', {{contentType: 'form'}})" if obj is None else f"@patch('{_url(cls, key)}', {{contentType: 'form'}})"
     title = f"New {label(cls.__name__).lower()}" if obj is None else f"Edit {label(cls.__name__).lower()} {key}"
-    val = lambda k: values[k] if k in values else (None if obj is None else getattr(obj, k))
+    def val(k):
+        if k in values: return values[k]
+        if obj is not None: return getattr(obj, k)
+        f = cls.model_fields[k]
+        return None if f.is_required() else f.get_default(call_default_factory=True)
     fields = [field_input(cls, k, val(k), errors.get(k)) for k in shown_fields(cls)]
     if rest := [m for k, m in errors.items() if k not in shown_fields(cls)]: fields.insert(0, P("; ".join(rest), cls="uk-alert uk-alert-destructive", role="alert"))
     return to_xml(Div(H3(title, cls="uk-h3"),
