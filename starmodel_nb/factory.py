@@ -25,8 +25,8 @@ from .adapters.web_admin import admin_routes
 __all__ = ['log', 'create_app']
 
 # %% ../nbs/40_factory.ipynb #f329fbcc
-def create_app(entities: list | None = None, settings: Settings | None = None, **overrides) -> FastHTML:
-    "A FastHTML app serving `entities` (default: all registered) with `settings` (default: `load_settings(**overrides)`)."
+def create_app(entities: list | None = None, settings: Settings | None = None, ui=None, **overrides) -> FastHTML:
+    "A FastHTML app serving `entities` (default: all registered) with `settings` (default: `load_settings(**overrides)`) and `ui`."
     s = settings if settings is not None else load_settings(**overrides)
     asset_headers(s.assets, theme=s.theme, mode=s.mode)   # a misspelt theme or mode fails here, not on the first page
     if entities is None: lookup = lambda: {entity_slug(c): c for c in registry}
@@ -40,7 +40,7 @@ def create_app(entities: list | None = None, settings: Settings | None = None, *
         return repos[store]
     sql = [c for c in lookup().values() if entity_store(c) == StateStore.SERVER_SQL]
     if sql: _check_schema(repo_for(sql[0]), sql)
-    rt = Runtime(s, lookup, repo_for, LocalBus())
+    rt = Runtime(s, lookup, repo_for, LocalBus(), ui=ui)
     rt.hub = StreamHub(partial(stream_message, rt), queue=s.stream_queue, heartbeat=s.stream_heartbeat,
                        cap=s.stream_cap, replay=s.stream_replay)
     rt.sql = SQLRoutes(rt)

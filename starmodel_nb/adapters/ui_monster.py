@@ -15,7 +15,7 @@ from .ui_fields import field_input, field_label, is_json, label, list_columns, s
 
 # %% auto #0
 __all__ = ['view_id', 'key_of', 'event_control', 'signal_bound', 'version_marker', 'render_view', 'render_page', 'error_fragment',
-           'index_content', 'detail_content', 'list_content', 'list_page_content', 'record_form']
+           'index_content', 'detail_content', 'list_content', 'list_page_content', 'record_form', 'MonsterUI']
 
 # %% ../../nbs/32_ui_monster.ipynb #633f17b6
 def view_id(cls, key=None) -> str:
@@ -85,7 +85,7 @@ def _show(v) -> str: return html.escape(v if isinstance(v, str) else json.dumps(
 # %% ../../nbs/32_ui_monster.ipynb #01742e4a
 def signal_bound(cls) -> bool:
     "True if `cls`'s view shows its state only through signals (the default card), so patching signals updates it."
-    return not hasattr(cls, "__ft__")
+    return not (hasattr(cls, "__ft__") or hasattr(cls, "render"))
 
 def version_marker(cls, version: int, epoch: str = "", key=None) -> str:
     "The hidden element holding the version of the instance of `cls` (record `key`) a page shows."
@@ -96,7 +96,7 @@ def render_view(obj, version: int = 0, epoch: str = "") -> str:
     cls, key = type(obj), key_of(obj)
     if not signal_bound(cls):
         tok = record_key.set(key)
-        try: inner = to_xml(obj.__ft__(), indent=False)
+        try: inner = to_xml(obj.render() if hasattr(cls, "render") else obj.__ft__(), indent=False)
         finally: record_key.reset(tok)
     else:
         text, names = _template(cls, url_prefix.get())
@@ -198,3 +198,11 @@ def record_form(cls, obj=None, values: dict | None = None, errors: dict | None =
                                         A("Cancel", href=_url(cls) if obj is None else _url(cls, key), cls="uk-btn uk-btn-default"), cls="flex gap-2"),
                            cls="space-y-4 max-w-xl", enctype=_URLENC, novalidate=False, **{"data-on:submit": act}),
                       cls="space-y-4", id=f"sm-{entity_slug(cls)}-form"), indent=False)
+
+# %% ../../nbs/32_ui_monster.ipynb #8425ce39
+class MonsterUI:
+    "The default interface adapter: MonsterUI views, pages, lists, forms and messages."
+    render_view, version_marker, signal_bound = staticmethod(render_view), staticmethod(version_marker), staticmethod(signal_bound)
+    render_page, error_fragment, index_content = staticmethod(render_page), staticmethod(error_fragment), staticmethod(index_content)
+    detail_content, list_content, list_page_content = staticmethod(detail_content), staticmethod(list_content), staticmethod(list_page_content)
+    record_form, event_control = staticmethod(record_form), staticmethod(event_control)

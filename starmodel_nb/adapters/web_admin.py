@@ -16,7 +16,6 @@ from ..core import Scope, entity_plural, entity_scope, entity_slug, entity_store
 from ..app.uow import Unavailable
 from .sse_datastar import SSE_HEADERS, patch_elements
 from .ui_fields import field_label, label, shown_fields
-from .ui_monster import event_control, list_content
 from .web_fasthtml import Runtime, refuse, run_event
 from .web_sql import _int, mutation_refused
 
@@ -73,7 +72,7 @@ async def _admin_table(req: Request, rt: Runtime, cls, pre: str) -> Response:
     try: rows, more = await rt.repo_for(cls).query(cls, page, 20, sort, desc, text)
     except Unavailable as e: return refuse(req, 503, str(e))
     tok = url_prefix.set(pre)
-    try: lst = list_content(cls, rows, page, more, sort, desc, text, base=f"{pre}/admin/{slug}", select=f"sm-{plural}-bulk")
+    try: lst = rt.ui.list_content(cls, rows, page, more, sort, desc, text, base=f"{pre}/admin/{slug}", select=f"sm-{plural}-bulk")
     finally: url_prefix.reset(tok)
     if q.get("partial"): return Response(patch_elements(lst), headers=SSE_HEADERS)
     top = Div(H3(label(plural), cls="uk-h3"),
@@ -114,7 +113,7 @@ async def admin_instance(req: Request) -> Response:
     rows = [Tr(Th(field_label(cls, k)), Td(_cell(getattr(obj, k)))) for k in shown_fields(cls)]
     card = Div(H3(f"{label(cls.__name__)} {key[:10]}", cls="uk-h3"), P(f"version {version}", cls="text-sm"),
                Table(Tbody(*rows), cls="uk-table uk-table-small"),
-               Div(*[event_control(cls, s, f"{base}/{s.segment}") for s in cls.__sm_events__.values()], cls="flex flex-wrap gap-2"),
+               Div(*[rt.ui.event_control(cls, s, f"{base}/{s.segment}") for s in cls.__sm_events__.values()], cls="flex flex-wrap gap-2"),
                id="sm-admin-instance", **{"data-on-interval__duration.2s": f"@get('{base}?partial=1')"})
     if req.query_params.get("partial"): return Response(patch_elements(to_xml(card, indent=False)), headers=SSE_HEADERS)
     return _page(req, f"Admin · {label(cls.__name__)}", to_xml(card, indent=False))

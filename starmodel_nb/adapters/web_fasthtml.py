@@ -18,12 +18,11 @@ from starlette.routing import Match, Route
 from ..config import Settings
 from ..core import Scope, entity_plural, entity_scope, entity_slug, signals_of, url_prefix
 from ..app.bus import EntityChanged, EventBus
-from ..app.dispatcher import Dispatcher, ParamError, Step, bind, error_message, find_event
+from ..app.dispatcher import Dispatcher, ParamError, Renderer, Step, bind, error_message, find_event
 from ..app.uow import Conflict, NotFound, Unavailable, UnitOfWork
 from .assets import asset_headers, asset_routes
 from .sse_datastar import SSE_HEADERS, StreamHub, StreamsFull, patch_elements, patch_signals
-from .ui_monster import (error_fragment, index_content, label, render_page, render_view, signal_bound,
-                                              version_marker, view_id)
+from .ui_monster import MonsterUI, label, view_id
 
 log = logging.getLogger("starmodel_nb")
 
@@ -44,10 +43,13 @@ class Runtime:
     dispatcher: Dispatcher = None
     loop: asyncio.AbstractEventLoop | None = None   # the loop serving the app, once it runs
     sql: Any = None                                  # the record routes (web_sql.SQLRoutes), when SQL entities exist
+    ui: Renderer = None                              # the interface adapter (default: ui_monster.MonsterUI)
     def collection(self, plural: str):
         "The SQL entity whose collection URL segment is `plural`, if any."
         return next((c for c in self.entities().values() if entity_scope(c) == Scope.RECORD and entity_plural(c) == plural), None)
-    def __post_init__(self): self.dispatcher = Dispatcher(self.repo_for, self.bus)
+    def __post_init__(self):
+        self.dispatcher = Dispatcher(self.repo_for, self.bus)
+        if self.ui is None: self.ui = MonsterUI()
     def entity(self, slug: str): return self.entities().get(slug)
     def prefix(self, req: Request | None = None) -> str: return url_root(self.settings, req)
     def adopt(self, old: Runtime) -> None:
@@ -132,19 +134,19 @@ def render_step(rt: Runtime, cls, spec, step: Step) -> str:
     out, epoch = [], rt.hub.epoch
     if step.error is not None:
         if spec.kind in ("gen", "asyncgen"):
-            out += [patch_signals(signals_of(step.obj)), patch_elements(render_view(step.obj, step.version, epoch))]
-        return "".join(out + [patch_elements(error_fragment(error_message(step.error)), "#sm-messages", "append")])
+            out += [patch_signals(signals_of(step.obj)), patch_elements(rt.ui.render_view(step.obj, step.version, epoch))]
+        return "".join(out + [patch_elements(rt.ui.error_fragment(error_message(step.error)), "#sm-messages", "append")])
     changed = None if not step.final else set(step.changed or ())
-    if changed is None or changed: out += [patch_signals(signals_of(step.obj, changed)), patch_elements(_view(step, epoch))]
+    if changed is None or changed: out += [patch_signals(signals_of(step.obj, changed)), patch_elements(_view(rt, step, epoch))]
     r = step.result
     if isinstance(r, str) and not spec.selector: out.append(patch_elements(_message(r), "#sm-messages", "append"))
     elif isinstance(r, str): out.append(patch_elements(html.escape(r), spec.selector, spec.mode or "inner"))
     elif r is not None: out.append(patch_elements(to_xml(r, indent=False), spec.selector, spec.mode))
     return "".join(out)
 
-def _view(step: Step, epoch: str) -> str:
-    cls = type(step.obj)
-    return version_marker(cls, step.version, epoch) if signal_bound(cls) else render_view(step.obj, step.version, epoch)
+def _view(rt: Runtime, step: Step, epoch: str) -> str:
+    cls, ui = type(step.obj), rt.ui
+    return ui.version_marker(cls, step.version, epoch) if ui.signal_bound(cls) else ui.render_view(step.obj, step.version, epoch)
 
 def _message(s: str) -> str:
     return to_xml(Div(s, cls="uk-alert", role="status", data_init="setTimeout(() => el.remove(), 5000)"), indent=False)
@@ -159,7 +161,8 @@ def stream_message(rt: Runtime, evt: EntityChanged, prefix: str = "") -> dict | 
     if evt.deleted: return {"id": view_id(cls, key), "remove": 1, "v": evt.version, **extra}
     obj = cls.model_validate(evt.state)
     tok = url_prefix.set(prefix)
-    try: view = version_marker(cls, evt.version, rt.hub.epoch, key) if signal_bound(cls) else render_view(obj, evt.version, rt.hub.epoch)
+    ui = rt.ui
+    try: view = ui.version_marker(cls, evt.version, rt.hub.epoch, key) if ui.signal_bound(cls) else ui.render_view(obj, evt.version, rt.hub.epoch)
     finally: url_prefix.reset(tok)
     return {"id": view_id(cls, key), "ns": evt.entity, "v": evt.version, "signals": signals_of(obj), "elements": view, **extra}
 
@@ -237,7 +240,7 @@ async def run_event(req: Request, cls, spec, key, channel) -> Response:
                 tok = url_prefix.set(prefix)
                 try: yield render_step(rt, cls, spec, s)
                 finally: url_prefix.reset(tok)
-        except (NotFound, Unavailable) as e: yield patch_elements(error_fragment(str(e)), "#sm-messages", "append")
+        except (NotFound, Unavailable) as e: yield patch_elements(rt.ui.error_fragment(str(e)), "#sm-messages", "append")
     return StreamingResponse(stream(), headers=SSE_HEADERS)
 
 # %% ../../nbs/33_web_fasthtml.ipynb #48d576af
@@ -256,7 +259,7 @@ async def page_endpoint(req: Request) -> Response:
     got = await rt.repo_for(cls).get(cls, key)
     obj, version = got if got is not None else (cls(), 0)
     tok = url_prefix.set(prefix)
-    try: page = render_page(label(cls.__name__), render_view(obj, version, rt.hub.epoch), hdrs, signals_of(obj))
+    try: page = rt.ui.render_page(label(cls.__name__), rt.ui.render_view(obj, version, rt.hub.epoch), hdrs, signals_of(obj))
     finally: url_prefix.reset(tok)
     return HTMLResponse(page, headers=NO_STORE)
 
@@ -264,7 +267,7 @@ async def index_endpoint(req: Request) -> Response:
     rt: Runtime = req.app.state.sm
     session_id(req)
     prefix = rt.prefix(req)
-    return HTMLResponse(render_page("starmodel_nb", index_content(rt.entities().values()), _headers(rt, prefix)), headers=NO_STORE)
+    return HTMLResponse(rt.ui.render_page("starmodel_nb", rt.ui.index_content(rt.entities().values()), _headers(rt, prefix)), headers=NO_STORE)
 
 # %% ../../nbs/33_web_fasthtml.ipynb #335c5f51
 class LiveStream:

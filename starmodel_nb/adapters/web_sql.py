@@ -17,7 +17,7 @@ from ..app.dispatcher import error_message
 from ..app.uow import Conflict, NotFound, Unavailable, UnitOfWork
 from .sse_datastar import SSE_HEADERS, patch_elements
 from .ui_fields import editable_fields, is_json
-from .ui_monster import (detail_content, label, list_content, list_page_content, record_form, render_page)
+from .ui_fields import label
 from .web_fasthtml import NO_STORE, Runtime, _headers, foreign, refuse, run_event
 
 # %% auto #0
@@ -91,7 +91,7 @@ class SQLRoutes:
         return refuse(req, 405, "Collections take GET and POST.")
 
     async def member(self, req: Request, cls, ident: str) -> Response:
-        if ident == "new" and req.method == "GET": return self.page(req, f"New {label(cls.__name__).lower()}", record_form(cls))
+        if ident == "new" and req.method == "GET": return self.page(req, f"New {label(cls.__name__).lower()}", self.rt.ui.record_form(cls))
         key = self.key(cls, ident)
         if key is None or key == "new": return refuse(req, 404, "Not found.")
         if req.method == "GET": return await self.detail(req, cls, key)
@@ -105,7 +105,7 @@ class SQLRoutes:
         if name == "edit" and req.method == "GET":
             try: obj, _ = await self._get(cls, key)
             except (NotFound, Unavailable) as e: return self.failed(req, e)
-            return self.page(req, f"Edit {label(cls.__name__).lower()}", record_form(cls, obj))
+            return self.page(req, f"Edit {label(cls.__name__).lower()}", self.rt.ui.record_form(cls, obj))
         spec = cls.__sm_events__.get(name)
         if spec is None: return refuse(req, 404, "Not found.")
         return await run_event(req, cls, spec, key, "global")
@@ -113,7 +113,7 @@ class SQLRoutes:
 # %% ../../nbs/34_web_sql.ipynb #30002b0b
 def _page(self: SQLRoutes, req: Request, title: str, content: str, signals: dict | None = None) -> Response:
     tok = url_prefix.set(self.rt.prefix(req))
-    try: return HTMLResponse(render_page(title, content, _headers(self.rt, self.rt.prefix(req)), signals), headers=NO_STORE)
+    try: return HTMLResponse(self.rt.ui.render_page(title, content, _headers(self.rt, self.rt.prefix(req)), signals), headers=NO_STORE)
     finally: url_prefix.reset(tok)
 
 def _failed(self: SQLRoutes, req: Request, e: Exception) -> Response:
@@ -148,17 +148,17 @@ async def _index(self: SQLRoutes, req: Request, cls) -> Response:
         return JSONResponse({"items": [o.model_dump(mode="json") for o, _ in rows], "page": page, "per_page": per, "has_next": more},
                             headers=NO_STORE)
     tok = url_prefix.set(self.rt.prefix(req))
-    try: lst = list_content(cls, rows, page, more, sort if sort in public_fields(cls) else None, desc, text)
+    try: lst = self.rt.ui.list_content(cls, rows, page, more, sort if sort in public_fields(cls) else None, desc, text)
     finally: url_prefix.reset(tok)
     if _is_ds(req): return Response(patch_elements(lst), headers=SSE_HEADERS)
-    return self.page(req, label(entity_plural(cls)), list_page_content(cls, lst, text))
+    return self.page(req, label(entity_plural(cls)), self.rt.ui.list_page_content(cls, lst, text))
 
 async def _detail(self: SQLRoutes, req: Request, cls, key) -> Response:
     try: obj, version = await self._get(cls, key)
     except (NotFound, Unavailable) as e: return self.failed(req, e)
     if wants_json(req): return JSONResponse(obj.model_dump(mode="json"), headers=NO_STORE)
     tok = url_prefix.set(self.rt.prefix(req))
-    try: content = detail_content(obj, version, self.rt.hub.epoch)
+    try: content = self.rt.ui.detail_content(obj, version, self.rt.hub.epoch)
     finally: url_prefix.reset(tok)
     return self.page(req, f"{label(cls.__name__)} {key}", content, signals_of(obj))
 
@@ -179,7 +179,7 @@ async def _form_errors(self: SQLRoutes, req: Request, cls, obj, e: Exception) ->
     if not isinstance(e, Invalid): return None
     raw = dict(parse_qsl((await req.body()).decode("utf-8", "replace"), keep_blank_values=True))
     tok = url_prefix.set(self.rt.prefix(req))
-    try: form = record_form(cls, obj, raw, {x["loc"].split(".")[0]: x["msg"] for x in e.errors})
+    try: form = self.rt.ui.record_form(cls, obj, raw, {x["loc"].split(".")[0]: x["msg"] for x in e.errors})
     finally: url_prefix.reset(tok)
     return Response(patch_elements(form), headers=SSE_HEADERS)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typing
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Protocol
 from pydantic import ConfigDict, ValidationError, create_model
 from ..core import EventSpec
 from .bus import EventBus
@@ -20,7 +20,8 @@ import logging
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'UnknownEvent', 'find_event', 'ParamError', 'params_model', 'bind', 'error_message', 'Step', 'Dispatcher']
+__all__ = ['log', 'UnknownEvent', 'find_event', 'ParamError', 'params_model', 'bind', 'error_message', 'Step', 'Dispatcher',
+           'Renderer']
 
 # %% ../../nbs/12_dispatcher.ipynb #cbaa3715
 class UnknownEvent(LookupError):
@@ -113,3 +114,12 @@ class Dispatcher:
                 err = Step(uow.obj, uow.version, error=e)
             else: err = None
         yield err or Step(uow.obj, uow.version, res, changed)
+
+# %% ../../nbs/12_dispatcher.ipynb #f7a14f4a
+class Renderer(Protocol):
+    "Renders entities for the web routes: views, version markers, pages and error messages."
+    def render_view(self, obj: Any, version: int, epoch: str) -> str: ...
+    def signal_bound(self, cls: type) -> bool: ...
+    def version_marker(self, cls: type, version: int, epoch: str = "", key: Any = None) -> str: ...
+    def render_page(self, title: str, content: str, headers: list, signals: dict | None = None) -> str: ...
+    def error_fragment(self, message: str) -> str: ...
