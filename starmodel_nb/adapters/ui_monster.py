@@ -199,7 +199,7 @@ def record_form(cls, obj=None, values: dict | None = None, errors: dict | None =
                            cls="space-y-4 max-w-xl", enctype=_URLENC, novalidate=False, **{"data-on:submit": act}),
                       cls="space-y-4", id=f"sm-{entity_slug(cls)}-form"), indent=False)
 
-# %% ../../nbs/32_ui_monster.ipynb #8425ce39
+# %% ../../nbs/32_ui_monster.ipynb #9c664df4
 class MonsterUI:
     "The default interface adapter: MonsterUI views, pages, lists, forms and messages."
     render_view, version_marker, signal_bound = staticmethod(render_view), staticmethod(version_marker), staticmethod(signal_bound)
