@@ -36,11 +36,11 @@ def server(assets, tmp_path):
     app = create_app([Crate, Tally], assets=assets, database_url=f"sqlite:///{tmp_path}/ui.db", secret_key="ui", admin=True, theme="violet")
     with LiveServer(app) as srv: yield srv
 
-def guard(page, log):
+def guard(page, log, dialogs=True):
     page.on("request", lambda r: None if r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else log.append(f"offsite {r.url}"))
     page.on("console", lambda m: log.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: log.append(f"pageerror: {e}"))
-    page.on("dialog", lambda d: (log.append(f"dialog: {d.message}"), d.dismiss()))
+    if dialogs: page.on("dialog", lambda d: (log.append(f"dialog: {d.message}"), d.dismiss()))
 
 def styled(page, sel):
     "Computed styles of the first `sel`, to compare with the browser's defaults."
@@ -133,3 +133,39 @@ def test_xss_polyglots_render_as_text_everywhere(browser, server):
         watcher.wait_for_function("t => document.getElementById('sm-tally-note').textContent === t", arg=x, polling=50, timeout=2000)
         for p in (page, watcher): assert p.evaluate("window.__xss") is None and p.locator("img[src=x], svg[onload]").count() == 0
     assert [l for l in log if "dialog" in l] == [] and log == []
+
+def test_admin_follows_changes_and_bulk_deletes(browser, server):
+    import httpx
+    api = httpx.Client(base_url=server.url, headers={"Accept": "application/json"})
+    for n in ("Alpha", "Beta", "Gamma"): api.post("/crates", json={"label": n})
+    admin, log = browser.new_context().new_page(), []
+    guard(admin, log, dialogs=False)
+    admin.goto(server.url + "/admin/tally")
+    assert "No live instances." in admin.content()
+    httpx.get(server.url + "/tally/bump", headers={"Datastar-Request": "true"})          # a visitor's event
+    admin.get_by_text("1 live instance").wait_for(timeout=4000)
+    admin.goto(server.url + "/admin/crate")
+    crates = api.get("/crates").json()["items"]
+    ids = {c["label"]: c["id"] for c in crates}
+    for n in ("Alpha", "Gamma"): admin.get_by_label(f"Select crate {ids[n]}").check()
+    admin.once("dialog", lambda d: d.accept())
+    admin.get_by_role("button", name="Delete selected").click()
+    admin.locator(f"#sm-crate-{ids['Alpha']}-row").wait_for(state="detached", timeout=3000)
+    assert [c["label"] for c in api.get("/crates").json()["items"]] == ["Beta"]
+    api.post("/crates", json={"label": "Delta"})                                          # someone else creates one
+    admin.locator("tbody tr").filter(has_text="Delta").wait_for(timeout=2000)
+    assert log == []
+
+def test_dark_mode_offline(browser, assets, tmp_path):
+    app = create_app([Tally], assets=assets, secret_key="dark", mode="dark", theme="zinc")
+    with LiveServer(app) as srv:
+        page, log = browser.new_context().new_page(), []
+        guard(page, log)
+        page.goto(srv.url + "/tally")
+        page.wait_for_timeout(300)
+        assert "dark" in page.evaluate("document.documentElement.className.split(' ')")
+        bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        rgb = [int(x) for x in bg[bg.index("(") + 1:bg.index(")")].split(",")[:3]]
+        assert sum(rgb) < 150, bg                                                             # a dark page, not white
+        OUT.mkdir(parents=True, exist_ok=True); page.screenshot(path=str(OUT / "entity-dark.png"))
+        assert log == []
