@@ -181,6 +181,11 @@ def list_page_content(cls, list_html: str, q: str) -> str:
     return to_xml(top, indent=False) + list_html
 
 # %% ../../nbs/32_ui_monster.ipynb #3cde34c6
+@lru_cache(maxsize=256)
+def _defaults(cls) -> dict:
+    "Field defaults of `cls` for a new record's form (made once: a `default_factory` can be slow to call)."
+    return {k: f.get_default(call_default_factory=True) for k, f in cls.model_fields.items() if not f.is_required()}
+
 def record_form(cls, obj=None, values: dict | None = None, errors: dict | None = None) -> str:
     "The create (no `obj`) or edit form of a SQL entity; `values` the user typed and server `errors` by field."
     key, values, errors = None if obj is None else key_of(obj), values or {}, errors or {}
@@ -188,9 +193,7 @@ def record_form(cls, obj=None, values: dict | None = None, errors: dict | None =
     title = f"New {label(cls.__name__).lower()}" if obj is None else f"Edit {label(cls.__name__).lower()} {key}"
     def val(k):
         if k in values: return values[k]
-        if obj is not None: return getattr(obj, k)
-        f = cls.model_fields[k]
-        return None if f.is_required() else f.get_default(call_default_factory=True)
+        return getattr(obj, k) if obj is not None else _defaults(cls).get(k)
     fields = [field_input(cls, k, val(k), errors.get(k)) for k in shown_fields(cls)]
     if rest := [m for k, m in errors.items() if k not in shown_fields(cls)]: fields.insert(0, P("; ".join(rest), cls="uk-alert uk-alert-destructive", role="alert"))
     return to_xml(Div(H3(title, cls="uk-h3"),
