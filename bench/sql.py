@@ -8,7 +8,7 @@
 Postgres comes from STARMODEL_TEST_DATABASE_URL (a fresh database is made and dropped); without it, SQLite only.
 Run: `python bench/sql.py [--seconds 5] [--rounds 3]`.
 """
-import argparse, asyncio, os, re, shutil, socket, statistics, subprocess, sys, tempfile, textwrap, time, uuid
+import argparse, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 

@@ -208,16 +208,17 @@ async def event_endpoint(req: Request) -> Response:
     cls = rt.entity(slug)
     spec = cls.__sm_events__.get(name) if cls else None
     if spec is None: return refuse(req, 404, "Not found.")
-    return await run_event(req, cls, spec, *(key_for(cls, req) if foreign(req) is None else (None, None)))
+    return await run_event(req, cls, spec)
 
 # %% ../../nbs/33_web_fasthtml.ipynb #2af34b61
 def _status(e: BaseException) -> int | None:
     return 404 if isinstance(e, NotFound) else 503 if isinstance(e, Unavailable) else 409 if isinstance(e, Conflict) else None
 
-async def run_event(req: Request, cls, spec, key, channel) -> Response:
-    "Check, bind and run `spec` on `cls[key]` for `req`; the SSE answer, or an error response."
+async def run_event(req: Request, cls, spec, key=None, channel: str | None = None) -> Response:
+    "Check, bind and run `spec` on `cls[key]` (default: the instance `req` addresses); the SSE answer, or an error response."
     rt: Runtime = req.app.state.sm
     if why := foreign(req): return refuse(req, 403, why)
+    if key is None: key, channel = key_for(cls, req)   # only now: a refused request must not get a session
     if req.method.lower() != spec.method:
         r = refuse(req, 405, f"{spec.name} takes {spec.method.upper()}."); r.headers["Allow"] = spec.method.upper(); return r
     try:
