@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect, json, re, warnings
 from contextvars import ContextVar
 from dataclasses import dataclass
+from types import MappingProxyType
 from functools import cached_property
 from enum import Enum
 from typing import Any, Callable, ClassVar
@@ -181,6 +182,7 @@ class Registry:
     def get(self, slug: str) -> type | None: return self._by_slug.get(slug)
     def remove(self, cls: type) -> None: self._by_slug.pop(entity_slug(cls), None)
     def __iter__(self): return iter(list(self._by_slug.values()))
+    def mapping(self): return MappingProxyType(self._by_slug)   # live, read-only: slug -> class
     def __len__(self): return len(self._by_slug)
     def __contains__(self, cls): return self._by_slug.get(entity_slug(cls)) is cls
 

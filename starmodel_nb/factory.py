@@ -29,7 +29,7 @@ def create_app(entities: list | None = None, settings: Settings | None = None, u
     "A FastHTML app serving `entities` (default: all registered) with `settings` (default: `load_settings(**overrides)`) and `ui`."
     s = settings if settings is not None else load_settings(**overrides)
     asset_headers(s.assets, theme=s.theme, mode=s.mode)   # a misspelt theme or mode fails here, not on the first page
-    if entities is None: lookup = lambda: {entity_slug(c): c for c in registry}
+    if entities is None: lookup = registry.mapping
     else:
         fixed = {entity_slug(c): c for c in entities}
         lookup = lambda: fixed

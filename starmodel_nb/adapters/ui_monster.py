@@ -124,7 +124,8 @@ def error_fragment(message: str) -> str:
 
 def index_content(classes) -> str:
     "The home page content: a link to each entity's page."
-    items = [Li(A(label(c.__name__), href=f"{entity_slug(c)}", cls="uk-link")) for c in classes]
+    path = lambda c: entity_plural(c) if entity_scope(c) == Scope.RECORD else entity_slug(c)
+    items = [Li(A(label(c.__name__), href=f"{url_prefix.get()}/{path(c)}", cls="uk-link")) for c in classes]
     return to_xml(Div(H3("Entities", cls="uk-h3"), Ul(*items, cls="uk-list") if items else P("No entities yet."),
                       cls="uk-card uk-card-body max-w-xl"), indent=False)
 

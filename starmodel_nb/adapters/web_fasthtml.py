@@ -268,7 +268,10 @@ async def index_endpoint(req: Request) -> Response:
     rt: Runtime = req.app.state.sm
     session_id(req)
     prefix = rt.prefix(req)
-    return HTMLResponse(rt.ui.render_page("starmodel_nb", rt.ui.index_content(rt.entities().values()), _headers(rt, prefix)), headers=NO_STORE)
+    tok = url_prefix.set(prefix)
+    try: content = rt.ui.index_content(rt.entities().values())
+    finally: url_prefix.reset(tok)
+    return HTMLResponse(rt.ui.render_page("starmodel_nb", content, _headers(rt, prefix)), headers=NO_STORE)
 
 # %% ../../nbs/33_web_fasthtml.ipynb #335c5f51
 class LiveStream:
