@@ -30,7 +30,7 @@ def make_engine(url: str):
                             **({"poolclass": StaticPool} if memory else {}))
         @sa_event.listens_for(eng, "connect")
         def _pragmas(conn, _):
-            if not memory: conn.execute("PRAGMA journal_mode=WAL")
+            if not memory: conn.execute("PRAGMA journal_mode=WAL"); conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=10000")
         return eng
     kw = {"connect_args": {"connect_timeout": 3}} if url.startswith("postgresql") else {}
