@@ -32,7 +32,7 @@ class Settings:
     max_body: int = 1_048_576            # bytes; larger bodies get 413
     max_query: int = 8_192               # bytes; longer query strings get 414
     memory_ttl: int = 3_600              # idle seconds before a memory instance expires
-    memory_cap: int = 10_000             # live memory instances per entity class
+    memory_cap: int = 100_000            # live memory instances in all (least recently used go first)
     stream_queue: int = 256              # patches buffered per live stream before it is dropped
     stream_heartbeat: float = 15.0       # seconds between keep-alive comments
     stream_cap: int = 1_000              # live streams per app

@@ -35,23 +35,31 @@ class KeyedLocks:
 
 # %% ../../../nbs/20_persist_memory.ipynb #2281791a
 class MemoryRepository:
-    "In-process `Repository`: `ttl` idle seconds, at most `cap` instances per class, `clock` for tests."
+    "In-process `Repository`: `ttl` idle seconds, at most `cap` live instances in all, `clock` for tests."
     def __init__(self, ttl: float = 3600, cap: int = 10_000, clock: Callable[[], float] = time.monotonic):
         self.ttl, self.cap, self.clock = ttl, cap, clock
-        self._data: dict[str, OrderedDict] = {}
+        self._data: OrderedDict[tuple[str, Any], list] = OrderedDict()   # (slug, key) -> [obj, version, last use, ttl]
         self._locks = KeyedLocks()
 
     def lock(self, cls, key): return self._locks((entity_slug(cls), key))
     def _ttl(self, cls): return cls.model_config.get("ttl") or self.ttl
 
-    def _entry(self, cls, key):
-        b = self._data.get(entity_slug(cls))
-        if b is None or (e := b.get(key)) is None: return None
-        if self.clock() - e[2] > self._ttl(cls): del b[key]; return None
-        if type(e[0]) is not cls: e[0] = cls.model_validate({k: v for k, v in e[0].model_dump().items() if k in cls.model_fields})
-        e[2] = self.clock()
-        b.move_to_end(key)
+    def _entry(self, cls, key, touch: bool = True):
+        k = (entity_slug(cls), key)
+        if (e := self._data.get(k)) is None: return None
+        if self.clock() - e[2] > e[3]: del self._data[k]; return None
+        if type(e[0]) is not cls: e[0] = cls.model_validate({f: v for f, v in e[0].model_dump().items() if f in cls.model_fields})
+        if touch: e[2] = self.clock(); self._data.move_to_end(k)
         return e
+
+    def _sweep(self) -> None:
+        now, d = self.clock(), self._data
+        while d and now - (e := next(iter(d.values())))[2] > e[3]: d.popitem(last=False)
+        if len(d) > self.cap:   # over the cap: first every idle instance (TTLs differ, so not only the oldest), then the LRU
+            for k in [k for k, e in d.items() if now - e[2] > e[3]]: del d[k]
+        if len(d) > self.cap:
+            log.warning("memory store over its cap of %d instances: dropping the %d least recently used", self.cap, len(d) - self.cap)
+            while len(d) > self.cap: d.popitem(last=False)
 
 # %% ../../../nbs/20_persist_memory.ipynb #3c4a9c1a
 async def _get(self: MemoryRepository, cls, key):
@@ -61,18 +69,17 @@ async def _get(self: MemoryRepository, cls, key):
 async def _save(self: MemoryRepository, cls, key, obj, version) -> int:
     e = self._entry(cls, key)
     if (e[1] if e else 0) != version: raise Conflict(f"{cls.__name__}[{key}] changed since it was read")
-    b = self._data.setdefault(entity_slug(cls), OrderedDict())
-    b[key] = [obj, version + 1, self.clock()]
-    b.move_to_end(key)
-    while len(b) > self.cap:
-        k, _ = b.popitem(last=False)
-        log.warning("memory store: %s over its cap of %d instances; dropped the least recently used", cls.__name__, self.cap)
+    k = (entity_slug(cls), key)
+    self._data[k] = [obj, version + 1, self.clock(), self._ttl(cls)]
+    self._data.move_to_end(k)
+    self._sweep()
     return version + 1
 
-async def _delete(self: MemoryRepository, cls, key): self._data.get(entity_slug(cls), {}).pop(key, None)
+async def _delete(self: MemoryRepository, cls, key): self._data.pop((entity_slug(cls), key), None)
 
 async def _list(self: MemoryRepository, cls):
-    keys = list(self._data.get(entity_slug(cls), {}))
-    return [(k, e[0].model_copy(deep=True), e[1]) for k in keys if (e := self._entry(cls, k))]
+    slug, deep = entity_slug(cls), bool(mutable_fields(cls))
+    keys = [k for s, k in list(self._data) if s == slug]
+    return [(k, e[0].model_copy(deep=deep), e[1]) for k in keys if (e := self._entry(cls, k, touch=False))]
 
 MemoryRepository.get, MemoryRepository.save, MemoryRepository.delete, MemoryRepository.list = _get, _save, _delete, _list
