@@ -38,6 +38,7 @@ async def _count(rt: Runtime, cls):
     except Unavailable: return "?"
 
 async def admin_index(req: Request) -> Response:
+    "GET /admin: every entity type with its store, scope and count."
     if not _enabled(req): return refuse(req, 404, "Not found.")
     rt, pre = req.app.state.sm, req.app.state.sm.prefix(req)
     rows = [Tr(Td(A(label(c.__name__), href=f"{pre}/admin/{entity_slug(c)}", cls="uk-link")), Td(entity_store(c).name),
@@ -49,6 +50,7 @@ async def admin_index(req: Request) -> Response:
 
 # %% ../../nbs/35_web_admin.ipynb #b89ffcd4
 async def admin_entity(req: Request) -> Response:
+    "GET /admin/{slug}: a SQL table (search, sort, paging, bulk delete) or the live instances of a memory entity."
     rt: Runtime = req.app.state.sm
     cls = rt.entity(req.path_params["slug"])
     if not _enabled(req) or cls is None: return refuse(req, 404, "Not found.")
@@ -87,6 +89,7 @@ async def _admin_table(req: Request, rt: Runtime, cls, pre: str) -> Response:
 
 # %% ../../nbs/35_web_admin.ipynb #1a65ef5c
 async def admin_bulk_delete(req: Request) -> Response:
+    "POST /admin/{slug}/bulk_delete: delete the records whose `ids` the form names."
     rt: Runtime = req.app.state.sm
     cls = rt.entity(req.path_params["slug"])
     if not _enabled(req) or cls is None or entity_scope(cls) != Scope.RECORD: return refuse(req, 404, "Not found.")
@@ -103,6 +106,7 @@ async def admin_bulk_delete(req: Request) -> Response:
     return rt.sql.redirect(req, f"/admin/{entity_slug(cls)}")
 
 async def admin_instance(req: Request) -> Response:
+    "GET /admin/{slug}/{key}: one live instance, its fields and its events."
     rt: Runtime = req.app.state.sm
     cls, key = rt.entity(req.path_params["slug"]), req.path_params["key"]
     if not _enabled(req) or cls is None or entity_scope(cls) == Scope.RECORD: return refuse(req, 404, "Not found.")
@@ -119,6 +123,7 @@ async def admin_instance(req: Request) -> Response:
     return _page(req, f"Admin · {label(cls.__name__)}", to_xml(card, indent=False))
 
 async def admin_event(req: Request) -> Response:
+    "/admin/{slug}/{key}/{event}: fire `event` on that instance, through the unit of work."
     rt: Runtime = req.app.state.sm
     cls, key = rt.entity(req.path_params["slug"]), req.path_params["key"]
     spec = cls.__sm_events__.get(req.path_params["name"]) if cls is not None else None

@@ -202,6 +202,7 @@ class Limits:
 NO_STORE = {"Cache-Control": "no-store"}
 
 async def event_endpoint(req: Request) -> Response:
+    "/{slug}/{name}: an entity's event, or a collection's record (`/products/7`)."
     rt: Runtime = req.app.state.sm
     slug, name = req.path_params["slug"], req.path_params["name"]
     if rt.sql is not None and (col := rt.collection(slug)) is not None: return await rt.sql.member(req, col, name)
@@ -250,6 +251,7 @@ def _headers(rt: Runtime, prefix: str) -> list:
     return asset_headers(s.assets, prefix, rt.hub.epoch, rt.hub.seq, s.theme, s.mode)
 
 async def page_endpoint(req: Request) -> Response:
+    "GET /{slug}: the page of the instance this browser sees, or a collection (`/products`)."
     rt: Runtime = req.app.state.sm
     if rt.sql is not None and (col := rt.collection(req.path_params["slug"])) is not None: return await rt.sql.collection(req, col)
     cls = rt.entity(req.path_params["slug"])
@@ -265,6 +267,7 @@ async def page_endpoint(req: Request) -> Response:
     return HTMLResponse(page, headers=NO_STORE)
 
 async def index_endpoint(req: Request) -> Response:
+    "GET /: links to every entity's page."
     rt: Runtime = req.app.state.sm
     session_id(req)
     prefix = rt.prefix(req)
@@ -296,6 +299,7 @@ class LiveStream:
             await events.aclose()
 
 async def stream_endpoint(req: Request):
+    "GET /_sm/stream: this browser's live stream (global changes and its session's), replaying after `since`."
     rt: Runtime = req.app.state.sm
     if why := foreign(req): return refuse(req, 403, why)
     sid = session_id(req, create=False)
@@ -380,6 +384,7 @@ StarApp.edit, StarApp.fire = _edit, _fire
 ALL = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 async def record_endpoint(req: Request) -> Response:
+    "/{plural}/{id}/{name}: a record's event, or its edit form."
     rt: Runtime = req.app.state.sm
     col = rt.collection(req.path_params["slug"]) if rt.sql is not None else None
     if col is None: return refuse(req, 404, "Not found.")

@@ -25,6 +25,7 @@ __all__ = ['wants_json', 'mutation_refused', 'Invalid', 'record_input', 'SQLRout
 
 # %% ../../nbs/34_web_sql.ipynb #29e2f43d
 def wants_json(req: Request) -> bool:
+    "True if `req` accepts JSON and not an event stream."
     a = req.headers.get("accept", "")
     return "application/json" in a and "text/event-stream" not in a
 
