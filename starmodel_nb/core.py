@@ -240,14 +240,19 @@ def entity_slug(cls) -> str:
     "The URL and signal name of `cls`: `model_config['slug']` or the class name lowercased."
     return cls.model_config.get("slug") or cls.__name__.lower()
 
-def entity_store(cls) -> StateStore: return cls.model_config["store"]
+def entity_store(cls) -> StateStore:
+    "Where `cls` keeps its state."
+    return cls.model_config["store"]
+
 def entity_plural(cls) -> str:
     "The collection URL segment of a SQL entity: `model_config['plural']` or the slug + 's'."
     return cls.model_config.get("plural") or entity_slug(cls) + "s"
 def primary_key(cls) -> str | None:
     "The primary key field of a SQL entity (else `None`)."
     return cls.model_config.get("primary_key")
-def entity_scope(cls) -> Scope: return cls.model_config["scope"]
+def entity_scope(cls) -> Scope:
+    "Who shares an instance of `cls`."
+    return cls.model_config["scope"]
 
 def public_fields(cls) -> list[str]:
     "Field names of `cls` that may be sent to the browser."
