@@ -7,6 +7,7 @@ Docs: https://starmodel.github.io/starmodel_nb/core.html.md"""
 # %% ../nbs/01_core.ipynb #221202df
 from __future__ import annotations
 import inspect, json, re, warnings
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -19,8 +20,8 @@ from sqlmodel.main import SQLModelMetaclass
 
 # %% auto #0
 __all__ = ['AVAILABLE_STORES', 'METHODS', 'PATCH_MODES', 'url_prefix', 'record_key', 'registry', 'StateStore', 'Scope',
-           'EventSpec', 'EventMethod', 'event', 'Sig', 'Action', 'Signals', 'Registry', 'EntityMeta', 'Entity',
-           'entity_slug', 'entity_store', 'entity_plural', 'primary_key', 'entity_scope', 'public_fields',
+           'EventSpec', 'EventMethod', 'event', 'prefixed', 'Sig', 'Action', 'Signals', 'Registry', 'EntityMeta',
+           'Entity', 'entity_slug', 'entity_store', 'entity_plural', 'primary_key', 'entity_scope', 'public_fields',
            'mutable_fields', 'signals_of']
 
 # %% ../nbs/01_core.ipynb #1f063af0
@@ -100,6 +101,13 @@ def event(fn: Callable | None = None, *, method: str = "get", selector: str | No
 # %% ../nbs/01_core.ipynb #5ffd773a
 url_prefix: ContextVar[str] = ContextVar("url_prefix", default="")
 record_key: ContextVar[Any] = ContextVar("record_key", default=None)
+
+@contextmanager
+def prefixed(prefix: str):
+    "Render with `prefix` as the path prefix of every generated URL inside the block."
+    tok = url_prefix.set(prefix)
+    try: yield
+    finally: url_prefix.reset(tok)
 
 class Sig(str):
     "A Datastar signal reference such as `$counter.count`; `.path` is the dotted name without `$`."

@@ -91,12 +91,15 @@ def _start(self: Server, timeout: float = 10.0):
     _set_loop(self.app, self.loop)
     atexit.register(self.stop)
 
+def _sm(app):
+    "The starmodel runtime of `app`, if it is one of ours (any ASGI app can be served)."
+    return getattr(getattr(app, "state", None), "sm", None)
+
 def _set_loop(app, loop):
-    sm = getattr(getattr(app, "state", None), "sm", None)
-    if sm is not None: sm.loop = loop
+    if (sm := _sm(app)) is not None: sm.loop = loop
 
 def _close_streams(app, loop):
-    sm = getattr(getattr(app, "state", None), "sm", None)
+    sm = _sm(app)
     if sm is not None and not loop.is_closed():
         try: loop.call_soon_threadsafe(sm.hub.close)
         except RuntimeError: pass
@@ -107,7 +110,7 @@ Server._start = _start
 def _swap_in(self: Server, app) -> Server:
     "Serve `app` in place of the current one, keeping its instances; open pages reconnect to it."
     old = self.app
-    new_sm, old_sm = getattr(getattr(app, "state", None), "sm", None), getattr(getattr(old, "state", None), "sm", None)
+    new_sm, old_sm = _sm(app), _sm(old)
     if new_sm is not None and old_sm is not None and new_sm is not old_sm: new_sm.adopt(old_sm)
     _set_loop(app, self.loop)
     self._swap.app = app

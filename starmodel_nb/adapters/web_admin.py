@@ -12,12 +12,12 @@ from fasthtml.common import A, Button, Div, Form, H3, Input, P, Table, Tbody, Td
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from ..core import Scope, entity_plural, entity_scope, entity_slug, entity_store, url_prefix
+from ..core import Scope, entity_plural, entity_scope, entity_slug, entity_store, prefixed
 from ..app.uow import Unavailable
 from .sse_datastar import SSE_HEADERS, patch_elements
 from .ui_fields import field_label, label, shown_fields
 from .web_fasthtml import Runtime, refuse, run_event
-from .web_sql import _int, mutation_refused
+from .web_sql import list_query, mutation_refused
 
 # %% auto #0
 __all__ = ['admin_index', 'admin_entity', 'admin_bulk_delete', 'admin_instance', 'admin_event', 'admin_routes']
@@ -70,12 +70,10 @@ async def admin_entity(req: Request) -> Response:
 
 async def _admin_table(req: Request, rt: Runtime, cls, pre: str) -> Response:
     q, slug, plural = req.query_params, entity_slug(cls), entity_plural(cls)
-    page, sort, desc, text = _int(q.get("page"), 1), q.get("sort"), q.get("desc") in ("1", "true", "True"), q.get("q", "")[:200]
+    page, sort, desc, text = list_query(req)
     try: rows, more = await rt.repo_for(cls).query(cls, page, 20, sort, desc, text)
     except Unavailable as e: return refuse(req, 503, str(e))
-    tok = url_prefix.set(pre)
-    try: lst = rt.ui.list_content(cls, rows, page, more, sort, desc, text, base=f"{pre}/admin/{slug}", select=f"sm-{plural}-bulk")
-    finally: url_prefix.reset(tok)
+    with prefixed(pre): lst = rt.ui.list_content(cls, rows, page, more, sort, desc, text, base=f"{pre}/admin/{slug}", select=f"sm-{plural}-bulk")
     if q.get("partial"): return Response(patch_elements(lst), headers=SSE_HEADERS)
     top = Div(H3(label(plural), cls="uk-h3"),
               Form(Input(type="search", name="q", value=text, placeholder="Search", aria_label="Search", cls="uk-input uk-form-small w-48"),

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Match, Route
 from ..config import Settings
-from ..core import Scope, entity_plural, entity_scope, entity_slug, signals_of, url_prefix
+from ..core import Scope, entity_plural, entity_scope, entity_slug, signals_of, prefixed
 from ..app.bus import EntityChanged, EventBus
 from ..app.dispatcher import Dispatcher, ParamError, Renderer, Step, bind, error_message, find_event
 from ..app.uow import Conflict, NotFound, Unavailable, UnitOfWork
@@ -160,10 +160,9 @@ def stream_message(rt: Runtime, evt: EntityChanged, prefix: str = "") -> dict | 
     key, extra = (evt.key, {"rec": 1, "list": entity_plural(cls)}) if rec else (None, {})
     if evt.deleted: return {"id": view_id(cls, key), "remove": 1, "v": evt.version, **extra}
     obj = cls.model_validate(evt.state)
-    tok = url_prefix.set(prefix)
     ui = rt.ui
-    try: view = ui.version_marker(cls, evt.version, rt.hub.epoch, key) if ui.signal_bound(cls) else ui.render_view(obj, evt.version, rt.hub.epoch)
-    finally: url_prefix.reset(tok)
+    with prefixed(prefix):
+        view = ui.version_marker(cls, evt.version, rt.hub.epoch, key) if ui.signal_bound(cls) else ui.render_view(obj, evt.version, rt.hub.epoch)
     return {"id": view_id(cls, key), "ns": evt.entity, "v": evt.version, "signals": signals_of(obj), "elements": view, **extra}
 
 # %% ../../nbs/33_web_fasthtml.ipynb #2787b03e
@@ -232,16 +231,13 @@ async def run_event(req: Request, cls, spec, key=None, channel: str | None = Non
         try: done = [s async for s in steps]
         except (NotFound, Unavailable) as e: return refuse(req, _status(e), str(e))
         if (err := done[-1].error) is not None and _status(err): return refuse(req, _status(err), error_message(err))
-        tok = url_prefix.set(prefix)
-        try: text = "".join(render_step(rt, cls, spec, s) for s in done)
-        finally: url_prefix.reset(tok)
+        with prefixed(prefix): text = "".join(render_step(rt, cls, spec, s) for s in done)
         return Response(text, headers=SSE_HEADERS)
     async def stream():
         try:
             async for s in steps:
-                tok = url_prefix.set(prefix)
-                try: yield render_step(rt, cls, spec, s)
-                finally: url_prefix.reset(tok)
+                with prefixed(prefix): text = render_step(rt, cls, spec, s)
+                yield text
         except (NotFound, Unavailable) as e: yield patch_elements(rt.ui.error_fragment(str(e)), "#sm-messages", "append")
     return StreamingResponse(stream(), headers=SSE_HEADERS)
 
@@ -261,9 +257,7 @@ async def page_endpoint(req: Request) -> Response:
     prefix, hdrs = rt.prefix(req), _headers(rt, rt.prefix(req))
     got = await rt.repo_for(cls).get(cls, key)
     obj, version = got if got is not None else (cls(), 0)
-    tok = url_prefix.set(prefix)
-    try: page = rt.ui.render_page(label(cls.__name__), rt.ui.render_view(obj, version, rt.hub.epoch), hdrs, signals_of(obj))
-    finally: url_prefix.reset(tok)
+    with prefixed(prefix): page = rt.ui.render_page(label(cls.__name__), rt.ui.render_view(obj, version, rt.hub.epoch), hdrs, signals_of(obj))
     return HTMLResponse(page, headers=NO_STORE)
 
 async def index_endpoint(req: Request) -> Response:
@@ -271,9 +265,7 @@ async def index_endpoint(req: Request) -> Response:
     rt: Runtime = req.app.state.sm
     session_id(req)
     prefix = rt.prefix(req)
-    tok = url_prefix.set(prefix)
-    try: content = rt.ui.index_content(rt.entities().values())
-    finally: url_prefix.reset(tok)
+    with prefixed(prefix): content = rt.ui.index_content(rt.entities().values())
     return HTMLResponse(rt.ui.render_page("starmodel_nb", content, _headers(rt, prefix)), headers=NO_STORE)
 
 # %% ../../nbs/33_web_fasthtml.ipynb #335c5f51

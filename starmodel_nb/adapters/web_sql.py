@@ -6,14 +6,14 @@ Docs: https://starmodel.github.io/starmodel_nb/web_sql.html.md"""
 
 # %% ../../nbs/34_web_sql.ipynb #4737e0bc
 from __future__ import annotations
-import asyncio, json
+import json
 from urllib.parse import parse_qsl
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from ..core import entity_plural, entity_slug, primary_key, public_fields, signals_of, url_prefix
+from ..core import entity_plural, entity_slug, primary_key, public_fields, signals_of, prefixed
 from ..app.bus import EntityChanged
-from ..app.dispatcher import error_message
+from ..app.dispatcher import error_message, retry_conflicts
 from ..app.uow import Conflict, NotFound, Unavailable, UnitOfWork
 from .sse_datastar import SSE_HEADERS, patch_elements
 from .ui_fields import editable_fields, is_json
@@ -21,7 +21,7 @@ from .ui_fields import label
 from .web_fasthtml import NO_STORE, Runtime, _headers, foreign, refuse, run_event
 
 # %% auto #0
-__all__ = ['wants_json', 'mutation_refused', 'Invalid', 'record_input', 'SQLRoutes']
+__all__ = ['wants_json', 'mutation_refused', 'Invalid', 'record_input', 'SQLRoutes', 'list_query']
 
 # %% ../../nbs/34_web_sql.ipynb #29e2f43d
 def wants_json(req: Request) -> bool:
@@ -113,9 +113,7 @@ class SQLRoutes:
 
 # %% ../../nbs/34_web_sql.ipynb #30002b0b
 def _page(self: SQLRoutes, req: Request, title: str, content: str, signals: dict | None = None) -> Response:
-    tok = url_prefix.set(self.rt.prefix(req))
-    try: return HTMLResponse(self.rt.ui.render_page(title, content, _headers(self.rt, self.rt.prefix(req)), signals), headers=NO_STORE)
-    finally: url_prefix.reset(tok)
+    with prefixed(self.rt.prefix(req)): return HTMLResponse(self.rt.ui.render_page(title, content, _headers(self.rt, self.rt.prefix(req)), signals), headers=NO_STORE)
 
 def _failed(self: SQLRoutes, req: Request, e: Exception) -> Response:
     if isinstance(e, Invalid): return refuse(req, 422, str(e), e.errors)
@@ -139,18 +137,21 @@ def _int(v, default: int) -> int:
     try: return max(int(v), 1)
     except (TypeError, ValueError): return default
 
+def list_query(req: Request) -> tuple[int, str | None, bool, str]:
+    "A list request's `(page, sort, desc, search text)`, read leniently (a bad page is page 1)."
+    q = req.query_params
+    return _int(q.get("page"), 1), q.get("sort"), q.get("desc") in ("1", "true", "True"), q.get("q", "")[:200]
+
 async def _index(self: SQLRoutes, req: Request, cls) -> Response:
     q = req.query_params
-    page, sort, desc, text = _int(q.get("page"), 1), q.get("sort"), q.get("desc") in ("1", "true", "True"), q.get("q", "")[:200]
+    page, sort, desc, text = list_query(req)
     per = min(_int(q.get("per_page"), self.per_page), 200)
     try: rows, more = await self.rt.repo_for(cls).query(cls, page, per, sort, desc, text)
     except Unavailable as e: return self.failed(req, e)
     if wants_json(req):
         return JSONResponse({"items": [o.model_dump(mode="json") for o, _ in rows], "page": page, "per_page": per, "has_next": more},
                             headers=NO_STORE)
-    tok = url_prefix.set(self.rt.prefix(req))
-    try: lst = self.rt.ui.list_content(cls, rows, page, more, sort if sort in public_fields(cls) else None, desc, text)
-    finally: url_prefix.reset(tok)
+    with prefixed(self.rt.prefix(req)): lst = self.rt.ui.list_content(cls, rows, page, more, sort if sort in public_fields(cls) else None, desc, text)
     if _is_ds(req): return Response(patch_elements(lst), headers=SSE_HEADERS)
     return self.page(req, label(entity_plural(cls)), self.rt.ui.list_page_content(cls, lst, text))
 
@@ -158,9 +159,7 @@ async def _detail(self: SQLRoutes, req: Request, cls, key) -> Response:
     try: obj, version = await self._get(cls, key)
     except (NotFound, Unavailable) as e: return self.failed(req, e)
     if wants_json(req): return JSONResponse(obj.model_dump(mode="json"), headers=NO_STORE)
-    tok = url_prefix.set(self.rt.prefix(req))
-    try: content = self.rt.ui.detail_content(obj, version, self.rt.hub.epoch)
-    finally: url_prefix.reset(tok)
+    with prefixed(self.rt.prefix(req)): content = self.rt.ui.detail_content(obj, version, self.rt.hub.epoch)
     return self.page(req, f"{label(cls.__name__)} {key}", content, signals_of(obj))
 
 SQLRoutes.index, SQLRoutes.detail = _index, _detail
@@ -179,9 +178,7 @@ async def _form_errors(self: SQLRoutes, req: Request, cls, obj, e: Exception) ->
     if isinstance(e, ValidationError): e = _validation(e)
     if not isinstance(e, Invalid): return None
     raw = dict(parse_qsl((await req.body()).decode("utf-8", "replace"), keep_blank_values=True))
-    tok = url_prefix.set(self.rt.prefix(req))
-    try: form = self.rt.ui.record_form(cls, obj, raw, {x["loc"].split(".")[0]: x["msg"] for x in e.errors})
-    finally: url_prefix.reset(tok)
+    with prefixed(self.rt.prefix(req)): form = self.rt.ui.record_form(cls, obj, raw, {x["loc"].split(".")[0]: x["msg"] for x in e.errors})
     return Response(patch_elements(form), headers=SSE_HEADERS)
 
 async def _create(self: SQLRoutes, req: Request, cls) -> Response:
@@ -205,22 +202,19 @@ async def _update(self: SQLRoutes, req: Request, cls, key, full: bool) -> Respon
         data = await record_input(req, cls)
         if full and (miss := [k for k in public_fields(cls) if cls.model_fields[k].is_required() and k not in data]):
             raise Invalid([{"loc": k, "msg": "Field required"} for k in miss])
-        for attempt in range(12):
-            try:
-                async with UnitOfWork(self.rt.repo_for(cls), self.rt.bus, cls, key, "global") as uow:
-                    for k, v in data.items(): setattr(uow.obj, k, v)
-                    await uow.commit()
-                break
-            except Conflict:
-                if attempt == 11: raise
-                await asyncio.sleep(0.002 * (attempt + 1))
+        async def apply():
+            async with UnitOfWork(self.rt.repo_for(cls), self.rt.bus, cls, key, "global") as uow:
+                for k, v in data.items(): setattr(uow.obj, k, v)
+                await uow.commit()
+            return uow.obj
+        obj = await retry_conflicts(apply)
     except Exception as e:
         if isinstance(e, (Invalid, ValidationError)):
             obj = (await self.rt.repo_for(cls).get(cls, key) or (None,))[0]
             if obj is not None and (r := await self.form_errors(req, cls, obj, e)): return r
         if isinstance(e, (Invalid, ValidationError, NotFound, Unavailable, Conflict)): return self.failed(req, e)
         raise
-    if wants_json(req): return JSONResponse(uow.obj.model_dump(mode="json"), headers=NO_STORE)
+    if wants_json(req): return JSONResponse(obj.model_dump(mode="json"), headers=NO_STORE)
     return self.redirect(req, f"/{entity_plural(cls)}/{key}")
 
 async def _delete(self: SQLRoutes, req: Request, cls, key) -> Response:

@@ -20,8 +20,8 @@ import logging
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'UnknownEvent', 'find_event', 'ParamError', 'params_model', 'bind', 'error_message', 'Step', 'Dispatcher',
-           'Renderer']
+__all__ = ['log', 'RETRIES', 'UnknownEvent', 'find_event', 'ParamError', 'params_model', 'bind', 'error_message', 'Step',
+           'conflict_pause', 'retry_conflicts', 'Dispatcher', 'Renderer']
 
 # %% ../../nbs/12_dispatcher.ipynb #cbaa3715
 class UnknownEvent(LookupError):
@@ -79,9 +79,23 @@ class Step:
     error: BaseException | None = None
 
 # %% ../../nbs/12_dispatcher.ipynb #402b63f9
+RETRIES = 12
+
+async def conflict_pause(attempt: int) -> None:
+    "A short random wait before re-running after the `attempt`-th conflict, growing with each one."
+    await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+
+async def retry_conflicts(fn: Callable, retries: int = RETRIES):
+    "Await `fn()` again on fresh state while it raises `Conflict`, at most `retries` times in all."
+    for attempt in range(retries):
+        try: return await fn()
+        except Conflict:
+            if attempt == retries - 1: raise
+            await conflict_pause(attempt)
+
 class Dispatcher:
     "Runs events in units of work on the repository `repo_for(cls)` gives, publishing on `bus`."
-    retries = 12
+    retries = RETRIES
     def __init__(self, repo_for: Callable[[type], Repository], bus: EventBus): self.repo_for, self.bus = repo_for, bus
 
     async def run(self, cls: type, spec: EventSpec, key: str, channel: str, params: dict) -> AsyncIterator[Step]:
@@ -93,7 +107,7 @@ class Dispatcher:
                 if step.final: last = step
                 else: yield step
             if not isinstance(last.error, Conflict) or streamed or attempt == self.retries - 1: break
-            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+            await conflict_pause(attempt)
         yield last
 
     async def _attempt(self, cls, spec, key, channel, params) -> AsyncIterator[Step]:
