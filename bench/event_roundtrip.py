@@ -390,8 +390,8 @@ def environment() -> str:
 # ---------------------------------------------------------------- main
 
 def ensure_assets() -> None:
-    if not (ASSETS_DIR / "datastar.js").is_file():
-        subprocess.run([str(ROOT / ".ci" / "fetch-assets")], check=True)
+    from starmodel_nb.adapters.assets import pull_assets
+    pull_assets(ASSETS_DIR, say=lambda m: None)
 
 
 def run(args) -> None:

@@ -22,14 +22,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, select
 from starlette.applications import Starlette
-from .config import Settings, load_settings
+from .config import Settings, load_settings, session_secret
 from .core import StateStore, entity_scope, entity_store, primary_key, registry
 from .adapters.persistence.sql import SchemaBehind, ensure_version, make_engine
 
 # %% auto #0
-__all__ = ['ENV_PY', 'SCRIPT_MAKO', 'CliError', 'Unreachable', 'load_app', 'safe_url', 'open_engine', 'sql_entities', 'scaffold',
-           'alembic_config', 'describe', 'fill_default', 'migrate', 'confirm', 'reset', 'shell_namespace', 'shell',
-           'entity_table', 'entities', 'app_to_serve', 'run', 'main']
+__all__ = ['ENV_PY', 'SCRIPT_MAKO', 'MAKE_SECRET', 'CliError', 'Unreachable', 'load_app', 'safe_url', 'open_engine',
+           'sql_entities', 'scaffold', 'alembic_config', 'describe', 'fill_default', 'migrate', 'confirm', 'reset',
+           'shell_namespace', 'shell', 'entity_table', 'entities', 'app_to_serve', 'worker_app', 'run', 'assets',
+           'main']
 
 # %% ../nbs/60_cli.ipynb #3fa06564
 class CliError(Exception):
@@ -323,16 +324,47 @@ def app_to_serve(s: Settings):
     from starmodel_nb.factory import create_app   # the web stack, only for this command
     return create_app(settings=s)
 
-def run(s: Settings) -> None:
-    "Serve `app_to_serve(s)` on `s.host`:`s.port`."
+def worker_app():
+    "The app one worker of `starmodel run --workers N` serves, on the settings of `settings.ini` and `STARMODEL_*`."
+    return app_to_serve(load_settings())
+
+MAKE_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+def run(s: Settings, workers: int = 1) -> None:
+    "Serve `app_to_serve(s)` on `s.host`:`s.port` in `workers` processes (several need `secret_key` and no memory entities)."
     import uvicorn
+    if workers > 1:
+        if not s.secret_key: raise CliError(f"{workers} workers need a secret_key, or a session signed by one is refused by the "
+                                            f"others: set STARMODEL_SECRET_KEY to the output of {MAKE_SECRET}")
+        load_app(s.app)
+        mem = [c.__name__ for c in registry if entity_store(c) == StateStore.SERVER_MEMORY]
+        if mem: raise CliError(f"memory entities live in one process, so {', '.join(mem)} would differ from worker to worker: "
+                               "serve them with one worker")
+        os.environ["STARMODEL_APP"] = s.app    # each worker reads its settings anew
+        _say(f"serving {s.app} on http://{s.host}:{s.port} with {workers} workers")
+        return uvicorn.run("starmodel_nb.cli:worker_app", factory=True, workers=workers, host=s.host, port=s.port, access_log=False)
+    if not s.secret_key: session_secret(s, say=lambda m: print(f"starmodel: warning: {m}; make one with {MAKE_SECRET}", file=sys.stderr))
     app = app_to_serve(s)
     _say(f"serving {s.app} on http://{s.host}:{s.port}")
     uvicorn.run(app, host=s.host, port=s.port, access_log=False)
 
+# %% ../nbs/60_cli.ipynb #71f2541e
+def assets(s: Settings, pull: bool = False, dest: str | None = None) -> None:
+    "Pull the front-end files into `dest` (default: the user cache) when `pull`; then say what `s.assets` resolves to."
+    from starmodel_nb.adapters.assets import AssetsError, local_copies, pull_assets, resolve_assets
+    try:
+        if pull:
+            _say(f"pulling the pinned front-end files into {Path(dest).expanduser() if dest else local_copies()[-1]}")
+            got = pull_assets(dest, say=_say)
+            _say(f"ready: {got}" + ("" if got.resolve() in [p.resolve() for p in local_copies()] else f"  (use it with assets = {got})"))
+        where = resolve_assets(s.assets)
+    except (AssetsError, FileNotFoundError) as e: raise CliError(str(e)) from None
+    _say(f"assets = {s.assets}: pages load " + ("the pinned CDN URLs (no complete local copy: `starmodel assets pull`)" if where == "cdn"
+                                                 else f"the local copy in {where}"))
+
 # %% ../nbs/60_cli.ipynb #019c1403
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="starmodel", description="Chores of a starmodel_nb project: migrations, the database, entities, serving.")
+    p = argparse.ArgumentParser(prog="starmodel", description="Chores of a starmodel_nb project: migrations, the database, entities, serving, front-end files.")
     app = argparse.ArgumentParser(add_help=False)
     app.add_argument("--app", help="module (or module:attr) defining the entities; default: app in settings.ini")
     sub = p.add_subparsers(metavar="COMMAND")
@@ -350,7 +382,12 @@ def _parser() -> argparse.ArgumentParser:
     e.set_defaults(go=lambda s, a: entities(s))
     r = sub.add_parser("run", parents=[app], help="serve the app with uvicorn")
     r.add_argument("--host"); r.add_argument("--port", type=int)
-    r.set_defaults(go=lambda s, a: run(s))
+    r.add_argument("--workers", type=int, default=1, help="processes to serve with (needs a secret_key)")
+    r.set_defaults(go=lambda s, a: run(s, a.workers))
+    f = sub.add_parser("assets", help="where pages load Datastar and the styles from; `assets pull [DIR]` fetches them")
+    f.add_argument("action", nargs="?", choices=["pull"], help="fetch the pinned files, checked by sha256")
+    f.add_argument("dir", nargs="?", help="the folder to fill (default: the user cache, where assets = auto looks)")
+    f.set_defaults(go=lambda s, a: assets(s, a.action == "pull", a.dir))
     return p
 
 # %% ../nbs/60_cli.ipynb #c4ad29ed

@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/config.html.md"""
 
 # %% ../nbs/00_config.ipynb #5a3e99c0
 from __future__ import annotations
-import os, secrets, warnings, configparser
+import os, secrets, configparser
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -22,7 +22,7 @@ class Settings:
     secret_key: str = ""                 # empty: a random key per process (dev mode, with a warning)
     host: str = "127.0.0.1"
     port: int = 5001
-    assets: str = "cdn"                  # "cdn" or a folder served at /_sm/assets
+    assets: str = "auto"                 # "auto" (a local copy if complete, else the CDN), "cdn", or a folder
     admin: bool = False
     root_path: str = ""                  # path prefix when served behind a proxy (else X-Forwarded-Prefix, if any)
     base_url: str = ""                   # where show() points frames, e.g. https://host/proxy/{port}
@@ -75,11 +75,11 @@ def load_settings(path: str | Path | None = "settings.ini", env: dict | None = N
 # %% ../nbs/00_config.ipynb #b952d373
 _dev_secret: list[str] = []
 
-def session_secret(s: Settings) -> str:
-    "The secret that signs session cookies: `s.secret_key`, or this process's random development key (warned once)."
+def session_secret(s: Settings, say=print) -> str:
+    "The secret that signs session cookies: `s.secret_key`, or this process's random development key (told once, to `say`)."
     if s.secret_key: return s.secret_key
     if not _dev_secret:
-        warnings.warn("starmodel_nb: no secret_key set; using a random one for this process "
-                      "(set STARMODEL_SECRET_KEY so sessions survive restarts)", stacklevel=2)
+        say("starmodel_nb: no secret_key set, so sessions are signed with a random key for this process "
+            "(set STARMODEL_SECRET_KEY to keep them across restarts)")
         _dev_secret.append(secrets.token_urlsafe(32))
     return _dev_secret[0]

@@ -22,7 +22,7 @@ from sqlmodel.main import SQLModelMetaclass
 __all__ = ['AVAILABLE_STORES', 'METHODS', 'PATCH_MODES', 'url_prefix', 'record_key', 'registry', 'StateStore', 'Scope',
            'EventSpec', 'EventMethod', 'event', 'prefixed', 'Sig', 'Action', 'Signals', 'Registry', 'EntityMeta',
            'Entity', 'entity_slug', 'entity_store', 'entity_plural', 'primary_key', 'entity_scope', 'public_fields',
-           'mutable_fields', 'signals_of']
+           'mutable_fields', 'exact_for_js', 'signals_of']
 
 # %% ../nbs/01_core.ipynb #1f063af0
 class StateStore(str, Enum):
@@ -285,7 +285,17 @@ def mutable_fields(cls) -> frozenset[str]:
         type.__setattr__(cls, "__sm_mutable__", got)
     return got
 
+_JS_SAFE = 2**53 - 1   # beyond this a browser's numbers round: 2**53 + 1 would show as 9007199254740992
+
+def exact_for_js(v):
+    "`v` with every int a JavaScript number cannot hold exactly turned into its decimal string (lists and dicts walked)."
+    if isinstance(v, bool): return v
+    if isinstance(v, int): return v if -_JS_SAFE <= v <= _JS_SAFE else str(v)
+    if isinstance(v, list): return [exact_for_js(x) for x in v]
+    if isinstance(v, dict): return {k: exact_for_js(x) for k, x in v.items()}
+    return v
+
 def signals_of(obj, only: set[str] | None = None) -> dict:
-    "The Datastar signals of `obj`, `{slug: {field: value}}`, restricted to `only` when given."
+    "The Datastar signals of `obj`, `{slug: {field: value}}`, restricted to `only` when given; big ints as exact strings."
     names = [k for k in public_fields(type(obj)) if only is None or k in only]
-    return {entity_slug(type(obj)): obj.model_dump(mode="json", include=set(names))}
+    return {entity_slug(type(obj)): exact_for_js(obj.model_dump(mode="json", include=set(names)))}

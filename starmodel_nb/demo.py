@@ -33,10 +33,14 @@ class SharedCounter(Entity):
 
 # %% ../nbs/examples/01_counter.ipynb #82329333
 def main():
-    "Serve the demo with uvicorn on the configured host and port."
+    "Serve the demo with uvicorn on the configured host and port, saying where to open it."
     import uvicorn
     from starmodel_nb.config import load_settings
     s = load_settings()
-    uvicorn.run(create_app([Counter, SharedCounter], settings=s), host=s.host, port=s.port, access_log=False)
+    app = create_app([Counter, SharedCounter], settings=s)
+    files = app.state.sm.settings.assets
+    print(f"starmodel_nb demo: open http://{s.host}:{s.port}/counter (and /sharedcounter); front-end files from "
+          + ("the CDN (`starmodel assets pull` makes a local copy)" if files == "cdn" else files) + "; Ctrl-C stops it", flush=True)
+    uvicorn.run(app, host=s.host, port=s.port, access_log=False, log_level="warning")
 
 if __name__ == "__main__" and not in_notebook(): main()

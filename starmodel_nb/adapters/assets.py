@@ -1,4 +1,4 @@
-"""Datastar, MonsterUI's CSS/JS, and starmodel_nb's small client: from pinned CDN URLs, or from a local folder.
+"""Datastar, MonsterUI's CSS/JS, and starmodel_nb's small client: pinned by hash, from a local copy or the CDN.
 
 Docs: https://starmodel.github.io/starmodel_nb/assets.html.md"""
 
@@ -6,103 +6,136 @@ Docs: https://starmodel.github.io/starmodel_nb/assets.html.md"""
 
 # %% ../../nbs/30_assets.ipynb #2023aec9
 from __future__ import annotations
-import hashlib
+import hashlib, os, subprocess, sys, tarfile, tempfile, urllib.request, zipfile
+from dataclasses import dataclass
+from itertools import groupby
+from importlib.resources import files
 from pathlib import Path
 from fasthtml.common import Link, Meta, Script, Style
-from monsterui.core import HEADER_URLS, headers_theme, daisy_styles
+from monsterui.core import headers_theme, daisy_styles
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 # %% auto #0
-__all__ = ['DATASTAR_CDN', 'CDN_URLS', 'LOCAL_FILES', 'CLIENT_JS', 'CLIENT_NAME', 'THEMES', 'check_assets', 'asset_headers',
-           'asset_routes']
+__all__ = ['DATASTAR_CDN', 'ASSETS', 'CLIENT_JS', 'CLIENT_NAME', 'THEMES', 'Asset', 'check_assets', 'AssetsError', 'user_cache',
+           'pull_assets', 'local_copies', 'resolve_assets', 'asset_headers', 'asset_routes']
 
 # %% ../../nbs/30_assets.ipynb #1a718d3e
+@dataclass(frozen=True)
+class Asset:
+    "A front-end file: its `path` in a local copy, its CDN `url`, `sha256`, and the registry `package` + `member` holding it."
+    path: str
+    url: str
+    sha256: str
+    package: str          # "pypi:name==version" or "npm:name@version"
+    member: str           # the file's path inside that package's archive
+    cdn_same: bool = True # whether `url` serves exactly these bytes (so it can stand in for the registry)
+
 DATASTAR_CDN = "https://cdn.jsdelivr.net/gh/starfederation/datastar@v1.0.1/bundles/datastar.js"
-CDN_URLS = {"datastar": DATASTAR_CDN, **{k: HEADER_URLS[k] for k in ("franken_css", "franken_js_core", "franken_icons", "daisyui", "tailwind")}}
-LOCAL_FILES = {"datastar": "datastar.js", "franken_css": "franken-ui/core.min.css", "franken_js_core": "franken-ui/core.iife.js",
-               "franken_icons": "franken-ui/icon.iife.js", "daisyui": "daisyui/full.css", "tailwind": "tailwind/browser.js"}
+_NPM = "https://cdn.jsdelivr.net/npm/"
+ASSETS = {
+    # Datastar 1.0.1 as built into the starhtml 0.7.0 wheel (two upstream fixes); the CDN serves the upstream bundle.
+    "datastar": Asset("datastar.js", DATASTAR_CDN, "31c8c9efb895beadeba5f73407c3ca60201dee321c5dea56c182817b475bde9f",
+                      "pypi:starhtml==0.7.0", "starhtml/static/js/datastar-core.js", cdn_same=False),
+    "franken_css": Asset("franken-ui/core.min.css", _NPM + "franken-ui@2.0.0/dist/css/core.min.css",
+                         "d4e7df4e1b133ca61d5936a600c86bf2ebc3596830d9114ed09e226f505b7756", "npm:franken-ui@2.0.0", "package/dist/css/core.min.css"),
+    "franken_js_core": Asset("franken-ui/core.iife.js", _NPM + "franken-ui@2.0.0/dist/js/core.iife.js",
+                             "dc8f1eb8ffeeecb8d391b40831a4ba51b22e2fc2c6821d54ade4aaebedf7365f", "npm:franken-ui@2.0.0", "package/dist/js/core.iife.js"),
+    "franken_icons": Asset("franken-ui/icon.iife.js", _NPM + "franken-ui@2.0.0/dist/js/icon.iife.js",
+                           "0f7736749d70c738320fb3a5524cf6c2065b85ee5a7a85b2ec8d578f17ce8b96", "npm:franken-ui@2.0.0", "package/dist/js/icon.iife.js"),
+    "daisyui": Asset("daisyui/full.css", _NPM + "daisyui@4.12.24/dist/full.css",
+                     "fa8d769536a6db5e75c2f9f5312b6626a169b1ce7b2a039f3659be31da7e28af", "npm:daisyui@4.12.24", "package/dist/full.css"),
+    "tailwind": Asset("tailwind/browser.js", _NPM + "@tailwindcss/browser@4.3.4/dist/index.global.js",
+                      "e54f393a8f716e47e9e21b916e934d42793dfb6ed65988583dcc3456dcb012aa", "npm:@tailwindcss/browser@4.3.4", "package/dist/index.global.js"),
+}
 
 def check_assets(folder: str | Path) -> Path:
-    "`folder` as a `Path`, or a `FileNotFoundError` naming every file of `LOCAL_FILES` it lacks."
+    "`folder` as a `Path`, or a `FileNotFoundError` naming every file of `ASSETS` it lacks."
     p = Path(folder).expanduser()
-    missing = [f for f in LOCAL_FILES.values() if not (p/f).is_file()]
-    if missing: raise FileNotFoundError(f"assets folder {p} lacks: {', '.join(missing)}")
+    missing = [a.path for a in ASSETS.values() if not (p/a.path).is_file()]
+    if missing: raise FileNotFoundError(f"assets folder {p} lacks: {', '.join(missing)} (fill it with `starmodel assets pull {p}`)")
     return p
 
+# %% ../../nbs/30_assets.ipynb #c5bb23e2
+class AssetsError(RuntimeError):
+    "A front-end file could not be had with its pinned hash."
+
+def user_cache() -> Path:
+    "The folder `starmodel assets pull` fills by default: `$XDG_CACHE_HOME/starmodel_nb/assets` (`~/.cache/…`)."
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home()/".cache")/"starmodel_nb"/"assets"
+
+def _sha(b: bytes) -> str: return hashlib.sha256(b).hexdigest()
+
+def _fresh(p: Path, a: Asset) -> bool: return p.is_file() and _sha(p.read_bytes()) == a.sha256
+
+def _write(p: Path, data: bytes) -> None:
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, p)   # whole or not at all
+
+# %% ../../nbs/30_assets.ipynb #6aa2b01f
+def _run(cmd: list, cwd: Path) -> str:
+    try: r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as e: raise AssetsError(f"{cmd[0]}: {e}") from None
+    if r.returncode: raise AssetsError(" ".join((r.stderr or r.stdout).split())[-300:] or f"{cmd[0]} failed")
+    return r.stdout
+
+def _from_registry(package: str, members: list[str], tmp: Path) -> dict[str, bytes]:
+    "The `members` of the archive of `package` (`pypi:…` through pip, `npm:…` through npm)."
+    kind, spec = package.split(":", 1)
+    if kind == "pypi":
+        _run([sys.executable, "-m", "pip", "download", spec, "--no-deps", "--python-version", "3.12", "--only-binary=:all:",
+              "-d", str(tmp), "-q", "--disable-pip-version-check"], tmp)
+        with zipfile.ZipFile(next(tmp.glob("*.whl"))) as z: return {m: z.read(m) for m in members}
+    npm = "npm.cmd" if os.name == "nt" else "npm"
+    name = _run([npm, "pack", "--silent", spec], tmp).strip().splitlines()[-1]
+    with tarfile.open(tmp/name) as t: return {m: t.extractfile(m).read() for m in members}
+
+def _from_cdn(a: Asset) -> bytes:
+    if not a.cdn_same: raise AssetsError("its CDN build is not the pinned one")
+    try:
+        with urllib.request.urlopen(a.url, timeout=60) as r: return r.read()
+    except OSError as e: raise AssetsError(f"{a.url}: {e}") from None
+
+# %% ../../nbs/30_assets.ipynb #280b1f61
+def pull_assets(dest: str | Path | None = None, say=print) -> Path:
+    "Fill `dest` (default: `user_cache()`) with every file of `ASSETS`, checked by sha256; the registries first, else the CDN."
+    dest = Path(dest or user_cache()).expanduser()
+    todo = [a for a in ASSETS.values() if not _fresh(dest/a.path, a)]
+    for package, group in groupby(sorted(todo, key=lambda a: a.package), key=lambda a: a.package):
+        group = list(group)
+        with tempfile.TemporaryDirectory() as tmp:
+            try: got, why = _from_registry(package, [a.member for a in group], Path(tmp)), ""
+            except (AssetsError, OSError, KeyError, StopIteration, zipfile.BadZipFile, tarfile.TarError) as e: got, why = {}, f"{package}: {e}"
+        for a in group:
+            data, src = got.get(a.member), package.split(":", 1)[1]
+            if data is None or _sha(data) != a.sha256:
+                src = a.url
+                try: data = _from_cdn(a)
+                except AssetsError as e: raise AssetsError(f"cannot get {a.path}: {why or 'wrong sha256 from ' + package}; CDN: {e}") from None
+                if _sha(data) != a.sha256: raise AssetsError(f"cannot get {a.path}: {a.url} does not have sha256 {a.sha256}")
+            _write(dest/a.path, data)
+            say(f"  {a.path}  ({src})")
+    return check_assets(dest)
+
+# %% ../../nbs/30_assets.ipynb #16581636
+def local_copies() -> list[Path]:
+    "Where `assets = auto` looks, in order: `.cache/assets` in the current folder and in the source checkout, then `user_cache()`."
+    return [Path.cwd()/".cache"/"assets", Path(str(files("starmodel_nb"))).parent/".cache"/"assets", user_cache()]
+
+def resolve_assets(assets: str) -> str:
+    "The `assets` setting made concrete: `auto` -> the first complete local copy, else `cdn`; a folder must be complete."
+    if assets == "cdn": return assets
+    if assets != "auto": return str(check_assets(assets))
+    for p in local_copies():
+        try: return str(check_assets(p))
+        except FileNotFoundError: pass
+    return "cdn"
+
 # %% ../../nbs/30_assets.ipynb #ea770481
-CLIENT_JS = r"""(() => {
-const meta = n => document.querySelector(`meta[name="sm-${n}"]`)?.content ?? '';
-const root = meta('root'), name = `starmodel:${root || '/'}`;
-let epoch = meta('epoch'), last = +meta('seq') || 0;
-const seen = new Map(), recent = [];
-const bc = 'BroadcastChannel' in self ? new BroadcastChannel(name) : null;
-const nativeFetch = self.fetch.bind(self);
-self.fetch = async (input, init = {}) => {
-  const h = new Headers(init.headers || {});
-  if (!h.has('Datastar-Request')) return nativeFetch(input, init);
-  h.set('Accept', 'text/event-stream');
-  const res = await nativeFetch(input, {...init, headers: h});
-  if (!res.ok) res.clone().text().then(t => notify(t.trim() || res.statusText));
-  return res;
-};
-function notify(text) {
-  const box = document.getElementById('sm-messages');
-  if (!box) return console.warn(text);
-  const d = document.createElement('div');
-  d.className = 'uk-alert uk-alert-destructive'; d.setAttribute('role', 'alert'); d.textContent = text;
-  box.append(d); setTimeout(() => d.remove(), 8000);
-}
-const patch = (type, argsRaw) => document.dispatchEvent(new CustomEvent('datastar-fetch', {detail: {type, el: document.documentElement, argsRaw}}));
-function hello(m) { if (m.epoch !== epoch) { epoch = m.epoch; last = 0; seen.clear(); } }
-function apply(m) {
-  if (m.hello) return hello(m);
-  if (m.epoch !== epoch) return;
-  if (m.seq > last) last = m.seq;
-  if (m.list) document.querySelectorAll(`[data-sm-list="${m.list}"]`).forEach(l => l.dispatchEvent(new CustomEvent('sm-refresh')));
-  const el = document.getElementById(m.id), mk = document.getElementById(m.id + '-v');
-  const shown = mk && mk.dataset.smE === epoch ? +(mk.dataset.smV ?? -1) : -1;
-  if (m.v <= Math.max(shown, seen.get(m.id) ?? -1)) return;
-  seen.set(m.id, m.v);
-  if (m.remove) { if (el) { el.replaceChildren(); el.append(Object.assign(document.createElement('div'), {className: 'uk-alert', textContent: 'This record was deleted.'})); } return; }
-  if (m.signals && (m.rec ? el : document.querySelector(`[data-sm-ns~="${m.ns}"]`))) patch('datastar-patch-signals', {signals: JSON.stringify(m.signals)});
-  if (el && m.elements) patch('datastar-patch-elements', {elements: m.elements});
-}
-function relay(m) { apply(m); recent.push(m); if (recent.length > 200) recent.shift(); bc?.postMessage(m); }
-async function hold() {
-  if (bc) bc.onmessage = e => { if (e.data.want !== undefined) recent.filter(m => m.seq > e.data.want).forEach(m => bc.postMessage(m)); };
-  for (let wait = 250;; wait = Math.min(wait * 2, 5000)) {
-    try {
-      const res = await nativeFetch(`${root}/_sm/stream?since=${last}&epoch=${encodeURIComponent(epoch)}`,
-        {headers: {'Accept': 'text/event-stream', 'Datastar-Request': 'true'}, cache: 'no-store', credentials: 'same-origin'});
-      if (res.ok && res.body) {
-        wait = 250;
-        const rd = res.body.pipeThrough(new TextDecoderStream()).getReader();
-        let buf = '';
-        for (;;) {
-          const {value, done} = await rd.read();
-          if (done) break;
-          buf += value;
-          for (let i; (i = buf.indexOf('\n\n')) >= 0; buf = buf.slice(i + 2)) {
-            const data = buf.slice(0, i).split('\n').filter(l => l.startsWith('data:')).map(l => l.slice(5).trim()).join('\n');
-            if (data) relay(JSON.parse(data));
-          }
-        }
-      }
-    } catch (e) { console.debug('starmodel stream', e); }
-    await new Promise(r => setTimeout(r, wait));
-  }
-}
-function follow() { bc.onmessage = e => { if (e.data.want === undefined) apply(e.data); }; bc.postMessage({want: last}); }
-if (navigator.locks && bc) { follow(); navigator.locks.request(name, hold); }
-else hold();
-if (parent !== self) {
-  const post = () => parent.postMessage({starmodelHeight: document.documentElement.scrollHeight}, '*');
-  new ResizeObserver(post).observe(document.documentElement);
-}
-})();
-"""
+CLIENT_JS = (files("starmodel_nb")/"static"/"starmodel.js").read_text()
 CLIENT_NAME = f"starmodel.{hashlib.sha256(CLIENT_JS.encode()).hexdigest()[:10]}.js"
 
 # %% ../../nbs/30_assets.ipynb #823bdb6d
@@ -112,24 +145,20 @@ def asset_headers(assets: str = "cdn", prefix: str = "", epoch: str = "", seq: i
     "`<head>` elements for a page: metadata, our client, MonsterUI `theme` (in `mode` light/dark/auto) and Datastar."
     if theme not in THEMES: raise ValueError(f"theme {theme!r}: choose one of {', '.join(THEMES)}")
     if mode not in ("light", "dark", "auto"): raise ValueError(f"mode {mode!r}: choose light, dark or auto")
-    local = assets != "cdn"
-    url = (lambda k: f"{prefix}/_sm/assets/{LOCAL_FILES[k]}") if local else CDN_URLS.get
-    hdrs = [Meta(name="sm-root", content=prefix), Meta(name="sm-epoch", content=epoch), Meta(name="sm-seq", content=str(seq)),
+    url = (lambda k: ASSETS[k].url) if assets == "cdn" else (lambda k: f"{prefix}/_sm/assets/{ASSETS[k].path}")
+    return [Meta(name="sm-root", content=prefix), Meta(name="sm-epoch", content=epoch), Meta(name="sm-seq", content=str(seq)),
             Script(src=f"{prefix}/_sm/assets/{CLIENT_NAME}"),
             Link(rel="stylesheet", href=url("franken_css")), Script(type="module", src=url("franken_js_core")),
-            Script(src=url("tailwind")),
-            Style('@custom-variant dark (&:where(.dark, .dark *));', type="text/tailwindcss") if local
-            else Script("if (window.tailwind) tailwind.config = {darkMode: 'selector'};"),
+            Script(src=url("tailwind")), Style('@custom-variant dark (&:where(.dark, .dark *));', type="text/tailwindcss"),
             headers_theme(theme, mode=mode), Script(type="module", src=url("franken_icons")),
             Link(rel="stylesheet", href=url("daisyui")), daisy_styles, Script(type="module", src=url("datastar"))]
-    return hdrs
 
 # %% ../../nbs/30_assets.ipynb #88a974ae
 async def _client(req): return Response(CLIENT_JS, media_type="text/javascript",
                                         headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
 def asset_routes(assets: str = "cdn") -> list:
-    "Starlette routes for `/_sm/assets/…`: our client, plus the files of an `assets` folder."
+    "Starlette routes for `/_sm/assets/…`: our client, plus the files of an `assets` folder (resolved: see `resolve_assets`)."
     routes = [Route(f"/_sm/assets/{CLIENT_NAME}", _client)]
     if assets != "cdn": routes.append(Mount("/_sm/assets", StaticFiles(directory=check_assets(assets))))
     return routes

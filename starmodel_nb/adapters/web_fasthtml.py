@@ -7,12 +7,12 @@ Docs: https://starmodel.github.io/starmodel_nb/web_fasthtml.html.md"""
 # %% ../../nbs/33_web_fasthtml.ipynb #54dd5ccb
 from __future__ import annotations
 import asyncio, html, json, logging, re, secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 from fasthtml.common import Div, FastHTML, to_xml
 from fasthtml.core import cors_allow
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Match, Route
 from ..config import Settings
@@ -20,7 +20,7 @@ from ..core import Scope, entity_plural, entity_scope, entity_slug, signals_of, 
 from ..app.bus import EntityChanged, EventBus
 from ..app.dispatcher import Dispatcher, ParamError, Renderer, Step, bind, error_message, find_event
 from ..app.uow import Conflict, NotFound, Unavailable, UnitOfWork
-from .assets import asset_headers, asset_routes
+from .assets import asset_headers, asset_routes, resolve_assets
 from .sse_datastar import SSE_HEADERS, StreamHub, StreamsFull, patch_elements, patch_signals
 from .ui_monster import MonsterUI, label, view_id
 
@@ -28,8 +28,8 @@ log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
 __all__ = ['log', 'NO_STORE', 'ALL', 'Runtime', 'url_root', 'session_id', 'channel_for', 'key_for', 'refuse', 'foreign', 'gather',
-           'render_step', 'stream_message', 'Limits', 'event_endpoint', 'run_event', 'page_endpoint', 'index_endpoint',
-           'LiveStream', 'stream_endpoint', 'StarApp', 'record_endpoint', 'EntityRoute', 'build_app']
+           'render_step', 'stream_message', 'Limits', 'FrameCookie', 'event_endpoint', 'run_event', 'page_endpoint',
+           'index_endpoint', 'LiveStream', 'stream_endpoint', 'StarApp', 'record_endpoint', 'EntityRoute', 'build_app']
 
 # %% ../../nbs/33_web_fasthtml.ipynb #07db3d57
 @dataclass
@@ -196,6 +196,32 @@ class Limits:
         try: await self.app(scope, recv, snd)
         except _TooLarge:
             if not started: await PlainTextResponse(f"Request body over {self.max_body} bytes.", 413)(scope, receive, send)
+
+# %% ../../nbs/33_web_fasthtml.ipynb #5dbb215e
+class FrameCookie:
+    "ASGI middleware: the session cookie `name` also as a partitioned twin `{name}-p`, read when `name` is missing."
+    def __init__(self, app, name: str):
+        self.app, self.name, self.twin = app, name, f"{name}-p"
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http": return await self.app(scope, receive, send)
+        jar = cookie_parser(next((v.decode("latin-1") for k, v in scope["headers"] if k == b"cookie"), ""))
+        if self.name not in jar and self.twin in jar:
+            cookie = "; ".join(f"{k}={v}" for k, v in {**jar, self.name: jar[self.twin]}.items()).encode("latin-1")
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"cookie"] + [(b"cookie", cookie)]}
+        async def snd(msg):
+            if msg["type"] == "http.response.start":
+                msg = {**msg, "headers": [*msg.get("headers", []), *self._twins(msg.get("headers", []))]}
+            await send(msg)
+        await self.app(scope, receive, snd)
+    def _twins(self, headers) -> list:
+        out = []
+        for k, v in headers:
+            s = v.decode("latin-1")
+            if k.lower() != b"set-cookie" or not s.startswith(self.name + "="): continue
+            attrs = [a for a in s.split(";")[1:] if a.strip().split("=")[0].lower() not in ("samesite", "secure", "partitioned")]
+            twin = ";".join([self.twin + s[len(self.name):].split(";")[0], *attrs, " samesite=none", " secure", " partitioned"])
+            out.append((b"set-cookie", twin.encode("latin-1")))
+        return out
 
 # %% ../../nbs/33_web_fasthtml.ipynb #5eddb7d2
 NO_STORE = {"Cache-Control": "no-store"}
@@ -393,12 +419,13 @@ class EntityRoute(Route):
 
 def build_app(rt: Runtime, secret_key: str, routes: list = ()) -> FastHTML:
     "The FastHTML app serving `rt`: index, live stream, assets, extra `routes` (the admin), entity pages and event routes."
-    s = rt.settings
+    s = rt.settings = replace(rt.settings, assets=resolve_assets(rt.settings.assets))   # auto: a local copy or the CDN, once
     async def started(): rt.loop = asyncio.get_running_loop()
     app = StarApp(default_hdrs=False, secret_key=secret_key, session_cookie="starmodel_session", same_site="lax",
                   on_startup=[started], on_shutdown=[rt.hub.close, rt.bus.close])
     app.user_middleware = [m for m in app.user_middleware if m is not cors_allow]
     app.add_middleware(Limits, max_body=s.max_body, max_query=s.max_query, root=s.root_path)
+    app.add_middleware(FrameCookie, name="starmodel_session")
     app.state.sm = rt
     app.router.routes.extend([Route("/", index_endpoint), Route("/_sm/stream", stream_endpoint), *asset_routes(s.assets), *routes,
         EntityRoute("/{slug}", page_endpoint, methods=ALL), EntityRoute("/{slug}/{name}", event_endpoint, methods=ALL),

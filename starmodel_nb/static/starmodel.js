@@ -1,0 +1,111 @@
+(() => {
+// A frame inside a non-http page (VS Code's outputs) may be denied storage; theme scripts read it, so lend them a memory one.
+try { self.localStorage; } catch (e) {
+  const m = new Map(), mem = {getItem: k => m.has(k) ? m.get(k) : null, setItem: (k, v) => m.set(k, `${v}`), removeItem: k => m.delete(k),
+                              clear: () => m.clear(), key: i => [...m.keys()][i] ?? null, get length() { return m.size; }};
+  try { Object.defineProperty(self, 'localStorage', {value: mem, configurable: true}); } catch (e2) { }
+}
+const meta = n => document.querySelector(`meta[name="sm-${n}"]`)?.content ?? '';
+const root = meta('root'), name = `starmodel:${root || '/'}`;
+let epoch = meta('epoch'), last = +meta('seq') || 0;
+const seen = new Map(), recent = [];
+const bc = 'BroadcastChannel' in self ? new BroadcastChannel(name) : null;
+const nativeFetch = self.fetch.bind(self);
+const ours = h => { h.set('Accept', 'text/event-stream'); return h; };
+self.fetch = async (input, init = {}) => {
+  const h = new Headers(init.headers || {});
+  if (!h.has('Datastar-Request')) return nativeFetch(input, init);
+  const res = await nativeFetch(input, {...init, headers: ours(h)});
+  if (res.ok) return res;
+  // Read the refusal here: Datastar aborts a non-200 response, which would cut a later read short (an AbortError).
+  notify(await reason(res));
+  return new Response(null, {status: res.status, statusText: res.statusText});
+};
+async function reason(res) {
+  let t = '';
+  try { t = await res.text(); } catch (e) { }
+  if ((res.headers.get('Content-Type') || '').includes('html')) t = new DOMParser().parseFromString(t, 'text/html').body.textContent;
+  t = t.trim().slice(0, 500);
+  return t || `The server answered ${res.status} ${res.statusText}.`.replace(' .', '.');
+}
+function notify(text, keep = false) {
+  let box = document.getElementById('sm-messages');
+  if (!box) {   // a hand-written page without the message area: one of our own, fixed at the top
+    box = Object.assign(document.createElement('div'), {id: 'sm-messages'});
+    box.style.cssText = 'position:fixed;top:.5rem;left:50%;transform:translateX(-50%);z-index:1000;max-width:90vw';
+    document.body.prepend(box);
+  }
+  const d = document.createElement('div');
+  d.className = 'uk-alert uk-alert-destructive'; d.setAttribute('role', 'alert'); d.textContent = text;
+  box.append(d); if (!keep) setTimeout(() => d.remove(), 8000);
+}
+// A page whose Datastar (or styles) did not load must say so: a dead page that looks alive is the worst outcome.
+const failed = new Set();
+document.addEventListener('error', e => { const u = e.target?.src || e.target?.href; if (u) failed.add(u); }, true);
+addEventListener('load', () => setTimeout(() => {
+  const probe = Object.assign(document.createElement('span'), {hidden: true});
+  probe.setAttribute('data-text', "'on'");
+  document.body.append(probe);
+  setTimeout(() => {
+    const alive = probe.textContent === 'on';
+    probe.remove();
+    if (alive && !failed.size) return;
+    const what = alive ? 'Some of its styles or scripts' : "This page's Datastar client";
+    notify(`${what} did not load (${[...failed].join(', ') || 'no response'}): ${alive ? 'it may look wrong' : 'buttons and live updates will not work'}. ` +
+           'Run `starmodel assets pull` where the app runs (then restart it) to serve these files locally, or check the network.', true);
+    document.documentElement.dataset.smDead = alive ? 'styles' : 'client';
+  }, 300);
+}));
+const patch = (type, argsRaw) => document.dispatchEvent(new CustomEvent('datastar-fetch', {detail: {type, el: document.documentElement, argsRaw}}));
+function hello(m) { if (m.epoch !== epoch) { epoch = m.epoch; last = 0; seen.clear(); } }
+function apply(m) {
+  if (m.hello) return hello(m);
+  if (m.epoch !== epoch) return;
+  if (m.seq > last) last = m.seq;
+  if (m.list) document.querySelectorAll(`[data-sm-list="${m.list}"]`).forEach(l => l.dispatchEvent(new CustomEvent('sm-refresh')));
+  const el = document.getElementById(m.id), mk = document.getElementById(m.id + '-v');
+  const shown = mk && mk.dataset.smE === epoch ? +(mk.dataset.smV ?? -1) : -1;
+  if (m.v <= Math.max(shown, seen.get(m.id) ?? -1)) return;
+  seen.set(m.id, m.v);
+  if (m.remove) { if (el) { el.replaceChildren(); el.append(Object.assign(document.createElement('div'), {className: 'uk-alert', textContent: 'This record was deleted.'})); } return; }
+  if (m.signals && (m.rec ? el : document.querySelector(`[data-sm-ns~="${m.ns}"]`))) patch('datastar-patch-signals', {signals: JSON.stringify(m.signals)});
+  if (el && m.elements) patch('datastar-patch-elements', {elements: m.elements});
+}
+let warned = false;
+function skipped(data) { if (!warned) console.warn('starmodel: skipped a live update the page cannot read', data.slice(0, 200)); warned = true; }
+function relay(m) { apply(m); recent.push(m); if (recent.length > 200) recent.shift(); bc?.postMessage(m); }
+async function hold() {
+  if (bc) bc.onmessage = e => { if (e.data.want !== undefined) recent.filter(m => m.seq > e.data.want).forEach(m => bc.postMessage(m)); };
+  for (let wait = 250;; wait = Math.min(wait * 2, 5000)) {
+    try {
+      const res = await nativeFetch(`${root}/_sm/stream?since=${last}&epoch=${encodeURIComponent(epoch)}`,
+        {headers: ours(new Headers({'Datastar-Request': 'true'})), cache: 'no-store', credentials: 'same-origin'});
+      if (res.ok && res.body) {
+        wait = 250;
+        const rd = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = '';
+        for (;;) {
+          const {value, done} = await rd.read();
+          if (done) break;
+          buf += value;
+          for (let i; (i = buf.indexOf('\n\n')) >= 0; buf = buf.slice(i + 2)) {
+            const data = buf.slice(0, i).split('\n').filter(l => l.startsWith('data:')).map(l => l.slice(5).trim()).join('\n');
+            if (!data) continue;
+            let m;
+            try { m = JSON.parse(data); } catch (e) { skipped(data); continue; }   // skip it: retrying would get it again
+            relay(m);
+          }
+        }
+      }
+    } catch (e) { console.debug('starmodel stream', e); }
+    await new Promise(r => setTimeout(r, wait));
+  }
+}
+function follow() { bc.onmessage = e => { if (e.data.want === undefined) apply(e.data); }; bc.postMessage({want: last}); }
+if (navigator.locks && bc) { follow(); navigator.locks.request(name, hold).catch(() => hold()); }   // locks are denied in some frames
+else hold();
+if (parent !== self) {
+  const post = () => parent.postMessage({starmodelHeight: document.documentElement.scrollHeight}, '*');
+  new ResizeObserver(post).observe(document.documentElement);
+}
+})();
