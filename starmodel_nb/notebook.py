@@ -14,7 +14,7 @@ from .core import entity_scope, entity_slug, Scope
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'ServeError', 'Server', 'serve', 'frame_target', 'Frame', 'show', 'InstanceView', 'ClassView', 'inspect']
+__all__ = ['log', 'ServeError', 'Server', 'frame_target', 'Frame', 'serve', 'show', 'InstanceView', 'ClassView', 'inspect']
 
 # %% ../nbs/50_notebook.ipynb #a066e726
 class ServeError(RuntimeError):
@@ -130,6 +130,57 @@ def _stop(self: Server, timeout: float = 1.0) -> None:
 
 Server.swap, Server.stop = _swap_in, _stop
 
+# %% ../nbs/50_notebook.ipynb #3a586d8e
+def frame_target(port: int, path: str = "/", base_url: str | None = None, env: dict | None = None) -> tuple[str, str]:
+    "How `show` finds the frame's URL: `('url', URL)`, `('colab', PATH)` or `('host', PATH)` (the page's own host)."
+    env = os.environ if env is None else env
+    path = "/" + path.lstrip("/")
+    base = base_url if base_url is not None else load_settings(env=env).base_url
+    if base: return "url", base.format(port=port).rstrip("/") + path
+    if pre := env.get("JUPYTERHUB_SERVICE_PREFIX"): return "url", f"{pre.rstrip('/')}/proxy/{port}{path}"
+    if "google.colab" in sys.modules: return "colab", path
+    return "host", path
+
+# %% ../nbs/50_notebook.ipynb #ec91e651
+class Frame:
+    "A displayable iframe of a served page; `html` is what a notebook renders."
+    def __init__(self, port: int, path: str = "/", height: int | None = None, base_url: str | None = None):
+        self.port, (self.mode, self.target), self.height = port, frame_target(port, path, base_url), height
+        self.id = "sm-" + uuid.uuid4().hex[:8]
+    @property
+    def url(self) -> str:
+        "The frame's URL as far as the kernel knows it (the page's host name is only known in the browser)."
+        return self.target if self.mode == "url" else f"http://localhost:{self.port}{self.target}"
+    def _repr_html_(self) -> str: return self.html
+
+# %% ../nbs/50_notebook.ipynb #825c5920
+def _locate(self: Frame, go: str) -> str:
+    "A script computing the frame's URL in the browser (the page's host, the Hub's proxy, Colab's) and calling `go(url)`."
+    conf = json.dumps({"mode": self.mode, "target": self.target, "port": self.port})
+    return f"""<script>(() => {{
+const c = {conf}, go = {go};
+if (c.mode === "url") go(c.target);
+else if (c.mode === "colab") google.colab.kernel.proxyPort(c.port, {{cache: false}}).then(u => go(u.replace(/\\/$/, "") + c.target));
+else go((/^https?:$/.test(location.protocol) ? location.protocol + "//" + location.hostname : "http://localhost") + ":" + c.port + c.target);
+}})();</script>"""
+
+def _link(self: Frame, text: str) -> str:
+    "HTML: `text` and a link to the page that works where the notebook is shown."
+    return (f'<small>{text}: <a id="{self.id}-url" href="{html.escape(self.url)}" target="_blank" rel="noopener">{html.escape(self.url)}</a></small>'
+            + self._locate(f'u => {{ const a = document.getElementById("{self.id}-url"); a.href = a.textContent = u; }}'))
+
+def _frame_html(self: Frame) -> str:
+    i, h = self.id, self.height or 120
+    resize = "" if self.height is not None else f"""<script>addEventListener("message", e => {{
+  const f = document.getElementById("{i}");
+  if (f && e.source === f.contentWindow && e.data && e.data.starmodelHeight) f.style.height = Math.min(e.data.starmodelHeight + 2, 4000) + "px";
+}});</script>"""
+    return (f"""<div class="starmodel-frame"><iframe id="{i}" title="starmodel_nb app" style="width:100%;height:{int(h)}px;border:1px solid #ddd;border-radius:6px"></iframe>
+<div style="font-size:12px"><a id="{i}-open" href="{html.escape(self.url)}" target="_blank" rel="noopener">open in a new tab &#8599;</a></div>"""
+            + self._locate(f'u => {{ document.getElementById("{i}").src = u; document.getElementById("{i}-open").href = u; }}') + resize + "</div>")
+
+Frame._locate, Frame.link, Frame.html = _locate, _link, property(_frame_html)
+
 # %% ../nbs/50_notebook.ipynb #e328d68f
 _servers: dict[str, Server] = {}
 
@@ -163,57 +214,19 @@ def _detach_log(srv):
     if h is not None: log.removeHandler(h); srv._log = None
 
 def _announce(srv: Server) -> None:
-    if not _in_kernel(): return
-    from IPython.display import HTML, display
-    import ipywidgets as W
+    "Say where the app is: a line with the URL the browser can open (proxied under JupyterHub/Colab), and a log under it."
+    f = Frame(srv.port, "/")
+    if not _in_kernel(): return print(f"starmodel_nb serving {f.url} ({srv.name})")
+    from IPython.display import display
     _detach_log(srv)
+    display({"text/plain": f"starmodel_nb serving {f.url} ({srv.name})", "text/html": f.link(f"starmodel_nb serving ({html.escape(srv.name)})")}, raw=True)
+    try: import ipywidgets as W
+    except ImportError: return   # event errors then go to the kernel's log
     out = W.Output(layout=W.Layout(max_height="240px", overflow="auto"))
     srv._log = _WidgetLog(out)
     srv._log.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     log.addHandler(srv._log)
-    display(HTML(f'<small>starmodel_nb serving <a href="{srv.url}" target="_blank">{srv.url}</a> ({html.escape(srv.name)})</small>'), out)
-
-# %% ../nbs/50_notebook.ipynb #3a586d8e
-def frame_target(port: int, path: str = "/", base_url: str | None = None, env: dict | None = None) -> tuple[str, str]:
-    "How `show` finds the frame's URL: `('url', URL)`, `('colab', PATH)` or `('host', PATH)` (the page's own host)."
-    env = os.environ if env is None else env
-    path = "/" + path.lstrip("/")
-    base = base_url if base_url is not None else load_settings(env=env).base_url
-    if base: return "url", base.format(port=port).rstrip("/") + path
-    if pre := env.get("JUPYTERHUB_SERVICE_PREFIX"): return "url", f"{pre.rstrip('/')}/proxy/{port}{path}"
-    if "google.colab" in sys.modules: return "colab", path
-    return "host", path
-
-# %% ../nbs/50_notebook.ipynb #ec91e651
-class Frame:
-    "A displayable iframe of a served page; `html` is what a notebook renders."
-    def __init__(self, port: int, path: str = "/", height: int | None = None, base_url: str | None = None):
-        self.port, (self.mode, self.target), self.height = port, frame_target(port, path, base_url), height
-        self.id = "sm-" + uuid.uuid4().hex[:8]
-    @property
-    def url(self) -> str:
-        "The frame's URL as far as the kernel knows it (the page's host name is only known in the browser)."
-        return self.target if self.mode == "url" else f"http://localhost:{self.port}{self.target}"
-    def _repr_html_(self) -> str: return self.html
-
-# %% ../nbs/50_notebook.ipynb #825c5920
-def _frame_html(self: Frame) -> str:
-    i, h = self.id, self.height or 120
-    conf = json.dumps({"mode": self.mode, "target": self.target, "port": self.port, "fixed": self.height is not None})
-    return f"""<div class="starmodel-frame"><iframe id="{i}" title="starmodel_nb app" style="width:100%;height:{int(h)}px;border:1px solid #ddd;border-radius:6px"></iframe>
-<div style="font-size:12px"><a id="{i}-open" href="{html.escape(self.url)}" target="_blank" rel="noopener">open in a new tab &#8599;</a></div>
-<script>(() => {{
-const c = {conf}, f = document.getElementById("{i}"), a = document.getElementById("{i}-open");
-const go = u => {{ f.src = u; a.href = u; }};
-if (c.mode === "url") go(c.target);
-else if (c.mode === "colab") google.colab.kernel.proxyPort(c.port, {{cache: false}}).then(u => go(u.replace(/\\/$/, "") + c.target));
-else go((/^https?:$/.test(location.protocol) ? location.protocol + "//" + location.hostname : "http://localhost") + ":" + c.port + c.target);
-if (!c.fixed) addEventListener("message", e => {{
-  if (e.source === f.contentWindow && e.data && e.data.starmodelHeight) f.style.height = Math.min(e.data.starmodelHeight + 2, 4000) + "px";
-}});
-}})();</script></div>"""
-
-Frame.html = property(_frame_html)
+    display(out)
 
 # %% ../nbs/50_notebook.ipynb #e4822a3c
 def show(path: str = "/", height: int | None = None, srv: Server | None = None, base_url: str | None = None) -> Frame:
@@ -274,7 +287,7 @@ class InstanceView:
                               self.status])
         self._unsub = app.sm.bus.subscribe(self._changed)
 
-    def _ipython_display_(self): from IPython.display import display; display(self.widget)
+    def _repr_mimebundle_(self, **kw): return self.widget._repr_mimebundle_(**kw)   # a cell's result, not a print
     def close(self): self._unsub(); self.widget.close()
 
 # %% ../nbs/50_notebook.ipynb #f6221bfa
@@ -335,12 +348,17 @@ class ClassView:
         body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in [k[:12], ver, *(getattr(o, n) for n in names)]) + "</tr>"
                        for k, o, ver in rows)
         self.table.value = f"<table><tr>{head}</tr>{body}</table>"
-    def _ipython_display_(self): from IPython.display import display; display(self.widget)
+    def _repr_mimebundle_(self, **kw): return self.widget._repr_mimebundle_(**kw)   # a cell's result, not a print
     def close(self): self._unsub(); self.widget.close()
 
 # %% ../nbs/50_notebook.ipynb #0ce895c5
+def _need_widgets() -> None:
+    try: import ipywidgets   # noqa: F401
+    except ImportError: raise ImportError("inspect() needs ipywidgets: pip install 'starmodel_nb[notebook]'") from None
+
 def inspect(x, key: str | None = None, app=None):
     "A live ipywidgets view: of every instance of class `x`, or of one instance (`x` a class with `key`, or a global instance)."
+    _need_widgets()
     app = app or _last().app
     if isinstance(x, type): return ClassView(app, x) if key is None else InstanceView(app, x, key)
     return InstanceView(app, type(x), key)

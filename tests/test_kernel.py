@@ -42,7 +42,7 @@ def kernel(assets):
         yield run
 
 def wait_n(page, n):
-    page.wait_for_function(f"document.getElementById('sm-kcounter-n').textContent.trim() === '{n}'", polling=50, timeout=3000)
+    page.wait_for_function(f"document.getElementById('sm-kcounter-n').textContent.trim() === '{n}'", polling=50, timeout=20_000)
 
 def test_kernel_and_browser_see_each_other(kernel, browser):
     kernel(0)
@@ -57,7 +57,7 @@ def test_kernel_and_browser_see_each_other(kernel, browser):
     kernel(5); wait_n(page, 7)                      # so does an edit in the widget
     assert kernel(6) == "True None None"            # FastHTML saw a notebook, yet no CORS grant
     page.get_by_role("button", name="Explode").click()
-    page.get_by_role("alert").filter(has_text="kaboom in an event").wait_for(timeout=3000)
+    page.get_by_role("alert").filter(has_text="kaboom in an event").wait_for(timeout=20_000)
     page.wait_for_timeout(200)
     logged = json.loads(kernel(7))
     assert any("Kcounter.explode failed: kaboom in an event" in t and "Traceback" in t for t in logged), logged

@@ -77,14 +77,14 @@ def test_create_form_error_then_fix_appears_live_in_another_list(browser, server
     editor.get_by_label("Weight").fill("2.5")
     editor.get_by_role("button", name="Save").click()
     err = editor.locator("#sm-crate-form-label-error")
-    err.wait_for(timeout=2000)
+    err.wait_for(timeout=20_000)
     assert "no digits, please" in err.inner_text()
     assert editor.get_by_label("Label").input_value() == "Box 9" and editor.get_by_label("Weight").input_value() == "2.5"
     assert editor.get_by_label("Label").get_attribute("aria-invalid") == "true"
     editor.get_by_label("Label").fill("Boxes")
     editor.get_by_role("button", name="Save").click()
-    editor.wait_for_url("**/crates/*", timeout=3000)
-    lister.locator("tbody tr").filter(has_text="Boxes").wait_for(timeout=2000)
+    editor.wait_for_url("**/crates/*", timeout=20_000)
+    lister.locator("tbody tr").filter(has_text="Boxes").wait_for(timeout=20_000)
     editor.get_by_role("link", name="Edit").click()
     editor.get_by_label("Weight").fill("-1")                          # the browser itself refuses what the field's ge=0 says
     editor.get_by_role("button", name="Save").click()
@@ -92,11 +92,11 @@ def test_create_form_error_then_fix_appears_live_in_another_list(browser, server
     editor.get_by_label("Label").fill("Boxes 2")
     editor.get_by_label("Weight").fill("4")
     editor.get_by_role("button", name="Save").click()
-    editor.locator("#sm-crate-form-label-error").wait_for(timeout=2000)
+    editor.locator("#sm-crate-form-label-error").wait_for(timeout=20_000)
     editor.get_by_label("Label").fill("Boxes")
     editor.get_by_label("Fragile").check()
     editor.get_by_role("button", name="Save").click()
-    lister.locator("tbody tr").filter(has_text="4.0").wait_for(timeout=2000)
+    lister.locator("tbody tr").filter(has_text="4.0").wait_for(timeout=20_000)
     assert log == []
 
 def test_keyboard_fires_events_and_every_input_has_a_label(browser, server):
@@ -105,9 +105,9 @@ def test_keyboard_fires_events_and_every_input_has_a_label(browser, server):
     page.goto(server.url + "/tally")
     page.get_by_role("button", name="Bump").focus()
     page.keyboard.press("Enter")
-    page.wait_for_function("document.getElementById('sm-tally-n').textContent.trim() === '1'", polling=50, timeout=2000)
+    page.wait_for_function("document.getElementById('sm-tally-n').textContent.trim() === '1'", polling=50, timeout=20_000)
     page.get_by_label("Note").focus(); page.keyboard.type("typed"); page.keyboard.press("Enter")
-    page.wait_for_function("document.getElementById('sm-tally-note').textContent.trim() === 'typed'", polling=50, timeout=2000)
+    page.wait_for_function("document.getElementById('sm-tally-note').textContent.trim() === 'typed'", polling=50, timeout=20_000)
     for path in ("/tally", "/crates/new", "/crates", "/admin/crate"):
         page.goto(server.url + path)
         unlabeled = page.evaluate("""() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
@@ -130,7 +130,7 @@ def test_xss_polyglots_render_as_text_everywhere(browser, server):
     for x in XSS:                                                      # through events and the live stream (SSE patches)
         page.goto(server.url + "/tally")
         page.get_by_label("Note").fill(x); page.get_by_role("button", name="Write").click()
-        watcher.wait_for_function("t => document.getElementById('sm-tally-note').textContent === t", arg=x, polling=50, timeout=2000)
+        watcher.wait_for_function("t => document.getElementById('sm-tally-note').textContent === t", arg=x, polling=50, timeout=20_000)
         for p in (page, watcher): assert p.evaluate("window.__xss") is None and p.locator("img[src=x], svg[onload]").count() == 0
     assert [l for l in log if "dialog" in l] == [] and log == []
 
@@ -143,17 +143,17 @@ def test_admin_follows_changes_and_bulk_deletes(browser, server):
     admin.goto(server.url + "/admin/tally")
     assert "No live instances." in admin.content()
     httpx.get(server.url + "/tally/bump", headers={"Datastar-Request": "true"})          # a visitor's event
-    admin.get_by_text("1 live instance").wait_for(timeout=4000)
+    admin.get_by_text("1 live instance").wait_for(timeout=20_000)
     admin.goto(server.url + "/admin/crate")
     crates = api.get("/crates").json()["items"]
     ids = {c["label"]: c["id"] for c in crates}
     for n in ("Alpha", "Gamma"): admin.get_by_label(f"Select crate {ids[n]}").check()
     admin.once("dialog", lambda d: d.accept())
     admin.get_by_role("button", name="Delete selected").click()
-    admin.locator(f"#sm-crate-{ids['Alpha']}-row").wait_for(state="detached", timeout=3000)
+    admin.locator(f"#sm-crate-{ids['Alpha']}-row").wait_for(state="detached", timeout=20_000)
     assert [c["label"] for c in api.get("/crates").json()["items"]] == ["Beta"]
     api.post("/crates", json={"label": "Delta"})                                          # someone else creates one
-    admin.locator("tbody tr").filter(has_text="Delta").wait_for(timeout=2000)
+    admin.locator("tbody tr").filter(has_text="Delta").wait_for(timeout=20_000)
     assert log == []
 
 def test_dark_mode_offline(browser, assets, tmp_path):
