@@ -42,7 +42,8 @@ def kernel(assets):
         yield run
 
 def wait_n(page, n):
-    page.wait_for_function(f"document.getElementById('sm-kcounter-n').textContent.trim() === '{n}'", polling=50, timeout=20_000)
+    try: page.wait_for_function(f"document.getElementById('sm-kcounter-n').textContent.trim() === '{n}'", polling=50, timeout=20_000)
+    except Exception: raise AssertionError(f"waited for {n}, the page shows {page.locator('#sm-kcounter-n').inner_text()!r}") from None
 
 def test_kernel_and_browser_see_each_other(kernel, browser):
     kernel(0)
