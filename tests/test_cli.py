@@ -1,11 +1,22 @@
-"The `starmodel` command in real processes, on SQLite and on the real Postgres: migrations keep rows, reset, entities, run, errors."
-import os, shutil, subprocess, sys, textwrap, time
+"""The `starmodel` command on SQLite and on the real Postgres: migrations keep rows, reset, entities, run, errors.
+Commands run `main([...])` in this process, each in what a new process would start with (see `Project.fresh`):
+a process costs a second of imports. Serving with `run`, and the installed script, run as real processes."""
+import importlib, io, os, shutil, subprocess, sys, textwrap, threading, time
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
-import httpx, pytest
-from sqlalchemy import inspect, text
-from starmodel_nb.adapters.persistence.sql import make_engine
+from weakref import WeakValueDictionary
+import httpx, pytest, uvicorn
+from sqlalchemy import MetaData, inspect, text
+from sqlmodel import SQLModel
+from starmodel_nb import config
+from starmodel_nb.adapters.persistence import sql as persist
+from starmodel_nb.adapters.persistence.sql import SchemaBehind, make_engine
+from starmodel_nb.cli import main
+from starmodel_nb.core import registry
 from support import NO_PG, PG, free_port, fresh_pg_database
 
+# the script pip installed beside this interpreter (its bin/ need not be on PATH)
+STARMODEL = shutil.which("starmodel", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
 
 @pytest.fixture
 def pg_db():
@@ -31,6 +42,19 @@ class Note(Entity):
     text: str = ""
 '''
 
+def guarded(f, *a, timeout=60):
+    "`f(*a)` in a daemon thread: a hang fails the test after `timeout` s instead of stalling the suite."
+    box = []
+    def go():
+        try: box.append((True, f(*a)))
+        except BaseException as e: box.append((False, e))
+    t = threading.Thread(target=go, daemon=True)
+    t.start(); t.join(timeout)
+    assert box, f"{f.__name__}{a} still running after {timeout} s"
+    ok, v = box[0]
+    if not ok: raise v
+    return v
+
 class Project:
     "A project folder: settings.ini, the entities module `shop.py`, and the `starmodel` command run in it."
     def __init__(self, path: Path, url: str):
@@ -38,11 +62,44 @@ class Project:
         (path/"settings.ini").write_text(f"[starmodel]\napp = shop\ndatabase_url = {url}\n")
         self.model()
     def model(self, extra: str = ""): (self.path/"shop.py").write_text(MODEL.format(extra=textwrap.indent(extra, "    ")))
-    def __call__(self, *args, timeout=60, **kw) -> subprocess.CompletedProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STARMODEL_") or k.startswith("STARMODEL_TEST")}
-        if "input" not in kw: kw.setdefault("stdin", subprocess.DEVNULL)
-        return subprocess.run([sys.executable, "-m", "starmodel_nb.cli", *args], cwd=self.path, env=env,
-                              capture_output=True, text=True, timeout=timeout, **kw)
+
+    @contextmanager
+    def fresh(self, input=""):
+        "What a new process in the folder starts with: no STARMODEL_* settings, no entities or tables, nothing imported from here."
+        with pytest.MonkeyPatch.context() as mp:
+            mp.chdir(self.path)
+            for k in [k for k in os.environ if k.startswith("STARMODEL_") and not k.startswith("STARMODEL_TEST")]: mp.delenv(k)
+            mp.setattr(sys, "stdin", io.StringIO(input))          # not a terminal, as under subprocess
+            mp.setattr(sys, "path", [str(self.path), *sys.path])  # the migrations' env.py adds the cwd and never removes it
+            mp.setattr(sys, "dont_write_bytecode", True)          # a rewritten shop.py of the same size and second must not load a stale .pyc
+            mp.setattr(registry, "_by_slug", {})
+            mp.setattr(SQLModel, "metadata", MetaData())
+            mp.setattr(SQLModel._sa_registry, "_class_registry", WeakValueDictionary())   # the mapped classes by name
+            mp.setattr(config, "_dev_secret", [])
+            importlib.invalidate_caches()                         # see files written since the last import
+            try: yield
+            finally:
+                for k, m in list(sys.modules.items()):
+                    if (getattr(m, "__file__", None) or "").startswith(str(self.path) + os.sep): del sys.modules[k]
+
+    def __call__(self, *args, input="") -> subprocess.CompletedProcess:
+        "`starmodel *args` with `input` on stdin, by `main` in this process."
+        with self.fresh(input), redirect_stdout(io.StringIO()) as out, redirect_stderr(io.StringIO()) as err:
+            rc = guarded(main, list(args))
+        return subprocess.CompletedProcess(args, rc, out.getvalue(), err.getvalue())
+
+    def boot(self):
+        "What the app's own process does, `import shop; create_app()`: raises if it refuses to start."
+        from starmodel_nb.factory import create_app
+        engines = []
+        def track(*a, **kw): engines.append(make_engine(*a, **kw)); return engines[-1]
+        with self.fresh(), pytest.MonkeyPatch.context() as mp:
+            mp.setattr(persist, "make_engine", track)   # the app's engines end with this "process", started or not
+            importlib.import_module("shop")
+            try: guarded(create_app)
+            finally:
+                for e in engines: e.dispose()
+
     def sql(self, q: str, **params):
         eng = make_engine(self.url)
         try:
@@ -61,6 +118,9 @@ class Project:
 @pytest.fixture
 def project(tmp_path, db_url): return Project(tmp_path, db_url)
 
+@pytest.fixture
+def sqlite_project(tmp_path): return Project(tmp_path, f"sqlite:///{tmp_path}/shop.db")
+
 def ok(r):
     assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
     return r.stdout
@@ -75,10 +135,8 @@ def test_migrate_adds_a_column_and_keeps_the_rows(project):
     assert out.startswith("no changes") and len(project.revisions()) == 1
 
     project.model('color: str = "red"\nnote: Optional[str] = None\n')
-    r = subprocess.run([sys.executable, "-c", "import shop; from starmodel_nb.factory import create_app; create_app()"],
-                       cwd=project.path, capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "STARMODEL_DATABASE_URL": project.url})
-    assert r.returncode != 0 and "SchemaBehind" in r.stderr and "widget.color" in r.stderr and "starmodel migrate" in r.stderr
+    with pytest.raises(SchemaBehind) as e: project.boot()
+    assert "widget.color" in str(e.value) and "starmodel migrate" in str(e.value)
 
     out = ok(project("migrate", "-m", "widget colors"))
     assert "add column widget.color" in out and "add column widget.note" in out
@@ -88,29 +146,21 @@ def test_migrate_adds_a_column_and_keeps_the_rows(project):
     project.sql("INSERT INTO widget (name, stock) VALUES ('gear', 0)")   # the column's default now works for other writers too
     assert project.sql("SELECT color FROM widget WHERE name = 'gear'") == [("red",)]
 
-    r = subprocess.run([sys.executable, "-c", "import shop; from starmodel_nb.factory import create_app; create_app(); print('up')"],
-                       cwd=project.path, capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "STARMODEL_DATABASE_URL": project.url})
-    assert r.returncode == 0 and r.stdout.strip() == "up", r.stderr
+    project.boot()                                              # the app starts on the migrated schema
     assert ok(project("migrate")).startswith("no changes") and len(project.revisions()) == 2
 
 def test_migrate_on_tables_the_app_created_and_on_an_empty_database(project):
     "Revisions exist; a database whose tables the app made is only marked as up to date; an empty one runs the history."
     ok(project("migrate"))
     project.sql("DROP TABLE widget"); project.sql("DROP TABLE alembic_version")
-    r = subprocess.run([sys.executable, "-c", "import shop; from starmodel_nb.factory import create_app; create_app()"],
-                       cwd=project.path, capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "STARMODEL_DATABASE_URL": project.url})
-    assert r.returncode == 0 and "widget" in project.tables() and "alembic_version" not in project.tables(), r.stderr
+    project.boot()
+    assert "widget" in project.tables() and "alembic_version" not in project.tables()
     out = ok(project("migrate"))
     assert "already matches the models: marked as at" in out and "no changes" in out and len(project.revisions()) == 1
 
     project.sql("DROP TABLE widget"); project.sql("DROP TABLE alembic_version")
     out = ok(project("migrate"))
     assert "from an empty history" in out and "no changes" in out and "widget" in project.tables()
-
-@pytest.fixture
-def sqlite_project(tmp_path): return Project(tmp_path, f"sqlite:///{tmp_path}/shop.db")
 
 def test_db_reset(project):
     ok(project("migrate"))
@@ -139,9 +189,7 @@ def test_entities_lists_row_counts(project):
 def test_an_unreachable_database_is_one_line_and_exit_code_2(tmp_path):
     p = Project(tmp_path, "postgresql://postgres:hunter2@127.0.0.1:1/x")
     for args in (["migrate"], ["db", "reset", "--yes"]):
-        t0 = time.monotonic()
-        r = p(*args)
-        assert time.monotonic() - t0 < 10
+        r = p(*args)                                            # refused at once; `guarded` turns a hang into a failure
         assert r.returncode == 2, (r.stdout, r.stderr)
         assert r.stderr.startswith("starmodel: cannot reach the database postgresql://postgres:***@127.0.0.1:1/x")
         assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr and "hunter2" not in r.stderr + r.stdout
@@ -170,41 +218,45 @@ def test_db_shell_has_the_engine_and_the_entities(sqlite_project):
     assert "starmodel_nb shell on sqlite:///" in r.stderr and "entities: Widget, Note" in r.stderr
 
 def _serve(p: Project, *args):
+    "`starmodel run` in a real process, by the installed script; returns it and its port."
+    if STARMODEL is None: pytest.skip("the starmodel script is not installed (pip install -e .)")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STARMODEL_")}
-    proc = subprocess.Popen([sys.executable, "-m", "starmodel_nb.cli", "run", "--port", str(port), *args], cwd=p.path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
+    return subprocess.Popen([STARMODEL, "run", "--port", str(port), *args], cwd=p.path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), port
+
+def _get(proc, port, path="/", timeout=60, **kw):
+    "GET `path` once the server answers; `timeout` s is only a hang guard."
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None: raise AssertionError(f"run exited {proc.returncode}: {proc.stderr.read()}")
-        try: return proc, port, httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
-        except httpx.TransportError: time.sleep(0.1)
-    proc.kill(); raise AssertionError("run did not start")
+        try: return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=10, **kw)
+        except httpx.TransportError: time.sleep(0.05)
+    raise AssertionError(f"run did not answer in {timeout} s")
 
 def test_run_serves_create_app_or_the_named_app(sqlite_project):
     p = sqlite_project
-    proc, port, r = _serve(p)
-    try:
-        assert r.status_code == 200
-        assert httpx.get(f"http://127.0.0.1:{port}/widgets", headers={"Accept": "application/json"}).json()["items"] == []
-        assert p.tables() >= {"widget"}                         # a fresh database gets its tables at start
-    finally: proc.terminate(); proc.wait(10)
     (p.path/"website.py").write_text("from starlette.applications import Starlette\nfrom starlette.responses import PlainTextResponse\n"
                                      "from starlette.routing import Route\nimport shop\n"
                                      "app = Starlette(routes=[Route('/', lambda req: PlainTextResponse('hi from website'))])\n")
-    proc, port, r = _serve(p, "--app", "website:app")
-    try: assert r.text == "hi from website"
-    finally: proc.terminate(); proc.wait(10)
+    (a, pa), (b, pb) = _serve(p), _serve(p, "--app", "website:app")   # both at once: each process pays its imports in parallel
+    try:
+        assert _get(a, pa).status_code == 200
+        assert _get(a, pa, "/widgets", headers={"Accept": "application/json"}).json()["items"] == []
+        assert p.tables() >= {"widget"}                         # a fresh database gets its tables at start
+        assert _get(b, pb).text == "hi from website"
+    finally:
+        for proc in (a, b): proc.kill(); proc.communicate()
 
-def test_run_refuses_a_schema_behind_the_models(sqlite_project):
+def test_run_refuses_a_schema_behind_the_models(sqlite_project, monkeypatch):
     p = sqlite_project
     ok(p("migrate"))
     p.model("color: str = 'red'\n")
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: pytest.fail("run served a schema behind the models"))
     r = p("run", "--port", str(free_port()))
     assert r.returncode == 1 and "widget.color" in r.stderr and "run `starmodel migrate`" in r.stderr
 
 def test_the_starmodel_script_is_installed():
-    exe = shutil.which("starmodel")
-    if exe is None: pytest.skip("the starmodel script is not on PATH (pip install -e .)")
-    r = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
+    if STARMODEL is None: pytest.skip("the starmodel script is not installed (pip install -e .)")
+    r = subprocess.run([STARMODEL, "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and all(c in r.stdout for c in ("migrate", "db", "entities", "run"))

@@ -1,5 +1,5 @@
 "The notebook kit outside a kernel: serve/stop/swap, port errors, startup errors, frames on another localhost port."
-import socket, threading, time
+import socket, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx, pytest
 from starmodel_nb import Entity, event, create_app
@@ -18,6 +18,7 @@ class Diary(Entity):
     def write(self): self.pages += 1
 
 DS = {"Datastar-Request": "true", "Accept": "text/event-stream"}
+WAIT = 30_000   # ms: only a hang guard, a passing wait returns as soon as the page shows the value
 
 @pytest.fixture
 def app(assets): return create_app([Lantern, Diary], assets=assets, secret_key="kit-tests")
@@ -29,10 +30,11 @@ def port_free(port):
         try: s.bind(("127.0.0.1", port)); s.listen(1); return True
         except OSError: return False
 
+def serve_threads() -> set: return {t for t in threading.enumerate() if t.name.startswith("starmodel-serve-")}
+
 def test_serve_answers_and_stop_frees_the_port(app):
-    t0 = time.perf_counter()
     srv = serve(app, name="t-basic")
-    assert time.perf_counter() - t0 < 2 and httpx.get(srv.url + "/lantern").status_code == 200
+    assert httpx.get(srv.url + "/lantern").status_code == 200           # serve() returns once the server answers
     assert httpx.get(f"http://[::1]:{srv.port}/lantern").status_code == 200   # localhost may resolve to ::1
     srv.stop()
     assert port_free(srv.port)
@@ -40,33 +42,32 @@ def test_serve_answers_and_stop_frees_the_port(app):
 def test_port_taken_is_a_clear_error(app):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0)); s.listen(1)
-        t0 = time.perf_counter()
+        before = serve_threads()
         with pytest.raises(ServeError, match=f"port {s.getsockname()[1]} on 127.0.0.1 is taken"):
             serve(app, port=s.getsockname()[1], name="t-taken")
-        assert time.perf_counter() - t0 < 1
+        assert serve_threads() <= before                                   # refused at bind: no server was started and waited for
 
 def test_startup_failure_is_reported_not_hung():
     async def bad(scope, receive, send):
         if scope["type"] == "lifespan":
             await receive()
             await send({"type": "lifespan.startup.failed", "message": "no database"})
-    t0 = time.perf_counter()
-    with pytest.raises(ServeError, match="failed to start.*no database"):
+    before = serve_threads()
+    with pytest.raises(ServeError, match="failed to start.*no database") as e:
         serve(bad, name="t-bad")
-    assert time.perf_counter() - t0 < 2
+    assert "timed out" not in str(e.value) and serve_threads() <= before   # reported when the server stopped, not at a deadline
 
-def test_stop_with_50_open_streams_is_quick(app):
+def test_stop_with_50_open_streams_ends_them(app):
+    "stop() ends the open streams itself, so the server need not wait them out and cut them (uvicorn's graceful timeout)."
     srv = serve(app, name="t-streams")
     clients, opened = [], []
     for _ in range(50):
-        c = httpx.Client(base_url=srv.url, headers=DS, timeout=5)
+        c = httpx.Client(base_url=srv.url, headers=DS, timeout=30)    # 30 s: only a hang guard
         cm = c.stream("GET", "/_sm/stream"); opened.append(cm.__enter__()); clients.append((c, cm))
     assert all(r.status_code == 200 for r in opened) and app.state.sm.hub.clients == 50
-    t0 = time.perf_counter()
     srv.stop()
-    took = time.perf_counter() - t0
-    assert took < 1.0, took
-    assert port_free(srv.port)
+    for r in opened: r.read()       # each ends with its last chunk; one that stop() left open is cut or hangs, and this raises
+    assert app.state.sm.hub.clients == 0 and port_free(srv.port)
     again = serve(app, port=srv.port, name="t-streams")
     assert httpx.get(again.url + "/lantern").status_code == 200
     again.stop()
@@ -106,7 +107,7 @@ def test_frame_on_another_localhost_port_keeps_its_session(app, browser):
         page.goto(f"http://localhost:{host.server_address[1]}/")
         frame = page.frame_locator("iframe")
         for _ in range(3): frame.get_by_role("button", name="Write").click()
-        frame.locator("#sm-diary-pages").filter(has_text="3").wait_for(timeout=2000)
+        frame.locator("#sm-diary-pages").filter(has_text="3").wait_for(timeout=WAIT)
         src = page.locator("iframe").get_attribute("src")
         assert src == f"http://localhost:{srv.port}/diary"
         assert page.locator("iframe").evaluate("f => parseInt(f.style.height)") > 150   # sized to its content
@@ -119,7 +120,7 @@ def test_reserve_with_open_pages(app, browser, assets):
         a, b = ctx.new_page(), ctx.new_page()
         for p in (a, b): p.goto(srv.url + "/lantern")
         a.get_by_role("button", name="Light").click()
-        b.wait_for_function("document.getElementById('sm-lantern-lit').textContent.trim() === '1'", polling=50, timeout=2000)
+        b.wait_for_function("document.getElementById('sm-lantern-lit').textContent.trim() === '1'", polling=50, timeout=WAIT)
         class Lantern3(Entity):
             model_config = {"scope": "global", "slug": "lantern", "abstract": True}
             lit: int = 0
@@ -127,6 +128,6 @@ def test_reserve_with_open_pages(app, browser, assets):
             def light(self): self.lit += 10
         serve(create_app([Lantern3, Diary], assets=assets, secret_key="kit-tests"), name="t-reserve")
         a.bring_to_front(); a.get_by_role("button", name="Light").click()
-        a.wait_for_function("document.getElementById('sm-lantern-lit').textContent.trim() === '11'", polling=50, timeout=2000)
-        b.wait_for_function("document.getElementById('sm-lantern-lit').textContent.trim() === '11'", polling=50, timeout=3000)
+        a.wait_for_function("document.getElementById('sm-lantern-lit').textContent.trim() === '11'", polling=50, timeout=WAIT)
+        b.wait_for_function("document.getElementById('sm-lantern-lit').textContent.trim() === '11'", polling=50, timeout=WAIT)
     finally: srv.stop()

@@ -1,5 +1,6 @@
 "The live stream over real HTTP: delivery by channel, replay, disconnect clean-up, the connection cap."
-import json, threading, time
+import json, time
+from itertools import islice
 import httpx, pytest
 from starmodel_nb import Entity, event, create_app
 from support import LiveServer
@@ -21,30 +22,37 @@ DS = {"Datastar-Request": "true", "Accept": "text/event-stream"}
 def server():
     with LiveServer(create_app([Beacon, Notes], secret_key="stream-tests", stream_cap=3, stream_heartbeat=0.2)) as srv: yield srv
 
-def messages(resp, n, timeout=3.0):
-    "The first `n` data messages of an open SSE response."
-    out, buf, end = [], "", time.monotonic() + timeout
+def sse(resp, timeout=30):
+    "The data messages of an open SSE response, as they arrive; stops after `timeout` s (only a hang guard: heartbeats keep it reading)."
+    buf, end = "", time.monotonic() + timeout
     for chunk in resp.iter_text():
         buf += chunk
         while "\n\n" in buf:
             block, buf = buf.split("\n\n", 1)
             data = [l[5:].strip() for l in block.splitlines() if l.startswith("data:")]
-            if data: out.append(json.loads("\n".join(data)))
-        if len(out) >= n or time.monotonic() > end: return out
-    return out
+            if data: yield json.loads("\n".join(data))
+        if time.monotonic() > end: return
+
+def messages(resp, n): return list(islice(sse(resp), n))
 
 def hub(server): return server.server.config.app.state.sm.hub
+
+def until(f, timeout=30):
+    "Wait for `f()` to be true; `timeout` s is only a hang guard."
+    end = time.monotonic() + timeout
+    while not f() and time.monotonic() < end: time.sleep(0.01)
+    return f()
 
 def test_stream_gets_global_and_own_session_changes_only(server):
     me, other = httpx.Client(base_url=server.url, headers=DS), httpx.Client(base_url=server.url, headers=DS)
     me.get("/notes"); other.get("/notes")          # each gets a session
     with me.stream("GET", "/_sm/stream") as r:
         assert r.status_code == 200 and r.headers["content-type"] == "text/event-stream"
-        threading.Timer(0.2, lambda: (other.get("/notes/write?text=theirs"), me.get("/notes/write?text=mine"),
-                                      other.get("/beacon/raise_"))).start()
-        got = messages(r, 3)
-    assert got[0]["hello"] == 1
-    assert [(m["ns"], m["signals"]) for m in got[1:]] == [("notes", {"notes": {"text": "mine"}}), ("beacon", {"beacon": {"level": 1}})]
+        live = sse(r)
+        assert next(live)["hello"] == 1                     # subscribed: what follows is live, not replayed
+        other.get("/notes/write?text=theirs"); me.get("/notes/write?text=mine"); other.get("/beacon/raise_")
+        got = list(islice(live, 2))
+    assert [(m["ns"], m["signals"]) for m in got] == [("notes", {"notes": {"text": "mine"}}), ("beacon", {"beacon": {"level": 1}})]
 
 def test_reconnect_replays_what_was_missed(server):
     c = httpx.Client(base_url=server.url, headers=DS)
@@ -54,7 +62,7 @@ def test_reconnect_replays_what_was_missed(server):
         got = messages(r, 3)
     assert [m["v"] for m in got[1:]] == [1, 2]
     with c.stream("GET", "/_sm/stream?since=2&epoch=another-server") as r:
-        got = messages(r, 3, timeout=1)       # a page of another epoch saw nothing of this server's: all is replayed
+        got = messages(r, 3)                  # a page of another epoch saw nothing of this server's: all is replayed
     assert got[0]["epoch"] == hub(server).epoch and [m["v"] for m in got[1:]] == [1, 2]
 
 def test_disconnect_unsubscribes_and_cap_refuses(server):
@@ -62,15 +70,11 @@ def test_disconnect_unsubscribes_and_cap_refuses(server):
     streams = [c.stream("GET", "/_sm/stream") for _ in range(3)]
     opened = [s.__enter__() for s in streams]
     assert all(r.status_code == 200 for r in opened)
-    time.sleep(0.1)
-    assert hub(server).clients == 3
+    assert hub(server).clients == 3                         # counted before the response starts
     r = c.get("/_sm/stream")
     assert r.status_code == 503 and "busy" in r.text
     for s in streams: s.__exit__(None, None, None)
-    for _ in range(50):
-        if hub(server).clients == 0: break
-        time.sleep(0.05)
-    assert hub(server).clients == 0
+    assert until(lambda: hub(server).clients == 0), hub(server).clients   # the server notices the disconnects
     with c.stream("GET", "/_sm/stream") as r: assert r.status_code == 200
 
 def test_stream_refuses_foreign_requests(server):
