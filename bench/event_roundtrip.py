@@ -60,7 +60,7 @@ def starmodel_app():
         @event
         def increment(self): self.count += 1
 
-    return create_app([BenchCounter], assets=str(ASSETS_DIR), secret_key="bench")
+    return create_app([BenchCounter], assets=str(ASSETS_DIR), secret_key="bench-secret-key-of-at-least-32-bytes")
 
 
 def fasthtml_app():

@@ -36,7 +36,7 @@ def app_factory():
         on: bool = False
         @event
         def toggle(self): self.on = not self.on
-    return lambda: create_app([BenchLamp], secret_key="bench")
+    return lambda: create_app([BenchLamp], secret_key="bench-secret-key-of-at-least-32-bytes")
 
 def measure_kit(runs: int) -> dict:
     from starmodel_nb.notebook import serve

@@ -25,7 +25,7 @@ class Tally(Entity, table=True):
     n: int = 0
     @event
     def increment(self): self.n += 1
-app = create_app([Hits, Tally], secret_key="bench")
+app = create_app([Hits, Tally], secret_key="bench-secret-key-of-at-least-32-bytes")
 '''
 
 def free_port():
@@ -89,7 +89,7 @@ def list_page(database_url: str, rows: int, runs: int = 30) -> float:
         name: str
         price: float = 0.0
         stock: int = 0
-    app = create_app([Item], database_url=database_url, secret_key="bench")
+    app = create_app([Item], database_url=database_url, secret_key="bench-secret-key-of-at-least-32-bytes")
     repo = app.sm.repo_for(Item)
     repo.prepare([Item])
     with repo.engine.begin() as c:

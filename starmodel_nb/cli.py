@@ -22,15 +22,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, select
 from starlette.applications import Starlette
-from .config import Settings, load_settings, session_secret
+from .config import MAKE_SECRET, Settings, check_secret, load_settings, session_secret
 from .core import StateStore, entity_scope, entity_store, primary_key, registry
 from .adapters.persistence.sql import SchemaBehind, ensure_version, make_engine
 
 # %% auto #0
-__all__ = ['ENV_PY', 'SCRIPT_MAKO', 'MAKE_SECRET', 'CliError', 'Unreachable', 'load_app', 'safe_url', 'open_engine',
-           'sql_entities', 'scaffold', 'alembic_config', 'describe', 'fill_default', 'migrate', 'confirm', 'reset',
-           'shell_namespace', 'shell', 'entity_table', 'entities', 'app_to_serve', 'worker_app', 'run', 'assets',
-           'main']
+__all__ = ['ENV_PY', 'SCRIPT_MAKO', 'CliError', 'Unreachable', 'load_app', 'safe_url', 'open_engine', 'sql_entities', 'scaffold',
+           'alembic_config', 'describe', 'fill_default', 'migrate', 'confirm', 'reset', 'shell_namespace', 'shell',
+           'entity_table', 'entities', 'app_to_serve', 'worker_app', 'run', 'assets', 'main']
 
 # %% ../nbs/60_cli.ipynb #3fa06564
 class CliError(Exception):
@@ -328,11 +327,12 @@ def worker_app():
     "The app one worker of `starmodel run --workers N` serves, on the settings of `settings.ini` and `STARMODEL_*`."
     return app_to_serve(load_settings())
 
-MAKE_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
-
 def run(s: Settings, workers: int = 1) -> None:
     "Serve `app_to_serve(s)` on `s.host`:`s.port` in `workers` processes (several need `secret_key` and no memory entities)."
     import uvicorn
+    if s.secret_key:
+        try: check_secret(s.secret_key)
+        except ValueError as e: raise CliError(str(e)) from None
     if workers > 1:
         if not s.secret_key: raise CliError(f"{workers} workers need a secret_key, or a session signed by one is refused by the "
                                             f"others: set STARMODEL_SECRET_KEY to the output of {MAKE_SECRET}")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['Settings', 'load_settings', 'session_secret']
+__all__ = ['MAKE_SECRET', 'Settings', 'load_settings', 'check_secret', 'session_secret']
 
 # %% ../nbs/00_config.ipynb #84b49558
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ class Settings:
     port: int = 5001
     assets: str = "auto"                 # "auto" (a local copy if complete, else the CDN), "cdn", or a folder
     admin: bool = False
+    session_cookie: str = ""             # the session cookie's name; empty: starmodel_{port}, so apps on one host never share
+    cookie_secure: bool = False          # mark the session cookie Secure always (it is anyway over HTTPS)
+    trusted_proxies: str = ""            # addresses whose X-Forwarded-Proto is believed, space-separated (e.g. 127.0.0.1)
     root_path: str = ""                  # path prefix when served behind a proxy (else X-Forwarded-Prefix, if any)
     base_url: str = ""                   # where show() points frames, e.g. https://host/proxy/{port}
     app: str = ""                        # module (or module:attr) defining the entities, for the CLI; e.g. myapp.entities
@@ -74,10 +77,20 @@ def load_settings(path: str | Path | None = "settings.ini", env: dict | None = N
 
 # %% ../nbs/00_config.ipynb #b952d373
 _dev_secret: list[str] = []
+MAKE_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+_WEAK = {"secret", "secret-key", "secret_key", "secretkey", "changeme", "change-me", "password", "passw0rd", "dev", "development",
+         "test", "testing", "starmodel", "starmodel_nb", "supersecret", "default", "insecure", "your-secret-key", "mysecret"}
+
+def check_secret(key: str) -> None:
+    "Refuse a `secret_key` that can be guessed (a cookie could then be forged offline): `ValueError` naming the cure."
+    k = key.strip()
+    why = ("is shorter than 32 bytes" if len(k.encode()) < 32 else
+           "is a well-known value" if k.lower() in _WEAK else "repeats too few characters" if len(set(k)) < 8 else "")
+    if why: raise ValueError(f"secret_key {why}, so a session cookie could be forged: set STARMODEL_SECRET_KEY to the output of {MAKE_SECRET}")
 
 def session_secret(s: Settings, say=print) -> str:
     "The secret that signs session cookies: `s.secret_key`, or this process's random development key (told once, to `say`)."
-    if s.secret_key: return s.secret_key
+    if s.secret_key: check_secret(s.secret_key); return s.secret_key
     if not _dev_secret:
         say("starmodel_nb: no secret_key set, so sessions are signed with a random key for this process "
             "(set STARMODEL_SECRET_KEY to keep them across restarts)")

@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/core.html.md"""
 
 # %% ../nbs/01_core.ipynb #221202df
 from __future__ import annotations
-import inspect, json, re, warnings
+import inspect, json, math, re, warnings
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -15,14 +15,16 @@ from functools import cached_property
 from enum import Enum
 from typing import Any, Callable, ClassVar
 from urllib.parse import quote
+from pydantic_core import to_jsonable_python
 from sqlmodel import SQLModel
 from sqlmodel.main import SQLModelMetaclass
 
 # %% auto #0
-__all__ = ['AVAILABLE_STORES', 'METHODS', 'PATCH_MODES', 'url_prefix', 'record_key', 'registry', 'StateStore', 'Scope',
-           'EventSpec', 'EventMethod', 'event', 'prefixed', 'Sig', 'Action', 'Signals', 'Registry', 'EntityMeta',
-           'Entity', 'entity_slug', 'entity_store', 'entity_plural', 'primary_key', 'entity_scope', 'public_fields',
-           'mutable_fields', 'exact_for_js', 'signals_of']
+__all__ = ['AVAILABLE_STORES', 'METHODS', 'PATCH_MODES', 'url_prefix', 'record_key', 'registry', 'MAX_DEPTH', 'StateStore',
+           'Scope', 'EventSpec', 'EventMethod', 'event', 'prefixed', 'Sig', 'Action', 'Signals', 'Registry',
+           'EntityMeta', 'Entity', 'entity_slug', 'entity_store', 'entity_plural', 'primary_key', 'entity_scope',
+           'public_fields', 'mutable_fields', 'exact_for_js', 'stored_state', 'signals_of', 'loads_strict',
+           'datastar_json']
 
 # %% ../nbs/01_core.ipynb #1f063af0
 class StateStore(str, Enum):
@@ -238,7 +240,8 @@ class EntityMeta(SQLModelMetaclass):
 
 class Entity(SQLModel, metaclass=EntityMeta):
     "Base class of entities: pydantic fields + `@event` methods; configure with `model_config` keys `store`, `scope`, `ttl`."
-    model_config = {"validate_assignment": True, "extra": "forbid", "ignored_types": (EventMethod, _SigAccessor)}
+    model_config = {"validate_assignment": True, "extra": "forbid", "allow_inf_nan": False,
+                    "ignored_types": (EventMethod, _SigAccessor)}
     __table_args__ = {"extend_existing": True}   # a notebook cell defining a table runs again: redefine, don't fail
     __sm_events__: ClassVar[dict[str, EventSpec]] = {}
     sig = _SigAccessor()
@@ -295,7 +298,44 @@ def exact_for_js(v):
     if isinstance(v, dict): return {k: exact_for_js(x) for k, x in v.items()}
     return v
 
+def stored_state(obj, mode: str = "python") -> dict:
+    "Every field of `obj` as stored, `exclude=True` ones too (they are kept out of the API, not out of the database)."
+    d = obj.model_dump(mode=mode)
+    for k in type(obj).model_fields.keys() - d.keys():
+        v = getattr(obj, k)
+        d[k] = to_jsonable_python(v) if mode == "json" else v
+    return d
+
 def signals_of(obj, only: set[str] | None = None) -> dict:
     "The Datastar signals of `obj`, `{slug: {field: value}}`, restricted to `only` when given; big ints as exact strings."
     names = [k for k in public_fields(type(obj)) if only is None or k in only]
     return {entity_slug(type(obj)): exact_for_js(obj.model_dump(mode="json", include=set(names)))}
+
+# %% ../nbs/01_core.ipynb #b8147874
+MAX_DEPTH = 32   # lists and objects inside one another: more than any form needs, far less than a recursion limit
+
+class _Bad(str): "A number JSON cannot carry, kept as its literal until its place is known."
+
+def _num(s: str):
+    v = float(s)
+    return v if math.isfinite(v) else _Bad(s)
+
+def _walk(v, depth=1, path=()):
+    "Raise for the first `_Bad` number (naming its place) or nesting past `MAX_DEPTH`."
+    if isinstance(v, _Bad):
+        e = ValueError(f"{'.'.join(map(str, path)) or 'value'}: {v} is not a finite number"); e.loc = str(path[-1]) if path else "body"
+        raise e
+    if isinstance(v, (list, dict)):
+        if depth > MAX_DEPTH: raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        for k, x in (v.items() if isinstance(v, dict) else enumerate(v)): _walk(x, depth + 1, (*path, k))
+
+def loads_strict(text: str | bytes) -> Any:
+    "JSON from a client: `ValueError` for bad JSON, `NaN`/`Infinity`/`1e999` (its `loc` names the field), or deep nesting."
+    try: v = json.loads(text, parse_constant=_Bad, parse_float=_num)
+    except RecursionError: raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    _walk(v)
+    return v
+
+def datastar_json(v: Any) -> str:
+    "`v` as JSON that Datastar reads as data in a `data-*` attribute: `@`, `$` and `\\` escaped, no `NaN`."
+    return json.dumps(v, allow_nan=False).replace("\\\\", "\\u005c").replace("@", "\\u0040").replace("$", "\\u0024")

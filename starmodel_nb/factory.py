@@ -44,7 +44,9 @@ def create_app(entities: list | None = None, settings: Settings | None = None, u
     rt.hub = StreamHub(partial(stream_message, rt), queue=s.stream_queue, heartbeat=s.stream_heartbeat,
                        cap=s.stream_cap, replay=s.stream_replay)
     rt.sql = SQLRoutes(rt)
-    return build_app(rt, session_secret(s), admin_routes())
+    secret = session_secret(s)
+    if s.admin: print("starmodel_nb: the admin is on at /admin; with no authentication configured it answers this machine only")
+    return build_app(rt, secret, admin_routes())
 
 # %% ../nbs/40_factory.ipynb #c18817f5
 def _sql_repo(s: Settings):

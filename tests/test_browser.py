@@ -20,7 +20,7 @@ class Mine(Entity):
 
 @pytest.fixture
 def server(assets):
-    app = create_app([Scoreboard, Mine], assets=assets, secret_key="browser-tests")
+    app = create_app([Scoreboard, Mine], assets=assets, secret_key="browser-tests-secret-key-of-at-least-32-bytes")
     with LiveServer(app) as srv: yield srv
 
 def watch_offsite(page, log):
@@ -129,7 +129,7 @@ class Shelf(Entity, table=True):
 
 @pytest.fixture
 def sql_server(assets, tmp_path):
-    app = create_app([Shelf], assets=assets, database_url=f"sqlite:///{tmp_path}/shelf.db", secret_key="browser-sql")
+    app = create_app([Shelf], assets=assets, database_url=f"sqlite:///{tmp_path}/shelf.db", secret_key="browser-sql-secret-key-of-at-least-32-bytes")
     with LiveServer(app) as srv: yield srv
 
 def test_lists_and_records_update_live(browser, sql_server):

@@ -12,7 +12,7 @@ CELLS = [
     def bump(self): self.n += 1
     @event
     def explode(self): raise RuntimeError("kaboom in an event")
-srv = serve(create_app([Kcounter], assets=os.environ["SM_ASSETS"], secret_key="kernel"), name="kernel")
+srv = serve(create_app([Kcounter], assets=os.environ["SM_ASSETS"], secret_key="kernel-secret-key-of-at-least-32-bytes"), name="kernel")
 print(srv.port)""",
     "view = inspect(Kcounter, 'global', app=srv.app)",
     "print(view.fields['n'].value, srv.app.instance(Kcounter).n)",

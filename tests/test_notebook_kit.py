@@ -21,7 +21,7 @@ DS = {"Datastar-Request": "true", "Accept": "text/event-stream"}
 WAIT = 30_000   # ms: only a hang guard, a passing wait returns as soon as the page shows the value
 
 @pytest.fixture
-def app(assets): return create_app([Lantern, Diary], assets=assets, secret_key="kit-tests")
+def app(assets): return create_app([Lantern, Diary], assets=assets, secret_key="kit-tests-secret-key-of-at-least-32-bytes")
 
 def port_free(port):
     "Can a new server listen on `port` (as serve() would, with SO_REUSEADDR: old connections may linger in TIME_WAIT)?"
@@ -76,7 +76,7 @@ def test_stop_with_50_open_streams_ends_them(app):
         except Exception: pass
 
 def test_two_apps_at_once_and_swap_keeps_state(app):
-    one, two = serve(app, name="t-one"), serve(create_app([Lantern], secret_key="kit-tests"), name="t-two")
+    one, two = serve(app, name="t-one"), serve(create_app([Lantern], secret_key="kit-tests-secret-key-of-at-least-32-bytes"), name="t-two")
     try:
         assert one.port != two.port
         httpx.get(one.url + "/lantern/light", headers=DS)
@@ -85,7 +85,7 @@ def test_two_apps_at_once_and_swap_keeps_state(app):
             lit: int = 0
             @event
             def light(self): self.lit += 10
-        again = serve(create_app([Lantern2, Diary], secret_key="kit-tests"), name="t-one")
+        again = serve(create_app([Lantern2, Diary], secret_key="kit-tests-secret-key-of-at-least-32-bytes"), name="t-one")
         assert again is one
         r = httpx.get(one.url + "/lantern/light", headers=DS)
         assert '{"lantern":{"lit":11}}' in r.text          # the old instance, the new code
@@ -126,7 +126,7 @@ def test_reserve_with_open_pages(app, browser, assets):
             lit: int = 0
             @event
             def light(self): self.lit += 10
-        serve(create_app([Lantern3, Diary], assets=assets, secret_key="kit-tests"), name="t-reserve")
+        serve(create_app([Lantern3, Diary], assets=assets, secret_key="kit-tests-secret-key-of-at-least-32-bytes"), name="t-reserve")
         a.bring_to_front(); a.get_by_role("button", name="Light").click()
         a.wait_for_function("document.getElementById('sm-lantern-lit').textContent.trim() === '11'", polling=50, timeout=WAIT)
         b.wait_for_function("document.getElementById('sm-lantern-lit').textContent.trim() === '11'", polling=50, timeout=WAIT)

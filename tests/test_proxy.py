@@ -52,7 +52,7 @@ def jupyter(tmp_path_factory):
 
 @pytest.fixture
 def app_srv(assets):
-    srv = serve(create_app([Tickets, Launch, Basket], assets=assets, secret_key="proxy-tests"), name="proxy")
+    srv = serve(create_app([Tickets, Launch, Basket], assets=assets, secret_key="proxy-tests-secret-key-of-at-least-32-bytes"), name="proxy")
     yield srv
     srv.stop()
 

@@ -20,7 +20,7 @@ class Vault(Entity):
 DS = {"Datastar-Request": "true"}
 
 @pytest.fixture
-def app(): return create_app([Vault], secret_key="security-tests")
+def app(): return create_app([Vault], secret_key="security-tests-secret-key-of-at-least-32-bytes")
 
 @pytest.fixture
 def cli(app): return TestClient(app, headers=DS)

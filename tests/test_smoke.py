@@ -13,7 +13,7 @@ def test_import(mod): importlib.import_module(mod)
 
 def test_demo_serves(tmp_path):
     port = free_port()
-    env = {**os.environ, "STARMODEL_PORT": str(port), "STARMODEL_SECRET_KEY": "smoke"}
+    env = {**os.environ, "STARMODEL_PORT": str(port), "STARMODEL_SECRET_KEY": "smoke-secret-key-of-at-least-32-bytes"}
     p = subprocess.Popen([sys.executable, "-m", "starmodel_nb.demo"], cwd=tmp_path, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

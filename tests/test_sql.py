@@ -41,7 +41,7 @@ DS = {"Datastar-Request": "true"}
 
 @pytest.fixture
 def app(db_url):
-    a = create_app([Gadget, Note], database_url=db_url, secret_key="sql-tests")
+    a = create_app([Gadget, Note], database_url=db_url, secret_key="sql-tests-secret-key-of-at-least-32-bytes")
     yield a
     with a.sm.repo_for(Gadget).engine.begin() as c: c.execute(text("DROP TABLE IF EXISTS gadget"))
 
@@ -96,7 +96,7 @@ def test_database_outage_is_503_and_recovers(pg_db):
     u = urlsplit(pg_db)
     relay = TcpRelay((u.hostname, u.port or 5432))
     url = f"{u.scheme}://{u.username}@127.0.0.1:{relay.port}{u.path}"
-    app = create_app([Gadget, Note], database_url=url, secret_key="outage")
+    app = create_app([Gadget, Note], database_url=url, secret_key="outage-secret-key-of-at-least-32-bytes")
     with LiveServer(app) as srv:
         c = httpx.Client(base_url=srv.url, headers=JSON, timeout=30)   # only a hang guard: the outage must be answered, not waited out
         gid = c.post("/gadgets", json={"name": "fragile", "stock": 1}).json()["id"]
@@ -121,7 +121,7 @@ class Counterweight(Entity, table=True):
     stock: int = 0
     @event(method="post")
     def adjust_stock(self, delta: int): self.stock += delta
-app = create_app([Counterweight], secret_key="two-processes")
+app = create_app([Counterweight], secret_key="two-processes-secret-key-of-at-least-32-bytes")
 '''
 
 @needs_pg

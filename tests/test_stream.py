@@ -20,7 +20,7 @@ DS = {"Datastar-Request": "true", "Accept": "text/event-stream"}
 
 @pytest.fixture
 def server():
-    with LiveServer(create_app([Beacon, Notes], secret_key="stream-tests", stream_cap=3, stream_heartbeat=0.2)) as srv: yield srv
+    with LiveServer(create_app([Beacon, Notes], secret_key="stream-tests-secret-key-of-at-least-32-bytes", stream_cap=3, stream_heartbeat=0.2)) as srv: yield srv
 
 def sse(resp, timeout=30):
     "The data messages of an open SSE response, as they arrive; stops after `timeout` s (only a hang guard: heartbeats keep it reading)."

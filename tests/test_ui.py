@@ -33,7 +33,7 @@ class Tally(Entity):
 
 @pytest.fixture
 def server(assets, tmp_path):
-    app = create_app([Crate, Tally], assets=assets, database_url=f"sqlite:///{tmp_path}/ui.db", secret_key="ui", admin=True, theme="violet")
+    app = create_app([Crate, Tally], assets=assets, database_url=f"sqlite:///{tmp_path}/ui.db", secret_key="ui-secret-key-of-at-least-32-bytes", admin=True, theme="violet")
     with LiveServer(app) as srv: yield srv
 
 def guard(page, log, dialogs=True):
@@ -157,7 +157,7 @@ def test_admin_follows_changes_and_bulk_deletes(browser, server):
     assert log == []
 
 def test_dark_mode_offline(browser, assets, tmp_path):
-    app = create_app([Tally], assets=assets, secret_key="dark", mode="dark", theme="zinc")
+    app = create_app([Tally], assets=assets, secret_key="dark-secret-key-of-at-least-32-bytes", mode="dark", theme="zinc")
     with LiveServer(app) as srv:
         page, log = browser.new_context().new_page(), []
         guard(page, log)

@@ -52,10 +52,17 @@ class StreamHub:
     def clients(self) -> int: return len({id(q) for qs in self._subs.values() for q in qs})
 
 # %% ../../nbs/31_sse_datastar.ipynb #2b049aa8
+def _json(msg: dict) -> str:
+    "`msg` as JSON a browser can parse; a value none can (`NaN` made by server code) is dropped with an error logged."
+    try: return json.dumps(msg, allow_nan=False)
+    except ValueError:
+        log.error("a live update of %s holds a value JSON cannot carry (NaN or infinity): sent without its content", msg.get("id"))
+        return json.dumps({k: msg[k] for k in ("seq", "epoch") if k in msg})
+
 def _text(self: StreamHub, entry: list, prefix: str) -> str | None:
     if (text := entry[3].get(prefix)) is None:
         msg = self.render(entry[2], prefix)
-        text = entry[3][prefix] = "" if msg is None else f"event: sm\nid: {entry[0]}\ndata: {json.dumps({**msg, 'seq': entry[0], 'epoch': self.epoch})}\n\n"
+        text = entry[3][prefix] = "" if msg is None else f"event: sm\nid: {entry[0]}\ndata: {_json({**msg, 'seq': entry[0], 'epoch': self.epoch})}\n\n"
     return text or None
 
 def _publish(self: StreamHub, evt: EntityChanged) -> None:

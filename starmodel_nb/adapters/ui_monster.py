@@ -9,7 +9,7 @@ from __future__ import annotations
 import html, inspect, json, typing
 from functools import lru_cache
 from fasthtml.common import A, Button, Div, Form, H3, Input, Label, Li, P, Span, Table, Tbody, Td, Th, Thead, Tr, Ul, to_xml
-from ..core import (EventSpec, Scope, entity_plural, entity_scope, entity_slug, primary_key, record_key,
+from ..core import (EventSpec, Scope, datastar_json, entity_plural, entity_scope, entity_slug, primary_key, record_key,
                               url_prefix)
 from .ui_fields import field_input, field_label, is_json, label, list_columns, shown_fields
 
@@ -109,7 +109,7 @@ def render_view(obj, version: int = 0, epoch: str = "") -> str:
 def render_page(title: str, content: str, headers: list, signals: dict | None = None) -> str:
     "A complete HTML page: `headers` in `<head>`, `content` (HTML) in `<main>` with `signals` declared."
     head = to_xml((*headers,), indent=False)
-    sig = html.escape(json.dumps(signals or {}), quote=True)
+    sig = html.escape(datastar_json(signals or {}), quote=True)   # data, never an expression
     ns = html.escape(" ".join(signals or {}), quote=True)
     return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\">"

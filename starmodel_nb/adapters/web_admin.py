@@ -6,8 +6,8 @@ Docs: https://starmodel.github.io/starmodel_nb/web_admin.html.md"""
 
 # %% ../../nbs/35_web_admin.ipynb #0a24e6db
 from __future__ import annotations
-import json
-from urllib.parse import parse_qsl, quote
+import hashlib, ipaddress, json
+from urllib.parse import parse_qsl, urlsplit
 from fasthtml.common import A, Button, Div, Form, H3, Input, P, Table, Tbody, Td, Th, Thead, Tr, to_xml
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,10 +20,30 @@ from .web_fasthtml import Runtime, refuse, run_event
 from .web_sql import list_query, mutation_refused
 
 # %% auto #0
-__all__ = ['admin_index', 'admin_entity', 'admin_bulk_delete', 'admin_instance', 'admin_event', 'admin_routes']
+__all__ = ['LOOPBACK_V4', 'admin_refused', 'short_key', 'admin_index', 'admin_entity', 'admin_bulk_delete', 'admin_instance',
+           'admin_event', 'admin_routes']
 
 # %% ../../nbs/35_web_admin.ipynb #0df08b22
-def _enabled(req: Request) -> bool: return req.app.state.sm.settings.admin
+def _loopback(name: str) -> bool:
+    try: return name == "localhost" or ipaddress.ip_address(name).is_loopback or getattr(ipaddress.ip_address(name), "ipv4_mapped", None) in LOOPBACK_V4
+    except ValueError: return False
+
+LOOPBACK_V4 = {ipaddress.ip_address("127.0.0.1")}
+
+def admin_refused(req: Request) -> Response | None:
+    "Why `req` may not use the admin: it is off (404), or, with no authentication configured, not from this machine (403)."
+    if not req.app.state.sm.settings.admin: return refuse(req, 404, "Not found.")
+    host = urlsplit("//" + req.headers.get("host", "")).hostname or ""
+    if not (_loopback(req.client.host if req.client else "") and _loopback(host)):   # Host too: a rebound DNS name is refused
+        return refuse(req, 403, "The admin answers only this machine (no authentication is configured).")
+    return None
+
+def short_key(key: str) -> str:
+    "How the admin names an instance: a short hash, so no session id is ever shown."
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+async def _resolve(rt: Runtime, cls, short: str) -> str | None:
+    return next((k for k, _, _ in await rt.repo_for(cls).list(cls) if short_key(k) == short), None)
 
 def _page(req: Request, title: str, content: str) -> Response:
     rt: Runtime = req.app.state.sm
@@ -39,7 +59,7 @@ async def _count(rt: Runtime, cls):
 
 async def admin_index(req: Request) -> Response:
     "GET /admin: every entity type with its store, scope and count."
-    if not _enabled(req): return refuse(req, 404, "Not found.")
+    if r := admin_refused(req): return r
     rt, pre = req.app.state.sm, req.app.state.sm.prefix(req)
     rows = [Tr(Td(A(label(c.__name__), href=f"{pre}/admin/{entity_slug(c)}", cls="uk-link")), Td(entity_store(c).name),
                Td(entity_scope(c).value), Td(str(await _count(rt, c)))) for c in rt.entities().values()]
@@ -53,13 +73,14 @@ async def admin_entity(req: Request) -> Response:
     "GET /admin/{slug}: a SQL table (search, sort, paging, bulk delete) or the live instances of a memory entity."
     rt: Runtime = req.app.state.sm
     cls = rt.entity(req.path_params["slug"])
-    if not _enabled(req) or cls is None: return refuse(req, 404, "Not found.")
+    if r := admin_refused(req): return r
+    if cls is None: return refuse(req, 404, "Not found.")
     pre = rt.prefix(req)
     if entity_scope(cls) == Scope.RECORD: return await _admin_table(req, rt, cls, pre)
     try: rows = await rt.repo_for(cls).list(cls)
     except Unavailable as e: return refuse(req, 503, str(e))
     names = shown_fields(cls)
-    body = [Tr(Td(A(k[:10], href=f"{pre}/admin/{entity_slug(cls)}/{quote(k, safe='')}", cls="uk-link font-mono")), Td(str(v)),
+    body = [Tr(Td(A(short_key(k), href=f"{pre}/admin/{entity_slug(cls)}/{short_key(k)}", cls="uk-link font-mono")), Td(str(v)),
                *[Td(_cell(getattr(o, n))) for n in names]) for k, o, v in rows]
     t = Table(Thead(Tr(Th("Key"), Th("Version"), *[Th(field_label(cls, n)) for n in names])), Tbody(*body), cls="uk-table uk-table-small") \
         if rows else P("No live instances.", cls="text-muted-foreground")
@@ -90,7 +111,8 @@ async def admin_bulk_delete(req: Request) -> Response:
     "POST /admin/{slug}/bulk_delete: delete the records whose `ids` the form names."
     rt: Runtime = req.app.state.sm
     cls = rt.entity(req.path_params["slug"])
-    if not _enabled(req) or cls is None or entity_scope(cls) != Scope.RECORD: return refuse(req, 404, "Not found.")
+    if r := admin_refused(req): return r
+    if cls is None or entity_scope(cls) != Scope.RECORD: return refuse(req, 404, "Not found.")
     if r := mutation_refused(req): return r
     raw = [v for k, v in parse_qsl((await req.body()).decode("utf-8", "replace")) if k == "ids"]
     keys = [k for v in raw for k in [rt.sql.key(cls, v.strip())] if k is not None]
@@ -106,14 +128,16 @@ async def admin_bulk_delete(req: Request) -> Response:
 async def admin_instance(req: Request) -> Response:
     "GET /admin/{slug}/{key}: one live instance, its fields and its events."
     rt: Runtime = req.app.state.sm
-    cls, key = rt.entity(req.path_params["slug"]), req.path_params["key"]
-    if not _enabled(req) or cls is None or entity_scope(cls) == Scope.RECORD: return refuse(req, 404, "Not found.")
-    got = await rt.repo_for(cls).get(cls, key)
+    cls = rt.entity(req.path_params["slug"])
+    if r := admin_refused(req): return r
+    if cls is None or entity_scope(cls) == Scope.RECORD: return refuse(req, 404, "Not found.")
+    key = await _resolve(rt, cls, req.path_params["key"])
+    got = await rt.repo_for(cls).get(cls, key) if key is not None else None
     if got is None: return refuse(req, 404, "No such instance (it may have expired).")
     obj, version = got
-    base = f"{rt.prefix(req)}/admin/{entity_slug(cls)}/{quote(key, safe='')}"
+    base = f"{rt.prefix(req)}/admin/{entity_slug(cls)}/{short_key(key)}"
     rows = [Tr(Th(field_label(cls, k)), Td(_cell(getattr(obj, k)))) for k in shown_fields(cls)]
-    card = Div(H3(f"{label(cls.__name__)} {key[:10]}", cls="uk-h3"), P(f"version {version}", cls="text-sm"),
+    card = Div(H3(f"{label(cls.__name__)} {short_key(key)}", cls="uk-h3"), P(f"version {version}", cls="text-sm"),
                Table(Tbody(*rows), cls="uk-table uk-table-small"),
                Div(*[rt.ui.event_control(cls, s, f"{base}/{s.segment}") for s in cls.__sm_events__.values()], cls="flex flex-wrap gap-2"),
                id="sm-admin-instance", **{"data-on-interval__duration.2s": f"@get('{base}?partial=1')"})
@@ -123,10 +147,12 @@ async def admin_instance(req: Request) -> Response:
 async def admin_event(req: Request) -> Response:
     "/admin/{slug}/{key}/{event}: fire `event` on that instance, through the unit of work."
     rt: Runtime = req.app.state.sm
-    cls, key = rt.entity(req.path_params["slug"]), req.path_params["key"]
+    cls = rt.entity(req.path_params["slug"])
     spec = cls.__sm_events__.get(req.path_params["name"]) if cls is not None else None
-    if not _enabled(req) or spec is None or entity_scope(cls) == Scope.RECORD: return refuse(req, 404, "Not found.")
-    if await rt.repo_for(cls).get(cls, key) is None: return refuse(req, 404, "No such instance (it may have expired).")
+    if r := admin_refused(req): return r
+    if spec is None or entity_scope(cls) == Scope.RECORD: return refuse(req, 404, "Not found.")
+    key = await _resolve(rt, cls, req.path_params["key"])
+    if key is None: return refuse(req, 404, "No such instance (it may have expired).")
     return await run_event(req, cls, spec, key, "global" if entity_scope(cls) == Scope.GLOBAL else f"session:{key}")
 
 # %% ../../nbs/35_web_admin.ipynb #38808aa2

@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/web_fasthtml.html.md"""
 
 # %% ../../nbs/33_web_fasthtml.ipynb #54dd5ccb
 from __future__ import annotations
-import asyncio, html, json, logging, re, secrets
+import asyncio, hashlib, html, json, logging, re, secrets
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
@@ -16,7 +16,7 @@ from starlette.requests import Request, cookie_parser
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Match, Route
 from ..config import Settings
-from ..core import Scope, entity_plural, entity_scope, entity_slug, signals_of, prefixed
+from ..core import Scope, entity_plural, entity_scope, entity_slug, loads_strict, signals_of, prefixed
 from ..app.bus import EntityChanged, EventBus
 from ..app.dispatcher import Dispatcher, ParamError, Renderer, Step, bind, error_message, find_event
 from ..app.uow import Conflict, NotFound, Unavailable, UnitOfWork
@@ -27,9 +27,10 @@ from .ui_monster import MonsterUI, label, view_id
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'NO_STORE', 'ALL', 'Runtime', 'url_root', 'session_id', 'channel_for', 'key_for', 'refuse', 'foreign', 'gather',
-           'render_step', 'stream_message', 'Limits', 'FrameCookie', 'event_endpoint', 'run_event', 'page_endpoint',
-           'index_endpoint', 'LiveStream', 'stream_endpoint', 'StarApp', 'record_endpoint', 'EntityRoute', 'build_app']
+__all__ = ['log', 'INNER', 'NO_STORE', 'ALL', 'Runtime', 'url_root', 'session_id', 'channel_for', 'key_for', 'refuse', 'foreign',
+           'gather', 'render_step', 'stream_message', 'Limits', 'SessionCookies', 'event_endpoint', 'run_event',
+           'page_endpoint', 'index_endpoint', 'LiveStream', 'stream_endpoint', 'StarApp', 'record_endpoint',
+           'EntityRoute', 'build_app']
 
 # %% ../../nbs/33_web_fasthtml.ipynb #07db3d57
 @dataclass
@@ -109,9 +110,9 @@ async def gather(req: Request, cls, spec, body: bytes) -> dict:
     sig_text = q.pop("datastar", None) if req.method in ("GET", "DELETE") else None
     sig = body_json = None
     try:
-        if sig_text: sig = json.loads(sig_text)
-        if body and ctype.startswith("application/json"): sig = body_json = json.loads(body)
-    except ValueError: raise ParamError([{"loc": "body", "msg": "invalid JSON"}]) from None
+        if sig_text: sig = loads_strict(sig_text)
+        if body and ctype.startswith("application/json"): sig = body_json = loads_strict(body)
+    except ValueError as e: raise ParamError([{"loc": getattr(e, "loc", "body"), "msg": f"invalid JSON: {e}"}]) from None
     if sig is not None and not isinstance(sig, dict): raise ParamError([{"loc": "body", "msg": "expected a JSON object"}])
     ns = (sig or {}).get(entity_slug(cls))
     if isinstance(ns, dict): raw.update({k: v for k, v in ns.items() if k in names})
@@ -197,31 +198,46 @@ class Limits:
         except _TooLarge:
             if not started: await PlainTextResponse(f"Request body over {self.max_body} bytes.", 413)(scope, receive, send)
 
-# %% ../../nbs/33_web_fasthtml.ipynb #5dbb215e
-class FrameCookie:
-    "ASGI middleware: the session cookie `name` also as a partitioned twin `{name}-p`, read when `name` is missing."
-    def __init__(self, app, name: str):
-        self.app, self.name, self.twin = app, name, f"{name}-p"
+# %% ../../nbs/33_web_fasthtml.ipynb #a4ef6ce6
+INNER = "starmodel_session"   # the cookie's name between this middleware and Starlette's session middleware
+
+class SessionCookies:
+    "ASGI middleware: the session cookie as `starmodel_{port}` (or `name`), with a partitioned twin, `Secure` over HTTPS."
+    def __init__(self, app, name: str = "", secure: bool = False, trusted: tuple = ()):
+        self.app, self.name, self.secure, self.trusted = app, name, secure, set(trusted)
+    def outer(self, scope) -> str:
+        "The cookie's name in the browser for a request: the setting, else after the port (and path prefix) the browser used."
+        if self.name: return self.name
+        h = {k: v.decode("latin-1") for k, v in scope["headers"] if k in (b"host", b"x-forwarded-prefix")}
+        port = h.get(b"host", "").rpartition(":")[2]
+        pre = h.get(b"x-forwarded-prefix", "").rstrip("/") or scope.get("root_path", "").rstrip("/")
+        tag = "_" + hashlib.sha256(pre.encode()).hexdigest()[:6] if pre else ""   # apps behind one proxy host differ by prefix
+        return f"starmodel_{port if port.isdigit() else ''}{tag}".rstrip("_")
+    def https(self, scope) -> bool:
+        if self.secure or scope.get("scheme") == "https": return True
+        fwd = next((v for k, v in scope["headers"] if k == b"x-forwarded-proto"), b"")
+        return fwd == b"https" and (scope.get("client") or ("",))[0] in self.trusted
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http": return await self.app(scope, receive, send)
+        name, secure = self.outer(scope), self.https(scope)
         jar = cookie_parser(next((v.decode("latin-1") for k, v in scope["headers"] if k == b"cookie"), ""))
-        if self.name not in jar and self.twin in jar:
-            cookie = "; ".join(f"{k}={v}" for k, v in {**jar, self.name: jar[self.twin]}.items()).encode("latin-1")
-            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"cookie"] + [(b"cookie", cookie)]}
+        mine = jar.get(name) or jar.get(name + "-p")
+        rest = [f"{k}={v}" for k, v in jar.items() if k not in (name, name + "-p", INNER)]   # a client's own INNER is ignored
+        cookie = "; ".join(rest + ([f"{INNER}={mine}"] if mine else [])).encode("latin-1")
+        scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"cookie"] + [(b"cookie", cookie)]}
         async def snd(msg):
             if msg["type"] == "http.response.start":
-                msg = {**msg, "headers": [*msg.get("headers", []), *self._twins(msg.get("headers", []))]}
+                msg = {**msg, "headers": [h for k, v in msg.get("headers", []) for h in self._rename(k, v, name, secure)]}
             await send(msg)
         await self.app(scope, receive, snd)
-    def _twins(self, headers) -> list:
-        out = []
-        for k, v in headers:
-            s = v.decode("latin-1")
-            if k.lower() != b"set-cookie" or not s.startswith(self.name + "="): continue
-            attrs = [a for a in s.split(";")[1:] if a.strip().split("=")[0].lower() not in ("samesite", "secure", "partitioned")]
-            twin = ";".join([self.twin + s[len(self.name):].split(";")[0], *attrs, " samesite=none", " secure", " partitioned"])
-            out.append((b"set-cookie", twin.encode("latin-1")))
-        return out
+    def _rename(self, k: bytes, v: bytes, name: str, secure: bool) -> list:
+        s = v.decode("latin-1")
+        if k.lower() != b"set-cookie" or not s.startswith(INNER + "="): return [(k, v)]
+        value, *attrs = s[len(INNER) + 1:].split(";")
+        attrs = [a for a in attrs if a.strip().split("=")[0].lower() not in ("samesite", "secure", "partitioned")]
+        first = [f"{name}={value}", *attrs, " samesite=lax"] + ([" secure"] if secure else [])
+        twin = [f"{name}-p={value}", *attrs, " samesite=none", " secure", " partitioned"]
+        return [(b"set-cookie", ";".join(c).encode("latin-1")) for c in (first, twin)]
 
 # %% ../../nbs/33_web_fasthtml.ipynb #5eddb7d2
 NO_STORE = {"Cache-Control": "no-store"}
@@ -421,11 +437,11 @@ def build_app(rt: Runtime, secret_key: str, routes: list = ()) -> FastHTML:
     "The FastHTML app serving `rt`: index, live stream, assets, extra `routes` (the admin), entity pages and event routes."
     s = rt.settings = replace(rt.settings, assets=resolve_assets(rt.settings.assets))   # auto: a local copy or the CDN, once
     async def started(): rt.loop = asyncio.get_running_loop()
-    app = StarApp(default_hdrs=False, secret_key=secret_key, session_cookie="starmodel_session", same_site="lax",
+    app = StarApp(default_hdrs=False, secret_key=secret_key, session_cookie=INNER, same_site="lax",
                   on_startup=[started], on_shutdown=[rt.hub.close, rt.bus.close])
     app.user_middleware = [m for m in app.user_middleware if m is not cors_allow]
     app.add_middleware(Limits, max_body=s.max_body, max_query=s.max_query, root=s.root_path)
-    app.add_middleware(FrameCookie, name="starmodel_session")
+    app.add_middleware(SessionCookies, name=s.session_cookie, secure=s.cookie_secure, trusted=tuple(s.trusted_proxies.split()))
     app.state.sm = rt
     app.router.routes.extend([Route("/", index_endpoint), Route("/_sm/stream", stream_endpoint), *asset_routes(s.assets), *routes,
         EntityRoute("/{slug}", page_endpoint, methods=ALL), EntityRoute("/{slug}/{name}", event_endpoint, methods=ALL),

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from ..core import entity_plural, entity_slug, primary_key, public_fields, signals_of, prefixed
+from ..core import entity_plural, entity_slug, loads_strict, primary_key, public_fields, signals_of, prefixed
 from ..app.bus import EntityChanged
 from ..app.dispatcher import error_message, retry_conflicts
 from ..app.uow import Conflict, NotFound, Unavailable, UnitOfWork
@@ -49,8 +49,8 @@ async def record_input(req: Request, cls) -> dict:
     "The field values a create/update request carries (not yet validated as a whole)."
     body, ctype = await req.body(), req.headers.get("content-type", "")
     if ctype.startswith("application/json"):
-        try: data = json.loads(body or b"{}")
-        except ValueError: raise Invalid([{"loc": "body", "msg": "invalid JSON"}]) from None
+        try: data = loads_strict(body or b"{}")
+        except ValueError as e: raise Invalid([{"loc": getattr(e, "loc", "body"), "msg": f"invalid JSON: {e}"}]) from None
         if not isinstance(data, dict): raise Invalid([{"loc": "body", "msg": "expected a JSON object"}])
     else: data = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     names, pk = set(editable_fields(cls)), primary_key(cls)
@@ -67,8 +67,8 @@ def _from_form(cls, data: dict) -> dict:
         if v == "" and not f.is_required() and f.default is None: out[k] = None
         elif f.annotation is bool: out[k] = v in ("true", "on", "1")
         elif is_json(f.annotation):
-            try: out[k] = json.loads(v) if v.strip() else f.get_default(call_default_factory=True)
-            except ValueError: errs.append({"loc": k, "msg": "Not valid JSON"})
+            try: out[k] = loads_strict(v) if v.strip() else f.get_default(call_default_factory=True)
+            except ValueError as e: errs.append({"loc": k, "msg": f"Not valid JSON: {e}"})
         else: out[k] = v
     if errs: raise Invalid(errs)
     return out

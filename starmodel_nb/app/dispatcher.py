@@ -8,8 +8,9 @@ Docs: https://starmodel.github.io/starmodel_nb/dispatcher.html.md"""
 from __future__ import annotations
 import typing
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, AsyncIterator, Callable, Protocol
+from anyio import to_thread
 from pydantic import ConfigDict, ValidationError, create_model
 from ..core import EventSpec
 from .bus import EventBus
@@ -45,7 +46,7 @@ def params_model(spec: EventSpec):
     "A pydantic model of `spec`'s parameters."
     hints = typing.get_type_hints(spec.fn)
     flds = {p.name: (hints.get(p.name, Any), ... if p.default is p.empty else p.default) for p in spec.params}
-    return create_model(f"{spec.fn.__qualname__}.params", __config__=ConfigDict(extra="forbid"), **flds)
+    return create_model(f"{spec.fn.__qualname__}.params", __config__=ConfigDict(extra="forbid", allow_inf_nan=False), **flds)
 
 # %% ../../nbs/12_dispatcher.ipynb #22b504f0
 def bind(spec: EventSpec, raw: dict) -> dict:
@@ -93,6 +94,8 @@ async def retry_conflicts(fn: Callable, retries: int = RETRIES):
             if attempt == retries - 1: raise
             await conflict_pause(attempt)
 
+_DONE = object()
+
 class Dispatcher:
     "Runs events in units of work on the repository `repo_for(cls)` gives, publishing on `bus`."
     retries = RETRIES
@@ -113,10 +116,11 @@ class Dispatcher:
     async def _attempt(self, cls, spec, key, channel, params) -> AsyncIterator[Step]:
         async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel) as uow:
             try:
-                res = spec.fn(uow.obj, **params)
+                if spec.kind == "sync": res = await to_thread.run_sync(partial(spec.fn, uow.obj, **params))   # a blocking call stalls no one else
+                else: res = spec.fn(uow.obj, **params)
                 if spec.kind == "async": res = await res
                 elif spec.kind == "gen":
-                    for r in res: yield Step(uow.obj, uow.version, r, final=False)
+                    while (r := await to_thread.run_sync(next, res, _DONE)) is not _DONE: yield Step(uow.obj, uow.version, r, final=False)
                     res = None
                 elif spec.kind == "asyncgen":
                     async for r in res: yield Step(uow.obj, uow.version, r, final=False)

@@ -7,7 +7,7 @@ Docs: https://starmodel.github.io/starmodel_nb/uow.html.md"""
 # %% ../../nbs/11_uow.ipynb #b3c386b4
 from __future__ import annotations
 from typing import Any, AsyncContextManager, Protocol
-from ..core import Scope, entity_scope, entity_slug, mutable_fields
+from ..core import Scope, entity_scope, entity_slug, mutable_fields, stored_state
 from .bus import EntityChanged, EventBus
 
 # %% auto #0
@@ -51,12 +51,12 @@ class UnitOfWork:
         got = await self.repo.get(self.cls, self.key)
         if got is None and entity_scope(self.cls) == Scope.RECORD: raise NotFound(f"{self.cls.__name__} {self.key} does not exist")
         self.obj, self.version = got if got is not None else (self.cls(), 0)
-        self.before = self.obj.model_dump(mode="json")
+        self.before = stored_state(self.obj, "json")
 
 # %% ../../nbs/11_uow.ipynb #0f49d682
 async def _commit(self: UnitOfWork) -> dict:
-    if mutable_fields(self.cls): self.cls.model_validate(self.obj.model_dump())
-    state = self.obj.model_dump(mode="json")
+    if mutable_fields(self.cls): self.cls.model_validate(stored_state(self.obj))
+    state = stored_state(self.obj, "json")
     changed = {k: v for k, v in state.items() if self.before.get(k, object()) != v}
     if changed:
         self.version = await self.repo.save(self.cls, self.key, self.obj, self.version)

@@ -10,7 +10,7 @@ import asyncio, logging, time
 from collections import OrderedDict
 from contextlib import asynccontextmanager
 from typing import Any, Callable
-from ...core import entity_slug, mutable_fields
+from ...core import entity_slug, mutable_fields, stored_state
 from ...app.uow import Conflict
 
 log = logging.getLogger("starmodel_nb")
@@ -48,7 +48,7 @@ class MemoryRepository:
         k = (entity_slug(cls), key)
         if (e := self._data.get(k)) is None: return None
         if self.clock() - e[2] > e[3]: del self._data[k]; return None
-        if type(e[0]) is not cls: e[0] = cls.model_validate({f: v for f, v in e[0].model_dump().items() if f in cls.model_fields})
+        if type(e[0]) is not cls: e[0] = cls.model_validate({f: v for f, v in stored_state(e[0]).items() if f in cls.model_fields})
         if touch: e[2] = self.clock(); self._data.move_to_end(k)
         return e
 

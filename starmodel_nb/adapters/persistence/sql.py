@@ -11,7 +11,7 @@ from sqlalchemy import Column, Integer, create_engine, delete, event as sa_event
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 from sqlalchemy.pool import StaticPool
-from ...core import entity_slug, primary_key, public_fields
+from ...core import entity_slug, primary_key, public_fields, stored_state
 from ...app.uow import Conflict, NotFound, Unavailable
 from .memory import KeyedLocks
 
@@ -104,7 +104,7 @@ def _get(self: SQLRepository, cls, key):
 
 def _save(self: SQLRepository, cls, key, obj, version) -> int:
     t, pk = cls.__table__, primary_key(cls)
-    data = {k: v for k, v in obj.model_dump().items() if k != pk}
+    data = {k: v for k, v in stored_state(obj).items() if k != pk}
     with self.engine.begin() as c:
         n = c.execute(update(t).where(t.c[pk] == key, t.c[VERSION] == version).values(**data, **{VERSION: version + 1})).rowcount
         if n == 1: return version + 1
@@ -115,7 +115,7 @@ def _save(self: SQLRepository, cls, key, obj, version) -> int:
 # %% ../../../nbs/21_persist_sql.ipynb #a49db090
 def _insert(self: SQLRepository, cls, obj):
     t, pk = cls.__table__, primary_key(cls)
-    data = {k: v for k, v in obj.model_dump().items() if not (k == pk and v is None)}
+    data = {k: v for k, v in stored_state(obj).items() if not (k == pk and v is None)}
     with self.engine.begin() as c: key = c.execute(insert(t).values(**data, **{VERSION: 1})).inserted_primary_key[0]
     setattr(obj, pk, key)
     return key, 1

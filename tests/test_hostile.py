@@ -1,0 +1,175 @@
+"""Hostile and odd input, one test per case: nothing freezes, leaks, blocks or is lost (issue 9).
+Cases not fixed yet are not here: see the closing notes."""
+import asyncio, json, threading, time
+import httpx, pytest
+from starlette.testclient import TestClient
+from starmodel_nb import Entity, Field, event, create_app
+from support import LiveServer
+
+DS = {"Datastar-Request": "true"}
+JSON = {"Accept": "application/json"}
+
+class Shared(Entity):
+    model_config = {"scope": "global"}
+    ratio: float = 1.0
+    label: str = ""
+    @event
+    def set_ratio(self, r: float): self.ratio = r
+    @event(method="post")
+    def set_label(self, label: str): self.label = label
+    @event
+    def compute(self): self.ratio = float("inf") / float("inf")   # server code making a NaN
+
+class Part(Entity, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    price: float = 0.0
+    token: str = Field(default="", exclude=True)            # kept out of the API, not out of the database
+    @event(method="post")
+    def issue_token(self, token: str): self.token = token
+
+@pytest.fixture
+def cli(tmp_path):
+    app = create_app([Shared, Part], database_url=f"sqlite:///{tmp_path}/h.db", secret_key="hostile-tests-" + "k" * 32)
+    with TestClient(app, headers=DS) as c: yield c
+
+def ratio(cli) -> float: return cli.app.instance(Shared).ratio
+
+@pytest.mark.parametrize("how", ["query", "signals", "json", "form"])
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "nan", "inf", "1e999"])
+def test_non_finite_event_parameters_are_422_naming_the_field(cli, how, value):
+    if how == "query": r = cli.get(f"/shared/set_ratio?r={value}")
+    elif how == "signals": r = cli.get("/shared/set_ratio", params={"datastar": f'{{"shared": {{"r": {value}}}}}'})
+    elif how == "json": r = cli.post("/shared/set_label", content=f'{{"label": "x", "r": {value}}}', headers={"Content-Type": "application/json"})
+    else: r = cli.get("/shared/set_ratio", params={"r": value})
+    assert r.status_code == 422, r.text
+    assert ("r:" in r.text) or ("NaN" in r.text or "Infinity" in r.text or "invalid JSON" in r.text), r.text
+    assert ratio(cli) == 1.0
+
+def test_nan_made_by_server_code_is_refused_and_rolled_back(cli):
+    r = cli.get("/shared/compute")
+    assert r.status_code == 200 and "finite" in r.text and ratio(cli) == 1.0
+
+@pytest.mark.parametrize("body", ['{"name": "a", "price": NaN}', '{"name": "a", "price": Infinity}', '{"name": "a", "price": 1e999}'])
+def test_non_finite_record_fields_are_422_and_the_list_stays_readable(cli, body):
+    r = cli.post("/parts", content=body, headers={**JSON, "Content-Type": "application/json"})
+    assert r.status_code == 422 and "price" in r.text, r.text
+    ok = cli.post("/parts", json={"name": "bolt", "price": 2.5}, headers=JSON)
+    assert ok.status_code == 201
+    pid = ok.json()["id"]
+    r = cli.patch(f"/parts/{pid}", content='{"price": NaN}', headers={**JSON, "Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    r = cli.patch(f"/parts/{pid}", data={"price": "inf"})                  # the edit form: shown again with the error
+    assert "sm-part-form-price-error" in r.text and "Input should be a finite number" in r.text, r.text
+    assert cli.get("/parts", headers=JSON).status_code == 200 and cli.get(f"/parts/{pid}", headers=JSON).json()["price"] == 2.5
+
+def test_deep_json_is_422_not_500(cli):
+    deep = '{"label": ' + "[" * 5000 + "]" * 5000 + "}"
+    r = cli.post("/shared/set_label", content=deep, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and "nested deeper" in r.text
+
+def test_an_excluded_field_set_by_an_event_is_saved(cli):
+    pid = cli.post("/parts", json={"name": "key"}, headers=JSON).json()["id"]
+    r = cli.post(f"/parts/{pid}/issue_token", data={"token": "t-123"})
+    assert r.status_code == 200
+    obj = cli.app.instance(Part, pid)
+    assert obj.token == "t-123"                                            # in the database
+    assert "token" not in cli.get(f"/parts/{pid}", headers=JSON).json()    # not in the API
+
+started, gate = threading.Event(), threading.Event()
+
+class Sleeper(Entity):
+    n: int = 0
+    @event
+    def nap(self):                      # a plain def calling something that blocks
+        started.set(); gate.wait(30); self.n += 1
+    @event
+    def poke(self): self.n += 1
+
+def test_a_blocking_sync_event_stalls_only_its_own_instance():
+    app = create_app([Sleeper], secret_key="hostile-tests-" + "k" * 32)
+    with LiveServer(app) as srv:
+        sleeper = httpx.Client(base_url=srv.url, headers=DS, timeout=60)
+        other = httpx.Client(base_url=srv.url, headers=DS, timeout=10)
+        sleeper.get("/sleeper"); other.get("/sleeper")                    # two sessions
+        done = []
+        t = threading.Thread(target=lambda: done.append(sleeper.get("/sleeper/nap").status_code))
+        t.start()
+        assert started.wait(30)
+        try: r = other.get("/sleeper/poke")                                # answered while the nap still blocks
+        finally: gate.set()
+        t.join(30)
+    assert r.status_code == 200 and '"n":1' in r.text
+    assert done == [200]
+
+class Visits(Entity):
+    n: int = 0
+    @event
+    def visit(self): self.n += 1
+
+def test_two_apps_on_one_host_keep_their_own_sessions():
+    c = httpx.Client(headers=DS, timeout=30)                               # one browser: one cookie jar, which ignores ports
+    with LiveServer(create_app([Visits], secret_key="first-notebook-kernel-" + "a1" * 16)) as a, \
+         LiveServer(create_app([Visits], secret_key="second-notebook-kernel-" + "b2" * 16)) as b:   # two kernels, two keys
+        for _ in range(3): c.get(a.url + "/visits/visit")
+        c.get(b.url + "/visits/visit")
+        r = c.get(a.url + "/visits/visit")
+    assert '"n":4' in r.text, r.text
+    assert {k.name for k in c.cookies.jar} >= {f"starmodel_{a.port}", f"starmodel_{b.port}"}
+
+@pytest.mark.parametrize("key", ["secret", "changeme", "short-but-random-Xq3", "x" * 64])
+def test_a_weak_secret_is_refused_at_start(key):
+    with pytest.raises(ValueError, match="token_urlsafe"): create_app([Visits], secret_key=key)
+
+def test_the_cookie_is_secure_behind_https_from_a_trusted_proxy_only():
+    def cookie(**kw):
+        app = create_app([Visits], secret_key="hostile-tests-" + "k" * 32, **kw)
+        r = TestClient(app, headers={**DS, "X-Forwarded-Proto": "https"}).get("/visits/visit")
+        return r.headers.get_list("set-cookie")[0]
+    assert "secure" not in cookie()                                        # anyone can send the header
+    assert cookie(trusted_proxies="testclient").endswith("secure") and cookie(cookie_secure=True).endswith("secure")
+
+# ---------------------------------------------------------------- in Chromium
+
+EXPRESSIONS = ["Contact me @home(ish)", "@get('/shared/compute')", "$shared.ratio = 99", "el.remove()", "${alert(1)}",
+               "`${document.title}`", "a\\", "b\\\"; window.hacked = 1; //", "'; window.hacked = 1; '", "\\u0040x(",
+               "🖕JS_DS🚀 window.hacked = 1 🖕JS_DS🚀", "</main><script>window.hacked = 1</script>", "@post('/x', {a: $b})"]
+
+@pytest.fixture
+def live(tmp_path, assets):
+    app = create_app([Shared, Part], database_url=f"sqlite:///{tmp_path}/h.db", assets=assets, secret_key="hostile-tests-" + "k" * 32)
+    with LiveServer(app) as srv: yield srv
+
+def watch(page):
+    log = []
+    page.on("pageerror", lambda e: log.append(f"pageerror: {e}"))
+    page.on("dialog", lambda d: (log.append(f"dialog: {d.message}"), d.dismiss()))
+    return log
+
+def test_text_that_looks_like_datastar_stays_text(browser, live):
+    app, page = live.server.config.app, browser.new_context().new_page()
+    log = watch(page)
+    for text in EXPRESSIONS:
+        with app.edit(Shared) as s: s.label = text
+        page.goto(live.url + "/shared")                                        # in the page's data-signals
+        page.wait_for_function("t => document.getElementById('sm-shared-label').textContent === t", arg=text, polling=50, timeout=20_000)
+        app.fire(Shared, "set_label", label=text + "!")                       # and through the live stream
+        page.wait_for_function("t => document.getElementById('sm-shared-label').textContent === t", arg=text + "!", polling=50, timeout=20_000)
+        assert log == [] and page.evaluate("window.hacked") is None, (text, log)
+    app.fire(Shared, "set_ratio", r=2.5)
+    page.wait_for_function("document.getElementById('sm-shared-ratio').textContent.trim() === '2.5'", polling=50, timeout=20_000)
+    assert app.instance(Shared).ratio == 2.5 and log == []
+
+def test_a_nan_sent_freezes_no_page(browser, live):
+    ctx = browser.new_context()
+    a, b = ctx.new_page(), ctx.new_page(); log = watch(a) + watch(b)
+    for p in (a, b): p.goto(live.url + "/shared")
+    r = httpx.get(live.url + "/shared/set_ratio?r=NaN", headers=DS)
+    assert r.status_code == 422
+    a.evaluate("fetch('/shared/set_ratio?r=NaN', {headers: {'Datastar-Request': 'true'}})")
+    a.get_by_role("alert").filter(has_text="finite").wait_for(timeout=20_000)
+    live.server.config.app.fire(Shared, "set_ratio", r=3.0)                    # both pages still follow
+    for p in (a, b): p.wait_for_function("document.getElementById('sm-shared-ratio').textContent.trim() === '3'", polling=50, timeout=20_000)
+    c = ctx.new_page(); c.goto(live.url + "/shared")                            # and a new tab of the same browser loads
+    c.wait_for_function("document.getElementById('sm-shared-ratio').textContent.trim() === '3'", polling=50, timeout=20_000)
+    assert [l for l in log if "finite" not in l] == []
