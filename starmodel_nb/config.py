@@ -26,6 +26,7 @@ class Settings:
     admin: bool = False
     session_cookie: str = ""             # the session cookie's name; empty: starmodel_{port}, so apps on one host never share
     cookie_secure: bool = False          # mark the session cookie Secure always (it is anyway over HTTPS)
+    frame_ancestors: str = ""            # sources that may frame the app besides the notebook front ends (CSP), or *
     trusted_proxies: str = ""            # addresses whose X-Forwarded-Proto is believed, space-separated (e.g. 127.0.0.1)
     root_path: str = ""                  # path prefix when served behind a proxy (else X-Forwarded-Prefix, if any)
     base_url: str = ""                   # where show() points frames, e.g. https://host/proxy/{port}

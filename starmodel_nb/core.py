@@ -23,8 +23,8 @@ from sqlmodel.main import SQLModelMetaclass
 __all__ = ['AVAILABLE_STORES', 'METHODS', 'PATCH_MODES', 'url_prefix', 'record_key', 'registry', 'MAX_DEPTH', 'StateStore',
            'Scope', 'EventSpec', 'EventMethod', 'event', 'prefixed', 'Sig', 'Action', 'Signals', 'Registry',
            'EntityMeta', 'Entity', 'entity_slug', 'entity_store', 'entity_plural', 'primary_key', 'entity_scope',
-           'public_fields', 'mutable_fields', 'exact_for_js', 'stored_state', 'signals_of', 'loads_strict',
-           'datastar_json']
+           'public_fields', 'public_state', 'mutable_fields', 'exact_for_js', 'stored_state', 'signals_of',
+           'loads_strict', 'datastar_json']
 
 # %% ../nbs/01_core.ipynb #1f063af0
 class StateStore(str, Enum):
@@ -266,9 +266,16 @@ def entity_scope(cls) -> Scope:
     return cls.model_config["scope"]
 
 def public_fields(cls) -> list[str]:
-    "Field names of `cls` that may be sent to the browser."
+    "Field names of `cls` that may be sent to the browser: not excluded, not the key, not `ui.hidden` (unless `ui.public`)."
+    ui = cls.model_config.get("ui") or {}
+    hidden = set(ui.get("hidden", ())) - set(ui.get("public", ()))   # hidden in the UI: kept server-side (signals, stream, API, sort)
     return [k for k, f in cls.model_fields.items()
-            if not f.exclude and not getattr(f, "primary_key", False) is True and not k.startswith("_")]
+            if not f.exclude and not getattr(f, "primary_key", False) is True and not k.startswith("_") and k not in hidden]
+
+def public_state(obj) -> dict:
+    "What the JSON API shows of `obj`: its key and public fields."
+    cls = type(obj)
+    return obj.model_dump(mode="json", include={*public_fields(cls), *filter(None, [primary_key(cls)])})
 
 _SCALARS = (int, float, str, bool, bytes, type(None))
 

@@ -129,6 +129,35 @@ def test_the_cookie_is_secure_behind_https_from_a_trusted_proxy_only():
     assert "secure" not in cookie()                                        # anyone can send the header
     assert cookie(trusted_proxies="testclient").endswith("secure") and cookie(cookie_secure=True).endswith("secure")
 
+class Supplier(Entity, table=True):
+    model_config = {"ui": {"hidden": ["notes", "cost"]}}
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    cost: int = 0
+    notes: str = ""
+
+def test_fields_hidden_in_the_ui_stay_on_the_server(tmp_path):
+    app = create_app([Supplier], database_url=f"sqlite:///{tmp_path}/s.db", secret_key="hostile-tests-" + "k" * 32)
+    with LiveServer(app) as srv:
+        api = httpx.Client(base_url=srv.url, headers=JSON, timeout=30)
+        for n in ("b-corp", "a-corp"): assert api.post("/suppliers", json={"name": n}).status_code == 201
+        with app.edit(Supplier, 1) as o: o.cost, o.notes = 777, "secret-cheap"
+        with app.edit(Supplier, 2) as o: o.cost, o.notes = 1, "secret-dear"
+        assert [set(i) for i in api.get("/suppliers").json()["items"]] == [{"id", "name"}] * 2          # not in the JSON API
+        assert "secret" not in api.get("/suppliers/1").text and "777" not in api.get("/suppliers/1").text
+        assert [i["id"] for i in api.get("/suppliers?sort=cost").json()["items"]] == [1, 2]              # no sorting by it
+        assert api.get("/suppliers?q=secret").json()["items"] == []                                       # no searching it
+        page = httpx.get(srv.url + "/suppliers/1").text
+        assert "secret" not in page and "777" not in page                                               # nor on a page
+        seen = []
+        with httpx.stream("GET", srv.url + "/_sm/stream", headers=DS, timeout=30) as r:                 # a cookieless stream
+            lines = r.iter_lines()
+            assert "hello" in next(l for l in lines if l.startswith("data:"))
+            with app.edit(Supplier, 1) as o: o.notes, o.name = "secret-still", "b-corp ltd"
+            for l in lines:
+                if l.startswith("data:"): seen.append(l); break
+    assert "b-corp ltd" in seen[0] and "secret" not in seen[0] and "777" not in seen[0], seen
+
 # ---------------------------------------------------------------- in Chromium
 
 EXPRESSIONS = ["Contact me @home(ish)", "@get('/shared/compute')", "$shared.ratio = 99", "el.remove()", "${alert(1)}",

@@ -154,3 +154,25 @@ def test_1000_concurrent_events_from_two_processes(pg_db, tmp_path):
         assert httpx.get(f"{urls[1]}/counterweights/{cid}", headers=JSON).json()["stock"] == 1000
     finally:
         for p in procs: p.terminate(); p.wait(10)
+
+class Racer(Entity, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    n: int = 0
+
+@needs_pg
+def test_instances_starting_together_on_a_fresh_database_all_start():
+    "Workers of one deployment start at once: each finds the table missing, one creates it, none may fail."
+    import threading
+    from starmodel_nb.adapters.persistence.sql import make_engine, prepare_schema
+    for _ in range(5):
+        with fresh_pg_database("sm_race") as url:
+            engines, errors, gate = [make_engine(url) for _ in range(3)], [], threading.Barrier(3)
+            def start(e):
+                gate.wait()
+                try: prepare_schema(e, [Racer])
+                except Exception as x: errors.append(repr(x))
+            ts = [threading.Thread(target=start, args=(e,)) for e in engines]
+            for t in ts: t.start()
+            for t in ts: t.join(60)
+            for e in engines: e.dispose()
+            assert errors == []

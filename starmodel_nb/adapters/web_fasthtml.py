@@ -27,10 +27,10 @@ from .ui_monster import MonsterUI, label, view_id
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'INNER', 'NO_STORE', 'ALL', 'Runtime', 'url_root', 'session_id', 'channel_for', 'key_for', 'refuse', 'foreign',
-           'gather', 'render_step', 'stream_message', 'Limits', 'SessionCookies', 'event_endpoint', 'run_event',
-           'page_endpoint', 'index_endpoint', 'LiveStream', 'stream_endpoint', 'StarApp', 'record_endpoint',
-           'EntityRoute', 'build_app']
+__all__ = ['log', 'INNER', 'FRAME_ANCESTORS', 'NO_STORE', 'ALL', 'Runtime', 'url_root', 'session_id', 'channel_for', 'key_for',
+           'refuse', 'foreign', 'gather', 'render_step', 'stream_message', 'Limits', 'SessionCookies',
+           'SecurityHeaders', 'event_endpoint', 'run_event', 'page_endpoint', 'index_endpoint', 'LiveStream',
+           'stream_endpoint', 'StarApp', 'record_endpoint', 'EntityRoute', 'build_app']
 
 # %% ../../nbs/33_web_fasthtml.ipynb #07db3d57
 @dataclass
@@ -76,7 +76,7 @@ def session_id(req: Request, create: bool = True) -> str | None:
 
 def channel_for(cls, key: str) -> str:
     "The live-stream channel that changes of `cls[key]` go to."
-    return "global" if entity_scope(cls) == Scope.GLOBAL else f"session:{key}"
+    return f"session:{key}" if entity_scope(cls) == Scope.SESSION else "global"   # records are everyone's, like globals
 
 def key_for(cls, req: Request) -> tuple[str, str]:
     "The (key, channel) of the instance of `cls` this request addresses."
@@ -238,6 +238,23 @@ class SessionCookies:
         first = [f"{name}={value}", *attrs, " samesite=lax"] + ([" secure"] if secure else [])
         twin = [f"{name}-p={value}", *attrs, " samesite=none", " secure", " partitioned"]
         return [(b"set-cookie", ";".join(c).encode("latin-1")) for c in (first, twin)]
+
+# %% ../../nbs/33_web_fasthtml.ipynb #5c4b4062
+FRAME_ANCESTORS = ("'self'", "http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*", "https://localhost:*", "file:",
+                   "vscode-webview:", "vscode-file:", "https://*.googleusercontent.com", "https://colab.research.google.com")
+
+class SecurityHeaders:
+    "ASGI middleware: `nosniff`, a same-origin referrer policy, and who may frame the app (`extra` sources, or `*`)."
+    def __init__(self, app, extra: str = ""):
+        src = "*" if extra.strip() == "*" else " ".join((*FRAME_ANCESTORS, *extra.split()))
+        self.app, self.headers = app, [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
+                                       (b"content-security-policy", f"frame-ancestors {src}".encode())]
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http": return await self.app(scope, receive, send)
+        async def snd(msg):
+            if msg["type"] == "http.response.start": msg = {**msg, "headers": [*msg.get("headers", []), *self.headers]}
+            await send(msg)
+        await self.app(scope, receive, snd)
 
 # %% ../../nbs/33_web_fasthtml.ipynb #5eddb7d2
 NO_STORE = {"Cache-Control": "no-store"}
@@ -441,6 +458,7 @@ def build_app(rt: Runtime, secret_key: str, routes: list = ()) -> FastHTML:
                   on_startup=[started], on_shutdown=[rt.hub.close, rt.bus.close])
     app.user_middleware = [m for m in app.user_middleware if m is not cors_allow]
     app.add_middleware(Limits, max_body=s.max_body, max_query=s.max_query, root=s.root_path)
+    app.add_middleware(SecurityHeaders, extra=s.frame_ancestors)
     app.add_middleware(SessionCookies, name=s.session_cookie, secure=s.cookie_secure, trusted=tuple(s.trusted_proxies.split()))
     app.state.sm = rt
     app.router.routes.extend([Route("/", index_endpoint), Route("/_sm/stream", stream_endpoint), *asset_routes(s.assets), *routes,

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from ..core import entity_plural, entity_slug, loads_strict, primary_key, public_fields, signals_of, prefixed
+from ..core import entity_plural, entity_slug, loads_strict, primary_key, public_fields, public_state, signals_of, prefixed
 from ..app.bus import EntityChanged
 from ..app.dispatcher import error_message, retry_conflicts
 from ..app.uow import Conflict, NotFound, Unavailable, UnitOfWork
@@ -134,7 +134,7 @@ SQLRoutes.page, SQLRoutes.failed, SQLRoutes._get, SQLRoutes._notify = _page, _fa
 
 # %% ../../nbs/34_web_sql.ipynb #a5733a9e
 def _int(v, default: int) -> int:
-    try: return max(int(v), 1)
+    try: return min(max(int(v), 1), 1_000_000)   # past a million pages an offset overflows some databases
     except (TypeError, ValueError): return default
 
 def list_query(req: Request) -> tuple[int, str | None, bool, str]:
@@ -149,7 +149,7 @@ async def _index(self: SQLRoutes, req: Request, cls) -> Response:
     try: rows, more = await self.rt.repo_for(cls).query(cls, page, per, sort, desc, text)
     except Unavailable as e: return self.failed(req, e)
     if wants_json(req):
-        return JSONResponse({"items": [o.model_dump(mode="json") for o, _ in rows], "page": page, "per_page": per, "has_next": more},
+        return JSONResponse({"items": [public_state(o) for o, _ in rows], "page": page, "per_page": per, "has_next": more},
                             headers=NO_STORE)
     with prefixed(self.rt.prefix(req)): lst = self.rt.ui.list_content(cls, rows, page, more, sort if sort in public_fields(cls) else None, desc, text)
     if _is_ds(req): return Response(patch_elements(lst), headers=SSE_HEADERS)
@@ -158,7 +158,7 @@ async def _index(self: SQLRoutes, req: Request, cls) -> Response:
 async def _detail(self: SQLRoutes, req: Request, cls, key) -> Response:
     try: obj, version = await self._get(cls, key)
     except (NotFound, Unavailable) as e: return self.failed(req, e)
-    if wants_json(req): return JSONResponse(obj.model_dump(mode="json"), headers=NO_STORE)
+    if wants_json(req): return JSONResponse(public_state(obj), headers=NO_STORE)
     with prefixed(self.rt.prefix(req)): content = self.rt.ui.detail_content(obj, version, self.rt.hub.epoch)
     return self.page(req, f"{label(cls.__name__)} {key}", content, signals_of(obj))
 
@@ -190,7 +190,7 @@ async def _create(self: SQLRoutes, req: Request, cls) -> Response:
         if isinstance(e, (Invalid, ValidationError, Unavailable, ValueError)): return await self.form_errors(req, cls, None, e) or self.failed(req, e)
         raise
     await self._notify(cls, key, version, obj)
-    if wants_json(req): return JSONResponse(obj.model_dump(mode="json"), 201, headers={"Location": f"{self.rt.prefix(req)}/{entity_plural(cls)}/{key}"})
+    if wants_json(req): return JSONResponse(public_state(obj), 201, headers={"Location": f"{self.rt.prefix(req)}/{entity_plural(cls)}/{key}"})
     return self.redirect(req, f"/{entity_plural(cls)}/{key}")
 
 SQLRoutes.redirect, SQLRoutes.form_errors, SQLRoutes.create = _redirect, _form_errors, _create
@@ -214,7 +214,7 @@ async def _update(self: SQLRoutes, req: Request, cls, key, full: bool) -> Respon
             if obj is not None and (r := await self.form_errors(req, cls, obj, e)): return r
         if isinstance(e, (Invalid, ValidationError, NotFound, Unavailable, Conflict)): return self.failed(req, e)
         raise
-    if wants_json(req): return JSONResponse(obj.model_dump(mode="json"), headers=NO_STORE)
+    if wants_json(req): return JSONResponse(public_state(obj), headers=NO_STORE)
     return self.redirect(req, f"/{entity_plural(cls)}/{key}")
 
 async def _delete(self: SQLRoutes, req: Request, cls, key) -> Response:

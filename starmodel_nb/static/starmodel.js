@@ -72,7 +72,7 @@ function apply(m) {
   if (el && m.elements) patch('datastar-patch-elements', {elements: m.elements});
 }
 let warned = false;
-function skipped(data) { if (!warned) console.warn('starmodel: skipped a live update the page cannot read', data.slice(0, 200)); warned = true; }
+function skipped(data, e) { if (!warned) console.warn('starmodel: skipped a live update the page cannot apply', e, data.slice(0, 200)); warned = true; }
 function relay(m) { apply(m); recent.push(m); if (recent.length > 200) recent.shift(); bc?.postMessage(m); }
 async function hold() {
   if (bc) bc.onmessage = e => { if (e.data.want !== undefined) recent.filter(m => m.seq > e.data.want).forEach(m => bc.postMessage(m)); };
@@ -80,9 +80,10 @@ async function hold() {
     try {
       const res = await nativeFetch(`${root}/_sm/stream?since=${last}&epoch=${encodeURIComponent(epoch)}`,
         {headers: ours(new Headers({'Datastar-Request': 'true'})), cache: 'no-store', credentials: 'same-origin'});
-      if (res.ok && res.body) {
-        wait = 250;
-        const rd = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      if (!res.ok || !res.body) { await res.body?.cancel(); throw new Error(`stream answered ${res.status}`); }
+      wait = 250;
+      const rd = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      try {   // an abandoned response would hold one of the browser's six connections to the app
         let buf = '';
         for (;;) {
           const {value, done} = await rd.read();
@@ -91,12 +92,10 @@ async function hold() {
           for (let i; (i = buf.indexOf('\n\n')) >= 0; buf = buf.slice(i + 2)) {
             const data = buf.slice(0, i).split('\n').filter(l => l.startsWith('data:')).map(l => l.slice(5).trim()).join('\n');
             if (!data) continue;
-            let m;
-            try { m = JSON.parse(data); } catch (e) { skipped(data); continue; }   // skip it: retrying would get it again
-            relay(m);
+            try { relay(JSON.parse(data)); } catch (e) { skipped(data, e); }   // skip it: a retry would get it again, for ever
           }
         }
-      }
+      } finally { rd.cancel().catch(() => {}); }
     } catch (e) { console.debug('starmodel stream', e); }
     await new Promise(r => setTimeout(r, wait));
   }

@@ -55,7 +55,11 @@ def prepare_schema(engine, classes) -> list[str]:
     have = set(insp.get_table_names())
     for c in classes:
         t = c.__table__
-        if t.name not in have: t.create(engine); created.append(t.name); continue
+        if t.name not in have:
+            try: t.create(engine); created.append(t.name)
+            except DBAPIError:   # several processes starting on a fresh database: one of them created it first
+                if t.name not in sa_inspect(engine).get_table_names(): raise
+            continue
         cols = {x["name"] for x in insp.get_columns(t.name)}
         behind += [f"{t.name}.{k}" for k in t.c.keys() if k not in cols]
     if behind:
