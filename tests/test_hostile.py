@@ -158,6 +158,47 @@ def test_fields_hidden_in_the_ui_stay_on_the_server(tmp_path):
                 if l.startswith("data:"): seen.append(l); break
     assert "b-corp ltd" in seen[0] and "secret" not in seen[0] and "777" not in seen[0], seen
 
+class Gizmo(Entity, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    stock: int = 0
+    @event(method="post")
+    def adjust(self, delta: int): self.stock += delta
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def gizmos(request, tmp_path):
+    if request.param == "sqlite": url = f"sqlite:///{tmp_path}/g.db"
+    else:
+        from support import PG, NO_PG, fresh_pg_database
+        if not PG: pytest.skip(NO_PG)
+        ctx = fresh_pg_database("sm_odd"); url = ctx.__enter__(); request.addfinalizer(lambda: ctx.__exit__(None, None, None))
+    app = create_app([Gizmo], database_url=url, secret_key="hostile-tests-" + "k" * 32)
+    with TestClient(app, headers=JSON, raise_server_exceptions=False) as c:
+        assert c.post("/gizmos", json={"name": "a"}).status_code == 201
+        yield c
+    app.sm.repo_for(Gizmo).engine.dispose()
+
+BIG = 2**63
+ODD = [("GET", f"/gizmos/{BIG * 10**5}", None, 404, ""), ("GET", "/gizmos/" + "9" * 5000, None, 404, ""),
+       ("GET", "/gizmos/%00", None, 404, ""), ("GET", f"/gizmos?page={BIG * 10**5}", None, 200, ""),
+       ("GET", "/gizmos?page=-1&per_page=0", None, 200, ""), ("POST", "/gizmos", {"name": "b", "stock": BIG}, 422, "stock"),
+       ("POST", "/gizmos", {"name": "b", "stock": 2**31}, 422, "stock"), ("POST", "/gizmos", {"name": "b", "stock": -BIG - 1}, 422, "stock"),
+       ("POST", "/gizmos", {"name": "b\x00c"}, 422, "name"), ("POST", "/gizmos", {"id": BIG, "name": "big"}, 422, "id"),
+       ("PATCH", "/gizmos/1", {"stock": BIG}, 422, "stock"), ("DELETE", f"/gizmos/{BIG * 10**5}", None, 404, ""),
+       ("PATCH", f"/gizmos/{BIG * 10**5}", {"name": "x"}, 404, ""), ("POST", f"/gizmos/{BIG * 10**5}/adjust?delta=1", None, 404, "")]
+
+@pytest.mark.parametrize("method, path, body, status, field", ODD)
+def test_odd_input_is_a_4xx_naming_the_field(gizmos, method, path, body, status, field):
+    r = gizmos.request(method, path, json=body, headers=DS if path.endswith("delta=1") else {})
+    assert r.status_code == status, r.text
+    if field: assert r.json()["detail"][0]["loc"] == field, r.text
+    assert gizmos.get("/gizmos/1").json()["stock"] == 0
+
+def test_an_event_pushing_an_int_past_its_column_is_refused(gizmos):
+    r = gizmos.post(f"/gizmos/1/adjust?delta={2**40}", headers=DS)
+    assert r.status_code == 200 and "stock" in r.text and "less than or equal to 2147483647" in r.text
+    assert gizmos.get("/gizmos/1").json()["stock"] == 0
+
 # ---------------------------------------------------------------- in Chromium
 
 EXPRESSIONS = ["Contact me @home(ish)", "@get('/shared/compute')", "$shared.ratio = 99", "el.remove()", "${alert(1)}",

@@ -240,7 +240,7 @@ class SessionCookies:
         return [(b"set-cookie", ";".join(c).encode("latin-1")) for c in (first, twin)]
 
 # %% ../../nbs/33_web_fasthtml.ipynb #5c4b4062
-FRAME_ANCESTORS = ("'self'", "http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*", "https://localhost:*", "file:",
+FRAME_ANCESTORS = ("'self'", "http://localhost:*", "http://127.0.0.1:*", "https://localhost:*", "file:",   # CSP has no IPv6 literals
                    "vscode-webview:", "vscode-file:", "https://*.googleusercontent.com", "https://colab.research.google.com")
 
 class SecurityHeaders:

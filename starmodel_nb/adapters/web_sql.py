@@ -15,6 +15,7 @@ from ..core import entity_plural, entity_slug, loads_strict, primary_key, public
 from ..app.bus import EntityChanged
 from ..app.dispatcher import error_message, retry_conflicts
 from ..app.uow import Conflict, NotFound, Unavailable, UnitOfWork
+from .persistence.sql import int_bounds
 from .sse_datastar import SSE_HEADERS, patch_elements
 from .ui_fields import editable_fields, is_json
 from .ui_fields import label
@@ -83,8 +84,12 @@ class SQLRoutes:
     def __init__(self, rt: Runtime): self.rt = rt
 
     def key(self, cls, raw: str):
-        try: return TypeAdapter(cls.model_fields[primary_key(cls)].annotation).validate_python(raw)
+        "The primary key `raw` names, or `None` (then the record is not found): an id no column could hold included."
+        pk = primary_key(cls)
+        try: k = TypeAdapter(cls.model_fields[pk].annotation).validate_python(raw)
         except ValidationError: return None
+        b = int_bounds(cls.__table__.c[pk]) if isinstance(k, int) else None
+        return None if b and not b[0] <= k <= b[1] else k
 
     async def collection(self, req: Request, cls) -> Response:
         if req.method == "GET": return await self.index(req, cls)

@@ -7,7 +7,8 @@ Docs: https://starmodel.github.io/starmodel_nb/persist_sql.html.md"""
 # %% ../../../nbs/21_persist_sql.ipynb #5acd1aa3
 from __future__ import annotations
 import asyncio, logging, typing
-from sqlalchemy import Column, Integer, create_engine, delete, event as sa_event, func, insert, inspect as sa_inspect
+from pydantic import ValidationError
+from sqlalchemy import BigInteger, Column, Integer, SmallInteger, create_engine, delete, event as sa_event, func, insert, inspect as sa_inspect
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 from sqlalchemy.pool import StaticPool
@@ -18,7 +19,8 @@ from .memory import KeyedLocks
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'VERSION', 'make_engine', 'ensure_version', 'SchemaBehind', 'prepare_schema', 'SQLRepository']
+__all__ = ['log', 'VERSION', 'make_engine', 'ensure_version', 'SchemaBehind', 'prepare_schema', 'SQLRepository', 'int_bounds',
+           'check_storable']
 
 # %% ../../../nbs/21_persist_sql.ipynb #d6bf3012
 def make_engine(url: str):
@@ -97,6 +99,24 @@ class SQLRepository:
         self._ready.update(classes)
         return created
 
+# %% ../../../nbs/21_persist_sql.ipynb #ce74b40a
+def int_bounds(col) -> tuple[int, int] | None:
+    "The range of ints `col` holds on every database, or `None` if it holds no ints."
+    for typ, bits in ((BigInteger, 64), (SmallInteger, 16), (Integer, 32)):   # BigInteger is an Integer: test it first
+        if isinstance(col.type, typ): return -2**(bits - 1), 2**(bits - 1) - 1
+    return None
+
+def check_storable(cls, data: dict) -> None:
+    "A pydantic `ValidationError` naming each value of `data` its column of `cls` cannot store."
+    errs = []
+    for k, v in data.items():
+        if isinstance(v, str) and "\x00" in v:
+            errs.append({"type": "value_error", "loc": (k,), "input": v, "ctx": {"error": "text cannot hold a NUL character"}})
+        elif isinstance(v, int) and not isinstance(v, bool) and k in cls.__table__.c and (b := int_bounds(cls.__table__.c[k])):
+            if v > b[1]: errs.append({"type": "less_than_equal", "loc": (k,), "input": v, "ctx": {"le": b[1]}})
+            elif v < b[0]: errs.append({"type": "greater_than_equal", "loc": (k,), "input": v, "ctx": {"ge": b[0]}})
+    if errs: raise ValidationError.from_exception_data(cls.__name__, errs)
+
 # %% ../../../nbs/21_persist_sql.ipynb #9a2fbc84
 def _row_obj(cls, row):
     return cls.model_validate({k: row[k] for k in cls.model_fields if k in row}), row[VERSION]
@@ -109,6 +129,7 @@ def _get(self: SQLRepository, cls, key):
 def _save(self: SQLRepository, cls, key, obj, version) -> int:
     t, pk = cls.__table__, primary_key(cls)
     data = {k: v for k, v in stored_state(obj).items() if k != pk}
+    check_storable(cls, data)
     with self.engine.begin() as c:
         n = c.execute(update(t).where(t.c[pk] == key, t.c[VERSION] == version).values(**data, **{VERSION: version + 1})).rowcount
         if n == 1: return version + 1
@@ -120,6 +141,7 @@ def _save(self: SQLRepository, cls, key, obj, version) -> int:
 def _insert(self: SQLRepository, cls, obj):
     t, pk = cls.__table__, primary_key(cls)
     data = {k: v for k, v in stored_state(obj).items() if not (k == pk and v is None)}
+    check_storable(cls, data)
     with self.engine.begin() as c: key = c.execute(insert(t).values(**data, **{VERSION: 1})).inserted_primary_key[0]
     setattr(obj, pk, key)
     return key, 1
