@@ -37,10 +37,13 @@ class Settings:
     max_query: int = 8_192               # bytes; longer query strings get 414
     memory_ttl: int = 3_600              # idle seconds before a memory instance expires
     memory_cap: int = 100_000            # live memory instances in all (least recently used go first)
+    memory_bytes: int = 256 << 20        # and their weight in all (their JSON), so big instances cannot fill the memory
     stream_queue: int = 256              # patches buffered per live stream before it is dropped
     stream_heartbeat: float = 15.0       # seconds between keep-alive comments
     stream_cap: int = 1_000              # live streams per app
     stream_replay: int = 1_000           # recent patches kept to replay to a reconnecting stream
+    stream_replay_bytes: int = 32 << 20  # and their weight at most
+    stream_per_client: int = 100         # live streams one client address may hold (a browser needs one per app)
 
 # %% ../nbs/00_config.ipynb #d2106f6e
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}

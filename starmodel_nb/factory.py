@@ -33,7 +33,7 @@ def create_app(entities: list | None = None, settings: Settings | None = None, u
     else:
         fixed = {entity_slug(c): c for c in entities}
         lookup = lambda: fixed
-    repos = {StateStore.SERVER_MEMORY: MemoryRepository(ttl=s.memory_ttl, cap=s.memory_cap)}
+    repos = {StateStore.SERVER_MEMORY: MemoryRepository(ttl=s.memory_ttl, cap=s.memory_cap, cap_bytes=s.memory_bytes)}
     def repo_for(cls):
         store = entity_store(cls)
         if store not in repos: repos[store] = _sql_repo(s)
@@ -42,7 +42,7 @@ def create_app(entities: list | None = None, settings: Settings | None = None, u
     if sql: _check_schema(repo_for(sql[0]), sql)
     rt = Runtime(s, lookup, repo_for, LocalBus(), ui=ui)
     rt.hub = StreamHub(partial(stream_message, rt), queue=s.stream_queue, heartbeat=s.stream_heartbeat,
-                       cap=s.stream_cap, replay=s.stream_replay)
+                       cap=s.stream_cap, replay=s.stream_replay, replay_bytes=s.stream_replay_bytes, per_client=s.stream_per_client)
     rt.sql = SQLRoutes(rt)
     secret = session_secret(s)
     if s.admin: print("starmodel_nb: the admin is on at /admin; with no authentication configured it answers this machine only")

@@ -199,6 +199,30 @@ def test_an_event_pushing_an_int_past_its_column_is_refused(gizmos):
     assert r.status_code == 200 and "stock" in r.text and "less than or equal to 2147483647" in r.text
     assert gizmos.get("/gizmos/1").json()["stock"] == 0
 
+class Pad(Entity):
+    text: str = ""
+    @event(method="post")
+    def fill(self, text: str): self.text = text
+
+def test_memory_and_replay_are_capped_in_bytes():
+    app = create_app([Pad], secret_key="hostile-tests-" + "k" * 32, memory_bytes=5_000_000, stream_replay_bytes=3_000_000)
+    big = "x" * 900_000
+    for _ in range(60): TestClient(app, headers=DS).post("/pad/fill", data={"text": big})   # 60 sessions of 0.9 MB each
+    mem, hub = app.sm.repo_for(Pad), app.sm.hub
+    assert mem.held <= 5_000_000 and len(app.instances(Pad)) <= 5
+    assert hub._held <= 3_000_000 and len(hub._recent) <= 3
+
+def test_one_client_cannot_hold_every_stream_slot():
+    app = create_app([Pad], secret_key="hostile-tests-" + "k" * 32, stream_per_client=3)
+    with LiveServer(app) as srv:
+        streams = [httpx.stream("GET", srv.url + "/_sm/stream", headers=DS, timeout=30) for _ in range(4)]
+        got = [s.__enter__().status_code for s in streams]
+        assert got == [200, 200, 200, 503]
+        for s in streams: s.__exit__(None, None, None)
+        deadline = time.monotonic() + 30                                       # a hang guard: closing frees the slots
+        while app.sm.hub._per and time.monotonic() < deadline: time.sleep(0.05)
+        with httpx.stream("GET", srv.url + "/_sm/stream", headers=DS, timeout=30) as r: assert r.status_code == 200
+
 # ---------------------------------------------------------------- in Chromium
 
 EXPRESSIONS = ["Contact me @home(ish)", "@get('/shared/compute')", "$shared.ratio = 99", "el.remove()", "${alert(1)}",

@@ -42,11 +42,13 @@ _CLOSE = object()
 class StreamHub:
     "Fans committed changes out to live streams; `render(evt, prefix)` gives the message dict (or `None` to skip)."
     def __init__(self, render: Callable[[EntityChanged, str], dict | None], queue: int = 256, heartbeat: float = 15.0,
-                 cap: int = 1000, replay: int = 1000):
-        self.render, self.queue, self.heartbeat, self.cap = render, queue, heartbeat, cap
+                 cap: int = 1000, replay: int = 1000, replay_bytes: int = 32 << 20, per_client: int = 100):
+        self.render, self.queue, self.heartbeat, self.cap, self.per_client = render, queue, heartbeat, cap, per_client
+        self.replay, self.replay_bytes, self._held = replay, replay_bytes, 0   # the replay buffer: entries and bytes
         self.epoch, self.seq = secrets.token_hex(6), 0
-        self._recent: deque = deque(maxlen=replay)
+        self._recent: deque = deque()
         self._subs: dict[str, set[asyncio.Queue]] = {}
+        self._per: dict[str, int] = {}                                          # open streams by client address
 
     @property
     def clients(self) -> int: return len({id(q) for qs in self._subs.values() for q in qs})
@@ -67,8 +69,11 @@ def _text(self: StreamHub, entry: list, prefix: str) -> str | None:
 
 def _publish(self: StreamHub, evt: EntityChanged) -> None:
     self.seq += 1
-    entry = [self.seq, evt.channel, evt, {}]
+    entry = [self.seq, evt.channel, evt, {}, len(json.dumps(evt.state, default=str))]   # what it holds, weighed once
     self._recent.append(entry)
+    self._held += entry[4]
+    while len(self._recent) > self.replay or (self._held > self.replay_bytes and len(self._recent) > 1):
+        self._held -= self._recent.popleft()[4]
     for q in list(self._subs.get(evt.channel, ())):
         if (text := self._text(entry, q.prefix)) is None: continue
         try: q.put_nowait((self.seq, text))
@@ -77,6 +82,10 @@ def _publish(self: StreamHub, evt: EntityChanged) -> None:
             self._drop(q)
 
 def _drop(self: StreamHub, q: asyncio.Queue) -> None:
+    if not getattr(q, "dropped", True):
+        q.dropped = True
+        if (n := self._per.get(q.client, 0) - 1) > 0: self._per[q.client] = n
+        else: self._per.pop(q.client, None)
     for qs in self._subs.values(): qs.discard(q)
     while not q.empty(): q.get_nowait()
     q.put_nowait((0, _CLOSE))
@@ -88,10 +97,12 @@ def _close(self: StreamHub) -> None:
 StreamHub.publish, StreamHub._text, StreamHub._drop, StreamHub.close = _publish, _text, _drop, _close
 
 # %% ../../nbs/31_sse_datastar.ipynb #b3f1e7a0
-def _open(self: StreamHub, channels: Iterable[str], prefix: str = "") -> asyncio.Queue:
+def _open(self: StreamHub, channels: Iterable[str], prefix: str = "", client: str = "") -> asyncio.Queue:
     if self.clients >= self.cap: raise StreamsFull(f"{self.cap} live streams are open")
+    if self._per.get(client, 0) >= self.per_client: raise StreamsFull(f"{self.per_client} live streams are open from {client or 'one client'}")
     q = asyncio.Queue(self.queue + 1)
-    q.prefix = prefix
+    q.prefix, q.client, q.dropped = prefix, client, False
+    self._per[client] = self._per.get(client, 0) + 1
     for c in channels: self._subs.setdefault(c, set()).add(q)
     return q
 

@@ -357,7 +357,7 @@ async def stream_endpoint(req: Request):
     chans = ["global"] + ([f"session:{sid}"] if sid else [])
     try: since = int(req.query_params.get("since", ""))
     except ValueError: since = None
-    try: q = rt.hub.open(chans, rt.prefix(req))
+    try: q = rt.hub.open(chans, rt.prefix(req), req.client.host if req.client else "")
     except StreamsFull as e: return refuse(req, 503, f"Server busy: {e}.")
     return LiveStream(rt.hub, q, chans, since, req.query_params.get("epoch"))
 

@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/persist_memory.html.md"""
 
 # %% ../../../nbs/20_persist_memory.ipynb #027d2828
 from __future__ import annotations
-import asyncio, logging, time
+import asyncio, json, logging, time
 from collections import OrderedDict
 from contextlib import asynccontextmanager
 from typing import Any, Callable
@@ -35,10 +35,10 @@ class KeyedLocks:
 
 # %% ../../../nbs/20_persist_memory.ipynb #2281791a
 class MemoryRepository:
-    "In-process `Repository`: `ttl` idle seconds, at most `cap` live instances in all, `clock` for tests."
-    def __init__(self, ttl: float = 3600, cap: int = 10_000, clock: Callable[[], float] = time.monotonic):
-        self.ttl, self.cap, self.clock = ttl, cap, clock
-        self._data: OrderedDict[tuple[str, Any], list] = OrderedDict()   # (slug, key) -> [obj, version, last use, ttl]
+    "In-process `Repository`: `ttl` idle seconds, at most `cap` live instances weighing `cap_bytes` in all, `clock` for tests."
+    def __init__(self, ttl: float = 3600, cap: int = 10_000, clock: Callable[[], float] = time.monotonic, cap_bytes: int = 256 << 20):
+        self.ttl, self.cap, self.clock, self.cap_bytes, self.held = ttl, cap, clock, cap_bytes, 0
+        self._data: OrderedDict[tuple[str, Any], list] = OrderedDict()   # (slug, key) -> [obj, version, last use, ttl, bytes]
         self._locks = KeyedLocks()
 
     def lock(self, cls, key): return self._locks((entity_slug(cls), key))
@@ -47,19 +47,25 @@ class MemoryRepository:
     def _entry(self, cls, key, touch: bool = True):
         k = (entity_slug(cls), key)
         if (e := self._data.get(k)) is None: return None
-        if self.clock() - e[2] > e[3]: del self._data[k]; return None
+        if self.clock() - e[2] > e[3]: self._pop(k); return None
         if type(e[0]) is not cls: e[0] = cls.model_validate({f: v for f, v in stored_state(e[0]).items() if f in cls.model_fields})
         if touch: e[2] = self.clock(); self._data.move_to_end(k)
         return e
 
+    def _pop(self, k=None) -> None:
+        e = self._data.pop(k) if k is not None else self._data.popitem(last=False)[1]
+        self.held -= e[4]
+
+    def _over(self) -> bool: return len(self._data) > self.cap or (self.held > self.cap_bytes and len(self._data) > 1)
+
     def _sweep(self) -> None:
         now, d = self.clock(), self._data
-        while d and now - (e := next(iter(d.values())))[2] > e[3]: d.popitem(last=False)
-        if len(d) > self.cap:   # over the cap: first every idle instance (TTLs differ, so not only the oldest), then the LRU
-            for k in [k for k, e in d.items() if now - e[2] > e[3]]: del d[k]
-        if len(d) > self.cap:
-            log.warning("memory store over its cap of %d instances: dropping the %d least recently used", self.cap, len(d) - self.cap)
-            while len(d) > self.cap: d.popitem(last=False)
+        while d and now - (e := next(iter(d.values())))[2] > e[3]: self._pop()
+        if self._over():   # over a cap: first every idle instance (TTLs differ, so not only the oldest), then the LRU
+            for k in [k for k, e in d.items() if now - e[2] > e[3]]: self._pop(k)
+        if self._over():
+            log.warning("memory store over its cap (%d instances, %d bytes): dropping the least recently used", self.cap, self.cap_bytes)
+            while self._over(): self._pop()
 
 # %% ../../../nbs/20_persist_memory.ipynb #3c4a9c1a
 async def _get(self: MemoryRepository, cls, key):
@@ -70,12 +76,14 @@ async def _save(self: MemoryRepository, cls, key, obj, version) -> int:
     e = self._entry(cls, key)
     if (e[1] if e else 0) != version: raise Conflict(f"{cls.__name__}[{key}] changed since it was read")
     k = (entity_slug(cls), key)
-    self._data[k] = [obj, version + 1, self.clock(), self._ttl(cls)]
-    self._data.move_to_end(k)
+    if k in self._data: self._pop(k)
+    self._data[k] = [obj, version + 1, self.clock(), self._ttl(cls), len(json.dumps(stored_state(obj, "json"), default=str))]
+    self.held += self._data[k][4]
     self._sweep()
     return version + 1
 
-async def _delete(self: MemoryRepository, cls, key): self._data.pop((entity_slug(cls), key), None)
+async def _delete(self: MemoryRepository, cls, key):
+    if (entity_slug(cls), key) in self._data: self._pop((entity_slug(cls), key))
 
 async def _list(self: MemoryRepository, cls):
     slug, deep = entity_slug(cls), bool(mutable_fields(cls))
