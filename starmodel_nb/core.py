@@ -23,7 +23,7 @@ from sqlmodel.main import SQLModelMetaclass
 __all__ = ['AVAILABLE_STORES', 'METHODS', 'PATCH_MODES', 'url_prefix', 'record_key', 'registry', 'MAX_DEPTH', 'StateStore',
            'Scope', 'EventSpec', 'EventMethod', 'event', 'prefixed', 'Sig', 'Action', 'Signals', 'Registry',
            'EntityMeta', 'Entity', 'entity_slug', 'entity_store', 'entity_plural', 'primary_key', 'entity_scope',
-           'public_fields', 'public_state', 'mutable_fields', 'exact_for_js', 'stored_state', 'signals_of',
+           'public_fields', 'public_state', 'mutable_fields', 'browser_safe', 'stored_state', 'signals_of',
            'loads_strict', 'datastar_json']
 
 # %% ../nbs/01_core.ipynb #1f063af0
@@ -275,7 +275,7 @@ def public_fields(cls) -> list[str]:
 def public_state(obj) -> dict:
     "What the JSON API shows of `obj`: its key and public fields."
     cls = type(obj)
-    return obj.model_dump(mode="json", include={*public_fields(cls), *filter(None, [primary_key(cls)])})
+    return browser_safe(obj.model_dump(mode="json", include={*public_fields(cls), *filter(None, [primary_key(cls)])}), big_as_text=False)
 
 _SCALARS = (int, float, str, bool, bytes, type(None))
 
@@ -297,12 +297,13 @@ def mutable_fields(cls) -> frozenset[str]:
 
 _JS_SAFE = 2**53 - 1   # beyond this a browser's numbers round: 2**53 + 1 would show as 9007199254740992
 
-def exact_for_js(v):
-    "`v` with every int a JavaScript number cannot hold exactly turned into its decimal string (lists and dicts walked)."
+def browser_safe(v, big_as_text: bool = True):
+    "`v` as valid JSON a browser reads exactly: non-finite floats as `None`, ints past 2**53 as decimal text (if `big_as_text`)."
     if isinstance(v, bool): return v
-    if isinstance(v, int): return v if -_JS_SAFE <= v <= _JS_SAFE else str(v)
-    if isinstance(v, list): return [exact_for_js(x) for x in v]
-    if isinstance(v, dict): return {k: exact_for_js(x) for k, x in v.items()}
+    if isinstance(v, int): return v if not big_as_text or -_JS_SAFE <= v <= _JS_SAFE else str(v)
+    if isinstance(v, float): return v if math.isfinite(v) else None   # e.g. a NaN another program wrote into a row
+    if isinstance(v, list): return [browser_safe(x, big_as_text) for x in v]
+    if isinstance(v, dict): return {k: browser_safe(x, big_as_text) for k, x in v.items()}
     return v
 
 def stored_state(obj, mode: str = "python") -> dict:
@@ -316,7 +317,7 @@ def stored_state(obj, mode: str = "python") -> dict:
 def signals_of(obj, only: set[str] | None = None) -> dict:
     "The Datastar signals of `obj`, `{slug: {field: value}}`, restricted to `only` when given; big ints as exact strings."
     names = [k for k in public_fields(type(obj)) if only is None or k in only]
-    return {entity_slug(type(obj)): exact_for_js(obj.model_dump(mode="json", include=set(names)))}
+    return {entity_slug(type(obj)): browser_safe(obj.model_dump(mode="json", include=set(names)))}
 
 # %% ../nbs/01_core.ipynb #b8147874
 MAX_DEPTH = 32   # lists and objects inside one another: more than any form needs, far less than a recursion limit

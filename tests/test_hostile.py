@@ -223,6 +223,13 @@ def test_one_client_cannot_hold_every_stream_slot():
         while app.sm.hub._per and time.monotonic() < deadline: time.sleep(0.05)
         with httpx.stream("GET", srv.url + "/_sm/stream", headers=DS, timeout=30) as r: assert r.status_code == 200
 
+def test_a_non_finite_number_written_by_another_program_breaks_no_reader(cli):
+    from sqlalchemy import text
+    pid = cli.post("/parts", json={"name": "probe", "price": 1.0}, headers=JSON).json()["id"]
+    with cli.app.sm.repo_for(Part).engine.begin() as c: c.execute(text(f"UPDATE part SET price = 9e999 WHERE id = {pid}"))
+    assert cli.get(f"/parts/{pid}", headers=JSON).json()["price"] is None                # valid JSON: null
+    assert cli.get("/parts", headers=JSON).status_code == 200 and cli.get(f"/parts/{pid}").status_code == 200
+
 # ---------------------------------------------------------------- in Chromium
 
 EXPRESSIONS = ["Contact me @home(ish)", "@get('/shared/compute')", "$shared.ratio = 99", "el.remove()", "${alert(1)}",

@@ -119,7 +119,11 @@ def check_storable(cls, data: dict) -> None:
 
 # %% ../../../nbs/21_persist_sql.ipynb #9a2fbc84
 def _row_obj(cls, row):
-    return cls.model_validate({k: row[k] for k in cls.model_fields if k in row}), row[VERSION]
+    data = {k: row[k] for k in cls.model_fields if k in row}
+    try: return cls.model_validate(data), row[VERSION]
+    except ValidationError as e:   # a row another program wrote (a NaN, say): shown as it is, never a 500 for every reader
+        log.warning("%s %s in the database does not validate (%s); shown unvalidated", cls.__name__, row.get(primary_key(cls)), e.errors()[0]["msg"])
+        return cls.model_construct(**data), row[VERSION]
 
 def _get(self: SQLRepository, cls, key):
     t, pk = cls.__table__, primary_key(cls)
