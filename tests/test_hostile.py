@@ -230,6 +230,22 @@ def test_a_non_finite_number_written_by_another_program_breaks_no_reader(cli):
     assert cli.get(f"/parts/{pid}", headers=JSON).json()["price"] is None                # valid JSON: null
     assert cli.get("/parts", headers=JSON).status_code == 200 and cli.get(f"/parts/{pid}").status_code == 200
 
+class Tag(Entity, table=True):
+    code: str = Field(primary_key=True)
+    title: str = ""
+
+def test_a_text_key_cannot_end_the_url_of_an_action(tmp_path):
+    from urllib.parse import quote
+    app = create_app([Tag], database_url=f"sqlite:///{tmp_path}/t.db", secret_key="hostile-tests-" + "k" * 32)
+    c = TestClient(app)
+    key = "x'); window.hacked = 1; @post('tags"
+    from sqlalchemy import insert
+    from starmodel_nb.adapters.persistence.sql import VERSION
+    with app.sm.repo_for(Tag).engine.begin() as conn: conn.execute(insert(Tag.__table__).values(code=key, title="t", **{VERSION: 1}))
+    page = c.get("/tags/" + quote(key, safe="")).text
+    assert "@delete('/tags/x%27%29%3B%20window.hacked%20%3D%201%3B%20%40post%28%27tags')" in page, page
+    assert "window.hacked = 1" not in page.replace("&#x27;", "'").split("<main")[1].split("data-signals")[0]
+
 # ---------------------------------------------------------------- in Chromium
 
 EXPRESSIONS = ["Contact me @home(ish)", "@get('/shared/compute')", "$shared.ratio = 99", "el.remove()", "${alert(1)}",

@@ -131,9 +131,10 @@ def index_content(classes) -> str:
 
 # %% ../../nbs/32_ui_monster.ipynb #178a7a27
 def _url(cls, *parts, **query) -> str:
-    from urllib.parse import urlencode
+    from urllib.parse import quote, urlencode
     q = urlencode({k: v for k, v in query.items() if v not in (None, "", False)})
-    return "/".join([f"{url_prefix.get()}/{entity_plural(cls)}", *map(str, parts)]) + (f"?{q}" if q else "")
+    segs = [quote(str(p), safe="") for p in parts]   # a text key must not end the quoted URL of an action: ' @ $ are escaped
+    return "/".join([f"{url_prefix.get()}/{entity_plural(cls)}", *segs]) + (f"?{q}" if q else "")
 
 def detail_content(obj, version: int, epoch: str) -> str:
     "The detail page of a record: its view, then edit/delete/back controls."
