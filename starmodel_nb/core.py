@@ -329,10 +329,15 @@ def _num(s: str):
     return v if math.isfinite(v) else _Bad(s)
 
 def _walk(v, depth=1, path=()):
-    "Raise for the first `_Bad` number (naming its place) or nesting past `MAX_DEPTH`."
+    "Raise for the first `_Bad` number or unpaired surrogate (naming its place), or nesting past `MAX_DEPTH`."
     if isinstance(v, _Bad):
         e = ValueError(f"{'.'.join(map(str, path)) or 'value'}: {v} is not a finite number"); e.loc = str(path[-1]) if path else "body"
         raise e
+    if isinstance(v, str):
+        try: v.encode()
+        except UnicodeEncodeError:   # a lone surrogate (JSON's "\ud800"): no page could be sent holding it
+            e = ValueError(f"{'.'.join(map(str, path)) or 'value'}: text with an unpaired surrogate (not Unicode)"); e.loc = str(path[-1]) if path else "body"
+            raise e from None
     if isinstance(v, (list, dict)):
         if depth > MAX_DEPTH: raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
         for k, x in (v.items() if isinstance(v, dict) else enumerate(v)): _walk(x, depth + 1, (*path, k))

@@ -246,6 +246,12 @@ def test_a_text_key_cannot_end_the_url_of_an_action(tmp_path):
     assert "@delete('/tags/x%27%29%3B%20window.hacked%20%3D%201%3B%20%40post%28%27tags')" in page, page
     assert "window.hacked = 1" not in page.replace("&#x27;", "'").split("<main")[1].split("data-signals")[0]
 
+def test_text_that_is_not_unicode_is_refused(cli):
+    r = cli.get("/shared/set_ratio", params={"datastar": '{"shared": {"r": 1, "label": "\\ud800"}}'})
+    assert r.status_code == 422 and "label" in r.text and "surrogate" in r.text
+    r = cli.post("/shared/set_label", content='{"label": "\\udfff"}', headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and cli.get("/shared").status_code == 200
+
 # ---------------------------------------------------------------- in Chromium
 
 EXPRESSIONS = ["Contact me @home(ish)", "@get('/shared/compute')", "$shared.ratio = 99", "el.remove()", "${alert(1)}",
