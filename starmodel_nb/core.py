@@ -328,16 +328,19 @@ def _num(s: str):
     v = float(s)
     return v if math.isfinite(v) else _Bad(s)
 
+def _refused(path: tuple, why: str) -> ValueError:
+    "A `ValueError` saying `why` of the value at `path`; its `loc` is the field's name."
+    e = ValueError(f"{'.'.join(map(str, path)) or 'value'}: {why}")
+    e.loc = str(path[-1]) if path else "body"
+    return e
+
 def _walk(v, depth=1, path=()):
     "Raise for the first `_Bad` number or unpaired surrogate (naming its place), or nesting past `MAX_DEPTH`."
-    if isinstance(v, _Bad):
-        e = ValueError(f"{'.'.join(map(str, path)) or 'value'}: {v} is not a finite number"); e.loc = str(path[-1]) if path else "body"
-        raise e
+    if isinstance(v, _Bad): raise _refused(path, f"{v} is not a finite number")
     if isinstance(v, str):
         try: v.encode()
         except UnicodeEncodeError:   # a lone surrogate (JSON's "\ud800"): no page could be sent holding it
-            e = ValueError(f"{'.'.join(map(str, path)) or 'value'}: text with an unpaired surrogate (not Unicode)"); e.loc = str(path[-1]) if path else "body"
-            raise e from None
+            raise _refused(path, "text with an unpaired surrogate (not Unicode)") from None
     if isinstance(v, (list, dict)):
         if depth > MAX_DEPTH: raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
         for k, x in (v.items() if isinstance(v, dict) else enumerate(v)): _walk(x, depth + 1, (*path, k))

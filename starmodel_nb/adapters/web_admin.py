@@ -20,15 +20,16 @@ from .web_fasthtml import Runtime, refuse, run_event
 from .web_sql import list_query, mutation_refused
 
 # %% auto #0
-__all__ = ['LOOPBACK_V4', 'admin_refused', 'short_key', 'admin_index', 'admin_entity', 'admin_bulk_delete', 'admin_instance',
-           'admin_event', 'admin_routes']
+__all__ = ['admin_refused', 'short_key', 'admin_index', 'admin_entity', 'admin_bulk_delete', 'admin_instance', 'admin_event',
+           'admin_routes']
 
 # %% ../../nbs/35_web_admin.ipynb #0df08b22
 def _loopback(name: str) -> bool:
-    try: return name == "localhost" or ipaddress.ip_address(name).is_loopback or getattr(ipaddress.ip_address(name), "ipv4_mapped", None) in LOOPBACK_V4
+    "Whether `name` (a host name or an address) is this machine's loopback: localhost, 127.0.0.0/8, ::1, ::ffff:127.x."
+    if name == "localhost": return True
+    try: ip = ipaddress.ip_address(name)
     except ValueError: return False
-
-LOOPBACK_V4 = {ipaddress.ip_address("127.0.0.1")}
+    return ip.is_loopback or bool(getattr(ip, "ipv4_mapped", None) and ip.ipv4_mapped.is_loopback)
 
 def admin_refused(req: Request) -> Response | None:
     "Why `req` may not use the admin: it is off (404), or, with no authentication configured, not from this machine (403)."
