@@ -255,6 +255,24 @@ def test_text_that_is_not_unicode_is_refused(cli):
     r = cli.post("/shared/set_label", content='{"label": "\\udfff"}', headers={"Content-Type": "application/json"})
     assert r.status_code == 422 and cli.get("/shared").status_code == 200
 
+def test_the_admin_answers_this_machine_only_and_shows_no_session_id():
+    app = create_app([Visits], secret_key="hostile-tests-" + "k" * 32, admin=True)
+    TestClient(app, headers=DS).get("/visits/visit")
+    ((sid, _, _),) = app.instances(Visits)
+    here = TestClient(app, client=("127.0.0.1", 1), base_url="http://127.0.0.1:5001")
+    page = here.get("/admin/visits").text
+    assert here.get("/admin").status_code == 200 and sid not in page and "1 live instance" in page
+    assert here.get(f"/admin/visits/{sid}").status_code == 404                      # a full id opens nothing
+    for c in (TestClient(app, client=("203.0.113.9", 1), base_url="http://127.0.0.1:5001"),   # another machine
+              TestClient(app, client=("127.0.0.1", 1), base_url="http://rebound.example")):  # a DNS name rebound to 127.0.0.1
+        assert c.get("/admin").status_code == 403 and c.get(f"/admin/visits").status_code == 403
+        assert c.post("/admin/visits/bulk_delete", data={"ids": "1"}, headers=DS).status_code == 403
+
+def test_security_headers_on_every_response(cli):
+    for r in (cli.get("/shared"), cli.get("/shared/set_ratio?r=2"), cli.get("/nothing")):
+        assert r.headers["x-content-type-options"] == "nosniff" and r.headers["referrer-policy"] == "same-origin"
+        assert r.headers["content-security-policy"].startswith("frame-ancestors 'self' http://localhost:*")
+
 # ---------------------------------------------------------------- in Chromium
 
 EXPRESSIONS = ["Contact me @home(ish)", "@get('/shared/compute')", "$shared.ratio = 99", "el.remove()", "${alert(1)}",
