@@ -1,5 +1,5 @@
 "Helpers shared by the tests: a live uvicorn server in a thread, local front-end assets, a Chromium launcher."
-import os, socket, subprocess, threading, time
+import os, socket, threading, time
 from contextlib import contextmanager
 from pathlib import Path
 import uvicorn

@@ -75,7 +75,7 @@ def test_a_page_whose_datastar_did_not_load_says_so(browser, server):
     banner = page.get_by_role("alert").filter(has_text="starmodel assets pull")
     banner.wait_for(timeout=15_000)
     assert "Datastar client did not load" in banner.inner_text() and "datastar.js" in banner.inner_text()
-    assert page.evaluate("document.documentElement.dataset.smDead") == "client"
+    assert page.evaluate("document.documentElement.dataset.smDead") == "client" and log == [], log
     ok = browser.new_context().new_page(); ok.goto(server.url + "/tab")                 # a healthy page shows no banner
     ok.get_by_role("button", name="Tick").click()
     until(ok, "document.getElementById('sm-tab-n').textContent.trim() === '1'")

@@ -1,7 +1,6 @@
 """The package as a user gets it: a wheel built from the exported notebooks, installed into a fresh venv outside the
 repo (no dev extras, so no ipywidgets), serving an app with local assets, its client script included."""
 import subprocess, sys, textwrap, time, venv, zipfile
-from pathlib import Path
 import httpx, pytest
 from support import ROOT, free_port
 

@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/web_fasthtml.html.md"""
 
 # %% ../../nbs/33_web_fasthtml.ipynb #54dd5ccb
 from __future__ import annotations
-import asyncio, hashlib, html, json, logging, re, secrets
+import asyncio, hashlib, html, logging, re, secrets
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
