@@ -12,6 +12,7 @@ from .config import load_settings
 from .core import entity_scope, entity_slug, Scope
 
 log = logging.getLogger("starmodel_nb")
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['log', 'ServeError', 'Server', 'frame_target', 'Frame', 'serve', 'show', 'InstanceView', 'ClassView', 'inspect']
@@ -74,6 +75,7 @@ class Server:
     def __repr__(self): return f"Server({self.url}, name={self.name!r})"
 
 # %% ../nbs/50_notebook.ipynb #cd546e4a
+@patch
 def _start(self: Server, timeout: float = 10.0):
     cap = _Capture()
     logging.getLogger("uvicorn.error").addHandler(cap)
@@ -104,10 +106,9 @@ def _close_streams(app, loop):
         try: loop.call_soon_threadsafe(sm.hub.close)
         except RuntimeError: pass
 
-Server._start = _start
-
 # %% ../nbs/50_notebook.ipynb #fba7d2f8
-def _swap_in(self: Server, app) -> Server:
+@patch
+def swap(self: Server, app) -> Server:
     "Serve `app` in place of the current one, keeping its instances; open pages reconnect to it."
     old = self.app
     new_sm, old_sm = _sm(app), _sm(old)
@@ -117,7 +118,8 @@ def _swap_in(self: Server, app) -> Server:
     if app is not old: _close_streams(old, self.loop)
     return self
 
-def _stop(self: Server, timeout: float = 1.0) -> None:
+@patch
+def stop(self: Server, timeout: float = 1.0) -> None:
     "Close open streams, shut the server down, free the port."
     if self.server.should_exit and not self.thread.is_alive(): return
     _close_streams(self.app, self.loop)
@@ -127,8 +129,6 @@ def _stop(self: Server, timeout: float = 1.0) -> None:
     for s in self.socks: s.close()
     if _servers.get(self.name) is self: del _servers[self.name]
     _detach_log(self)
-
-Server.swap, Server.stop = _swap_in, _stop
 
 # %% ../nbs/50_notebook.ipynb #3a586d8e
 def frame_target(port: int, path: str = "/", base_url: str | None = None, env: dict | None = None) -> tuple[str, str]:
@@ -154,6 +154,7 @@ class Frame:
     def _repr_html_(self) -> str: return self.html
 
 # %% ../nbs/50_notebook.ipynb #825c5920
+@patch
 def _locate(self: Frame, go: str) -> str:
     "A script computing the frame's URL in the browser (the page's host, the Hub's proxy, Colab's) and calling `go(url)`."
     conf = json.dumps({"mode": self.mode, "target": self.target, "port": self.port})
@@ -164,12 +165,14 @@ else if (c.mode === "colab") google.colab.kernel.proxyPort(c.port, {{cache: fals
 else go((/^https?:$/.test(location.protocol) ? location.protocol + "//" + location.hostname : "http://localhost") + ":" + c.port + c.target);
 }})();</script>"""
 
-def _link(self: Frame, text: str) -> str:
+@patch
+def link(self: Frame, text: str) -> str:
     "HTML: `text` and a link to the page that works where the notebook is shown."
     return (f'<small>{text}: <a id="{self.id}-url" href="{html.escape(self.url)}" target="_blank" rel="noopener">{html.escape(self.url)}</a></small>'
             + self._locate(f'u => {{ const a = document.getElementById("{self.id}-url"); a.href = a.textContent = u; }}'))
 
-def _frame_html(self: Frame) -> str:
+@patch(as_prop=True)
+def html(self: Frame) -> str:
     i, h = self.id, self.height or 120
     resize = "" if self.height is not None else f"""<script>addEventListener("message", e => {{
   const f = document.getElementById("{i}");
@@ -178,8 +181,6 @@ def _frame_html(self: Frame) -> str:
     return (f"""<div class="starmodel-frame"><iframe id="{i}" title="starmodel_nb app" style="width:100%;height:{int(h)}px;border:1px solid #ddd;border-radius:6px"></iframe>
 <div style="font-size:12px"><a id="{i}-open" href="{html.escape(self.url)}" target="_blank" rel="noopener">open in a new tab &#8599;</a></div>"""
             + self._locate(f'u => {{ document.getElementById("{i}").src = u; document.getElementById("{i}-open").href = u; }}') + resize + "</div>")
-
-Frame._locate, Frame.link, Frame.html = _locate, _link, property(_frame_html)
 
 # %% ../nbs/50_notebook.ipynb #e328d68f
 _servers: dict[str, Server] = {}
@@ -291,6 +292,7 @@ class InstanceView:
     def close(self): self._unsub(); self.widget.close()
 
 # %% ../nbs/50_notebook.ipynb #f6221bfa
+@patch
 def _edit(self: InstanceView, k: str, parse, ch) -> None:
     if self._quiet: return
     try:
@@ -300,6 +302,7 @@ def _edit(self: InstanceView, k: str, parse, ch) -> None:
         self.status.value = f'<span style="color:#b91c1c">{html.escape(k)}: {html.escape(_msg(e))}</span>'
         self._set(k, ch["old"])
 
+@patch
 def _event_box(self: InstanceView, name: str, spec):
     import ipywidgets as W
     hints = typing.get_type_hints(spec.fn)
@@ -317,18 +320,18 @@ def _msg(e) -> str:
     from starmodel_nb.app.dispatcher import error_message
     return error_message(e)
 
+@patch
 def _set(self: InstanceView, k: str, v) -> None:
     w = self.fields[k]
     self._quiet = True
     try: w.value = json.dumps(v, default=str) if type(w).__name__ == "Textarea" else v
     finally: self._quiet = False
 
+@patch
 def _changed(self: InstanceView, evt) -> None:
     if evt.entity != entity_slug(self.cls) or evt.key != self.key: return
     obj = self.cls.model_validate(evt.state)
     _kernel_call(lambda: [self._set(k, getattr(obj, k)) for k in evt.changed if k in self.fields])
-
-InstanceView._edit, InstanceView._event_box, InstanceView._set, InstanceView._changed = _edit, _event_box, _set, _changed
 
 # %% ../nbs/50_notebook.ipynb #15534ed9
 class ClassView:

@@ -13,6 +13,7 @@ from datastar_py import ServerSentEventGenerator as SSE, consts
 from ..app.bus import EntityChanged
 
 log = logging.getLogger("starmodel_nb")
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['log', 'SSE_HEADERS', 'patch_signals', 'patch_elements', 'StreamsFull', 'StreamHub']
@@ -61,13 +62,15 @@ def _json(msg: dict) -> str:
         log.error("a live update of %s holds a value JSON cannot carry (NaN or infinity): sent without its content", msg.get("id"))
         return json.dumps({k: msg[k] for k in ("seq", "epoch") if k in msg})
 
+@patch
 def _text(self: StreamHub, entry: list, prefix: str) -> str | None:
     if (text := entry[3].get(prefix)) is None:
         msg = self.render(entry[2], prefix)
         text = entry[3][prefix] = "" if msg is None else f"event: sm\nid: {entry[0]}\ndata: {_json({**msg, 'seq': entry[0], 'epoch': self.epoch})}\n\n"
     return text or None
 
-def _publish(self: StreamHub, evt: EntityChanged) -> None:
+@patch
+def publish(self: StreamHub, evt: EntityChanged) -> None:
     self.seq += 1
     entry = [self.seq, evt.channel, evt, {}, len(json.dumps(evt.state, default=str))]   # what it holds, weighed once
     self._recent.append(entry)
@@ -81,6 +84,7 @@ def _publish(self: StreamHub, evt: EntityChanged) -> None:
             log.warning("live stream too slow (%d messages queued); dropping it", q.maxsize)
             self._drop(q)
 
+@patch
 def _drop(self: StreamHub, q: asyncio.Queue) -> None:
     if not getattr(q, "dropped", True):
         q.dropped = True
@@ -90,14 +94,14 @@ def _drop(self: StreamHub, q: asyncio.Queue) -> None:
     while not q.empty(): q.get_nowait()
     q.put_nowait((0, _CLOSE))
 
-def _close(self: StreamHub) -> None:
+@patch
+def close(self: StreamHub) -> None:
     "End every open stream (server shutdown)."
     for q in {q for qs in self._subs.values() for q in qs}: self._drop(q)
 
-StreamHub.publish, StreamHub._text, StreamHub._drop, StreamHub.close = _publish, _text, _drop, _close
-
 # %% ../../nbs/31_sse_datastar.ipynb #b3f1e7a0
-def _open(self: StreamHub, channels: Iterable[str], prefix: str = "", client: str = "") -> asyncio.Queue:
+@patch
+def open(self: StreamHub, channels: Iterable[str], prefix: str = "", client: str = "") -> asyncio.Queue:
     if self.clients >= self.cap: raise StreamsFull(f"{self.cap} live streams are open")
     if self._per.get(client, 0) >= self.per_client: raise StreamsFull(f"{self.per_client} live streams are open from {client or 'one client'}")
     q = asyncio.Queue(self.queue + 1)
@@ -106,7 +110,8 @@ def _open(self: StreamHub, channels: Iterable[str], prefix: str = "", client: st
     for c in channels: self._subs.setdefault(c, set()).add(q)
     return q
 
-async def _events(self: StreamHub, q: asyncio.Queue, channels: Iterable[str], since: int | None = None, epoch: str | None = None):
+@patch
+async def events(self: StreamHub, q: asyncio.Queue, channels: Iterable[str], since: int | None = None, epoch: str | None = None):
     chans, top = set(channels), 0
     try:
         yield f"event: sm\ndata: {json.dumps({'hello': 1, 'epoch': self.epoch, 'seq': self.seq})}\n\n"
@@ -120,5 +125,3 @@ async def _events(self: StreamHub, q: asyncio.Queue, channels: Iterable[str], si
             if text is _CLOSE: return
             if seq > top: yield text
     finally: self._drop(q)
-
-StreamHub.open, StreamHub.events = _open, _events

@@ -25,6 +25,7 @@ from .sse_datastar import SSE_HEADERS, StreamHub, StreamsFull, patch_elements, p
 from .ui_monster import MonsterUI, label, view_id
 
 log = logging.getLogger("starmodel_nb")
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['log', 'INNER', 'FRAME_ANCESTORS', 'NO_STORE', 'ALL', 'Runtime', 'url_root', 'session_id', 'channel_for', 'key_for',
@@ -390,16 +391,16 @@ def _key(cls, key):
     if entity_scope(cls) == Scope.GLOBAL: return "global"
     raise ValueError(f"{cls.__name__} has one instance per session: pass its key (see app.instances({cls.__name__}))")
 
-def _instances(self: StarApp, cls) -> list[tuple[str, Any, int]]:
+@patch
+def instances(self: StarApp, cls) -> list[tuple[str, Any, int]]:
     "Every live instance of `cls`: `(key, instance, version)`."
     return self.call(self.sm.repo_for(cls).list(cls))
 
-def _instance(self: StarApp, cls, key: str | None = None):
+@patch
+def instance(self: StarApp, cls, key: str | None = None):
     "The instance `cls[key]` as committed (a default instance if it does not exist yet)."
     got = self.call(self.sm.repo_for(cls).get(cls, _key(cls, key)))
     return got[0] if got else cls()
-
-StarApp.instances, StarApp.instance = _instances, _instance
 
 # %% ../../nbs/33_web_fasthtml.ipynb #94f70425
 class _Edit:
@@ -416,11 +417,13 @@ class _Edit:
             finally: await self.uow.__aexit__(*exc)
         self.app.call(finish())
 
-def _edit(self: StarApp, cls, key: str | None = None) -> _Edit:
+@patch
+def edit(self: StarApp, cls, key: str | None = None) -> _Edit:
     "`with app.edit(Counter) as c: c.count = 10` changes `cls[key]` in one unit of work; browsers follow."
     return _Edit(self, cls, key)
 
-def _fire(self: StarApp, cls, event: str, key: str | None = None, **params):
+@patch
+def fire(self: StarApp, cls, event: str, key: str | None = None, **params):
     "Run `cls`'s `event` on `cls[key]` with `params` as a browser would; returns the instance, or raises its error."
     spec = find_event(cls, event)
     key = _key(cls, key)
@@ -428,8 +431,6 @@ def _fire(self: StarApp, cls, event: str, key: str | None = None, **params):
     last = self.call(go())[-1]
     if last.error is not None: raise last.error
     return last.obj
-
-StarApp.edit, StarApp.fire = _edit, _fire
 
 # %% ../../nbs/33_web_fasthtml.ipynb #955240cc
 ALL = ["GET", "POST", "PUT", "PATCH", "DELETE"]

@@ -20,6 +20,7 @@ from .sse_datastar import SSE_HEADERS, patch_elements
 from .ui_fields import editable_fields, is_json
 from .ui_fields import label
 from .web_fasthtml import NO_STORE, Runtime, _headers, foreign, refuse, run_event
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['wants_json', 'mutation_refused', 'Invalid', 'record_input', 'SQLRoutes', 'list_query']
@@ -117,25 +118,27 @@ class SQLRoutes:
         return await run_event(req, cls, spec, key, "global")
 
 # %% ../../nbs/34_web_sql.ipynb #30002b0b
-def _page(self: SQLRoutes, req: Request, title: str, content: str, signals: dict | None = None) -> Response:
+@patch
+def page(self: SQLRoutes, req: Request, title: str, content: str, signals: dict | None = None) -> Response:
     with prefixed(self.rt.prefix(req)): return HTMLResponse(self.rt.ui.render_page(title, content, _headers(self.rt, self.rt.prefix(req)), signals), headers=NO_STORE)
 
-def _failed(self: SQLRoutes, req: Request, e: Exception) -> Response:
+@patch
+def failed(self: SQLRoutes, req: Request, e: Exception) -> Response:
     if isinstance(e, Invalid): return refuse(req, 422, str(e), e.errors)
     if isinstance(e, ValidationError): e = _validation(e); return refuse(req, 422, str(e), e.errors)
     status = 404 if isinstance(e, NotFound) else 503 if isinstance(e, Unavailable) else 409 if isinstance(e, Conflict) else 422
     return refuse(req, status, error_message(e))
 
+@patch
 async def _get(self: SQLRoutes, cls, key):
     got = await self.rt.repo_for(cls).get(cls, key)
     if got is None: raise NotFound(f"{cls.__name__} {key} does not exist")
     return got
 
+@patch
 async def _notify(self: SQLRoutes, cls, key, version: int, obj=None) -> None:
     state = {} if obj is None else obj.model_dump(mode="json")
     await self.rt.bus.publish(EntityChanged(entity_slug(cls), str(key), version, state, state, "global", deleted=obj is None))
-
-SQLRoutes.page, SQLRoutes.failed, SQLRoutes._get, SQLRoutes._notify = _page, _failed, _get, _notify
 
 # %% ../../nbs/34_web_sql.ipynb #a5733a9e
 def _int(v, default: int) -> int:
@@ -147,7 +150,8 @@ def list_query(req: Request) -> tuple[int, str | None, bool, str]:
     q = req.query_params
     return _int(q.get("page"), 1), q.get("sort"), q.get("desc") in ("1", "true", "True"), q.get("q", "")[:200]
 
-async def _index(self: SQLRoutes, req: Request, cls) -> Response:
+@patch
+async def index(self: SQLRoutes, req: Request, cls) -> Response:
     q = req.query_params
     page, sort, desc, text = list_query(req)
     per = min(_int(q.get("per_page"), self.per_page), 200)
@@ -160,24 +164,25 @@ async def _index(self: SQLRoutes, req: Request, cls) -> Response:
     if _is_ds(req): return Response(patch_elements(lst), headers=SSE_HEADERS)
     return self.page(req, label(entity_plural(cls)), self.rt.ui.list_page_content(cls, lst, text))
 
-async def _detail(self: SQLRoutes, req: Request, cls, key) -> Response:
+@patch
+async def detail(self: SQLRoutes, req: Request, cls, key) -> Response:
     try: obj, version = await self._get(cls, key)
     except (NotFound, Unavailable) as e: return self.failed(req, e)
     if wants_json(req): return JSONResponse(public_state(obj), headers=NO_STORE)
     with prefixed(self.rt.prefix(req)): content = self.rt.ui.detail_content(obj, version, self.rt.hub.epoch)
     return self.page(req, f"{label(cls.__name__)} {key}", content, signals_of(obj))
 
-SQLRoutes.index, SQLRoutes.detail = _index, _detail
-
 # %% ../../nbs/34_web_sql.ipynb #b010cd2a
-def _redirect(self: SQLRoutes, req: Request, path: str) -> Response:
+@patch
+def redirect(self: SQLRoutes, req: Request, path: str) -> Response:
     url = f"{self.rt.prefix(req)}{path}"
     if _is_ds(req): return Response(f"event: datastar-patch-elements\ndata: mode append\ndata: selector body\n"
                                     f"data: elements <script data-effect=\"el.remove()\">window.location = {json.dumps(url)}</script>\n\n",
                                     headers=SSE_HEADERS)
     return RedirectResponse(url, 303)
 
-async def _form_errors(self: SQLRoutes, req: Request, cls, obj, e: Exception) -> Response | None:
+@patch
+async def form_errors(self: SQLRoutes, req: Request, cls, obj, e: Exception) -> Response | None:
     "For a Datastar form, the form again with the user's input and each error beside its field (else `None`)."
     if not _is_ds(req) or req.headers.get("content-type", "").startswith("application/json"): return None
     if isinstance(e, ValidationError): e = _validation(e)
@@ -186,7 +191,8 @@ async def _form_errors(self: SQLRoutes, req: Request, cls, obj, e: Exception) ->
     with prefixed(self.rt.prefix(req)): form = self.rt.ui.record_form(cls, obj, raw, {x["loc"].split(".")[0]: x["msg"] for x in e.errors})
     return Response(patch_elements(form), headers=SSE_HEADERS)
 
-async def _create(self: SQLRoutes, req: Request, cls) -> Response:
+@patch
+async def create(self: SQLRoutes, req: Request, cls) -> Response:
     if r := mutation_refused(req): return r
     try:
         obj = cls.model_validate(await record_input(req, cls))
@@ -198,10 +204,9 @@ async def _create(self: SQLRoutes, req: Request, cls) -> Response:
     if wants_json(req): return JSONResponse(public_state(obj), 201, headers={"Location": f"{self.rt.prefix(req)}/{entity_plural(cls)}/{key}"})
     return self.redirect(req, f"/{entity_plural(cls)}/{key}")
 
-SQLRoutes.redirect, SQLRoutes.form_errors, SQLRoutes.create = _redirect, _form_errors, _create
-
 # %% ../../nbs/34_web_sql.ipynb #8bf9863f
-async def _update(self: SQLRoutes, req: Request, cls, key, full: bool) -> Response:
+@patch
+async def update(self: SQLRoutes, req: Request, cls, key, full: bool) -> Response:
     if r := mutation_refused(req): return r
     try:
         data = await record_input(req, cls)
@@ -222,7 +227,8 @@ async def _update(self: SQLRoutes, req: Request, cls, key, full: bool) -> Respon
     if wants_json(req): return JSONResponse(public_state(obj), headers=NO_STORE)
     return self.redirect(req, f"/{entity_plural(cls)}/{key}")
 
-async def _delete(self: SQLRoutes, req: Request, cls, key) -> Response:
+@patch
+async def delete(self: SQLRoutes, req: Request, cls, key) -> Response:
     if r := mutation_refused(req): return r
     repo = self.rt.repo_for(cls)
     try:
@@ -233,5 +239,3 @@ async def _delete(self: SQLRoutes, req: Request, cls, key) -> Response:
     await self._notify(cls, key, version + 1)
     if wants_json(req): return Response(status_code=204)
     return self.redirect(req, f"/{entity_plural(cls)}")
-
-SQLRoutes.update, SQLRoutes.delete = _update, _delete

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, AsyncContextManager, Protocol
 from ..core import Scope, entity_scope, entity_slug, mutable_fields, stored_state
 from .bus import EntityChanged, EventBus
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['Conflict', 'NotFound', 'Unavailable', 'Repository', 'UnitOfWork']
@@ -54,7 +55,8 @@ class UnitOfWork:
         self.before = stored_state(self.obj, "json")
 
 # %% ../../nbs/11_uow.ipynb #0f49d682
-async def _commit(self: UnitOfWork) -> dict:
+@patch
+async def commit(self: UnitOfWork) -> dict:
     if mutable_fields(self.cls): self.cls.model_validate(stored_state(self.obj))
     state = stored_state(self.obj, "json")
     changed = {k: v for k, v in state.items() if self.before.get(k, object()) != v}
@@ -64,13 +66,13 @@ async def _commit(self: UnitOfWork) -> dict:
         self.before = state
     return changed
 
-async def _rollback(self: UnitOfWork) -> None:
+@patch
+async def rollback(self: UnitOfWork) -> None:
     got = await self.repo.get(self.cls, self.key)
     self.obj, self.version = got if got is not None else (self.cls(), 0)
 
-async def _exit(self: UnitOfWork, *exc) -> None:
+@patch
+async def __aexit__(self: UnitOfWork, *exc) -> None:
     await self._lock.__aexit__(*exc)
     for e in self.events: await self.bus.publish(e)
     self.events = []
-
-UnitOfWork.commit, UnitOfWork.rollback, UnitOfWork.__aexit__ = _commit, _rollback, _exit

@@ -14,6 +14,7 @@ from ...core import entity_slug, mutable_fields, stored_state
 from ...app.uow import Conflict
 
 log = logging.getLogger("starmodel_nb")
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['log', 'KeyedLocks', 'MemoryRepository']
@@ -68,11 +69,13 @@ class MemoryRepository:
             while self._over(): self._pop()
 
 # %% ../../../nbs/20_persist_memory.ipynb #3c4a9c1a
-async def _get(self: MemoryRepository, cls, key):
+@patch
+async def get(self: MemoryRepository, cls, key):
     e = self._entry(cls, key)
     return None if e is None else (e[0].model_copy(deep=bool(mutable_fields(cls))), e[1])
 
-async def _save(self: MemoryRepository, cls, key, obj, version) -> int:
+@patch
+async def save(self: MemoryRepository, cls, key, obj, version) -> int:
     e = self._entry(cls, key)
     if (e[1] if e else 0) != version: raise Conflict(f"{cls.__name__}[{key}] changed since it was read")
     k = (entity_slug(cls), key)
@@ -82,12 +85,12 @@ async def _save(self: MemoryRepository, cls, key, obj, version) -> int:
     self._sweep()
     return version + 1
 
-async def _delete(self: MemoryRepository, cls, key):
+@patch
+async def delete(self: MemoryRepository, cls, key):
     if (entity_slug(cls), key) in self._data: self._pop((entity_slug(cls), key))
 
-async def _list(self: MemoryRepository, cls):
+@patch
+async def list(self: MemoryRepository, cls):
     slug, deep = entity_slug(cls), bool(mutable_fields(cls))
     keys = [k for s, k in list(self._data) if s == slug]
     return [(k, e[0].model_copy(deep=deep), e[1]) for k in keys if (e := self._entry(cls, k, touch=False))]
-
-MemoryRepository.get, MemoryRepository.save, MemoryRepository.delete, MemoryRepository.list = _get, _save, _delete, _list
