@@ -86,7 +86,7 @@ def publish(self: StreamHub, evt: EntityChanged) -> None:
 
 @patch
 def _drop(self: StreamHub, q: asyncio.Queue) -> None:
-    if not getattr(q, "dropped", True):
+    if not q.dropped:   # watch() and events() both drop a stream that ends: count it out once
         q.dropped = True
         if (n := self._per.get(q.client, 0) - 1) > 0: self._per[q.client] = n
         else: self._per.pop(q.client, None)

@@ -11,11 +11,11 @@ let epoch = meta('epoch'), last = +meta('seq') || 0;
 const seen = new Map(), recent = [];
 const bc = 'BroadcastChannel' in self ? new BroadcastChannel(name) : null;
 const nativeFetch = self.fetch.bind(self);
-const ours = h => { h.set('Accept', 'text/event-stream'); return h; };
 self.fetch = async (input, init = {}) => {
   const h = new Headers(init.headers || {});
   if (!h.has('Datastar-Request')) return nativeFetch(input, init);
-  const res = await nativeFetch(input, {...init, headers: ours(h)});
+  h.set('Accept', 'text/event-stream');   // exactly this: jupyter-server-proxy streams nothing else
+  const res = await nativeFetch(input, {...init, headers: h});
   if (res.ok) return res;
   // Read the refusal here: Datastar aborts a non-200 response, which would cut a later read short (an AbortError).
   notify(await reason(res));
@@ -79,7 +79,7 @@ async function hold() {
   for (let wait = 250;; wait = Math.min(wait * 2, 5000)) {
     try {
       const res = await nativeFetch(`${root}/_sm/stream?since=${last}&epoch=${encodeURIComponent(epoch)}`,
-        {headers: ours(new Headers({'Datastar-Request': 'true'})), cache: 'no-store', credentials: 'same-origin'});
+        {headers: {'Accept': 'text/event-stream', 'Datastar-Request': 'true'}, cache: 'no-store', credentials: 'same-origin'});
       if (!res.ok || !res.body) { await res.body?.cancel(); throw new Error(`stream answered ${res.status}`); }
       wait = 250;
       const rd = res.body.pipeThrough(new TextDecoderStream()).getReader();
