@@ -24,7 +24,7 @@ from monsterui.all import *
 import fasthtml.common as fh
 from sqlalchemy import JSON, String
 from starmodel_nb import Entity, Field
-from starmodel_nb.adapters.ui_monster import list_content, record_form
+from starmodel_nb.adapters.ui.monster import list_content, record_form
 
 TARGET, URLENC = 1.5, "application/x-www-form-urlencoded"
 
@@ -193,7 +193,7 @@ def profile(name: str, fn, calls: int = 200, top: int = 12):
     for _ in range(calls): fn()
     pr.disable()
     print(f"\n--- profile: starmodel_nb, {name} ({calls} calls) ---")
-    pstats.Stats(pr).strip_dirs().sort_stats("cumulative").print_stats(r"ui_monster|ui_fields|get_default|ft_html|to_xml", top)
+    pstats.Stats(pr).strip_dirs().sort_stats("cumulative").print_stats(r"monster|fields|get_default|ft_html|to_xml", top)
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
