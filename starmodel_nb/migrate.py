@@ -104,8 +104,9 @@ def alembic_config(s: Settings, conn, folder: Path) -> Config:
     cfg.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(hour).2d%%(minute).2d%%(second).2d_%%(rev)s_%%(slug)s")
     return cfg
 
-# %% ../nbs/60a_migrate.ipynb #24f4ee58
+# %% ../nbs/60a_migrate.ipynb #492106ad
 def _leaves(ops):
+    "The operations in `ops`, out of their per-table groups."
     for o in ops:
         if hasattr(o, "ops"): yield from _leaves(o.ops)
         else: yield o
@@ -143,6 +144,7 @@ def fill_default(op: AddColumnOp, dialect) -> None:
 
 # %% ../nbs/60a_migrate.ipynb #aca8a6d4
 def _revision_hook(message: str | None, found: list[str]):
+    "Alembic's `process_revision_directives`: no empty revision, defaults for new columns, each operation's line into `found`."
     def hook(context, revision, directives):
         script = directives[0]
         ops = list(_leaves(script.upgrade_ops.ops))
