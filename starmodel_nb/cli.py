@@ -1,4 +1,4 @@
-"""`starmodel migrate`, `db reset`, `db shell`, `entities` and `run`: the project's chores, on the same settings and entity classes as the app.
+"""`starmodel migrate`, `db reset`, `db shell`, `entities`, `run` and `assets`: the project's chores, on the same settings and entity classes as the app.
 
 Docs: https://starmodel.github.io/starmodel_nb/cli.html.md"""
 
@@ -7,17 +7,9 @@ Docs: https://starmodel.github.io/starmodel_nb/cli.html.md"""
 # %% ../nbs/60_cli.ipynb #6e4cf532
 from __future__ import annotations
 import argparse, code, importlib, os, sys, traceback
-from decimal import Decimal
 from pathlib import Path
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.operations.ops import AddColumnOp
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from fastcore.imports import in_notebook
-from sqlalchemy import DefaultClause, MetaData, Table, func, literal, text
+from sqlalchemy import MetaData, Table, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, select
@@ -27,9 +19,9 @@ from .core import StateStore, entity_scope, entity_store, primary_key, registry
 from .adapters.persistence.sql import SchemaBehind, ensure_version, make_engine
 
 # %% auto #0
-__all__ = ['ENV_PY', 'SCRIPT_MAKO', 'CliError', 'Unreachable', 'load_app', 'safe_url', 'open_engine', 'sql_entities', 'scaffold',
-           'alembic_config', 'describe', 'fill_default', 'migrate', 'confirm', 'reset', 'shell_namespace', 'shell',
-           'entity_table', 'entities', 'app_to_serve', 'worker_app', 'run', 'assets', 'main']
+__all__ = ['CliError', 'Unreachable', 'one_line', 'safe_url', 'load_app', 'open_engine', 'sql_entities', 'confirm', 'reset',
+           'shell_namespace', 'shell', 'entity_table', 'entities', 'app_to_serve', 'worker_app', 'run', 'assets',
+           'main']
 
 # %% ../nbs/60_cli.ipynb #3fa06564
 class CliError(Exception):
@@ -38,201 +30,55 @@ class CliError(Exception):
 class Unreachable(CliError):
     "The database does not answer (exit code 2)."
 
-def _where(e: BaseException) -> str:
-    "The project file and line where `e` was raised, for the message: the deepest frame under the current folder."
-    mine = [f for f in traceback.extract_tb(e.__traceback__) if f.filename.startswith(os.getcwd() + os.sep)]
-    return f"{os.path.relpath(mine[-1].filename)}:{mine[-1].lineno}: " if mine else ""
-
-def load_app(spec: str):
-    "Import the module of `spec` (`module` or `module:attr`) from the current folder; returns the attr, else the module."
-    if not spec: raise CliError("no app: set app in settings.ini [starmodel] or pass --app")
-    mod, _, attr = spec.partition(":")
-    sys.path.insert(0, os.getcwd())
-    try: m = importlib.import_module(mod)
-    except Exception as e: raise CliError(f"cannot import {mod!r}: {_where(e)}{type(e).__name__}: {e}") from None
-    finally: sys.path.remove(os.getcwd())
-    if not attr: return m
-    try: return getattr(m, attr)
-    except AttributeError: raise CliError(f"module {mod!r} has no attribute {attr!r}") from None
-
-# %% ../nbs/60_cli.ipynb #4117443f
-def _one_line(e: BaseException) -> str: return " ".join(str(getattr(e, "orig", None) or e).split())
+def one_line(e: BaseException) -> str:
+    "The message of `e` on one line: the driver's own, when SQLAlchemy wrapped one (`e.orig`)."
+    return " ".join(str(getattr(e, "orig", None) or e).split())
 
 def safe_url(url: str) -> str:
     "`url` with its password hidden."
     try: return make_url(url).render_as_string(hide_password=True)
     except ArgumentError: return url
 
+# %% ../nbs/60_cli.ipynb #8c2d5e40
+def _where(e: BaseException) -> str:
+    "The project file and line where `e` was raised, for the message: the deepest frame under the current folder."
+    mine = [f for f in traceback.extract_tb(e.__traceback__) if f.filename.startswith(os.getcwd() + os.sep)]
+    return f"{os.path.relpath(mine[-1].filename)}:{mine[-1].lineno}: " if mine else ""
+
+def _import(mod: str):
+    "Import `mod` with the current folder first on `sys.path`; any failure is a `CliError` naming `_where` it failed."
+    sys.path.insert(0, os.getcwd())
+    try: return importlib.import_module(mod)
+    except Exception as e: raise CliError(f"cannot import {mod!r}: {_where(e)}{type(e).__name__}: {e}") from None
+    finally: sys.path.remove(os.getcwd())
+
+# %% ../nbs/60_cli.ipynb #3fa0a565
+def load_app(spec: str):
+    "Import the module of `spec` (`module` or `module:attr`) from the current folder; returns the attr, else the module."
+    if not spec: raise CliError("no app: set app in settings.ini [starmodel] or pass --app")
+    mod, _, attr = spec.partition(":")
+    m = _import(mod)
+    if not attr: return m
+    try: return getattr(m, attr)
+    except AttributeError: raise CliError(f"module {mod!r} has no attribute {attr!r}") from None
+
+# %% ../nbs/60_cli.ipynb #7b2e4f61
 def open_engine(s: Settings):
     "An engine on `s.database_url` that has answered once; raises `Unreachable` if it does not."
     try: eng = make_engine(s.database_url)
-    except (ArgumentError, ImportError) as e: raise CliError(f"database_url {safe_url(s.database_url)!r}: {_one_line(e)}") from None
+    except (ArgumentError, ImportError) as e: raise CliError(f"database_url {safe_url(s.database_url)!r}: {one_line(e)}") from None
     try:
-        with eng.connect(): pass
+        with eng.connect(): return eng
     except OperationalError as e:
         eng.dispose()
-        raise Unreachable(f"cannot reach the database {safe_url(s.database_url)}: {_one_line(e)}") from None
-    return eng
+        raise Unreachable(f"cannot reach the database {safe_url(s.database_url)}: {one_line(e)}") from None
 
+# %% ../nbs/60_cli.ipynb #7c3e9a12
 def sql_entities() -> list[type]:
     "The registered `SERVER_SQL` entity classes, their tables carrying the version column."
     classes = [c for c in registry if entity_store(c) == StateStore.SERVER_SQL]
     for c in classes: ensure_version(c)
     return classes
-
-# %% ../nbs/60_cli.ipynb #fce824cc
-ENV_PY = '''\
-"Alembic environment of a starmodel_nb project, written by `starmodel migrate`: the models are the entity tables."
-import importlib, os, sys
-from alembic import context
-from sqlmodel import SQLModel
-from starmodel_nb.config import load_settings
-from starmodel_nb.core import StateStore, entity_store, registry
-from starmodel_nb.adapters.persistence.sql import ensure_version, make_engine
-
-config = context.config
-settings = config.attributes.get("settings") or load_settings()
-if not settings.app: raise SystemExit("no app: set app in settings.ini [starmodel] or pass --app")
-sys.path.insert(0, os.getcwd())
-importlib.import_module(settings.app.partition(":")[0])        # defines (and registers) the entities
-for cls in registry:
-    if entity_store(cls) == StateStore.SERVER_SQL: ensure_version(cls)
-target_metadata = SQLModel.metadata
-
-def include_object(obj, name, type_, reflected, compare_to):
-    "Leave alone the tables that no model defines."
-    return not (type_ == "table" and reflected and compare_to is None)
-
-def run(connection):
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      include_object=include_object)
-    with context.begin_transaction(): context.run_migrations()
-
-if context.is_offline_mode(): raise SystemExit("starmodel migrations run against a database (no --sql mode)")
-if (conn := config.attributes.get("connection")) is not None: run(conn)
-else:
-    engine = make_engine(settings.database_url)
-    with engine.connect() as conn: run(conn)
-    engine.dispose()
-'''
-
-SCRIPT_MAKO = '''\
-"""${message}
-
-Revision ${up_revision}, after ${down_revision | comma,n}; written by `starmodel migrate` on ${create_date}.
-"""
-from alembic import op
-import sqlalchemy as sa
-import sqlmodel
-${imports if imports else ""}
-revision = ${repr(up_revision)}
-down_revision = ${repr(down_revision)}
-branch_labels = ${repr(branch_labels)}
-depends_on = ${repr(depends_on)}
-
-
-def upgrade() -> None:
-    ${upgrades if upgrades else "pass"}
-
-
-def downgrade() -> None:
-    ${downgrades if downgrades else "pass"}
-'''
-
-# %% ../nbs/60_cli.ipynb #e34b17d7
-def scaffold(folder: Path) -> bool:
-    "Write `folder`'s `env.py`, `script.py.mako` and `versions/` where missing; True if the folder is new."
-    new = not folder.exists()
-    (folder/"versions").mkdir(parents=True, exist_ok=True)
-    for name, body in (("env.py", ENV_PY), ("script.py.mako", SCRIPT_MAKO)):
-        if not (folder/name).exists(): (folder/name).write_text(body)
-    return new
-
-def alembic_config(s: Settings, conn, folder: Path) -> Config:
-    "An Alembic `Config` for the migrations in `folder`, running on the connection `conn` with settings `s`."
-    cfg = Config(cmd_opts=argparse.Namespace(quiet=True), attributes={"settings": s, "connection": conn})
-    cfg.set_main_option("script_location", str(folder))
-    cfg.set_main_option("path_separator", "os")
-    cfg.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(hour).2d%%(minute).2d%%(second).2d_%%(rev)s_%%(slug)s")
-    return cfg
-
-# %% ../nbs/60_cli.ipynb #8e199bba
-def _leaves(ops):
-    for o in ops:
-        if hasattr(o, "ops"): yield from _leaves(o.ops)
-        else: yield o
-
-def describe(op) -> str:
-    "One line for an Alembic operation: `add column product.color`, `create table product`..."
-    words = "".join(" " + ch.lower() if ch.isupper() else ch for ch in type(op).__name__.removesuffix("Op")).strip()
-    table, col = getattr(op, "table_name", None), getattr(op, "column_name", None) or getattr(getattr(op, "column", None), "name", None)
-    name = getattr(op, "index_name", None) or getattr(op, "constraint_name", None)
-    if col: return f"{words} {table}.{col}"
-    return f"{words} {name} on {table}" if name else f"{words} {table}"
-
-_LITERALS = (bool, int, float, str, Decimal)
-
-def fill_default(op: AddColumnOp, dialect) -> None:
-    "Give the `NOT NULL` column that `op` adds its model default as server default, so existing rows get a value."
-    col, d = op.column, op.column.default
-    if col.nullable or col.server_default is not None or d is None or not d.is_scalar or not isinstance(d.arg, _LITERALS): return
-    sql = literal(d.arg).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
-    op.column = col._copy()   # the revision's column, not the model's: the model keeps no server default
-    op.column.server_default = DefaultClause(text(str(sql)))
-
-# %% ../nbs/60_cli.ipynb #aca8a6d4
-def _revision_hook(message: str | None, found: list[str]):
-    def hook(context, revision, directives):
-        script = directives[0]
-        ops = list(_leaves(script.upgrade_ops.ops))
-        if not ops: directives[:] = []; return
-        for o in ops:
-            if isinstance(o, AddColumnOp): fill_default(o, context.dialect)
-        found.extend(describe(o) for o in ops)
-        if not message: script.message = ", ".join(found)
-    return hook
-
-def _keep_unknown(obj, name, type_, reflected, compare_to): return not (type_ == "table" and reflected and compare_to is None)
-
-def _level(conn) -> bool:
-    "Does the database already match the models (for example, tables the app created itself)?"
-    mc = MigrationContext.configure(conn, opts={"include_object": _keep_unknown, "target_metadata": SQLModel.metadata})
-    return not compare_metadata(mc, SQLModel.metadata)
-
-# %% ../nbs/60_cli.ipynb #d31b0fea
-def _say(*a, sep=" ") -> None: print(*a, sep=sep)
-
-def migrate(s: Settings, message: str | None = None, folder: Path | None = None) -> str | None:
-    "Apply pending revisions in `folder` (default `./migrations`), then write and apply one for the models' changes; returns its id."
-    load_app(s.app)
-    sql_entities()
-    folder = folder or Path.cwd()/"migrations"
-    if scaffold(folder): _say(f"created {os.path.relpath(folder)}/ (env.py, script.py.mako, versions/)")
-    eng, url = open_engine(s), safe_url(s.database_url)
-    try:
-        with eng.begin() as conn:
-            cfg = alembic_config(s, conn, folder)
-            head, cur = ScriptDirectory.from_config(cfg).get_current_head(), MigrationContext.configure(conn).get_current_revision()
-            if head and cur is None and _level(conn): command.stamp(cfg, "head"); _say(f"{url} already matches the models: marked as at {head}")
-            elif head != cur:
-                try: command.upgrade(cfg, "head")
-                except SQLAlchemyError as e:
-                    raise CliError(f"applying the revisions up to {head} failed: {_one_line(e)}; edit or delete the failing "
-                                   f"revision in {os.path.relpath(folder)}/versions, then run `starmodel migrate` again") from None
-                _say(f"upgraded {url} from {cur or 'an empty history'} to {head}")
-            found = []
-            script = command.revision(cfg, message, autogenerate=True, process_revision_directives=_revision_hook(message, found))
-            if not script:
-                _say(f"no changes: {url} matches the models (revision {head or 'none'})"); return None
-            path = os.path.relpath(script.path)
-            _say(f"revision {script.revision}: {path}", *[f"\n  {f}" for f in found], sep="")
-            try: command.upgrade(cfg, "head")
-            except SQLAlchemyError as e:
-                raise CliError(f"applying {script.revision} failed: {_one_line(e)}; edit or delete {path}, then run "
-                               "`starmodel migrate` again") from None
-            _say(f"upgraded {url} to {script.revision}")
-            return script.revision
-    finally: eng.dispose()
 
 # %% ../nbs/60_cli.ipynb #e84d0868
 def confirm(prompt: str) -> None:
@@ -242,6 +88,15 @@ def confirm(prompt: str) -> None:
     except EOFError: ok = False
     if not ok: raise CliError("nothing dropped")
 
+# %% ../nbs/60_cli.ipynb #4e5f6071
+def _recreate(conn) -> list[str]:
+    "Drop the entity tables and `alembic_version` on `conn`, then create the entity tables; returns their names."
+    SQLModel.metadata.drop_all(conn)
+    Table("alembic_version", MetaData()).drop(conn, checkfirst=True)
+    SQLModel.metadata.create_all(conn)
+    return [t.name for t in SQLModel.metadata.sorted_tables]
+
+# %% ../nbs/60_cli.ipynb #4e5f6075
 def reset(s: Settings, yes: bool = False) -> list[str]:
     "Drop and recreate the entity tables of `s.database_url` (asking first unless `yes`) and drop `alembic_version`."
     load_app(s.app)
@@ -249,13 +104,9 @@ def reset(s: Settings, yes: bool = False) -> list[str]:
     if not yes: confirm(f"Drop all tables of {safe_url(s.database_url)}? [y/N] ")
     eng = open_engine(s)
     try:
-        with eng.begin() as conn:
-            SQLModel.metadata.drop_all(conn)
-            Table("alembic_version", MetaData()).drop(conn, checkfirst=True)
-            SQLModel.metadata.create_all(conn)
+        with eng.begin() as conn: names = _recreate(conn)
     finally: eng.dispose()
-    names = [t.name for t in SQLModel.metadata.sorted_tables]
-    _say(f"dropped and recreated {', '.join(names) or 'no tables'} in {safe_url(s.database_url)}; migration history cleared")
+    print(f"dropped and recreated {', '.join(names) or 'no tables'} in {safe_url(s.database_url)}; migration history cleared")
     return names
 
 # %% ../nbs/60_cli.ipynb #4c6290df
@@ -266,45 +117,52 @@ def shell_namespace(s: Settings, engine) -> tuple[dict, str]:
     return ns, (f"starmodel_nb shell on {safe_url(s.database_url)}\n  engine, Session, select, settings\n"
                 f"  entities: {', '.join(ents) or '(none)'}")
 
+# %% ../nbs/60_cli.ipynb #5a6b7c8d
+def _interact(ns: dict, banner: str) -> None:
+    "A prompt on the names `ns`: IPython on a terminal when it is installed, else the standard library's console."
+    if sys.stdin.isatty() and not in_notebook():
+        try: from IPython import start_ipython
+        except ImportError: start_ipython = None
+        if start_ipython: print(banner); start_ipython(argv=["--no-banner"], user_ns=ns); return
+    code.interact(banner=banner, local=ns, exitmsg="")
+
 def shell(s: Settings) -> None:
     "An interactive session on `s.database_url` with the app's entities."
     load_app(s.app)
     sql_entities()
     eng = make_engine(s.database_url)
-    ns, banner = shell_namespace(s, eng)
-    try:
-        if sys.stdin.isatty() and not in_notebook():
-            try: from IPython import start_ipython
-            except ImportError: start_ipython = None
-            if start_ipython: print(banner); start_ipython(argv=["--no-banner"], user_ns=ns); return
-        code.interact(banner=banner, local=ns, exitmsg="")
+    try: _interact(*shell_namespace(s, eng))
     finally: eng.dispose()
 
 # %% ../nbs/60_cli.ipynb #44343227
+def _count(conn, cls):
+    "The rows in `cls`'s table, or `?` if they cannot be counted (the table is missing, say)."
+    try: return conn.execute(select(func.count()).select_from(cls.__table__)).scalar_one()
+    except SQLAlchemyError: conn.rollback(); return "?"
+
 def _counts(s: Settings, classes) -> dict:
+    "The row count of each of the SQL entity `classes`; all `?` when the database does not answer."
     if not classes: return {}
     try: eng = open_engine(s)
     except Unreachable: return {c: "?" for c in classes}
-    out = {}
     try:
-        with eng.connect() as conn:
-            for c in classes:
-                try: out[c] = conn.execute(select(func.count()).select_from(c.__table__)).scalar_one()
-                except SQLAlchemyError: conn.rollback(); out[c] = "?"
+        with eng.connect() as conn: return {c: _count(conn, c) for c in classes}
     finally: eng.dispose()
-    return out
+
+# %% ../nbs/60_cli.ipynb #5b0c1d2e
+def _row(c: type, n: dict) -> tuple:
+    "`c`'s row of the entity table; `n` has the row counts of the SQL entities."
+    sql = c in n
+    return (f"{c.__module__}.{c.__qualname__}", entity_store(c).name, entity_scope(c).value,
+            c.__table__.name if sql else "-", primary_key(c) if sql else "-", n[c] if sql else "-")
 
 def entity_table(s: Settings) -> list[tuple]:
     "One row per registered entity: name, store, scope and, for SQL, table, primary key and row count."
     load_app(s.app)
     n = _counts(s, sql_entities())
-    rows = [("entity", "store", "scope", "table", "key", "rows")]
-    for c in registry:
-        sql = c in n
-        rows.append((f"{c.__module__}.{c.__qualname__}", entity_store(c).name, entity_scope(c).value,
-                     c.__table__.name if sql else "-", primary_key(c) if sql else "-", n[c] if sql else "-"))
-    return rows
+    return [("entity", "store", "scope", "table", "key", "rows"), *(_row(c, n) for c in registry)]
 
+# %% ../nbs/60_cli.ipynb #8e3f4051
 def _columns(rows) -> str:
     w = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(str(v).ljust(k) for v, k in zip(r, w)).rstrip() for r in rows)
@@ -312,8 +170,8 @@ def _columns(rows) -> str:
 def entities(s: Settings) -> None:
     "Print `entity_table(s)` in columns."
     rows = entity_table(s)
-    _say(_columns(rows))
-    if any(r[-1] == "?" for r in rows): _say("? = could not count: the database is unreachable or the table is missing (`starmodel migrate`)")
+    print(_columns(rows))
+    if any(r[-1] == "?" for r in rows): print("? = could not count: the database is unreachable or the table is missing (`starmodel migrate`)")
 
 # %% ../nbs/60_cli.ipynb #00803ee0
 def app_to_serve(s: Settings):
@@ -327,40 +185,83 @@ def worker_app():
     "The app one worker of `starmodel run --workers N` serves, on the settings of `settings.ini` and `STARMODEL_*`."
     return app_to_serve(load_settings())
 
+# %% ../nbs/60_cli.ipynb #e495a6b7
+def _check_secret(s: Settings) -> None:
+    "Refuse a `secret_key` too weak to sign sessions with."
+    if not s.secret_key: return
+    try: check_secret(s.secret_key)
+    except ValueError as e: raise CliError(str(e)) from None
+
+def _check_workers(s: Settings, workers: int) -> None:
+    "Refuse what `workers` processes cannot share: no common `secret_key`, entities kept in memory."
+    if not s.secret_key: raise CliError(f"{workers} workers need a secret_key, or a session signed by one is refused by the "
+                                        f"others: set STARMODEL_SECRET_KEY to the output of {MAKE_SECRET}")
+    load_app(s.app)
+    mem = [c.__name__ for c in registry if entity_store(c) == StateStore.SERVER_MEMORY]
+    if mem: raise CliError(f"memory entities live in one process, so {', '.join(mem)} would differ from worker to worker: "
+                           "serve them with one worker")
+
+# %% ../nbs/60_cli.ipynb #17c8d9ea
 def run(s: Settings, workers: int = 1) -> None:
     "Serve `app_to_serve(s)` on `s.host`:`s.port` in `workers` processes (several need `secret_key` and no memory entities)."
     import uvicorn
-    if s.secret_key:
-        try: check_secret(s.secret_key)
-        except ValueError as e: raise CliError(str(e)) from None
+    _check_secret(s)
     if workers > 1:
-        if not s.secret_key: raise CliError(f"{workers} workers need a secret_key, or a session signed by one is refused by the "
-                                            f"others: set STARMODEL_SECRET_KEY to the output of {MAKE_SECRET}")
-        load_app(s.app)
-        mem = [c.__name__ for c in registry if entity_store(c) == StateStore.SERVER_MEMORY]
-        if mem: raise CliError(f"memory entities live in one process, so {', '.join(mem)} would differ from worker to worker: "
-                               "serve them with one worker")
+        _check_workers(s, workers)
         os.environ["STARMODEL_APP"] = s.app    # each worker reads its settings anew
-        _say(f"serving {s.app} on http://{s.host}:{s.port} with {workers} workers")
+        print(f"serving {s.app} on http://{s.host}:{s.port} with {workers} workers")
         return uvicorn.run("starmodel_nb.cli:worker_app", factory=True, workers=workers, host=s.host, port=s.port, access_log=False)
     if not s.secret_key: session_secret(s, say=lambda m: print(f"starmodel: warning: {m}; make one with {MAKE_SECRET}", file=sys.stderr))
     app = app_to_serve(s)
-    _say(f"serving {s.app} on http://{s.host}:{s.port}")
+    print(f"serving {s.app} on http://{s.host}:{s.port}")
     uvicorn.run(app, host=s.host, port=s.port, access_log=False)
 
-# %% ../nbs/60_cli.ipynb #71f2541e
+# %% ../nbs/60_cli.ipynb #28d9eafb
+def _pull(dest: str | None) -> None:
+    "Fetch the pinned front-end files into `dest` (default: the user cache), saying how to use them if elsewhere."
+    from starmodel_nb.adapters.assets import local_copies, pull_assets
+    print(f"pulling the pinned front-end files into {Path(dest).expanduser() if dest else local_copies()[-1]}")
+    got = pull_assets(dest, say=print)
+    print(f"ready: {got}" + ("" if got.resolve() in [p.resolve() for p in local_copies()] else f"  (use it with assets = {got})"))
+
+# %% ../nbs/60_cli.ipynb #39eafb0c
 def assets(s: Settings, pull: bool = False, dest: str | None = None) -> None:
     "Pull the front-end files into `dest` (default: the user cache) when `pull`; then say what `s.assets` resolves to."
-    from starmodel_nb.adapters.assets import AssetsError, local_copies, pull_assets, resolve_assets
+    from starmodel_nb.adapters.assets import AssetsError, resolve_assets
     try:
-        if pull:
-            _say(f"pulling the pinned front-end files into {Path(dest).expanduser() if dest else local_copies()[-1]}")
-            got = pull_assets(dest, say=_say)
-            _say(f"ready: {got}" + ("" if got.resolve() in [p.resolve() for p in local_copies()] else f"  (use it with assets = {got})"))
+        if pull: _pull(dest)
         where = resolve_assets(s.assets)
     except (AssetsError, FileNotFoundError) as e: raise CliError(str(e)) from None
-    _say(f"assets = {s.assets}: pages load " + ("the pinned CDN URLs (no complete local copy: `starmodel assets pull`)" if where == "cdn"
+    print(f"assets = {s.assets}: pages load " + ("the pinned CDN URLs (no complete local copy: `starmodel assets pull`)" if where == "cdn"
                                                  else f"the local copy in {where}"))
+
+# %% ../nbs/60_cli.ipynb #6c1d2e40
+def _migrate(s: Settings, a: argparse.Namespace):
+    "`starmodel migrate`: the one command that needs Alembic imports it."
+    from starmodel_nb.migrate import migrate
+    return migrate(s, a.message)
+
+def _db_parser(sub, app: argparse.ArgumentParser) -> None:
+    "`starmodel db reset` and `starmodel db shell`, under `sub`; `app` gives them `--app`."
+    db = sub.add_parser("db", help="reset or explore the database")
+    db.set_defaults(parser=db)
+    dbs = db.add_subparsers(metavar="COMMAND")
+    r = dbs.add_parser("reset", parents=[app], help="drop and recreate the entity tables")
+    r.add_argument("--yes", action="store_true", help="do not ask")
+    r.set_defaults(go=lambda s, a: reset(s, a.yes))
+    dbs.add_parser("shell", parents=[app], help="a Python prompt with the engine and the entities").set_defaults(go=lambda s, a: shell(s))
+
+# %% ../nbs/60_cli.ipynb #7d2e3f51
+def _serve_parsers(sub, app: argparse.ArgumentParser) -> None:
+    "`starmodel run` and `starmodel assets`, under `sub`; `app` gives `run` its `--app`."
+    r = sub.add_parser("run", parents=[app], help="serve the app with uvicorn")
+    r.add_argument("--host"); r.add_argument("--port", type=int)
+    r.add_argument("--workers", type=int, default=1, help="processes to serve with (needs a secret_key)")
+    r.set_defaults(go=lambda s, a: run(s, a.workers))
+    f = sub.add_parser("assets", help="where pages load Datastar and the styles from; `assets pull [DIR]` fetches them")
+    f.add_argument("action", nargs="?", choices=["pull"], help="fetch the pinned files, checked by sha256")
+    f.add_argument("dir", nargs="?", help="the folder to fill (default: the user cache, where assets = auto looks)")
+    f.set_defaults(go=lambda s, a: assets(s, a.action == "pull", a.dir))
 
 # %% ../nbs/60_cli.ipynb #019c1403
 def _parser() -> argparse.ArgumentParser:
@@ -370,42 +271,29 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(metavar="COMMAND")
     m = sub.add_parser("migrate", parents=[app], help="write a revision for the models' changes and upgrade the database")
     m.add_argument("-m", "--message", help="the revision's name (default: its operations)")
-    m.set_defaults(go=lambda s, a: migrate(s, a.message))
-    db = sub.add_parser("db", help="reset or explore the database")
-    db.set_defaults(parser=db)
-    dbs = db.add_subparsers(metavar="COMMAND")
-    r = dbs.add_parser("reset", parents=[app], help="drop and recreate the entity tables")
-    r.add_argument("--yes", action="store_true", help="do not ask")
-    r.set_defaults(go=lambda s, a: reset(s, a.yes))
-    dbs.add_parser("shell", parents=[app], help="a Python prompt with the engine and the entities").set_defaults(go=lambda s, a: shell(s))
-    e = sub.add_parser("entities", parents=[app], help="list the entities, their stores and row counts")
-    e.set_defaults(go=lambda s, a: entities(s))
-    r = sub.add_parser("run", parents=[app], help="serve the app with uvicorn")
-    r.add_argument("--host"); r.add_argument("--port", type=int)
-    r.add_argument("--workers", type=int, default=1, help="processes to serve with (needs a secret_key)")
-    r.set_defaults(go=lambda s, a: run(s, a.workers))
-    f = sub.add_parser("assets", help="where pages load Datastar and the styles from; `assets pull [DIR]` fetches them")
-    f.add_argument("action", nargs="?", choices=["pull"], help="fetch the pinned files, checked by sha256")
-    f.add_argument("dir", nargs="?", help="the folder to fill (default: the user cache, where assets = auto looks)")
-    f.set_defaults(go=lambda s, a: assets(s, a.action == "pull", a.dir))
+    m.set_defaults(go=_migrate)
+    _db_parser(sub, app)
+    sub.add_parser("entities", parents=[app], help="list the entities, their stores and row counts").set_defaults(go=lambda s, a: entities(s))
+    _serve_parsers(sub, app)
     return p
 
 # %% ../nbs/60_cli.ipynb #c4ad29ed
-def _err(e) -> None: print(f"starmodel: {_one_line(e)}", file=sys.stderr)
+def _settings(a: argparse.Namespace) -> Settings:
+    "The settings, with the command line's `--app`, `--host` and `--port` over `settings.ini` and `STARMODEL_*`."
+    try: return load_settings(**{k: v for k in ("app", "host", "port") if (v := getattr(a, k, None)) is not None})
+    except (ValueError, OSError) as e: raise CliError(f"settings: {e}") from None
 
+# %% ../nbs/60_cli.ipynb #b16293a5
 def main(argv: list[str] | None = None) -> int:
     "Run the `starmodel` command line on `argv` (default: `sys.argv[1:]`); returns the exit code."
     p = _parser()
     try: a = p.parse_args(argv)
     except SystemExit as e: return e.code or 0
     if not hasattr(a, "go"): getattr(a, "parser", p).print_help(); return 1
-    try:
-        try: s = load_settings(**{k: v for k in ("app", "host", "port") if (v := getattr(a, k, None)) is not None})
-        except (ValueError, OSError) as e: raise CliError(f"settings: {e}") from None
-        a.go(s, a)
-        return 0
-    except Unreachable as e: _err(e); return 2
-    except (CliError, SchemaBehind, CommandError, SQLAlchemyError) as e: _err(e); return 1
+    try: a.go(_settings(a), a); return 0
+    except (CliError, SchemaBehind, SQLAlchemyError) as e:
+        print(f"starmodel: {one_line(e)}", file=sys.stderr)
+        return 2 if isinstance(e, Unreachable) else 1
     except KeyboardInterrupt: return 130
 
 if __name__ == "__main__" and not in_notebook(): sys.exit(main())
