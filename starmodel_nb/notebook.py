@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio, atexit, datetime, enum, html, json, logging, os, socket, sys, threading, time, types, typing, uuid
 import uvicorn
 from .config import load_settings
-from .core import entity_scope, entity_slug, Scope
+from .core import entity_slug
 from .app.control import instance_key
 from .app.dispatcher import error_message
 from .adapters.web.app import StarApp
