@@ -18,7 +18,7 @@ from starlette.routing import Match, Route
 from ..config import Settings
 from ..core import Scope, entity_plural, entity_scope, entity_slug, loads_strict, signals_of, prefixed
 from ..app.bus import EntityChanged, EventBus
-from ..app.dispatcher import Dispatcher, ParamError, Renderer, Step, bind, error_message, find_event
+from ..app.dispatcher import Dispatcher, Invalid, Renderer, Step, bind, error_message, find_event
 from ..app.uow import Conflict, NotFound, Unavailable, UnitOfWork
 from .assets import asset_headers, asset_routes, resolve_assets
 from .sse_datastar import SSE_HEADERS, StreamHub, StreamsFull, patch_elements, patch_signals
@@ -105,7 +105,7 @@ def foreign(req: Request, need_datastar: bool = True) -> str | None:
 
 # %% ../../nbs/33_web_fasthtml.ipynb #ec3144c9
 async def gather(req: Request, cls, spec, body: bytes) -> dict:
-    "The raw parameters of `spec` found in `req` (whose body is `body`); `ParamError` for bad names or JSON."
+    "The raw parameters of `spec` found in `req` (whose body is `body`); `Invalid` for bad names or JSON."
     names, raw, ctype = {p.name for p in spec.params}, {}, req.headers.get("content-type", "")
     q = dict(req.query_params)
     sig_text = q.pop("datastar", None) if req.method in ("GET", "DELETE") else None
@@ -113,20 +113,20 @@ async def gather(req: Request, cls, spec, body: bytes) -> dict:
     try:
         if sig_text: sig = loads_strict(sig_text)
         if body and ctype.startswith("application/json"): sig = body_json = loads_strict(body)
-    except ValueError as e: raise ParamError([{"loc": getattr(e, "loc", "body"), "msg": f"invalid JSON: {e}"}]) from None
-    if sig is not None and not isinstance(sig, dict): raise ParamError([{"loc": "body", "msg": "expected a JSON object"}])
+    except ValueError as e: raise Invalid.bad_json(e) from None
+    if sig is not None and not isinstance(sig, dict): raise Invalid([{"loc": "body", "msg": "expected a JSON object"}])
     ns = (sig or {}).get(entity_slug(cls))
     if isinstance(ns, dict): raw.update({k: v for k, v in ns.items() if k in names})
     for k, v in (body_json or {}).items():
-        if k.startswith("_"): raise ParamError([{"loc": k, "msg": "names starting with '_' are not accepted"}])
+        if k.startswith("_"): raise Invalid([{"loc": k, "msg": "names starting with '_' are not accepted"}])
         if k in names: raw[k] = v
     form = {}
     if body and ctype.startswith("application/x-www-form-urlencoded"):
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     for src in (form, q):
         bad = [k for k in src if k not in names]
-        if bad: raise ParamError([{"loc": k, "msg": "unknown parameter" if not k.startswith("_") else
-                                   "names starting with '_' are not accepted"} for k in bad])
+        if bad: raise Invalid([{"loc": k, "msg": "unknown parameter" if not k.startswith("_") else
+                                "names starting with '_' are not accepted"} for k in bad])
         raw.update(src)
     return raw
 
@@ -284,7 +284,7 @@ async def run_event(req: Request, cls, spec, key=None, channel: str | None = Non
     try:
         body = await req.body()
         params = bind(spec, await gather(req, cls, spec, body))
-    except ParamError as e: return refuse(req, 422, str(e), e.errors)
+    except Invalid as e: return refuse(req, 422, str(e), e.errors)
     prefix = rt.prefix(req)
     steps = rt.dispatcher.run(cls, spec, key, channel, params)
     if spec.kind in ("sync", "async"):

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from ..core import entity_plural, entity_slug, loads_strict, primary_key, public_fields, public_state, signals_of, prefixed
 from ..app.bus import EntityChanged
-from ..app.dispatcher import error_message, retry_conflicts
+from ..app.dispatcher import Invalid, error_message, retry_conflicts
 from ..app.uow import Conflict, NotFound, Unavailable, UnitOfWork
 from .persistence.sql import int_bounds
 from .sse_datastar import SSE_HEADERS, patch_elements
@@ -23,7 +23,7 @@ from .web_fasthtml import NO_STORE, Runtime, _headers, foreign, refuse, run_even
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['wants_json', 'mutation_refused', 'Invalid', 'record_input', 'SQLRoutes', 'list_query']
+__all__ = ['wants_json', 'mutation_refused', 'record_input', 'SQLRoutes', 'list_query']
 
 # %% ../../nbs/34_web_sql.ipynb #29e2f43d
 def wants_json(req: Request) -> bool:
@@ -41,18 +41,12 @@ def mutation_refused(req: Request) -> Response | None:
     return refuse(req, 403, "Changes need the Datastar-Request header or a JSON body.")
 
 # %% ../../nbs/34_web_sql.ipynb #fdc0808b
-class Invalid(ValueError):
-    "Record input that failed validation; `errors` name the fields."
-    def __init__(self, errors: list[dict]):
-        self.errors = errors
-        super().__init__("; ".join(f"{e['loc']}: {e['msg']}" for e in errors))
-
 async def record_input(req: Request, cls) -> dict:
     "The field values a create/update request carries (not yet validated as a whole)."
     body, ctype = await req.body(), req.headers.get("content-type", "")
     if ctype.startswith("application/json"):
         try: data = loads_strict(body or b"{}")
-        except ValueError as e: raise Invalid([{"loc": getattr(e, "loc", "body"), "msg": f"invalid JSON: {e}"}]) from None
+        except ValueError as e: raise Invalid.bad_json(e) from None
         if not isinstance(data, dict): raise Invalid([{"loc": "body", "msg": "expected a JSON object"}])
     else: data = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     names, pk = set(editable_fields(cls)), primary_key(cls)
@@ -74,9 +68,6 @@ def _from_form(cls, data: dict) -> dict:
         else: out[k] = v
     if errs: raise Invalid(errs)
     return out
-
-def _validation(e: ValidationError) -> Invalid:
-    return Invalid([{"loc": ".".join(map(str, x["loc"])) or "record", "msg": x["msg"]} for x in e.errors()])
 
 # %% ../../nbs/34_web_sql.ipynb #8c410c87
 class SQLRoutes:
@@ -125,7 +116,7 @@ def page(self: SQLRoutes, req: Request, title: str, content: str, signals: dict 
 @patch
 def failed(self: SQLRoutes, req: Request, e: Exception) -> Response:
     if isinstance(e, Invalid): return refuse(req, 422, str(e), e.errors)
-    if isinstance(e, ValidationError): e = _validation(e); return refuse(req, 422, str(e), e.errors)
+    if isinstance(e, ValidationError): e = Invalid.from_validation(e, "record"); return refuse(req, 422, str(e), e.errors)
     status = 404 if isinstance(e, NotFound) else 503 if isinstance(e, Unavailable) else 409 if isinstance(e, Conflict) else 422
     return refuse(req, status, error_message(e))
 
@@ -185,7 +176,7 @@ def redirect(self: SQLRoutes, req: Request, path: str) -> Response:
 async def form_errors(self: SQLRoutes, req: Request, cls, obj, e: Exception) -> Response | None:
     "For a Datastar form, the form again with the user's input and each error beside its field (else `None`)."
     if not _is_ds(req) or req.headers.get("content-type", "").startswith("application/json"): return None
-    if isinstance(e, ValidationError): e = _validation(e)
+    if isinstance(e, ValidationError): e = Invalid.from_validation(e, "record")
     if not isinstance(e, Invalid): return None
     raw = dict(parse_qsl((await req.body()).decode("utf-8", "replace"), keep_blank_values=True))
     with prefixed(self.rt.prefix(req)): form = self.rt.ui.record_form(cls, obj, raw, {x["loc"].split(".")[0]: x["msg"] for x in e.errors})
