@@ -21,7 +21,7 @@ from ..app.bus import EntityChanged, EventBus
 from ..app.dispatcher import Dispatcher, Invalid, Renderer, Step, bind, error_message, find_event
 from ..app.uow import Conflict, NotFound, Unavailable, UnitOfWork
 from .assets import asset_headers, asset_routes, resolve_assets
-from .sse_datastar import SSE_HEADERS, StreamHub, StreamsFull, patch_elements, patch_signals
+from .sse_datastar import SSE_HEADERS, StreamHub, StreamsFull, Subscription, patch_elements, patch_signals
 from .ui_monster import MonsterUI, label, view_id
 
 log = logging.getLogger("starmodel_nb")
@@ -331,14 +331,14 @@ async def index_endpoint(req: Request) -> Response:
 # %% ../../nbs/33_web_fasthtml.ipynb #335c5f51
 class LiveStream:
     "ASGI response streaming `hub.events(...)`, with disconnect detection and a send timeout."
-    def __init__(self, hub: StreamHub, q, channels, since, epoch, send_timeout: float = 10.0):
-        self.hub, self.q, self.channels, self.since, self.epoch, self.timeout = hub, q, channels, since, epoch, send_timeout
+    def __init__(self, hub: StreamHub, sub: Subscription, channels, since, epoch, send_timeout: float = 10.0):
+        self.hub, self.sub, self.channels, self.since, self.epoch, self.timeout = hub, sub, channels, since, epoch, send_timeout
     async def __call__(self, scope, receive, send):
         hdrs = [(k.lower().encode(), v.encode()) for k, v in {**SSE_HEADERS, "Connection": "keep-alive"}.items()]
-        events = self.hub.events(self.q, self.channels, self.since, self.epoch)
+        events = self.hub.events(self.sub, self.channels, self.since, self.epoch)
         async def watch():
             while (await receive())["type"] != "http.disconnect": pass
-            self.hub._drop(self.q)
+            self.hub.drop(self.sub)
         w = asyncio.ensure_future(watch())
         try:
             await send({"type": "http.response.start", "status": 200, "headers": hdrs})
@@ -358,9 +358,9 @@ async def stream_endpoint(req: Request):
     chans = ["global"] + ([f"session:{sid}"] if sid else [])
     try: since = int(req.query_params.get("since", ""))
     except ValueError: since = None
-    try: q = rt.hub.open(chans, rt.prefix(req), req.client.host if req.client else "")
+    try: sub = rt.hub.open(chans, rt.prefix(req), req.client.host if req.client else "")
     except StreamsFull as e: return refuse(req, 503, f"Server busy: {e}.")
-    return LiveStream(rt.hub, q, chans, since, req.query_params.get("epoch"))
+    return LiveStream(rt.hub, sub, chans, since, req.query_params.get("epoch"))
 
 # %% ../../nbs/33_web_fasthtml.ipynb #b0bab6df
 class StarApp(FastHTML):
