@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/core.html.md"""
 
 # %% ../nbs/01_core.ipynb #221202df
 from __future__ import annotations
-import inspect, json, math, re, warnings
+import inspect, json, math, re, typing, warnings
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -15,18 +15,20 @@ from functools import cached_property
 from enum import Enum
 from typing import Any, Callable, ClassVar
 from urllib.parse import quote
+from fastcore.basics import patch
+from pydantic import ConfigDict, create_model
 from pydantic_core import to_jsonable_python
 from sqlmodel import SQLModel
 from sqlmodel.main import SQLModelMetaclass
 
 # %% auto #0
-__all__ = ['AVAILABLE_STORES', 'METHODS', 'PATCH_MODES', 'url_prefix', 'record_key', 'registry', 'MAX_DEPTH', 'StateStore',
-           'Scope', 'EventSpec', 'EventMethod', 'event', 'prefixed', 'Sig', 'Action', 'Signals', 'Registry',
-           'EntityMeta', 'Entity', 'entity_slug', 'entity_store', 'entity_plural', 'primary_key', 'entity_scope',
-           'public_fields', 'public_state', 'mutable_fields', 'browser_safe', 'stored_state', 'signals_of',
+__all__ = ['AVAILABLE_STORES', 'METHODS', 'PATCH_MODES', 'registry', 'url_prefix', 'record_key', 'MAX_DEPTH', 'StateStore',
+           'Scope', 'EventSpec', 'EventMethod', 'event', 'Sig', 'entity_slug', 'Registry', 'entity_store',
+           'entity_scope', 'entity_plural', 'primary_key', 'EntityMeta', 'Signals', 'Entity', 'public_fields',
+           'stored_state', 'mutable_fields', 'browser_safe', 'signals_of', 'public_state', 'Action', 'prefixed',
            'loads_strict', 'datastar_json']
 
-# %% ../nbs/01_core.ipynb #1f063af0
+# %% ../nbs/01_core.ipynb #99e9658c
 class StateStore(str, Enum):
     "Where an entity's state lives."
     SERVER_MEMORY = "server_memory"
@@ -42,15 +44,17 @@ class Scope(str, Enum):
     GLOBAL = "global"
     RECORD = "record"
 
+# %% ../nbs/01_core.ipynb #e1e42c3a
 AVAILABLE_STORES = frozenset({StateStore.SERVER_MEMORY, StateStore.SERVER_SQL})
 _DEFAULT_SCOPE = {StateStore.SERVER_MEMORY: Scope.SESSION, StateStore.SERVER_SQL: Scope.RECORD,
                   StateStore.SERVER_REDIS: Scope.SESSION}
 
-# %% ../nbs/01_core.ipynb #97e88aa1
+# %% ../nbs/01_core.ipynb #5bc5db81
 METHODS = ("get", "post", "put", "patch", "delete")
 PATCH_MODES = ("outer", "inner", "replace", "prepend", "append", "before", "after", "remove")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
+# %% ../nbs/01_core.ipynb #01e20a96
 @dataclass(frozen=True)
 class EventSpec:
     "What `@event` records about one method: `fn`, its HTTP `method`, `selector`, `mode` and URL `path`."
@@ -72,8 +76,14 @@ class EventSpec:
         if inspect.isasyncgenfunction(f): return "asyncgen"
         if inspect.isgeneratorfunction(f): return "gen"
         return "async" if inspect.iscoroutinefunction(f) else "sync"
+    @cached_property
+    def params_model(self) -> type:
+        "A pydantic model of the parameters (annotations resolved, defaults kept, extra keys forbidden)."
+        hints = typing.get_type_hints(self.fn)
+        flds = {p.name: (hints.get(p.name, Any), ... if p.default is p.empty else p.default) for p in self.params}
+        return create_model(f"{self.fn.__qualname__}.params", __config__=ConfigDict(extra="forbid", allow_inf_nan=False), **flds)
 
-# %% ../nbs/01_core.ipynb #740d1feb
+# %% ../nbs/01_core.ipynb #7f0d2c1e
 def _check_spec(s: EventSpec) -> EventSpec:
     if not _NAME.match(s.name): raise ValueError(f"@event {s.name!r}: event names must not start with '_'")
     if s.method not in METHODS: raise ValueError(f"@event {s.name}: method must be one of {METHODS}, not {s.method!r}")
@@ -85,7 +95,7 @@ def _check_spec(s: EventSpec) -> EventSpec:
         if p.name.startswith("_"): raise ValueError(f"@event {s.name}: parameter {p.name!r} must not start with '_'")
     return s
 
-# %% ../nbs/01_core.ipynb #05b39bc4
+# %% ../nbs/01_core.ipynb #3c9a4e11
 class EventMethod:
     "Descriptor made by `@event`: the bound method on instances, an `Action` on the class."
     def __init__(self, spec: EventSpec): self.spec, self.__doc__ = spec, spec.fn.__doc__
@@ -100,7 +110,221 @@ def event(fn: Callable | None = None, *, method: str = "get", selector: str | No
     def deco(f): return EventMethod(_check_spec(EventSpec(f, method.lower(), selector, mode, path)))
     return deco(fn) if fn is not None else deco
 
-# %% ../nbs/01_core.ipynb #5ffd773a
+# %% ../nbs/01_core.ipynb #0deae39e
+class Sig(str):
+    "A Datastar signal reference such as `$counter.count`; `.path` is the dotted name without `$`."
+    @property
+    def path(self) -> str: return self[1:]
+
+# %% ../nbs/01_core.ipynb #47d05d48
+def entity_slug(cls) -> str:
+    "The URL and signal name of `cls`: `model_config['slug']` or the class name lowercased."
+    return cls.model_config.get("slug") or cls.__name__.lower()
+
+# %% ../nbs/01_core.ipynb #9e8d7c6b
+class Registry:
+    "Entity classes by slug, in definition order."
+    def __init__(self): self._by_slug: dict[str, type] = {}
+    def add(self, cls: type) -> None:
+        slug, old = entity_slug(cls), self._by_slug.get(entity_slug(cls))
+        if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise ValueError(f"{cls.__module__}.{cls.__qualname__}: the slug {slug!r} is taken by "
+                             f"{old.__module__}.{old.__qualname__}; set model_config['slug']")
+        self._by_slug[slug] = cls
+    def get(self, slug: str) -> type | None: return self._by_slug.get(slug)
+    def remove(self, cls: type) -> None: self._by_slug.pop(entity_slug(cls), None)
+    def __iter__(self): return iter(list(self._by_slug.values()))
+    def mapping(self): return MappingProxyType(self._by_slug)   # live, read-only: slug -> class
+
+    def __len__(self): return len(self._by_slug)
+    def __contains__(self, cls): return self._by_slug.get(entity_slug(cls)) is cls
+
+# %% ../nbs/01_core.ipynb #8ea8e39a
+registry = Registry()
+
+# %% ../nbs/01_core.ipynb #fd42d611
+def entity_store(cls) -> StateStore:
+    "Where `cls` keeps its state."
+    return cls.model_config["store"]
+
+def entity_scope(cls) -> Scope:
+    "Who shares an instance of `cls`."
+    return cls.model_config["scope"]
+
+def entity_plural(cls) -> str:
+    "The collection URL segment of a SQL entity: `model_config['plural']` or the slug + 's'."
+    return cls.model_config.get("plural") or entity_slug(cls) + "s"
+
+def primary_key(cls) -> str | None:
+    "The primary key field of a SQL entity (else `None`)."
+    return cls.model_config.get("primary_key")
+
+# %% ../nbs/01_core.ipynb #8ad165e2
+def _store_scope(cls) -> tuple[StateStore, Scope]:
+    "The store and scope `cls` declares, checked: an unknown or unbuilt store, or a scope it cannot have, is an error."
+    cfg = cls.model_config
+    try: store = StateStore(cfg.get("store") or (StateStore.SERVER_SQL if cfg.get("table") else StateStore.SERVER_MEMORY))
+    except ValueError: raise ValueError(f"{cls.__name__}: unknown store {cfg.get('store')!r}") from None
+    if store not in AVAILABLE_STORES:
+        raise NotImplementedError(f"{cls.__name__}: StateStore.{store.name} is not available in this version of "
+                                  f"starmodel_nb (available: {', '.join('StateStore.' + s.name for s in AVAILABLE_STORES)})")
+    try: scope = Scope(cfg.get("scope") or _DEFAULT_SCOPE[store])
+    except ValueError: raise ValueError(f"{cls.__name__}: unknown scope {cfg.get('scope')!r}") from None
+    if scope == Scope.RECORD and store != StateStore.SERVER_SQL: raise ValueError(f"{cls.__name__}: scope 'record' needs SERVER_SQL")
+    return store, scope
+
+# %% ../nbs/01_core.ipynb #3048a20c
+def _sql_key(cls, store: StateStore) -> str | None:
+    "The primary key field of a SQL entity `cls` (else `None`); a table that is not `SERVER_SQL`, or the reverse, is an error."
+    if (store == StateStore.SERVER_SQL) != bool(cls.model_config.get("table")):
+        raise TypeError(f"{cls.__name__}: SERVER_SQL entities are SQLModel tables and tables are SERVER_SQL: "
+                        f"declare `class {cls.__name__}(Entity, table=True)` with a primary key")
+    if store != StateStore.SERVER_SQL: return None
+    pks = [k for k, f in cls.model_fields.items() if getattr(f, "primary_key", False) is True]
+    if len(pks) != 1: raise TypeError(f"{cls.__name__}: a SQL entity needs exactly one primary key field, e.g. "
+                                      "`id: int | None = Field(default=None, primary_key=True)`")
+    return pks[0]
+
+# %% ../nbs/01_core.ipynb #4d5e6f70
+def _configure(cls) -> None:
+    "Check and normalise `cls.model_config`, and collect the `@event`s of `cls` (by URL segment) into `__sm_events__`."
+    cfg = cls.model_config
+    store, scope = _store_scope(cls)
+    if (pk := _sql_key(cls, store)) is not None: cfg["primary_key"] = pk
+    ttl = cfg.get("ttl")
+    if ttl is not None and not (isinstance(ttl, (int, float)) and ttl > 0): raise ValueError(f"{cls.__name__}: ttl must be > 0 seconds")
+    cfg.update(store=store, scope=scope)
+    cls.__sm_events__ = {v.spec.segment: v.spec for k in reversed(cls.__mro__) for v in vars(k).values() if isinstance(v, EventMethod)}
+
+# %% ../nbs/01_core.ipynb #bf2e361d
+_REPLACED = "This declarative base already contains a class with the same class name and module name"
+
+class EntityMeta(SQLModelMetaclass):
+    "Configures and registers each `Entity` subclass once SQLModel has built it."
+    def __init__(cls, name, bases, ns, **kw):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_REPLACED)
+            super().__init__(name, bases, ns, **kw)
+        if not any(isinstance(b, EntityMeta) for b in bases): return   # Entity itself
+        _configure(cls)
+        if not cls.model_config.get("abstract"): registry.add(cls)
+
+# %% ../nbs/01_core.ipynb #5e6f7a8b
+class _SigAccessor:
+    def __get__(self, obj, owner=None): return Signals(owner if obj is None else type(obj))
+
+class Signals:
+    "`Counter.sig.count` -> `$counter.count`; only fields and event parameters resolve."
+    def __init__(self, cls): self._cls = cls
+    def __getattr__(self, name: str) -> Sig:
+        c = self._cls
+        names = set(public_fields(c)) | {p.name for s in c.__sm_events__.values() for p in s.params}
+        if name not in names: raise AttributeError(f"{c.__name__} has no field or event parameter {name!r}")
+        return Sig(f"${entity_slug(c)}.{name}")
+
+# %% ../nbs/01_core.ipynb #6f7a8b9c
+class Entity(SQLModel, metaclass=EntityMeta):
+    "Base class of entities: pydantic fields + `@event` methods; configure with `model_config` keys `store`, `scope`, `ttl`."
+    model_config = {"validate_assignment": True, "extra": "forbid", "allow_inf_nan": False,
+                    "ignored_types": (EventMethod, _SigAccessor)}
+    __table_args__ = {"extend_existing": True}   # a notebook cell defining a table runs again: redefine, don't fail
+    __sm_events__: ClassVar[dict[str, EventSpec]] = {}
+    sig = _SigAccessor()
+
+# %% ../nbs/01_core.ipynb #9c4380bf
+def public_fields(cls) -> list[str]:
+    "Field names of `cls` that may be sent to the browser: not excluded, not the key, not `ui.hidden` (unless `ui.public`)."
+    ui = cls.model_config.get("ui") or {}
+    hidden = set(ui.get("hidden", ())) - set(ui.get("public", ()))   # hidden in the UI: kept server-side (signals, stream, API, sort)
+    return [k for k, f in cls.model_fields.items()
+            if not f.exclude and not getattr(f, "primary_key", False) is True and not k.startswith("_") and k not in hidden]
+
+def stored_state(obj, mode: str = "python") -> dict:
+    "Every field of `obj` as stored, `exclude=True` ones too (they are kept out of the API, not out of the database)."
+    d = obj.model_dump(mode=mode)
+    for k in type(obj).model_fields.keys() - d.keys():
+        v = getattr(obj, k)
+        d[k] = to_jsonable_python(v) if mode == "json" else v
+    return d
+
+# %% ../nbs/01_core.ipynb #0fc0990a
+_SCALARS = (int, float, str, bool, bytes, type(None))
+
+def _scalar(t) -> bool:
+    import datetime, decimal, types, uuid
+    if t in _SCALARS or (isinstance(t, type) and issubclass(t, (Enum, datetime.date, datetime.time, decimal.Decimal, uuid.UUID))): return True
+    o = typing.get_origin(t)
+    if o is typing.Literal: return True
+    if o in (typing.Union, types.UnionType): return all(_scalar(a) for a in typing.get_args(t))
+    if o is typing.Annotated: return _scalar(typing.get_args(t)[0])
+    return False
+
+# %% ../nbs/01_core.ipynb #be194b09
+def mutable_fields(cls) -> frozenset[str]:
+    "Fields of `cls` whose values can change in place (lists, dicts, models...): these need deep copies and re-validation."
+    if (got := cls.__dict__.get("__sm_mutable__")) is None:
+        got = frozenset(k for k, f in cls.model_fields.items() if not _scalar(f.annotation))
+        type.__setattr__(cls, "__sm_mutable__", got)
+    return got
+
+# %% ../nbs/01_core.ipynb #bc46a36b
+_JS_SAFE = 2**53 - 1   # beyond this a browser's numbers round: 2**53 + 1 would show as 9007199254740992
+
+def browser_safe(v, big_as_text: bool = True):
+    "`v` as valid JSON a browser reads exactly: non-finite floats as `None`, ints past 2**53 as decimal text (if `big_as_text`)."
+    if isinstance(v, bool): return v
+    if isinstance(v, int): return v if not big_as_text or -_JS_SAFE <= v <= _JS_SAFE else str(v)
+    if isinstance(v, float): return v if math.isfinite(v) else None   # e.g. a NaN another program wrote into a row
+    if isinstance(v, list): return [browser_safe(x, big_as_text) for x in v]
+    if isinstance(v, dict): return {k: browser_safe(x, big_as_text) for k, x in v.items()}
+    return v
+
+# %% ../nbs/01_core.ipynb #1af5ff1e
+def signals_of(obj, only: set[str] | None = None) -> dict:
+    "The Datastar signals of `obj`, `{slug: {field: value}}`, restricted to `only` when given; big ints as exact strings."
+    names = [k for k in public_fields(type(obj)) if only is None or k in only]
+    return {entity_slug(type(obj)): browser_safe(obj.model_dump(mode="json", include=set(names)))}
+
+def public_state(obj) -> dict:
+    "What the JSON API shows of `obj`: its key and public fields."
+    cls = type(obj)
+    return browser_safe(obj.model_dump(mode="json", include={*public_fields(cls), *filter(None, [primary_key(cls)])}), big_as_text=False)
+
+# %% ../nbs/01_core.ipynb #7de5d093
+class Action:
+    "The Datastar expression that calls one event of `cls`, optionally with bound arguments."
+    def __init__(self, cls, spec: EventSpec, args: dict | None = None, opts: dict | None = None, key: Any = None):
+        self.cls, self.spec, self.args, self.opts, self.key = cls, spec, args or {}, opts or {}, key
+    def __str__(self) -> str: return _render_action(self)
+    def __html__(self) -> str: return _render_action(self)
+    def __repr__(self) -> str: return f"Action({_render_action(self)})"
+    def __eq__(self, o) -> bool: return str(self) == str(o)
+    def __hash__(self) -> int: return hash(str(self))
+
+# %% ../nbs/01_core.ipynb #6fb0dd68
+@patch
+def _with(self: Action, **kw) -> Action:
+    d = {"args": self.args, "opts": self.opts, "key": self.key, **kw}
+    return Action(self.cls, self.spec, d["args"], d["opts"], d["key"])
+
+@patch
+def __call__(self: Action, *args, **kw) -> Action:
+    ba = inspect.signature(self.spec.fn).bind_partial(None, *args, **kw)
+    ba.arguments.pop(next(iter(ba.arguments)), None)
+    return self._with(args={**self.args, **ba.arguments})
+
+@patch
+def options(self: Action, **opts) -> Action:
+    "The same action with Datastar fetch options, e.g. `.options(contentType='form')`."
+    return self._with(opts={**self.opts, **opts})
+
+# %% ../nbs/01_core.ipynb #7ad6d4d2
+@patch
+def at(self: Action, key) -> Action:
+    "The action on the record whose primary key is `key` (SQL entities)."
+    return self._with(key=key)
+
+# %% ../nbs/01_core.ipynb #ad836b4b
 url_prefix: ContextVar[str] = ContextVar("url_prefix", default="")
 record_key: ContextVar[Any] = ContextVar("record_key", default=None)
 
@@ -111,40 +335,17 @@ def prefixed(prefix: str):
     try: yield
     finally: url_prefix.reset(tok)
 
-class Sig(str):
-    "A Datastar signal reference such as `$counter.count`; `.path` is the dotted name without `$`."
-    @property
-    def path(self) -> str: return self[1:]
+# %% ../nbs/01_core.ipynb #9f5cd13a
+@patch(as_prop=True)
+def url(self: Action) -> str:
+    if entity_scope(self.cls) != Scope.RECORD: return f"{url_prefix.get()}/{entity_slug(self.cls)}/{self.spec.segment}"
+    key = self.key if self.key is not None else record_key.get()
+    if key is None: raise ValueError(f"{self.cls.__name__}.{self.spec.name} acts on one record: use "
+                                     f"{self.cls.__name__}.{self.spec.name}.at(id), or render it in a record's view")
+    k = str(key)
+    return f"{url_prefix.get()}/{entity_plural(self.cls)}/{k if k.startswith(chr(0)) else quote(k, safe='')}/{self.spec.segment}"
 
-def _js(s: str) -> str: return json.dumps(s).replace("'", "\\u0027")
-
-class Action:
-    "The Datastar expression that calls one event of `cls`, optionally with bound arguments."
-    def __init__(self, cls, spec: EventSpec, args: dict | None = None, opts: dict | None = None, key: Any = None):
-        self.cls, self.spec, self.args, self.opts, self.key = cls, spec, args or {}, opts or {}, key
-    def _with(self, **kw) -> Action:
-        d = {"args": self.args, "opts": self.opts, "key": self.key, **kw}
-        return Action(self.cls, self.spec, d["args"], d["opts"], d["key"])
-    def __call__(self, *args, **kw) -> Action:
-        ba = inspect.signature(self.spec.fn).bind_partial(None, *args, **kw)
-        ba.arguments.pop(next(iter(ba.arguments)), None)
-        return self._with(args={**self.args, **ba.arguments})
-    def options(self, **opts) -> Action:
-        "The same action with Datastar fetch options, e.g. `.options(contentType='form')`."
-        return self._with(opts={**self.opts, **opts})
-    def at(self, key) -> Action:
-        "The action on the record whose primary key is `key` (SQL entities)."
-        return self._with(key=key)
-    @property
-    def url(self) -> str:
-        if entity_scope(self.cls) != Scope.RECORD: return f"{url_prefix.get()}/{entity_slug(self.cls)}/{self.spec.segment}"
-        key = self.key if self.key is not None else record_key.get()
-        if key is None: raise ValueError(f"{self.cls.__name__}.{self.spec.name} acts on one record: use "
-                                         f"{self.cls.__name__}.{self.spec.name}.at(id), or render it in a record's view")
-        k = str(key)
-        return f"{url_prefix.get()}/{entity_plural(self.cls)}/{k if k.startswith(chr(0)) else quote(k, safe='')}/{self.spec.segment}"
-
-# %% ../nbs/01_core.ipynb #2db8f3fb
+# %% ../nbs/01_core.ipynb #ba642972
 def _arg(k: str, v: Any) -> tuple[str, bool]:
     if isinstance(v, Sig): return f"'&{k}=' + encodeURIComponent({v})", True
     if isinstance(v, (dict, list, tuple)): v = json.dumps(v)
@@ -161,165 +362,7 @@ def _render_action(a: Action) -> str:
     opts = f", {json.dumps(a.opts)}" if a.opts else ""
     return f"@{a.spec.method}({' + '.join([expr, *dyn])}{opts})"
 
-Action.__str__ = Action.__html__ = _render_action
-Action.__repr__ = lambda a: f"Action({_render_action(a)})"
-Action.__eq__ = lambda a, o: str(a) == str(o)
-Action.__hash__ = lambda a: hash(str(a))
-
-# %% ../nbs/01_core.ipynb #cb03b8af
-class _SigAccessor:
-    def __get__(self, obj, owner=None): return Signals(owner if obj is None else type(obj))
-
-class Signals:
-    "`Counter.sig.count` -> `$counter.count`; only fields and event parameters resolve."
-    def __init__(self, cls): self._cls = cls
-    def __getattr__(self, name: str) -> Sig:
-        c = self._cls
-        names = set(public_fields(c)) | {p.name for s in c.__sm_events__.values() for p in s.params}
-        if name not in names: raise AttributeError(f"{c.__name__} has no field or event parameter {name!r}")
-        return Sig(f"${entity_slug(c)}.{name}")
-
-# %% ../nbs/01_core.ipynb #112df021
-class Registry:
-    "Entity classes by slug, in definition order."
-    def __init__(self): self._by_slug: dict[str, type] = {}
-    def add(self, cls: type) -> None:
-        slug, old = entity_slug(cls), self._by_slug.get(entity_slug(cls))
-        if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
-            raise ValueError(f"{cls.__module__}.{cls.__qualname__}: the slug {slug!r} is taken by "
-                             f"{old.__module__}.{old.__qualname__}; set model_config['slug']")
-        self._by_slug[slug] = cls
-    def get(self, slug: str) -> type | None: return self._by_slug.get(slug)
-    def remove(self, cls: type) -> None: self._by_slug.pop(entity_slug(cls), None)
-    def __iter__(self): return iter(list(self._by_slug.values()))
-    def mapping(self): return MappingProxyType(self._by_slug)   # live, read-only: slug -> class
-    def __len__(self): return len(self._by_slug)
-    def __contains__(self, cls): return self._by_slug.get(entity_slug(cls)) is cls
-
-registry = Registry()
-
-# %% ../nbs/01_core.ipynb #0ee865e2
-def _configure(cls) -> None:
-    cfg = cls.model_config
-    try: store = StateStore(cfg.get("store") or (StateStore.SERVER_SQL if cfg.get("table") else StateStore.SERVER_MEMORY))
-    except ValueError: raise ValueError(f"{cls.__name__}: unknown store {cfg.get('store')!r}") from None
-    if store not in AVAILABLE_STORES:
-        raise NotImplementedError(f"{cls.__name__}: StateStore.{store.name} is not available in this version of "
-                                  f"starmodel_nb (available: {', '.join('StateStore.' + s.name for s in AVAILABLE_STORES)})")
-    try: scope = Scope(cfg.get("scope") or _DEFAULT_SCOPE[store])
-    except ValueError: raise ValueError(f"{cls.__name__}: unknown scope {cfg.get('scope')!r}") from None
-    if scope == Scope.RECORD and store != StateStore.SERVER_SQL: raise ValueError(f"{cls.__name__}: scope 'record' needs SERVER_SQL")
-    if (store == StateStore.SERVER_SQL) != bool(cfg.get("table")):
-        raise TypeError(f"{cls.__name__}: SERVER_SQL entities are SQLModel tables and tables are SERVER_SQL: "
-                        f"declare `class {cls.__name__}(Entity, table=True)` with a primary key")
-    if store == StateStore.SERVER_SQL:
-        pks = [k for k, f in cls.model_fields.items() if getattr(f, "primary_key", False) is True]
-        if len(pks) != 1: raise TypeError(f"{cls.__name__}: a SQL entity needs exactly one primary key field, e.g. "
-                                          "`id: int | None = Field(default=None, primary_key=True)`")
-        cfg["primary_key"] = pks[0]
-    ttl = cfg.get("ttl")
-    if ttl is not None and not (isinstance(ttl, (int, float)) and ttl > 0): raise ValueError(f"{cls.__name__}: ttl must be > 0 seconds")
-    cfg.update(store=store, scope=scope)
-    events = {}
-    for k in reversed(cls.__mro__):
-        for v in vars(k).values():
-            if isinstance(v, EventMethod): events[v.spec.segment] = v.spec
-    cls.__sm_events__ = events
-
-# %% ../nbs/01_core.ipynb #7c70b8a3
-warnings.filterwarnings("ignore", message="This declarative base already contains a class with the same class name and module name")
-
-# %% ../nbs/01_core.ipynb #93409bce
-class EntityMeta(SQLModelMetaclass):
-    "Configures and registers each `Entity` subclass once SQLModel has built it."
-    def __init__(cls, name, bases, ns, **kw):
-        super().__init__(name, bases, ns, **kw)
-        if not any(isinstance(b, EntityMeta) for b in bases): return   # Entity itself
-        _configure(cls)
-        if not cls.model_config.get("abstract"): registry.add(cls)
-
-class Entity(SQLModel, metaclass=EntityMeta):
-    "Base class of entities: pydantic fields + `@event` methods; configure with `model_config` keys `store`, `scope`, `ttl`."
-    model_config = {"validate_assignment": True, "extra": "forbid", "allow_inf_nan": False,
-                    "ignored_types": (EventMethod, _SigAccessor)}
-    __table_args__ = {"extend_existing": True}   # a notebook cell defining a table runs again: redefine, don't fail
-    __sm_events__: ClassVar[dict[str, EventSpec]] = {}
-    sig = _SigAccessor()
-
-# %% ../nbs/01_core.ipynb #190fed7e
-def entity_slug(cls) -> str:
-    "The URL and signal name of `cls`: `model_config['slug']` or the class name lowercased."
-    return cls.model_config.get("slug") or cls.__name__.lower()
-
-def entity_store(cls) -> StateStore:
-    "Where `cls` keeps its state."
-    return cls.model_config["store"]
-
-def entity_plural(cls) -> str:
-    "The collection URL segment of a SQL entity: `model_config['plural']` or the slug + 's'."
-    return cls.model_config.get("plural") or entity_slug(cls) + "s"
-def primary_key(cls) -> str | None:
-    "The primary key field of a SQL entity (else `None`)."
-    return cls.model_config.get("primary_key")
-def entity_scope(cls) -> Scope:
-    "Who shares an instance of `cls`."
-    return cls.model_config["scope"]
-
-def public_fields(cls) -> list[str]:
-    "Field names of `cls` that may be sent to the browser: not excluded, not the key, not `ui.hidden` (unless `ui.public`)."
-    ui = cls.model_config.get("ui") or {}
-    hidden = set(ui.get("hidden", ())) - set(ui.get("public", ()))   # hidden in the UI: kept server-side (signals, stream, API, sort)
-    return [k for k, f in cls.model_fields.items()
-            if not f.exclude and not getattr(f, "primary_key", False) is True and not k.startswith("_") and k not in hidden]
-
-def public_state(obj) -> dict:
-    "What the JSON API shows of `obj`: its key and public fields."
-    cls = type(obj)
-    return browser_safe(obj.model_dump(mode="json", include={*public_fields(cls), *filter(None, [primary_key(cls)])}), big_as_text=False)
-
-_SCALARS = (int, float, str, bool, bytes, type(None))
-
-def _scalar(t) -> bool:
-    import datetime, decimal, typing, types, uuid
-    if t in _SCALARS or (isinstance(t, type) and issubclass(t, (Enum, datetime.date, datetime.time, decimal.Decimal, uuid.UUID))): return True
-    o = typing.get_origin(t)
-    if o is typing.Literal: return True
-    if o in (typing.Union, types.UnionType): return all(_scalar(a) for a in typing.get_args(t))
-    if o is typing.Annotated: return _scalar(typing.get_args(t)[0])
-    return False
-
-def mutable_fields(cls) -> frozenset[str]:
-    "Fields of `cls` whose values can change in place (lists, dicts, models...): these need deep copies and re-validation."
-    if (got := cls.__dict__.get("__sm_mutable__")) is None:
-        got = frozenset(k for k, f in cls.model_fields.items() if not _scalar(f.annotation))
-        type.__setattr__(cls, "__sm_mutable__", got)
-    return got
-
-_JS_SAFE = 2**53 - 1   # beyond this a browser's numbers round: 2**53 + 1 would show as 9007199254740992
-
-def browser_safe(v, big_as_text: bool = True):
-    "`v` as valid JSON a browser reads exactly: non-finite floats as `None`, ints past 2**53 as decimal text (if `big_as_text`)."
-    if isinstance(v, bool): return v
-    if isinstance(v, int): return v if not big_as_text or -_JS_SAFE <= v <= _JS_SAFE else str(v)
-    if isinstance(v, float): return v if math.isfinite(v) else None   # e.g. a NaN another program wrote into a row
-    if isinstance(v, list): return [browser_safe(x, big_as_text) for x in v]
-    if isinstance(v, dict): return {k: browser_safe(x, big_as_text) for k, x in v.items()}
-    return v
-
-def stored_state(obj, mode: str = "python") -> dict:
-    "Every field of `obj` as stored, `exclude=True` ones too (they are kept out of the API, not out of the database)."
-    d = obj.model_dump(mode=mode)
-    for k in type(obj).model_fields.keys() - d.keys():
-        v = getattr(obj, k)
-        d[k] = to_jsonable_python(v) if mode == "json" else v
-    return d
-
-def signals_of(obj, only: set[str] | None = None) -> dict:
-    "The Datastar signals of `obj`, `{slug: {field: value}}`, restricted to `only` when given; big ints as exact strings."
-    names = [k for k in public_fields(type(obj)) if only is None or k in only]
-    return {entity_slug(type(obj)): browser_safe(obj.model_dump(mode="json", include=set(names)))}
-
-# %% ../nbs/01_core.ipynb #b8147874
+# %% ../nbs/01_core.ipynb #58045eef
 MAX_DEPTH = 32   # lists and objects inside one another: more than any form needs, far less than a recursion limit
 
 class _Bad(str): "A number JSON cannot carry, kept as its literal until its place is known."
@@ -334,6 +377,7 @@ def _refused(path: tuple, why: str) -> ValueError:
     e.loc = str(path[-1]) if path else "body"
     return e
 
+# %% ../nbs/01_core.ipynb #cafea93d
 def _walk(v, depth=1, path=()):
     "Raise for the first `_Bad` number or unpaired surrogate (naming its place), or nesting past `MAX_DEPTH`."
     if isinstance(v, _Bad): raise _refused(path, f"{v} is not a finite number")
@@ -352,6 +396,7 @@ def loads_strict(text: str | bytes) -> Any:
     _walk(v)
     return v
 
+# %% ../nbs/01_core.ipynb #92d08341
 def datastar_json(v: Any) -> str:
     "`v` as JSON that Datastar reads as data in a `data-*` attribute: `@`, `$` and `\\` escaped, no `NaN`."
     return json.dumps(v, allow_nan=False).replace("\\\\", "\\u005c").replace("@", "\\u0040").replace("$", "\\u0024")

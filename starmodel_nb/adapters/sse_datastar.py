@@ -8,15 +8,16 @@ Docs: https://starmodel.github.io/starmodel_nb/sse_datastar.html.md"""
 from __future__ import annotations
 import asyncio, json, logging, secrets
 from collections import deque
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, NamedTuple
 from datastar_py import ServerSentEventGenerator as SSE, consts
+from fastcore.basics import patch
 from ..app.bus import EntityChanged
 
 log = logging.getLogger("starmodel_nb")
-from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['log', 'SSE_HEADERS', 'patch_signals', 'patch_elements', 'StreamsFull', 'StreamHub']
+__all__ = ['log', 'SSE_HEADERS', 'patch_signals', 'patch_elements', 'StreamsFull', 'StreamHub', 'Subscription', 'Buffered']
 
 # %% ../../nbs/31_sse_datastar.ipynb #120e6e82
 SSE_HEADERS = {"Cache-Control": "no-store", "Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
@@ -38,8 +39,6 @@ def patch_elements(html: Any, selector: str | None = None, mode: str | None = No
 class StreamsFull(Exception):
     "Too many live streams are open."
 
-_CLOSE = object()
-
 class StreamHub:
     "Fans committed changes out to live streams; `render(evt, prefix)` gives the message dict (or `None` to skip)."
     def __init__(self, render: Callable[[EntityChanged, str], dict | None], queue: int = 256, heartbeat: float = 15.0,
@@ -47,12 +46,69 @@ class StreamHub:
         self.render, self.queue, self.heartbeat, self.cap, self.per_client = render, queue, heartbeat, cap, per_client
         self.replay, self.replay_bytes, self._held = replay, replay_bytes, 0   # the replay buffer: entries and bytes
         self.epoch, self.seq = secrets.token_hex(6), 0
-        self._recent: deque = deque()
-        self._subs: dict[str, set[asyncio.Queue]] = {}
+        self._recent: deque[Buffered] = deque()
+        self._subs: dict[str, set[Subscription]] = {}                           # open streams by channel
         self._per: dict[str, int] = {}                                          # open streams by client address
 
-    @property
-    def clients(self) -> int: return len({id(q) for qs in self._subs.values() for q in qs})
+# %% ../../nbs/31_sse_datastar.ipynb #588a5995
+@dataclass(slots=True, eq=False)
+class Subscription:
+    "One open live stream: its `queue` of `(seq, text)`, the `channels` it hears, its URL `prefix`, its `client` address, whether `dropped`."
+    queue: asyncio.Queue
+    channels: frozenset[str]
+    prefix: str = ""
+    client: str = ""
+    dropped: bool = False
+
+_CLOSE = object()   # put on a queue to end its stream
+
+# %% ../../nbs/31_sse_datastar.ipynb #411b112c
+@patch
+def open(self: StreamHub, channels: Iterable[str], prefix: str = "", client: str = "") -> Subscription:
+    "Subscribe a new stream to `channels`, rendered for URL `prefix`, from `client`'s address; `StreamsFull` past a cap."
+    if self.clients >= self.cap: raise StreamsFull(f"{self.cap} live streams are open")
+    if self._per.get(client, 0) >= self.per_client: raise StreamsFull(f"{self.per_client} live streams are open from {client or 'one client'}")
+    sub = Subscription(asyncio.Queue(self.queue + 1), frozenset(channels), prefix, client)
+    self._per[client] = self._per.get(client, 0) + 1
+    for c in sub.channels: self._subs.setdefault(c, set()).add(sub)
+    return sub
+
+@patch(as_prop=True)
+def clients(self: StreamHub) -> int:
+    "How many streams are open."
+    return len({s for subs in self._subs.values() for s in subs})
+
+# %% ../../nbs/31_sse_datastar.ipynb #c1a1dd8a
+@patch
+def drop(self: StreamHub, sub: Subscription) -> None:
+    "End `sub`'s stream: unsubscribe it, count it out of its client's streams (once), and close its queue."
+    if not sub.dropped:   # the response watcher and `events` both drop a stream that ends
+        sub.dropped = True
+        if (n := self._per.get(sub.client, 0) - 1) > 0: self._per[sub.client] = n
+        else: self._per.pop(sub.client, None)
+    for c in sub.channels:
+        if (subs := self._subs.get(c)) is not None:
+            subs.discard(sub)
+            if not subs: del self._subs[c]   # a session's channel goes with its last stream
+    while not sub.queue.empty(): sub.queue.get_nowait()
+    sub.queue.put_nowait((0, _CLOSE))
+
+# %% ../../nbs/31_sse_datastar.ipynb #8910610e
+class Buffered(NamedTuple):
+    "A change kept for replay: its `seq`, `channel`, `evt`, the `texts` rendered by URL prefix, and its `size` in bytes."
+    seq: int
+    channel: str
+    evt: EntityChanged
+    texts: dict[str, str]
+    size: int
+
+@patch
+def _keep(self: StreamHub, b: Buffered) -> None:
+    "Add `b` to the replay buffer, forgetting the oldest past `replay` entries or `replay_bytes` (the newest always stays)."
+    self._recent.append(b)
+    self._held += b.size
+    while len(self._recent) > self.replay or (self._held > self.replay_bytes and len(self._recent) > 1):
+        self._held -= self._recent.popleft().size
 
 # %% ../../nbs/31_sse_datastar.ipynb #2b049aa8
 def _json(msg: dict) -> str:
@@ -63,65 +119,51 @@ def _json(msg: dict) -> str:
         return json.dumps({k: msg[k] for k in ("seq", "epoch") if k in msg})
 
 @patch
-def _text(self: StreamHub, entry: list, prefix: str) -> str | None:
-    if (text := entry[3].get(prefix)) is None:
-        msg = self.render(entry[2], prefix)
-        text = entry[3][prefix] = "" if msg is None else f"event: sm\nid: {entry[0]}\ndata: {_json({**msg, 'seq': entry[0], 'epoch': self.epoch})}\n\n"
+def _text(self: StreamHub, b: Buffered, prefix: str) -> str | None:
+    "The SSE text of `b` for pages under `prefix`, rendered on first use (`None` when the renderer skips it)."
+    if (text := b.texts.get(prefix)) is None:
+        msg = self.render(b.evt, prefix)
+        text = b.texts[prefix] = "" if msg is None else f"event: sm\nid: {b.seq}\ndata: {_json({**msg, 'seq': b.seq, 'epoch': self.epoch})}\n\n"
     return text or None
 
+# %% ../../nbs/31_sse_datastar.ipynb #429ba70f
 @patch
 def publish(self: StreamHub, evt: EntityChanged) -> None:
+    "The bus handler: number `evt`, keep it for replay, and queue it to every stream on its channel."
     self.seq += 1
-    entry = [self.seq, evt.channel, evt, {}, len(json.dumps(evt.state, default=str))]   # what it holds, weighed once
-    self._recent.append(entry)
-    self._held += entry[4]
-    while len(self._recent) > self.replay or (self._held > self.replay_bytes and len(self._recent) > 1):
-        self._held -= self._recent.popleft()[4]
-    for q in list(self._subs.get(evt.channel, ())):
-        if (text := self._text(entry, q.prefix)) is None: continue
-        try: q.put_nowait((self.seq, text))
+    b = Buffered(self.seq, evt.channel, evt, {}, len(json.dumps(evt.state, default=str)))   # what it holds, weighed once
+    self._keep(b)
+    for sub in list(self._subs.get(evt.channel, ())):
+        if (text := self._text(b, sub.prefix)) is None: continue
+        try: sub.queue.put_nowait((self.seq, text))
         except asyncio.QueueFull:
-            log.warning("live stream too slow (%d messages queued); dropping it", q.maxsize)
-            self._drop(q)
-
-@patch
-def _drop(self: StreamHub, q: asyncio.Queue) -> None:
-    if not q.dropped:   # watch() and events() both drop a stream that ends: count it out once
-        q.dropped = True
-        if (n := self._per.get(q.client, 0) - 1) > 0: self._per[q.client] = n
-        else: self._per.pop(q.client, None)
-    for qs in self._subs.values(): qs.discard(q)
-    while not q.empty(): q.get_nowait()
-    q.put_nowait((0, _CLOSE))
+            log.warning("live stream too slow (%d messages queued); dropping it", sub.queue.maxsize)
+            self.drop(sub)
 
 @patch
 def close(self: StreamHub) -> None:
     "End every open stream (server shutdown)."
-    for q in {q for qs in self._subs.values() for q in qs}: self._drop(q)
+    for sub in {s for subs in self._subs.values() for s in subs}: self.drop(sub)
 
-# %% ../../nbs/31_sse_datastar.ipynb #b3f1e7a0
+# %% ../../nbs/31_sse_datastar.ipynb #1eca190b
 @patch
-def open(self: StreamHub, channels: Iterable[str], prefix: str = "", client: str = "") -> asyncio.Queue:
-    if self.clients >= self.cap: raise StreamsFull(f"{self.cap} live streams are open")
-    if self._per.get(client, 0) >= self.per_client: raise StreamsFull(f"{self.per_client} live streams are open from {client or 'one client'}")
-    q = asyncio.Queue(self.queue + 1)
-    q.prefix, q.client, q.dropped = prefix, client, False
-    self._per[client] = self._per.get(client, 0) + 1
-    for c in channels: self._subs.setdefault(c, set()).add(q)
-    return q
+def _missed(self: StreamHub, sub: Subscription, chans: set[str], since: int | None, epoch: str | None) -> list[tuple[int, str]]:
+    "`(seq, text)` of the buffered messages on `chans` after `since` (all for a page of another `epoch`), for `sub`."
+    if since is None: return []
+    if epoch != self.epoch: since = 0   # a page of another server (before a restart or swap) saw none of these
+    return [(b.seq, text) for b in list(self._recent) if b.seq > since and b.channel in chans and (text := self._text(b, sub.prefix))]
 
+# %% ../../nbs/31_sse_datastar.ipynb #94c3edfd
 @patch
-async def events(self: StreamHub, q: asyncio.Queue, channels: Iterable[str], since: int | None = None, epoch: str | None = None):
-    chans, top = set(channels), 0
+async def events(self: StreamHub, sub: Subscription, channels: Iterable[str] | None = None, since: int | None = None, epoch: str | None = None):
+    "The text of `sub`'s stream: a hello, what it missed after `since` (see `_missed`), then live messages and heartbeats."
+    top = 0
     try:
         yield f"event: sm\ndata: {json.dumps({'hello': 1, 'epoch': self.epoch, 'seq': self.seq})}\n\n"
-        if since is not None:
-            if epoch != self.epoch: since = 0   # a page of another server (before a restart or swap) saw none of these
-            for entry in list(self._recent):
-                if entry[0] > since and entry[1] in chans and (text := self._text(entry, q.prefix)): top = entry[0]; yield text
+        for top, text in self._missed(sub, set(sub.channels if channels is None else channels), since, epoch): yield text
         while True:
-            try: seq, text = await asyncio.wait_for(q.get(), self.heartbeat)
+            try: seq, text = await asyncio.wait_for(sub.queue.get(), self.heartbeat)
             except asyncio.TimeoutError: yield ": ping\n\n"; continue
             if text is _CLOSE: return
             if seq > top: yield text
-    finally: self._drop(q)
+    finally: self.drop(sub)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, asdict
 from typing import Callable, Protocol
+from ..core import Scope, entity_scope
 
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'EntityChanged', 'EventBus', 'LocalBus']
+__all__ = ['log', 'EntityChanged', 'channel_for', 'viewer_channels', 'EventBus', 'LocalBus']
 
 # %% ../../nbs/10_bus.ipynb #016e4edf
 @dataclass(frozen=True)
@@ -27,6 +28,15 @@ class EntityChanged:
     channel: str
     deleted: bool = False
     def to_dict(self) -> dict: return asdict(self)
+
+# %% ../../nbs/10_bus.ipynb #c4a1b2e1
+def channel_for(cls: type, key: str) -> str:
+    "The live-stream channel that changes of `cls[key]` go to."
+    return f"session:{key}" if entity_scope(cls) == Scope.SESSION else "global"
+
+def viewer_channels(session_id: str | None) -> list[str]:
+    "The channels a browser with `session_id` (or none yet) may follow: every global change, and its own session's."
+    return ["global"] + ([f"session:{session_id}"] if session_id else [])
 
 # %% ../../nbs/10_bus.ipynb #92e417ff
 class EventBus(Protocol):

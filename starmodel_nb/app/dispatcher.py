@@ -6,23 +6,22 @@ Docs: https://starmodel.github.io/starmodel_nb/dispatcher.html.md"""
 
 # %% ../../nbs/12_dispatcher.ipynb #a4a60359
 from __future__ import annotations
-import typing
+import asyncio, logging, random
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any, AsyncIterator, Callable, Protocol
 from anyio import to_thread
-from pydantic import ConfigDict, ValidationError, create_model
+from fastcore.basics import patch
+from pydantic import ValidationError
 from ..core import EventSpec
 from .bus import EventBus
 from .uow import Conflict, Repository, UnitOfWork
-import asyncio, random
-import logging
 
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'RETRIES', 'UnknownEvent', 'find_event', 'ParamError', 'params_model', 'bind', 'error_message', 'Step',
-           'conflict_pause', 'retry_conflicts', 'Dispatcher', 'Renderer']
+__all__ = ['log', 'RETRIES', 'UnknownEvent', 'find_event', 'Invalid', 'bind', 'error_message', 'Step', 'conflict_pause',
+           'retry_conflicts', 'Dispatcher', 'Renderer']
 
 # %% ../../nbs/12_dispatcher.ipynb #cbaa3715
 class UnknownEvent(LookupError):
@@ -34,31 +33,33 @@ def find_event(cls: type, name: str) -> EventSpec:
     if spec is None: raise UnknownEvent(f"{cls.__name__} has no event {name!r}")
     return spec
 
-# %% ../../nbs/12_dispatcher.ipynb #ac7253ce
-class ParamError(ValueError):
-    "Parameters that failed validation; `errors` is a list of `{'loc': name, 'msg': text}`."
+# %% ../../nbs/12_dispatcher.ipynb #5f23bca9
+class Invalid(ValueError):
+    "Input that failed validation; `errors` is a list of `{'loc': name, 'msg': text}`."
     def __init__(self, errors: list[dict]):
         self.errors = errors
         super().__init__("; ".join(f"{e['loc']}: {e['msg']}" for e in errors))
 
-@lru_cache(maxsize=None)
-def params_model(spec: EventSpec):
-    "A pydantic model of `spec`'s parameters."
-    hints = typing.get_type_hints(spec.fn)
-    flds = {p.name: (hints.get(p.name, Any), ... if p.default is p.empty else p.default) for p in spec.params}
-    return create_model(f"{spec.fn.__qualname__}.params", __config__=ConfigDict(extra="forbid", allow_inf_nan=False), **flds)
+# %% ../../nbs/12_dispatcher.ipynb #d2a00f6a
+@patch(cls_method=True)
+def from_validation(cls: Invalid, e: ValidationError, where: str = "value") -> Invalid:
+    "The errors of pydantic's `e`, each `loc` dotted (`where` when it is empty); an extra key is an 'unknown parameter'."
+    return cls([{"loc": ".".join(map(str, x["loc"])) or where,
+                 "msg": "unknown parameter" if x["type"] == "extra_forbidden" else x["msg"]} for x in e.errors()])
 
-# %% ../../nbs/12_dispatcher.ipynb #22b504f0
+@patch(cls_method=True)
+def bad_json(cls: Invalid, e: ValueError) -> Invalid:
+    "A body `loads_strict` refused with `e`: at `e.loc` if it names a field, else at 'body'."
+    return cls([{"loc": getattr(e, "loc", "body"), "msg": f"invalid JSON: {e}"}])
+
+# %% ../../nbs/12_dispatcher.ipynb #ac7253ce
 def bind(spec: EventSpec, raw: dict) -> dict:
-    "Validate `raw` against `spec`'s signature: the keyword arguments, or `ParamError`."
+    "Validate `raw` against `spec`'s signature: the keyword arguments, or `Invalid`."
     bad = [k for k in raw if not isinstance(k, str) or k.startswith("_") or "__" in k]
-    if bad: raise ParamError([{"loc": str(k), "msg": "names starting with '_' or containing '__' are not accepted"} for k in bad])
+    if bad: raise Invalid([{"loc": str(k), "msg": "names starting with '_' or containing '__' are not accepted"} for k in bad])
     if not raw and not spec.params: return {}
-    try: m = params_model(spec).model_validate(raw)
-    except ValidationError as e:
-        raise ParamError([{"loc": ".".join(map(str, err["loc"])) or spec.name,
-                           "msg": "unknown parameter" if err["type"] == "extra_forbidden" else err["msg"]}
-                          for err in e.errors()]) from None
+    try: m = spec.params_model.model_validate(raw)
+    except ValidationError as e: raise Invalid.from_validation(e, spec.name) from None
     return {p.name: getattr(m, p.name) for p in spec.params}
 
 # %% ../../nbs/12_dispatcher.ipynb #f81e37f8
@@ -79,6 +80,22 @@ class Step:
     final: bool = True
     error: BaseException | None = None
 
+# %% ../../nbs/12_dispatcher.ipynb #cf7cc5b1
+_DONE = object()
+
+async def _call(spec: EventSpec, obj, params: dict):
+    "Run `spec` on `obj`: its result, or for a generator event the generator to step through with `_yields`."
+    if spec.kind == "sync": return await to_thread.run_sync(partial(spec.fn, obj, **params))
+    res = spec.fn(obj, **params)
+    return await res if spec.kind == "async" else res
+
+async def _yields(spec: EventSpec, gen) -> AsyncIterator:
+    "What the generator `gen` of a generator event yields."
+    if spec.kind == "asyncgen":
+        async for r in gen: yield r
+    else:
+        while (r := await to_thread.run_sync(next, gen, _DONE)) is not _DONE: yield r
+
 # %% ../../nbs/12_dispatcher.ipynb #402b63f9
 RETRIES = 12
 
@@ -94,8 +111,7 @@ async def retry_conflicts(fn: Callable, retries: int = RETRIES):
             if attempt == retries - 1: raise
             await conflict_pause(attempt)
 
-_DONE = object()
-
+# %% ../../nbs/12_dispatcher.ipynb #ff520973
 class Dispatcher:
     "Runs events in units of work on the repository `repo_for(cls)` gives, publishing on `bus`."
     retries = RETRIES
@@ -113,25 +129,22 @@ class Dispatcher:
             await conflict_pause(attempt)
         yield last
 
-    async def _attempt(self, cls, spec, key, channel, params) -> AsyncIterator[Step]:
-        async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel) as uow:
-            try:
-                if spec.kind == "sync": res = await to_thread.run_sync(partial(spec.fn, uow.obj, **params))   # a blocking call stalls no one else
-                else: res = spec.fn(uow.obj, **params)
-                if spec.kind == "async": res = await res
-                elif spec.kind == "gen":
-                    while (r := await to_thread.run_sync(next, res, _DONE)) is not _DONE: yield Step(uow.obj, uow.version, r, final=False)
-                    res = None
-                elif spec.kind == "asyncgen":
-                    async for r in res: yield Step(uow.obj, uow.version, r, final=False)
-                    res = None
-                changed = await uow.commit()
-            except Exception as e:
-                if not isinstance(e, Conflict): log.warning("%s.%s failed: %s", cls.__name__, spec.name, error_message(e), exc_info=e)
-                await uow.rollback()
-                err = Step(uow.obj, uow.version, error=e)
-            else: err = None
-        yield err or Step(uow.obj, uow.version, res, changed)
+# %% ../../nbs/12_dispatcher.ipynb #d603a8ad
+@patch
+async def _attempt(self: Dispatcher, cls, spec: EventSpec, key, channel, params) -> AsyncIterator[Step]:
+    async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel) as uow:
+        try:
+            res = await _call(spec, uow.obj, params)
+            if spec.kind in ("gen", "asyncgen"):
+                async for r in _yields(spec, res): yield Step(uow.obj, uow.version, r, final=False)
+                res = None
+            changed = await uow.commit()
+        except Exception as e:
+            if not isinstance(e, Conflict): log.warning("%s.%s failed: %s", cls.__name__, spec.name, error_message(e), exc_info=e)
+            await uow.rollback()
+            err = Step(uow.obj, uow.version, error=e)
+        else: err = None
+    yield err or Step(uow.obj, uow.version, res, changed)
 
 # %% ../../nbs/12_dispatcher.ipynb #f7a14f4a
 class Renderer(Protocol):

@@ -7,6 +7,8 @@ Docs: https://starmodel.github.io/starmodel_nb/persist_sql.html.md"""
 # %% ../../../nbs/21_persist_sql.ipynb #5acd1aa3
 from __future__ import annotations
 import asyncio, logging, typing
+from typing import Any, Callable
+from fastcore.basics import patch
 from pydantic import ValidationError
 from sqlalchemy import BigInteger, Column, Integer, SmallInteger, create_engine, delete, event as sa_event, func, insert, inspect as sa_inspect
 from sqlalchemy import or_, select, update
@@ -24,19 +26,22 @@ __all__ = ['log', 'VERSION', 'make_engine', 'ensure_version', 'SchemaBehind', 'p
 
 # %% ../../../nbs/21_persist_sql.ipynb #d6bf3012
 def make_engine(url: str):
-    "A SQLAlchemy engine for `url`, set up for a server (timeouts, pre-ping, SQLite WAL)."
+    "A SQLAlchemy engine for `url`, set up for a server (timeouts; SQLite: WAL, see `_sqlite_engine`)."
     if url.startswith(("postgresql://", "postgres://")): url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    if url.startswith("sqlite"):
-        memory = url in ("sqlite://", "sqlite:///:memory:")
-        eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10},
-                            **({"poolclass": StaticPool} if memory else {}))
-        @sa_event.listens_for(eng, "connect")
-        def _pragmas(conn, _):
-            if not memory: conn.execute("PRAGMA journal_mode=WAL"); conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=10000")
-        return eng
+    if url.startswith("sqlite"): return _sqlite_engine(url)
     kw = {"connect_args": {"connect_timeout": 3}} if url.startswith("postgresql") else {}
     return create_engine(url, pool_size=10, max_overflow=10, pool_timeout=5, **kw)
+
+# %% ../../../nbs/21_persist_sql.ipynb #ace22a4e
+def _sqlite_engine(url: str):
+    memory = url in ("sqlite://", "sqlite:///:memory:")
+    eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10},
+                        **({"poolclass": StaticPool} if memory else {}))
+    @sa_event.listens_for(eng, "connect")
+    def _pragmas(conn, _):
+        if not memory: conn.execute("PRAGMA journal_mode=WAL"); conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+    return eng
 
 # %% ../../../nbs/21_persist_sql.ipynb #d752eedf
 VERSION = "sm_version"
@@ -46,21 +51,26 @@ def ensure_version(cls) -> None:
     t = cls.__table__
     if VERSION not in t.c: t.append_column(Column(VERSION, Integer, nullable=False, server_default="0", default=0))
 
-# %% ../../../nbs/21_persist_sql.ipynb #d95a32b1
+# %% ../../../nbs/21_persist_sql.ipynb #aa13786c
 class SchemaBehind(RuntimeError):
     "The database's tables lack columns the models have."
 
+def _create(engine, table) -> bool:
+    "Create `table`; `False` if another process starting on a fresh database created it first."
+    try: table.create(engine); return True
+    except DBAPIError:
+        if table.name not in sa_inspect(engine).get_table_names(): raise
+        return False
+
+# %% ../../../nbs/21_persist_sql.ipynb #d95a32b1
 def prepare_schema(engine, classes) -> list[str]:
     "Create missing tables of `classes`; raise `SchemaBehind` if existing ones lack columns. Returns the created tables."
     for c in classes: ensure_version(c)
     insp, created, behind = sa_inspect(engine), [], []
     have = set(insp.get_table_names())
-    for c in classes:
-        t = c.__table__
+    for t in (c.__table__ for c in classes):
         if t.name not in have:
-            try: t.create(engine); created.append(t.name)
-            except DBAPIError:   # several processes starting on a fresh database: one of them created it first
-                if t.name not in sa_inspect(engine).get_table_names(): raise
+            if _create(engine, t): created.append(t.name)
             continue
         cols = {x["name"] for x in insp.get_columns(t.name)}
         behind += [f"{t.name}.{k}" for k in t.c.keys() if k not in cols]
@@ -70,9 +80,6 @@ def prepare_schema(engine, classes) -> list[str]:
     return created
 
 # %% ../../../nbs/21_persist_sql.ipynb #13b5e516
-def _unavailable(e: Exception) -> bool:
-    return isinstance(e, OperationalError) or (isinstance(e, DBAPIError) and e.connection_invalidated)
-
 class SQLRepository:
     "The `Repository` of `SERVER_SQL` entities, on `engine`."
     def __init__(self, engine, classes=()):
@@ -81,23 +88,29 @@ class SQLRepository:
 
     def lock(self, cls, key): return self._locks((entity_slug(cls), key))
 
-    async def _run(self, cls, fn):
-        try:
-            if cls not in self._ready: await asyncio.to_thread(self.prepare, [cls])
-            try: return await asyncio.to_thread(fn)
-            except DBAPIError as e:
-                if not e.connection_invalidated: raise
-                return await asyncio.to_thread(fn)   # a pooled connection died (database restarted): once more, fresh
-        except StatementError as e:   # the message, never the SQL statement: it would leak the schema to the browser
-            if _unavailable(e): raise Unavailable("The database is unavailable; try again in a moment.") from e
-            raise ValueError(f"Refused by the database: {e.orig}") from e
-
     def prepare(self, classes=None) -> list[str]:
         "Check the schema of the SQL entities now, creating missing tables (else done before each class's first use)."
         classes = classes if classes is not None else self._classes
         created = prepare_schema(self.engine, classes)
         self._ready.update(classes)
         return created
+
+# %% ../../../nbs/21_persist_sql.ipynb #3c524bc1
+def _unavailable(e: Exception) -> bool:
+    return isinstance(e, OperationalError) or (isinstance(e, DBAPIError) and e.connection_invalidated)
+
+@patch
+async def _run(self: SQLRepository, cls, fn: Callable):
+    "`fn()` in a worker thread, once more if its pooled connection had died; the database's refusals as our errors."
+    try:
+        if cls not in self._ready: await asyncio.to_thread(self.prepare, [cls])
+        try: return await asyncio.to_thread(fn)
+        except DBAPIError as e:
+            if not e.connection_invalidated: raise
+            return await asyncio.to_thread(fn)   # a pooled connection died (database restarted): once more, fresh
+    except StatementError as e:   # the message, never the SQL statement: it would leak the schema to the browser
+        if _unavailable(e): raise Unavailable("The database is unavailable; try again in a moment.") from e
+        raise ValueError(f"Refused by the database: {e.orig}") from e
 
 # %% ../../../nbs/21_persist_sql.ipynb #ce74b40a
 def int_bounds(col) -> tuple[int, int] | None:
@@ -106,6 +119,7 @@ def int_bounds(col) -> tuple[int, int] | None:
         if isinstance(col.type, typ): return -2**(bits - 1), 2**(bits - 1) - 1
     return None
 
+# %% ../../../nbs/21_persist_sql.ipynb #f8fc2939
 def check_storable(cls, data: dict) -> None:
     "A pydantic `ValidationError` naming each value of `data` its column of `cls` cannot store."
     errs = []
@@ -118,18 +132,26 @@ def check_storable(cls, data: dict) -> None:
     if errs: raise ValidationError.from_exception_data(cls.__name__, errs)
 
 # %% ../../../nbs/21_persist_sql.ipynb #9a2fbc84
-def _row_obj(cls, row):
+def _row_obj(cls, row) -> tuple[Any, int]:
+    "The instance of `cls` a row holds, and the row's version."
     data = {k: row[k] for k in cls.model_fields if k in row}
     try: return cls.model_validate(data), row[VERSION]
     except ValidationError as e:   # a row another program wrote (a NaN, say): shown as it is, never a 500 for every reader
         log.warning("%s %s in the database does not validate (%s); shown unvalidated", cls.__name__, row.get(primary_key(cls)), e.errors()[0]["msg"])
         return cls.model_construct(**data), row[VERSION]
 
+# %% ../../../nbs/21_persist_sql.ipynb #6c4c4c91
 def _get(self: SQLRepository, cls, key):
     t, pk = cls.__table__, primary_key(cls)
     with self.reader.connect() as c: row = c.execute(select(t).where(t.c[pk] == key)).mappings().first()
     return None if row is None else _row_obj(cls, row)
 
+@patch
+async def get(self: SQLRepository, cls: type, key: str) -> tuple[Any, int] | None:
+    "The record of `cls` whose primary key is `key`, and its version; `None` if there is none."
+    return await self._run(cls, lambda: _get(self, cls, key))
+
+# %% ../../../nbs/21_persist_sql.ipynb #ba45bddd
 def _save(self: SQLRepository, cls, key, obj, version) -> int:
     t, pk = cls.__table__, primary_key(cls)
     data = {k: v for k, v in stored_state(obj).items() if k != pk}
@@ -141,7 +163,12 @@ def _save(self: SQLRepository, cls, key, obj, version) -> int:
     if exists: raise Conflict(f"{cls.__name__} {key} was changed by someone else")
     raise NotFound(f"{cls.__name__} {key} does not exist")
 
-# %% ../../../nbs/21_persist_sql.ipynb #a49db090
+@patch
+async def save(self: SQLRepository, cls: type, key: str, obj: Any, version: int) -> int:
+    "Write `obj` as record `key` if it is still at `version`: the new version, else `Conflict` (or `NotFound`)."
+    return await self._run(cls, lambda: _save(self, cls, key, obj, version))
+
+# %% ../../../nbs/21_persist_sql.ipynb #a2668ca4
 def _insert(self: SQLRepository, cls, obj):
     t, pk = cls.__table__, primary_key(cls)
     data = {k: v for k, v in stored_state(obj).items() if not (k == pk and v is None)}
@@ -150,9 +177,20 @@ def _insert(self: SQLRepository, cls, obj):
     setattr(obj, pk, key)
     return key, 1
 
+@patch
+async def insert(self: SQLRepository, cls: type, obj: Any) -> tuple[Any, int]:
+    "Add `obj` as a new record: its key (also set on `obj`) and version 1."
+    return await self._run(cls, lambda: _insert(self, cls, obj))
+
+# %% ../../../nbs/21_persist_sql.ipynb #0b8a7ba8
 def _delete(self: SQLRepository, cls, key) -> bool:
     t, pk = cls.__table__, primary_key(cls)
     with self.engine.begin() as c: return c.execute(delete(t).where(t.c[pk] == key)).rowcount == 1
+
+@patch
+async def delete(self: SQLRepository, cls: type, key: str) -> bool:
+    "Delete record `key` of `cls`: whether there was one."
+    return await self._run(cls, lambda: _delete(self, cls, key))
 
 # %% ../../../nbs/21_persist_sql.ipynb #345b4818
 def _strings(cls) -> list[str]:
@@ -169,6 +207,14 @@ def _query(self: SQLRepository, cls, page: int = 1, per_page: int = 20, sort: st
     with self.reader.connect() as c: rows = c.execute(stmt).mappings().all()
     return [_row_obj(cls, r) for r in rows[:per_page]], len(rows) > per_page
 
+# %% ../../../nbs/21_persist_sql.ipynb #fc2982b8
+@patch
+async def query(self: SQLRepository, cls: type, page: int = 1, per_page: int = 20, sort: str | None = None,
+                desc: bool = False, q: str = "") -> tuple[list[tuple[Any, int]], bool]:
+    "One `page` of `(obj, version)` sorted by the public field `sort` (else the key), searched for `q`; and whether more follow."
+    return await self._run(cls, lambda: _query(self, cls, page, per_page, sort, desc, q))
+
+# %% ../../../nbs/21_persist_sql.ipynb #aea094d6
 def _count(self: SQLRepository, cls) -> int:
     with self.reader.connect() as c: return c.execute(select(func.count()).select_from(cls.__table__)).scalar_one()
 
@@ -177,8 +223,13 @@ def _list(self: SQLRepository, cls, limit: int = 1000):
     with self.reader.connect() as c: rows = c.execute(select(t).order_by(t.c[pk]).limit(limit)).mappings().all()
     return [(r[pk], *_row_obj(cls, r)) for r in rows]
 
-# %% ../../../nbs/21_persist_sql.ipynb #8c43eca0
-for _n, _f in dict(get=_get, save=_save, insert=_insert, delete=_delete, query=_query, count=_count, list=_list).items():
-    async def _method(self, cls, *a, _f=_f, **kw): return await self._run(cls, lambda: _f(self, cls, *a, **kw))
-    _method.__name__ = _n
-    setattr(SQLRepository, _n, _method)
+@patch
+async def count(self: SQLRepository, cls: type) -> int:
+    "How many records of `cls` there are."
+    return await self._run(cls, lambda: _count(self, cls))
+
+# %% ../../../nbs/21_persist_sql.ipynb #9e8f6841
+@patch
+async def list(self: SQLRepository, cls: type, limit: int = 1000) -> list[tuple[Any, Any, int]]:
+    "`(key, obj, version)` of the first `limit` records of `cls`, by key."
+    return await self._run(cls, lambda: _list(self, cls, limit))
