@@ -343,7 +343,7 @@ def url(self: Action) -> str:
     if key is None: raise ValueError(f"{self.cls.__name__}.{self.spec.name} acts on one record: use "
                                      f"{self.cls.__name__}.{self.spec.name}.at(id), or render it in a record's view")
     k = str(key)
-    return f"{url_prefix.get()}/{entity_plural(self.cls)}/{k if k.startswith(chr(0)) else quote(k, safe='')}/{self.spec.segment}"
+    return f"{url_prefix.get()}/{entity_plural(self.cls)}/{quote(k, safe='')}/{self.spec.segment}"
 
 # %% ../nbs/01_core.ipynb #ba642972
 def _arg(k: str, v: Any) -> tuple[str, bool]:

@@ -92,7 +92,7 @@ def signal_bound(cls) -> bool:
 
 def version_marker(cls, version: int, epoch: str = "", key=None) -> str:
     "The hidden element holding the version of the instance of `cls` (record `key`) a page shows."
-    return f'<i id="{view_id(cls, key)}-v" data-sm-v="{int(version)}" data-sm-e="{html.escape(epoch)}" hidden></i>'
+    return f'<i id="{html.escape(view_id(cls, key))}-v" data-sm-v="{int(version)}" data-sm-e="{html.escape(epoch)}" hidden></i>'
 
 # %% ../../../nbs/32_ui_monster.ipynb #b99cc217
 def render_view(obj, version: int = 0, epoch: str = "") -> str:
@@ -107,7 +107,7 @@ def render_view(obj, version: int = 0, epoch: str = "") -> str:
         vals = {**obj.model_dump(mode="json", include=set(names)), "__key__": html.escape(str(key)), "__keyurl__": quote(str(key), safe="")}
         inner = "".join(t + (vals[n] if n in ("__key__", "__keyurl__") else _show(vals[n]) if n else "")
                         for t, n in zip(text, names + [""]))
-    return f'<div id="{view_id(cls, key)}">{version_marker(cls, version, epoch, key)}{inner}</div>'
+    return f'<div id="{html.escape(view_id(cls, key))}">{version_marker(cls, version, epoch, key)}{inner}</div>'
 
 # %% ../../../nbs/32_ui_monster.ipynb #6a51fa0f
 def render_page(title: str, content: str, headers: list, signals: dict | None = None) -> str:
