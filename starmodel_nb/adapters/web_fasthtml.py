@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Match, Route
 from ..config import Settings
 from ..core import Scope, entity_plural, entity_scope, entity_slug, loads_strict, signals_of, prefixed
-from ..app.bus import EntityChanged, EventBus
+from ..app.bus import EntityChanged, EventBus, viewer_channels
 from ..app.dispatcher import Dispatcher, Invalid, Renderer, Step, bind, error_message, find_event
 from ..app.uow import Conflict, NotFound, Unavailable, UnitOfWork
 from .assets import asset_headers, asset_routes, resolve_assets
@@ -355,7 +355,7 @@ async def stream_endpoint(req: Request):
     rt: Runtime = req.app.state.sm
     if why := foreign(req): return refuse(req, 403, why)
     sid = session_id(req, create=False)
-    chans = ["global"] + ([f"session:{sid}"] if sid else [])
+    chans = viewer_channels(sid)
     try: since = int(req.query_params.get("since", ""))
     except ValueError: since = None
     try: sub = rt.hub.open(chans, rt.prefix(req), req.client.host if req.client else "")
