@@ -26,6 +26,7 @@ class _KeyLock:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0   # holding or waiting
 
+# %% ../../../nbs/20_persist_memory.ipynb #da06fde4
 class KeyedLocks:
     "`async with locks(key):` serialises work per key; unused locks are freed."
     def __init__(self): self._locks: dict[Any, _KeyLock] = {}
@@ -82,6 +83,7 @@ def _pop(self: MemoryRepository, k=None) -> None:
 @patch
 def _over(self: MemoryRepository) -> bool: return len(self._data) > self.cap or (self.held > self.cap_bytes and len(self._data) > 1)
 
+# %% ../../../nbs/20_persist_memory.ipynb #01da40a0
 @patch
 def _sweep(self: MemoryRepository) -> None:
     now, d = self.clock(), self._data
@@ -99,6 +101,7 @@ async def get(self: MemoryRepository, cls: type, key: str) -> tuple[Any, int] | 
     e = self._entry(cls, key)
     return None if e is None else (e.obj.model_copy(deep=bool(mutable_fields(cls))), e.version)
 
+# %% ../../../nbs/20_persist_memory.ipynb #ca3beb51
 @patch
 async def save(self: MemoryRepository, cls: type, key: str, obj: Any, version: int) -> int:
     "Keep `obj` as `cls[key]` if that is still at `version`: the new version, else `Conflict`."
