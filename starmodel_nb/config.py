@@ -61,18 +61,24 @@ def _coerce(name: str, typ: str, v: str):
     return v
 
 # %% ../nbs/00_config.ipynb #c81c5fc8
+def _from_file(path: str | Path | None, types: dict[str, str]) -> dict:
+    "The `[starmodel]` settings in the file at `path` (none if there is no file), typed; an unknown key is an error."
+    if path is None or not Path(path).exists(): return {}
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.read(path)
+    sec = cp["starmodel"] if cp.has_section("starmodel") else {}
+    vals = {}
+    for k, v in sec.items():
+        if k not in types: raise ValueError(f"{path}: unknown setting {k!r} (known: {', '.join(types)})")
+        vals[k] = _coerce(k, types[k], v)
+    return vals
+
+# %% ../nbs/00_config.ipynb #a864da0b
 def load_settings(path: str | Path | None = "settings.ini", env: dict | None = None, **overrides) -> Settings:
     "Settings from the `[starmodel]` section of `path`, then `STARMODEL_*` variables in `env`, then `overrides`."
     env = os.environ if env is None else env
     types = {f.name: f.type for f in fields(Settings)}
-    vals = {}
-    if path is not None and Path(path).exists():
-        cp = configparser.ConfigParser(interpolation=None)
-        cp.read(path)
-        sec = cp["starmodel"] if cp.has_section("starmodel") else {}
-        for k, v in sec.items():
-            if k not in types: raise ValueError(f"{path}: unknown setting {k!r} (known: {', '.join(types)})")
-            vals[k] = _coerce(k, types[k], v)
+    vals = _from_file(path, types)
     for k, t in types.items():
         if (v := env.get(f"STARMODEL_{k.upper()}")) is not None: vals[k] = _coerce(k, t, v)
     unknown = set(overrides) - set(types)
@@ -80,7 +86,6 @@ def load_settings(path: str | Path | None = "settings.ini", env: dict | None = N
     return Settings(**{**vals, **overrides})
 
 # %% ../nbs/00_config.ipynb #b952d373
-_dev_secret: list[str] = []
 MAKE_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 _WEAK = {"secret", "secret-key", "secret_key", "secretkey", "changeme", "change-me", "password", "passw0rd", "dev", "development",
          "test", "testing", "starmodel", "starmodel_nb", "supersecret", "default", "insecure", "your-secret-key", "mysecret"}
@@ -91,6 +96,9 @@ def check_secret(key: str) -> None:
     why = ("is shorter than 32 bytes" if len(k.encode()) < 32 else
            "is a well-known value" if k.lower() in _WEAK else "repeats too few characters" if len(set(k)) < 8 else "")
     if why: raise ValueError(f"secret_key {why}, so a session cookie could be forged: set STARMODEL_SECRET_KEY to the output of {MAKE_SECRET}")
+
+# %% ../nbs/00_config.ipynb #22e54548
+_dev_secret: list[str] = []
 
 def session_secret(s: Settings, say=print) -> str:
     "The secret that signs session cookies: `s.secret_key`, or this process's random development key (told once, to `say`)."

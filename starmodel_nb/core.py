@@ -135,7 +135,6 @@ class Registry:
     def remove(self, cls: type) -> None: self._by_slug.pop(entity_slug(cls), None)
     def __iter__(self): return iter(list(self._by_slug.values()))
     def mapping(self): return MappingProxyType(self._by_slug)   # live, read-only: slug -> class
-
     def __len__(self): return len(self._by_slug)
     def __contains__(self, cls): return self._by_slug.get(entity_slug(cls)) is cls
 
@@ -151,6 +150,7 @@ def entity_scope(cls) -> Scope:
     "Who shares an instance of `cls`."
     return cls.model_config["scope"]
 
+# %% ../nbs/01_core.ipynb #fecded0d
 def entity_plural(cls) -> str:
     "The collection URL segment of a SQL entity: `model_config['plural']` or the slug + 's'."
     return cls.model_config.get("plural") or entity_slug(cls) + "s"
@@ -313,12 +313,12 @@ def __call__(self: Action, *args, **kw) -> Action:
     ba.arguments.pop(next(iter(ba.arguments)), None)
     return self._with(args={**self.args, **ba.arguments})
 
+# %% ../nbs/01_core.ipynb #7ad6d4d2
 @patch
 def options(self: Action, **opts) -> Action:
     "The same action with Datastar fetch options, e.g. `.options(contentType='form')`."
     return self._with(opts={**self.opts, **opts})
 
-# %% ../nbs/01_core.ipynb #7ad6d4d2
 @patch
 def at(self: Action, key) -> Action:
     "The action on the record whose primary key is `key` (SQL entities)."
@@ -352,6 +352,7 @@ def _arg(k: str, v: Any) -> tuple[str, bool]:
     elif isinstance(v, bool): v = "true" if v else "false"
     return f"&{k}={quote(str(v), safe='')}", False
 
+# %% ../nbs/01_core.ipynb #61a7e089
 def _render_action(a: Action) -> str:
     parts = [_arg(k, v) for k, v in a.args.items()]
     lit = "".join(p for p, dyn in parts if not dyn)
@@ -389,6 +390,7 @@ def _walk(v, depth=1, path=()):
         if depth > MAX_DEPTH: raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
         for k, x in (v.items() if isinstance(v, dict) else enumerate(v)): _walk(x, depth + 1, (*path, k))
 
+# %% ../nbs/01_core.ipynb #aa92d833
 def loads_strict(text: str | bytes) -> Any:
     "JSON from a client: `ValueError` for bad JSON, `NaN`/`Infinity`/`1e999` (its `loc` names the field), or deep nesting."
     try: v = json.loads(text, parse_constant=_Bad, parse_float=_num)

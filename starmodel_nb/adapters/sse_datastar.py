@@ -102,6 +102,7 @@ class Buffered(NamedTuple):
     texts: dict[str, str]
     size: int
 
+# %% ../../nbs/31_sse_datastar.ipynb #7ae35d63
 @patch
 def _keep(self: StreamHub, b: Buffered) -> None:
     "Add `b` to the replay buffer, forgetting the oldest past `replay` entries or `replay_bytes` (the newest always stays)."

@@ -7,14 +7,23 @@ Docs: https://starmodel.github.io/starmodel_nb/uow.html.md"""
 # %% ../../nbs/11_uow.ipynb #b3c386b4
 from __future__ import annotations
 from typing import Any, AsyncContextManager, Protocol
+from fastcore.basics import patch
 from ..core import Scope, entity_scope, entity_slug, mutable_fields, stored_state
 from .bus import EntityChanged, EventBus
-from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['Conflict', 'NotFound', 'Unavailable', 'Repository', 'UnitOfWork']
+__all__ = ['Repository', 'Conflict', 'NotFound', 'Unavailable', 'UnitOfWork']
 
 # %% ../../nbs/11_uow.ipynb #d434f56c
+class Repository(Protocol):
+    "Storage for entity instances of one or more classes, by key."
+    async def get(self, cls: type, key: str) -> tuple[Any, int] | None: ...
+    async def save(self, cls: type, key: str, obj: Any, version: int) -> int: ...
+    async def delete(self, cls: type, key: str) -> None: ...
+    def lock(self, cls: type, key: str) -> AsyncContextManager: ...
+    async def list(self, cls: type) -> list[tuple[str, Any, int]]: ...
+
+# %% ../../nbs/11_uow.ipynb #474106b5
 class Conflict(Exception):
     "The instance changed since it was read (optimistic check failed)."
 
@@ -23,14 +32,6 @@ class NotFound(LookupError):
 
 class Unavailable(Exception):
     "The store cannot be reached (database down); the request may succeed later."
-
-class Repository(Protocol):
-    "Storage for entity instances of one or more classes, by key."
-    async def get(self, cls: type, key: str) -> tuple[Any, int] | None: ...
-    async def save(self, cls: type, key: str, obj: Any, version: int) -> int: ...
-    async def delete(self, cls: type, key: str) -> None: ...
-    def lock(self, cls: type, key: str) -> AsyncContextManager: ...
-    async def list(self, cls: type) -> list[tuple[str, Any, int]]: ...
 
 # %% ../../nbs/11_uow.ipynb #f97f05b9
 class UnitOfWork:
@@ -48,15 +49,25 @@ class UnitOfWork:
             raise
         return self
 
-    async def _load(self):
-        got = await self.repo.get(self.cls, self.key)
-        if got is None and entity_scope(self.cls) == Scope.RECORD: raise NotFound(f"{self.cls.__name__} {self.key} does not exist")
-        self.obj, self.version = got if got is not None else (self.cls(), 0)
-        self.before = stored_state(self.obj, "json")
+# %% ../../nbs/11_uow.ipynb #8c00babb
+@patch
+async def __aexit__(self: UnitOfWork, *exc) -> None:
+    await self._lock.__aexit__(*exc)
+    for e in self.events: await self.bus.publish(e)
+    self.events = []
 
-# %% ../../nbs/11_uow.ipynb #0f49d682
+# %% ../../nbs/11_uow.ipynb #2b9f3aa4
+@patch
+async def _load(self: UnitOfWork):
+    got = await self.repo.get(self.cls, self.key)
+    if got is None and entity_scope(self.cls) == Scope.RECORD: raise NotFound(f"{self.cls.__name__} {self.key} does not exist")
+    self.obj, self.version = got if got is not None else (self.cls(), 0)
+    self.before = stored_state(self.obj, "json")
+
+# %% ../../nbs/11_uow.ipynb #411644fc
 @patch
 async def commit(self: UnitOfWork) -> dict:
+    "Validate, save if anything changed, and queue the change for publishing: the changed fields (JSON-ready)."
     if mutable_fields(self.cls): self.cls.model_validate(stored_state(self.obj))
     state = stored_state(self.obj, "json")
     changed = {k: v for k, v in state.items() if self.before.get(k, object()) != v}
@@ -66,13 +77,9 @@ async def commit(self: UnitOfWork) -> dict:
         self.before = state
     return changed
 
+# %% ../../nbs/11_uow.ipynb #b9324ce9
 @patch
 async def rollback(self: UnitOfWork) -> None:
+    "Put the working copy back to what is stored."
     got = await self.repo.get(self.cls, self.key)
     self.obj, self.version = got if got is not None else (self.cls(), 0)
-
-@patch
-async def __aexit__(self: UnitOfWork, *exc) -> None:
-    await self._lock.__aexit__(*exc)
-    for e in self.events: await self.bus.publish(e)
-    self.events = []

@@ -9,88 +9,120 @@ from __future__ import annotations
 import asyncio, json, logging, time
 from collections import OrderedDict
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any, Callable
+from fastcore.basics import patch
 from ...core import entity_slug, mutable_fields, stored_state
 from ...app.uow import Conflict
 
 log = logging.getLogger("starmodel_nb")
-from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['log', 'KeyedLocks', 'MemoryRepository']
 
 # %% ../../../nbs/20_persist_memory.ipynb #fb30d469
+@dataclass(slots=True)
+class _KeyLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0   # holding or waiting
+
+# %% ../../../nbs/20_persist_memory.ipynb #da06fde4
 class KeyedLocks:
     "`async with locks(key):` serialises work per key; unused locks are freed."
-    def __init__(self): self._locks: dict[Any, list] = {}
+    def __init__(self): self._locks: dict[Any, _KeyLock] = {}
     def __len__(self): return len(self._locks)
     @asynccontextmanager
     async def __call__(self, key):
-        ent = self._locks.setdefault(key, [asyncio.Lock(), 0])
-        ent[1] += 1
+        kl = self._locks.setdefault(key, _KeyLock())
+        kl.users += 1
         try:
-            async with ent[0]: yield
+            async with kl.lock: yield
         finally:
-            ent[1] -= 1
-            if not ent[1]: self._locks.pop(key, None)
+            kl.users -= 1
+            if not kl.users: self._locks.pop(key, None)
+
+# %% ../../../nbs/20_persist_memory.ipynb #2fbd960c
+@dataclass(slots=True)
+class _Stored:
+    obj: Any
+    version: int
+    used: float   # clock time of the last get or save
+    ttl: float    # idle seconds before it expires
+    size: int     # its JSON's length, counted against `cap_bytes`
+
+    def idle(self, now: float) -> bool: return now - self.used > self.ttl
 
 # %% ../../../nbs/20_persist_memory.ipynb #2281791a
 class MemoryRepository:
     "In-process `Repository`: `ttl` idle seconds, at most `cap` live instances weighing `cap_bytes` in all, `clock` for tests."
     def __init__(self, ttl: float = 3600, cap: int = 10_000, clock: Callable[[], float] = time.monotonic, cap_bytes: int = 256 << 20):
         self.ttl, self.cap, self.clock, self.cap_bytes, self.held = ttl, cap, clock, cap_bytes, 0
-        self._data: OrderedDict[tuple[str, Any], list] = OrderedDict()   # (slug, key) -> [obj, version, last use, ttl, bytes]
+        self._data: OrderedDict[tuple[str, Any], _Stored] = OrderedDict()   # (slug, key) -> its record, least recently used first
         self._locks = KeyedLocks()
 
     def lock(self, cls, key): return self._locks((entity_slug(cls), key))
     def _ttl(self, cls): return cls.model_config.get("ttl") or self.ttl
 
-    def _entry(self, cls, key, touch: bool = True):
-        k = (entity_slug(cls), key)
-        if (e := self._data.get(k)) is None: return None
-        if self.clock() - e[2] > e[3]: self._pop(k); return None
-        if type(e[0]) is not cls: e[0] = cls.model_validate({f: v for f, v in stored_state(e[0]).items() if f in cls.model_fields})
-        if touch: e[2] = self.clock(); self._data.move_to_end(k)
-        return e
+# %% ../../../nbs/20_persist_memory.ipynb #26c9fbed
+@patch
+def _entry(self: MemoryRepository, cls, key, touch: bool = True) -> _Stored | None:
+    "The live record of `cls[key]` (`None` if absent or expired), moved to the new `cls` if redefined; a use unless not `touch`."
+    k = (entity_slug(cls), key)
+    if (e := self._data.get(k)) is None: return None
+    if e.idle(self.clock()): self._pop(k); return None
+    if type(e.obj) is not cls: e.obj = cls.model_validate({f: v for f, v in stored_state(e.obj).items() if f in cls.model_fields})
+    if touch: e.used = self.clock(); self._data.move_to_end(k)
+    return e
 
-    def _pop(self, k=None) -> None:
-        e = self._data.pop(k) if k is not None else self._data.popitem(last=False)[1]
-        self.held -= e[4]
+# %% ../../../nbs/20_persist_memory.ipynb #e9a895d3
+@patch
+def _pop(self: MemoryRepository, k=None) -> None:
+    e = self._data.pop(k) if k is not None else self._data.popitem(last=False)[1]
+    self.held -= e.size
 
-    def _over(self) -> bool: return len(self._data) > self.cap or (self.held > self.cap_bytes and len(self._data) > 1)
+@patch
+def _over(self: MemoryRepository) -> bool: return len(self._data) > self.cap or (self.held > self.cap_bytes and len(self._data) > 1)
 
-    def _sweep(self) -> None:
-        now, d = self.clock(), self._data
-        while d and now - (e := next(iter(d.values())))[2] > e[3]: self._pop()
-        if self._over():   # over a cap: first every idle instance (TTLs differ, so not only the oldest), then the LRU
-            for k in [k for k, e in d.items() if now - e[2] > e[3]]: self._pop(k)
-        if self._over():
-            log.warning("memory store over its cap (%d instances, %d bytes): dropping the least recently used", self.cap, self.cap_bytes)
-            while self._over(): self._pop()
+# %% ../../../nbs/20_persist_memory.ipynb #01da40a0
+@patch
+def _sweep(self: MemoryRepository) -> None:
+    now, d = self.clock(), self._data
+    while d and next(iter(d.values())).idle(now): self._pop()
+    if self._over():
+        for k in [k for k, e in d.items() if e.idle(now)]: self._pop(k)
+    if self._over():
+        log.warning("memory store over its cap (%d instances, %d bytes): dropping the least recently used", self.cap, self.cap_bytes)
+        while self._over(): self._pop()
 
 # %% ../../../nbs/20_persist_memory.ipynb #3c4a9c1a
 @patch
-async def get(self: MemoryRepository, cls, key):
+async def get(self: MemoryRepository, cls: type, key: str) -> tuple[Any, int] | None:
+    "A private copy of `cls[key]` and its version, or `None`."
     e = self._entry(cls, key)
-    return None if e is None else (e[0].model_copy(deep=bool(mutable_fields(cls))), e[1])
+    return None if e is None else (e.obj.model_copy(deep=bool(mutable_fields(cls))), e.version)
 
+# %% ../../../nbs/20_persist_memory.ipynb #ca3beb51
 @patch
-async def save(self: MemoryRepository, cls, key, obj, version) -> int:
+async def save(self: MemoryRepository, cls: type, key: str, obj: Any, version: int) -> int:
+    "Keep `obj` as `cls[key]` if that is still at `version`: the new version, else `Conflict`."
     e = self._entry(cls, key)
-    if (e[1] if e else 0) != version: raise Conflict(f"{cls.__name__}[{key}] changed since it was read")
+    if (e.version if e else 0) != version: raise Conflict(f"{cls.__name__}[{key}] changed since it was read")
     k = (entity_slug(cls), key)
     if k in self._data: self._pop(k)
-    self._data[k] = [obj, version + 1, self.clock(), self._ttl(cls), len(json.dumps(stored_state(obj, "json"), default=str))]
-    self.held += self._data[k][4]
+    self._data[k] = new = _Stored(obj, version + 1, self.clock(), self._ttl(cls), len(json.dumps(stored_state(obj, "json"), default=str)))
+    self.held += new.size
     self._sweep()
     return version + 1
 
+# %% ../../../nbs/20_persist_memory.ipynb #e21fe51e
 @patch
-async def delete(self: MemoryRepository, cls, key):
+async def delete(self: MemoryRepository, cls: type, key: str) -> None:
+    "Forget `cls[key]`."
     if (entity_slug(cls), key) in self._data: self._pop((entity_slug(cls), key))
 
 @patch
-async def list(self: MemoryRepository, cls):
+async def list(self: MemoryRepository, cls: type) -> list[tuple[str, Any, int]]:
+    "`(key, copy, version)` of every live instance of `cls`, least recently used first; not counted as a use."
     slug, deep = entity_slug(cls), bool(mutable_fields(cls))
     keys = [k for s, k in list(self._data) if s == slug]
-    return [(k, e[0].model_copy(deep=deep), e[1]) for k in keys if (e := self._entry(cls, k, touch=False))]
+    return [(k, e.obj.model_copy(deep=deep), e.version) for k in keys if (e := self._entry(cls, k, touch=False))]
