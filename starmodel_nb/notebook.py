@@ -56,7 +56,7 @@ class _Capture(logging.Handler):
 class Server:
     "A running app: `url`, `port`, `app`; `swap(app)` replaces the app in place, `stop()` shuts it down."
     def __init__(self, app, port: int | None = None, name: str = "default"):
-        self.name, self.socks = name, _bind(port or 0)
+        self.name, self.socks, self.log_handler = name, _bind(port or 0), None   # log_handler: the cell's log area, in a kernel
         self.port = self.socks[0].getsockname()[1]
         self._swap = _Swap(app)
         cfg = uvicorn.Config(self._swap, lifespan="on", access_log=False, log_level="warning",
@@ -214,9 +214,8 @@ class _WidgetLog(logging.Handler):
         try: self.out.append_stderr(self.format(r) + "\n")
         except Exception: pass
 
-def _detach_log(srv):
-    h = getattr(srv, "_log", None)
-    if h is not None: log.removeHandler(h); srv._log = None
+def _detach_log(srv: Server) -> None:
+    if srv.log_handler is not None: log.removeHandler(srv.log_handler); srv.log_handler = None
 
 # %% ../nbs/50_notebook.ipynb #3dac500f
 def _announce(srv: Server) -> None:
@@ -229,9 +228,9 @@ def _announce(srv: Server) -> None:
     try: import ipywidgets as W
     except ImportError: return   # event errors then go to the kernel's log
     out = W.Output(layout=W.Layout(max_height="240px", overflow="auto"))
-    srv._log = _WidgetLog(out)
-    srv._log.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    log.addHandler(srv._log)
+    srv.log_handler = _WidgetLog(out)
+    srv.log_handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    log.addHandler(srv.log_handler)
     display(out)
 
 # %% ../nbs/50_notebook.ipynb #f595e9e2

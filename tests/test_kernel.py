@@ -22,7 +22,7 @@ print(srv.port)""",
 from fasthtml.core import IN_NOTEBOOK
 r = urllib.request.urlopen(urllib.request.Request(srv.url + '/kcounter', headers={'Origin': 'https://evil.example', 'Cookie': 'starmodel_session=x'}))
 print(IN_NOTEBOOK, r.headers.get('access-control-allow-origin'), r.headers.get('access-control-allow-credentials'))""",
-    "import json; print(json.dumps([o.get('text', '') for o in srv._log.out.outputs]))",
+    "import json; print(json.dumps([o.get('text', '') for o in srv.log_handler.out.outputs]))",
     "srv.stop()",
 ]
 
