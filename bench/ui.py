@@ -24,7 +24,9 @@ from monsterui.all import *
 import fasthtml.common as fh
 from sqlalchemy import JSON, String
 from starmodel_nb import Entity, Field
-from starmodel_nb.adapters.ui.monster import list_content, record_form
+from starmodel_nb.adapters.ui.monster import MonsterUI, list_content
+
+record_form = MonsterUI().record_form   # as an app renders its forms: with its own cache of field defaults
 
 TARGET, URLENC = 1.5, "application/x-www-form-urlencoded"
 

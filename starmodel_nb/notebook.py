@@ -25,6 +25,7 @@ __all__ = ['log', 'ServeError', 'Server', 'frame_target', 'Frame', 'serve', 'sho
 class ServeError(RuntimeError):
     "The app could not be served (port taken, startup failed)."
 
+# %% ../nbs/50_notebook.ipynb #abff3f9d
 def _bind(port: int) -> list[socket.socket]:
     socks = []
     for fam, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
@@ -304,6 +305,7 @@ def _field(self: InstanceView, k: str, f, value):
     w.observe(lambda ch: self._edit(k, parse, ch), names="value")
     return w
 
+# %% ../nbs/50_notebook.ipynb #35448317
 @patch
 def _edit(self: InstanceView, k: str, parse, ch) -> None:
     if self._quiet: return

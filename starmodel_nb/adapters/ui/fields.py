@@ -52,6 +52,7 @@ def base_type(ann) -> tuple[Any, bool]:
         return (rest[0] if len(rest) == 1 else typing.Union[tuple(rest)]), True
     return ann, ann is type(None)
 
+# %% ../../../nbs/31a_ui_fields.ipynb #8ac08958
 def constraints(f) -> dict:
     "The field's numeric and length constraints, by annotated-types name."
     out = {}
@@ -60,6 +61,7 @@ def constraints(f) -> dict:
             if getattr(m, k, None) is not None: out[k] = getattr(m, k)
     return out
 
+# %% ../../../nbs/31a_ui_fields.ipynb #6a7a8b94
 def is_json(ann) -> bool:
     "True for values edited as JSON (lists, dicts, sets, models...)."
     t, _ = base_type(ann)
@@ -87,22 +89,26 @@ def _attrs(f, t) -> dict:
     else: kw["minlength"], kw["maxlength"] = c.get("min_length"), c.get("max_length")
     return {k: v for k, v in kw.items() if v is not None}
 
+# %% ../../../nbs/31a_ui_fields.ipynb #5f7f7e80
 def _text(v) -> str | None:
     if v is None: return None
     if isinstance(v, enum.Enum): v = v.value
     if isinstance(v, (datetime.datetime, datetime.date, datetime.time)): return v.isoformat()[:16] if isinstance(v, datetime.datetime) else v.isoformat()
     return v if isinstance(v, str) else json.dumps(v, default=str) if isinstance(v, (list, dict, tuple, set)) else str(v)
 
+# %% ../../../nbs/31a_ui_fields.ipynb #14ee1994
 def _choices(t) -> list | None:
     "The values an enum or a `Literal` allows (else `None`)."
     if isinstance(t, type) and issubclass(t, enum.Enum): return [m.value for m in t]
     return list(typing.get_args(t)) if typing.get_origin(t) is typing.Literal else None
 
+# %% ../../../nbs/31a_ui_fields.ipynb #db3cb659
 def _select(opts: list, value, optional: bool, **kw):
     cur = _text(value)
     return Select(*([Option("—", value="")] if optional else []), *[Option(str(o), value=str(o), selected=str(o) == cur) for o in opts],
                   cls="uk-select", **kw)
 
+# %% ../../../nbs/31a_ui_fields.ipynb #72f9094f
 def _textarea(value, js: bool, **kw):
     "A text area; for JSON, monospaced and checked as the user types."
     check = "try { el.value.trim() && JSON.parse(el.value); el.setCustomValidity('') } catch (e) { el.setCustomValidity('Not valid JSON') }"

@@ -15,8 +15,9 @@ from ...core import (EventSpec, Scope, datastar_json, entity_plural, entity_scop
 from .fields import field_input, field_label, is_json, label, list_columns, shown_fields
 
 # %% auto #0
-__all__ = ['view_id', 'key_of', 'event_control', 'signal_bound', 'version_marker', 'render_view', 'render_page', 'error_fragment',
-           'index_content', 'detail_content', 'list_content', 'list_page_content', 'record_form', 'MonsterUI']
+__all__ = ['view_id', 'key_of', 'event_control', 'card_template', 'signal_bound', 'version_marker', 'render_view', 'render_page',
+           'error_fragment', 'index_content', 'detail_content', 'list_content', 'list_page_content', 'field_defaults',
+           'record_form', 'MonsterUI']
 
 # %% ../../../nbs/32_ui_monster.ipynb #51c90966
 def view_id(cls, key=None) -> str:
@@ -74,8 +75,8 @@ def _card(cls, vid: str):
                Div(*[event_control(cls, s) for s in cls.__sm_events__.values()], cls="uk-card-footer flex flex-wrap gap-2"),
                cls="uk-card uk-card-default max-w-xl")
 
-@lru_cache(maxsize=256)   # bounded: a notebook that redefines a class many times leaves at most this many behind
-def _template(cls, prefix: str) -> tuple[list[str], list[str]]:
+# %% ../../../nbs/32_ui_monster.ipynb #0451a038
+def card_template(cls, prefix: str) -> tuple[list[str], list[str]]:
     "The card's text split at its holes: `(texts, names)`, a record's key a hole too (quoted where it is in a URL)."
     rec = entity_scope(cls) == Scope.RECORD
     tok = record_key.set(_KEY if rec else None)
@@ -83,6 +84,7 @@ def _template(cls, prefix: str) -> tuple[list[str], list[str]]:
     finally: record_key.reset(tok)
     return parts[0::2], parts[1::2]
 
+# %% ../../../nbs/32_ui_monster.ipynb #9d19ae3f
 def _show(v) -> str: return html.escape(v if isinstance(v, str) else json.dumps(v, default=str))
 
 # %% ../../../nbs/32_ui_monster.ipynb #bed85fb4
@@ -95,15 +97,15 @@ def version_marker(cls, version: int, epoch: str = "", key=None) -> str:
     return f'<i id="{html.escape(view_id(cls, key))}-v" data-sm-v="{int(version)}" data-sm-e="{html.escape(epoch)}" hidden></i>'
 
 # %% ../../../nbs/32_ui_monster.ipynb #b99cc217
-def render_view(obj, version: int = 0, epoch: str = "") -> str:
-    "The HTML of `obj`'s view: its `__ft__` or the default card, with its version marker, in the element patches target."
+def render_view(obj, version: int = 0, epoch: str = "", template=card_template) -> str:
+    "The HTML of `obj`'s view: its `__ft__` or the default card, with its version marker; `template` (cached by `MonsterUI`) makes the card."
     cls, key = type(obj), key_of(obj)
     if not signal_bound(cls):
         tok = record_key.set(key)
         try: inner = to_xml(obj.render() if hasattr(cls, "render") else obj.__ft__(), indent=False)
         finally: record_key.reset(tok)
     else:
-        text, names = _template(cls, url_prefix.get())
+        text, names = template(cls, url_prefix.get())
         vals = {**obj.model_dump(mode="json", include=set(names)), "__key__": html.escape(str(key)), "__keyurl__": quote(str(key), safe="")}
         inner = "".join(t + (vals[n] if n in ("__key__", "__keyurl__") else _show(vals[n]) if n else "")
                         for t, n in zip(text, names + [""]))
@@ -140,7 +142,7 @@ def _url(cls, *parts, **query) -> str:
     segs = [quote(str(p), safe="") for p in parts]   # a text key must not end the quoted URL of an action: ' @ $ are escaped
     return "/".join([f"{url_prefix.get()}/{entity_plural(cls)}", *segs]) + (f"?{q}" if q else "")
 
-def detail_content(obj, version: int, epoch: str) -> str:
+def detail_content(obj, version: int, epoch: str, template=card_template) -> str:
     "The detail page of a record: its view, then edit/delete/back controls."
     cls, key = type(obj), key_of(obj)
     nav = Div(A("All " + entity_plural(cls), href=_url(cls), cls="uk-btn uk-btn-default uk-btn-sm"),
@@ -148,7 +150,7 @@ def detail_content(obj, version: int, epoch: str) -> str:
               Button("Delete", type="button", cls="uk-btn uk-btn-destructive uk-btn-sm",
                      **{"data-on:click": f"confirm('Delete this {label(cls.__name__).lower()}?') && @delete('{_url(cls, key)}')"}),
               cls="flex gap-2")
-    return render_view(obj, version, epoch) + to_xml(nav, indent=False)
+    return render_view(obj, version, epoch, template) + to_xml(nav, indent=False)
 
 # %% ../../../nbs/32_ui_monster.ipynb #9ebafb61
 def _head(cls, k: str, sort: str | None, desc: bool, q: str, at):
@@ -156,6 +158,7 @@ def _head(cls, k: str, sort: str | None, desc: bool, q: str, at):
     return Th(A(field_label(cls, k) + (" ▲" if sort == k and not desc else " ▼" if sort == k else ""),
                 href=at(sort=k, desc=sort == k and not desc, q=q), cls="uk-link"))
 
+# %% ../../../nbs/32_ui_monster.ipynb #13f50527
 def _row(cls, o, names: list, select: str | None):
     "A record's row: its checkbox for the `select` form (if any), its columns and a link to it."
     k = key_of(o)
@@ -163,6 +166,7 @@ def _row(cls, o, names: list, select: str | None):
                      aria_label=f"Select {label(cls.__name__).lower()} {k}"))] if select else []
     return Tr(*tick, *[Td(_cell(getattr(o, n))) for n in names], Td(A("Open", href=_url(cls, k), cls="uk-link")), id=f"{view_id(cls, k)}-row")
 
+# %% ../../../nbs/32_ui_monster.ipynb #fb7f56bb
 def _pager(page: int, has_next: bool, at, **kw):
     return Div(A("← Previous", href=at(page=page - 1, **kw), cls="uk-btn uk-btn-default uk-btn-sm") if page > 1 else "",
                Span(f"Page {page}", cls="text-sm"),
@@ -194,25 +198,24 @@ def list_page_content(cls, list_html: str, q: str) -> str:
     return to_xml(top, indent=False) + list_html
 
 # %% ../../../nbs/32_ui_monster.ipynb #064d62bc
-@lru_cache(maxsize=256)
-def _defaults(cls) -> dict:
-    "Field defaults of `cls` for a new record's form (made once: a `default_factory` can be slow to call)."
+def field_defaults(cls) -> dict:
+    "Field defaults of `cls` for a new record's form (cached by `MonsterUI`: a `default_factory` can be slow to call)."
     return {k: f.get_default(call_default_factory=True) for k, f in cls.model_fields.items() if not f.is_required()}
 
-def _form_fields(cls, obj, values: dict, errors: dict) -> list:
+def _form_fields(cls, obj, values: dict, errors: dict, defaults) -> list:
     "An input per shown field: what the user typed, else the record's value, else the default; errors beside them."
-    val = lambda k: values[k] if k in values else getattr(obj, k) if obj is not None else _defaults(cls).get(k)
+    val = lambda k: values[k] if k in values else getattr(obj, k) if obj is not None else defaults(cls).get(k)
     fields = [field_input(cls, k, val(k), errors.get(k)) for k in shown_fields(cls)]
     if rest := [m for k, m in errors.items() if k not in shown_fields(cls)]: fields.insert(0, P("; ".join(rest), cls="uk-alert uk-alert-destructive", role="alert"))
     return fields
 
 # %% ../../../nbs/32_ui_monster.ipynb #4cbc6415
-def record_form(cls, obj=None, values: dict | None = None, errors: dict | None = None) -> str:
+def record_form(cls, obj=None, values: dict | None = None, errors: dict | None = None, defaults=field_defaults) -> str:
     "The create (no `obj`) or edit form of a SQL entity; `values` the user typed and server `errors` by field."
     key = None if obj is None else key_of(obj)
     act = f"@post('{_url(cls)}', {{contentType: 'form'}})" if obj is None else f"@patch('{_url(cls, key)}', {{contentType: 'form'}})"
     title = f"New {label(cls.__name__).lower()}" if obj is None else f"Edit {label(cls.__name__).lower()} {key}"
-    fields = _form_fields(cls, obj, values or {}, errors or {})
+    fields = _form_fields(cls, obj, values or {}, errors or {}, defaults)
     return to_xml(Div(H3(title, cls="uk-h3"),
                       Form(*fields, Div(Button("Save", type="submit", cls="uk-btn uk-btn-primary"),
                                         A("Cancel", href=_url(cls) if obj is None else _url(cls, key), cls="uk-btn uk-btn-default"), cls="flex gap-2"),
@@ -221,8 +224,12 @@ def record_form(cls, obj=None, values: dict | None = None, errors: dict | None =
 
 # %% ../../../nbs/32_ui_monster.ipynb #8cb3d8d3
 class MonsterUI:
-    "The default interface adapter: MonsterUI views, pages, lists, forms and messages."
-    render_view, version_marker, signal_bound = staticmethod(render_view), staticmethod(version_marker), staticmethod(signal_bound)
-    render_page, error_fragment, index_content = staticmethod(render_page), staticmethod(error_fragment), staticmethod(index_content)
-    detail_content, list_content, list_page_content = staticmethod(detail_content), staticmethod(list_content), staticmethod(list_page_content)
-    record_form, event_control = staticmethod(record_form), staticmethod(event_control)
+    "The default interface adapter: MonsterUI views, pages, lists, forms and messages; it caches card templates and form defaults (`cache` entries each)."
+    def __init__(self, cache: int = 256): self.template, self.defaults = lru_cache(cache)(card_template), lru_cache(cache)(field_defaults)
+    def render_view(self, obj, version: int = 0, epoch: str = "") -> str: return render_view(obj, version, epoch, self.template)
+    def detail_content(self, obj, version: int, epoch: str) -> str: return detail_content(obj, version, epoch, self.template)
+    def record_form(self, cls, obj=None, values: dict | None = None, errors: dict | None = None) -> str:
+        return record_form(cls, obj, values, errors, self.defaults)
+    version_marker, signal_bound, render_page = staticmethod(version_marker), staticmethod(signal_bound), staticmethod(render_page)
+    error_fragment, index_content, event_control = staticmethod(error_fragment), staticmethod(index_content), staticmethod(event_control)
+    list_content, list_page_content = staticmethod(list_content), staticmethod(list_page_content)

@@ -52,6 +52,7 @@ def refuse(req: Request, status: int, msg: str, errors: list | None = None) -> R
     if "application/json" in req.headers.get("accept", ""): return JSONResponse({"detail": errors or msg}, status, headers=NO_STORE)
     return PlainTextResponse(msg, status, headers=NO_STORE)
 
+# %% ../../../nbs/33_web_checks.ipynb #908f197f
 def foreign(req: Request, need_datastar: bool = True) -> str | None:
     "Why `req` may not fire an event (or `None` if it may)."
     h = req.headers
@@ -76,8 +77,10 @@ def wants_json(req: Request) -> bool:
     a = req.headers.get("accept", "")
     return "application/json" in a and "text/event-stream" not in a
 
+# %% ../../../nbs/33_web_checks.ipynb #89633dd1
 def is_datastar(req: Request) -> bool: return req.headers.get("datastar-request") == "true"
 
+# %% ../../../nbs/33_web_checks.ipynb #9cc181c4
 def mutation_refused(req: Request) -> Response | None:
     "A 403 unless `req` may change a collection."
     if why := foreign(req, need_datastar=False): return refuse(req, 403, why)
@@ -85,6 +88,7 @@ def mutation_refused(req: Request) -> Response | None:
     if is_datastar(req) or ctype.startswith("application/json") or (req.method == "DELETE" and wants_json(req)): return None
     return refuse(req, 403, "Changes need the Datastar-Request header or a JSON body.")
 
+# %% ../../../nbs/33_web_checks.ipynb #25fce6d0
 def json_object(text: str | bytes) -> dict:
     "The JSON object `text` holds, read strictly; `Invalid` saying why not."
     try: data = loads_strict(text)
@@ -95,6 +99,7 @@ def json_object(text: str | bytes) -> dict:
 # %% ../../../nbs/33_web_checks.ipynb #bc72948c
 class _TooLarge(Exception): pass
 
+# %% ../../../nbs/33_web_checks.ipynb #6edcdc3f
 class Limits:
     "ASGI middleware: 414 past `max_query` bytes of query string, 413 past `max_body` bytes of body; strips `root`."
     def __init__(self, app, max_body: int, max_query: int, root: str = ""):
@@ -166,6 +171,7 @@ async def __call__(self: SessionCookies, scope, receive, send):
         await send(msg)
     await self.app(scope, receive, snd)
 
+# %% ../../../nbs/33_web_checks.ipynb #30fe45c2
 @patch
 def _rename(self: SessionCookies, k: bytes, v: bytes, name: str, secure: bool) -> list:
     s = v.decode("latin-1")

@@ -96,6 +96,7 @@ async def run_event(req: Request, cls: type, spec: EventSpec, key: str | None = 
     if (err := done[-1].error) is not None and (status := status_of(err)): return refuse(req, status, error_message(err))
     with prefixed(url_root(rt.settings, req)): return Response("".join(render_step(rt, spec, s) for s in done), headers=SSE_HEADERS)
 
+# %% ../../../nbs/33a_web_events.ipynb #367905ba
 async def _stream(rt: Runtime, spec: EventSpec, steps, prefix: str):
     try:
         async for s in steps:

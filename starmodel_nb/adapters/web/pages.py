@@ -54,6 +54,7 @@ async def page_endpoint(req: Request) -> Response:
     with prefixed(prefix): html = rt.ui.render_page(label(cls.__name__), rt.ui.render_view(obj, version, rt.hub.epoch), hdrs, signals_of(obj))
     return HTMLResponse(html, headers=NO_STORE)
 
+# %% ../../../nbs/33b_web_pages.ipynb #38d5ef8a
 async def index_endpoint(req: Request) -> Response:
     "GET /: links to every entity's page."
     rt: Runtime = req.app.state.sm

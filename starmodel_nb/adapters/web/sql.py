@@ -101,6 +101,7 @@ async def list_records(req: Request, cls: type) -> Response:
     if is_datastar(req): return Response(patch_elements(lst), headers=SSE_HEADERS)
     return page(req, label(entity_plural(cls)), rt.ui.list_page_content(cls, lst, text))
 
+# %% ../../../nbs/34_web_sql.ipynb #1fb2adbb
 async def show_record(req: Request, cls: type, key) -> Response:
     "GET /{plural}/{id}: one record as JSON or as its page."
     rt: Runtime = req.app.state.sm
@@ -193,6 +194,7 @@ async def collection_endpoint(req: Request) -> Response:
     if req.method == "POST": return await create_record(req, cls)
     return refuse(req, 405, "Collections take GET and POST.")
 
+# %% ../../../nbs/34_web_sql.ipynb #b4dbc3f5
 async def record_endpoint(req: Request) -> Response:
     "/{plural}/{id}: GET reads, PATCH/PUT update, DELETE deletes; `/{plural}/new` is the empty form."
     rt: Runtime = req.app.state.sm
