@@ -44,6 +44,9 @@ class Settings:
     stream_replay: int = 1_000           # recent patches kept to replay to a reconnecting stream
     stream_replay_bytes: int = 32 << 20  # and their weight at most
     stream_per_client: int = 100         # live streams one client address may hold (a browser needs one per app)
+    history: str = "auto"              # where committed changes are kept: auto (the app's database if it has SQL entities,
+                                         # else memory), memory, sql or off
+    history_size: int = 10_000           # changes the memory history keeps (the oldest go first)
 
 # %% ../nbs/00_config.ipynb #d2106f6e
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}

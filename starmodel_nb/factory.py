@@ -12,6 +12,7 @@ from typing import Callable
 from .config import Settings, load_settings, session_secret
 from .core import StateStore, entity_slug, entity_store, registry
 from .app.bus import LocalBus
+from .app.history import History, MemoryHistory, NoHistory
 from .app.runtime import Runtime
 from .app.uow import Repository
 from .adapters.assets import asset_headers
@@ -25,7 +26,7 @@ from .adapters.web.stream import stream_message
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'create_app']
+__all__ = ['log', 'HISTORIES', 'create_app']
 
 # %% ../nbs/40_factory.ipynb #83f42f72
 def _lookup(entities: list | None):
@@ -55,13 +56,27 @@ def _repositories(s: Settings, classes) -> Callable[[type], Repository]:
     if sql := [c for c in classes if entity_store(c) == StateStore.SERVER_SQL]: _check_schema(repo_for(sql[0]), sql)
     return repo_for
 
+# %% ../nbs/40_factory.ipynb #f4c7a002
+HISTORIES = ("auto", "memory", "sql", "off")
+
+def _history(s: Settings, classes, repo_for) -> History:
+    "The history the settings ask for (see above); a SQL one shares the SQL entities' engine."
+    if s.history not in HISTORIES: raise ValueError(f"history = {s.history!r}: use one of {', '.join(HISTORIES)}")
+    sql = [c for c in classes if entity_store(c) == StateStore.SERVER_SQL]
+    if s.history == "off": return NoHistory()
+    if s.history == "memory" or (s.history == "auto" and not sql): return MemoryHistory(s.history_size)
+    from starmodel_nb.adapters.persistence.history import SQLHistory
+    from starmodel_nb.adapters.persistence.sql import make_engine
+    return SQLHistory(repo_for(sql[0]).engine if sql else make_engine(s.database_url))
+
 # %% ../nbs/40_factory.ipynb #bc4cbb22
 def create_app(entities: list | None = None, settings: Settings | None = None, ui=None, **overrides) -> StarApp:
     "An app serving `entities` (default: all registered) with `settings` (default: `load_settings(**overrides)`) and `ui`."
     s = settings if settings is not None else load_settings(**overrides)
     asset_headers(s.assets, theme=s.theme, mode=s.mode)   # a misspelt theme or mode fails here, not on the first page
     lookup = _lookup(entities)
-    rt = Runtime(s, lookup, _repositories(s, lookup().values()), LocalBus(), ui=ui if ui is not None else MonsterUI())
+    repo_for = _repositories(s, lookup().values())
+    rt = Runtime(s, lookup, repo_for, LocalBus(), ui=ui if ui is not None else MonsterUI(), history=_history(s, lookup().values(), repo_for))
     rt.hub = StreamHub(partial(stream_message, rt), queue=s.stream_queue, heartbeat=s.stream_heartbeat, cap=s.stream_cap,
                        replay=s.stream_replay, replay_bytes=s.stream_replay_bytes, per_client=s.stream_per_client)
     secret = session_secret(s)

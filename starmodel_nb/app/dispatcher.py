@@ -15,6 +15,7 @@ from fastcore.basics import patch
 from pydantic import ValidationError
 from ..core import EventSpec
 from .bus import EventBus
+from .history import History
 from .uow import Conflict, Repository, UnitOfWork
 
 log = logging.getLogger("starmodel_nb")
@@ -113,9 +114,10 @@ async def retry_conflicts(fn: Callable, retries: int = RETRIES):
 
 # %% ../../nbs/12_dispatcher.ipynb #ff520973
 class Dispatcher:
-    "Runs events in units of work on the repository `repo_for(cls)` gives, publishing on `bus`."
+    "Runs events in units of work on the repository `repo_for(cls)` gives, recording in `history` and publishing on `bus`."
     retries = RETRIES
-    def __init__(self, repo_for: Callable[[type], Repository], bus: EventBus): self.repo_for, self.bus = repo_for, bus
+    def __init__(self, repo_for: Callable[[type], Repository], bus: EventBus, history: History | None = None):
+        self.repo_for, self.bus, self.history = repo_for, bus, history
 
     async def run(self, cls: type, spec: EventSpec, key: str, channel: str, params: dict) -> AsyncIterator[Step]:
         "Run `spec` on `cls[key]` with validated `params`, yielding `Step`s."
@@ -132,7 +134,7 @@ class Dispatcher:
 # %% ../../nbs/12_dispatcher.ipynb #d603a8ad
 @patch
 async def _attempt(self: Dispatcher, cls, spec: EventSpec, key, channel, params) -> AsyncIterator[Step]:
-    async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel) as uow:
+    async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel, self.history, spec.name, params) as uow:
         try:
             res = await _call(spec, uow.obj, params)
             if spec.kind in ("gen", "asyncgen"):

@@ -16,6 +16,7 @@ from ..config import Settings
 from ..core import EventSpec, Scope, entity_plural, entity_scope
 from .bus import EntityChanged, EventBus
 from .dispatcher import Dispatcher, Renderer
+from .history import History, NoHistory
 from .uow import Repository
 
 # %% auto #0
@@ -52,10 +53,14 @@ class Runtime:
     repo_for: Callable[[type], Repository]
     bus: EventBus
     ui: Interface
+    history: History = None                           # where committed changes are recorded (default: nowhere)
     hub: Hub | None = None                            # set once the hub, which renders through the runtime, exists
     dispatcher: Dispatcher | None = None
     loop: asyncio.AbstractEventLoop | None = None     # the loop serving the app, once it runs
-    def __post_init__(self): self.dispatcher = Dispatcher(self.repo_for, self.bus)
+    private_loop: asyncio.AbstractEventLoop | None = None   # the control plane's own, while the app is not served
+    def __post_init__(self):
+        if self.history is None: self.history = NoHistory()
+        self.dispatcher = Dispatcher(self.repo_for, self.bus, self.history)
 
 # %% ../../nbs/13_runtime.ipynb #0ed3bc38
 @patch
@@ -71,5 +76,6 @@ def collection(self: Runtime, plural: str) -> type | None:
 # %% ../../nbs/13_runtime.ipynb #a040ee3f
 @patch
 def adopt(self: Runtime, old: Runtime) -> None:
-    "Take over `old`'s stores, so an app swapped in for another keeps every instance."
+    "Take over `old`'s stores and history, so an app swapped in for another keeps every instance and its past."
     self.repo_for = self.dispatcher.repo_for = old.repo_for
+    self.history = self.dispatcher.history = old.history

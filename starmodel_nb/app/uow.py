@@ -6,10 +6,12 @@ Docs: https://starmodel.github.io/starmodel_nb/uow.html.md"""
 
 # %% ../../nbs/11_uow.ipynb #b3c386b4
 from __future__ import annotations
+import time
 from typing import Any, AsyncContextManager, Protocol
 from fastcore.basics import patch
 from ..core import Scope, entity_scope, entity_slug, mutable_fields, stored_state
 from .bus import EntityChanged, EventBus
+from .history import Change, History, NoHistory, diff_of, origin, params_of
 
 # %% auto #0
 __all__ = ['Repository', 'Conflict', 'NotFound', 'Unavailable', 'UnitOfWork']
@@ -36,12 +38,15 @@ class Unavailable(Exception):
 # %% ../../nbs/11_uow.ipynb #f97f05b9
 class UnitOfWork:
     "Run one change of `cls[key]` in `repo` under its lock; `commit()` saves, leaving without it rolls back."
-    def __init__(self, repo: Repository, bus: EventBus, cls: type, key: str, channel: str):
+    def __init__(self, repo: Repository, bus: EventBus, cls: type, key: str, channel: str,
+                 history: History | None = None, event: str = "edit", params: dict | None = None):
         self.repo, self.bus, self.cls, self.key, self.channel = repo, bus, cls, key, channel
+        self.history, self.event, self.params = history or NoHistory(), event, params or {}
         self.events: list[EntityChanged] = []
+        self.changes: list[Change] = []
 
     async def __aenter__(self) -> UnitOfWork:
-        self._lock = self.repo.lock(self.cls, self.key)
+        self._lock, self.started = self.repo.lock(self.cls, self.key), time.perf_counter()
         await self._lock.__aenter__()
         try: await self._load()
         except BaseException:
@@ -53,8 +58,9 @@ class UnitOfWork:
 @patch
 async def __aexit__(self: UnitOfWork, *exc) -> None:
     await self._lock.__aexit__(*exc)
+    for c in self.changes: await self.history.record(c)
     for e in self.events: await self.bus.publish(e)
-    self.events = []
+    self.events, self.changes = [], []
 
 # %% ../../nbs/11_uow.ipynb #2b9f3aa4
 @patch
@@ -67,15 +73,23 @@ async def _load(self: UnitOfWork):
 # %% ../../nbs/11_uow.ipynb #411644fc
 @patch
 async def commit(self: UnitOfWork) -> dict:
-    "Validate, save if anything changed, and queue the change for publishing: the changed fields (JSON-ready)."
+    "Validate, save if anything changed, and queue the change for recording and publishing: the changed fields (JSON-ready)."
     if mutable_fields(self.cls): self.cls.model_validate(stored_state(self.obj))
     state = stored_state(self.obj, "json")
     changed = {k: v for k, v in state.items() if self.before.get(k, object()) != v}
     if changed:
-        self.version = await self.repo.save(self.cls, self.key, self.obj, self.version)
-        self.events.append(EntityChanged(entity_slug(self.cls), self.key, self.version, changed, state, self.channel))
+        before, self.version = self.version, await self.repo.save(self.cls, self.key, self.obj, self.version)
+        self.events.append(EntityChanged(entity_slug(self.cls), str(self.key), self.version, changed, state, self.channel))
+        self.changes.append(self._change(state, before))
         self.before = state
     return changed
+
+# %% ../../nbs/11_uow.ipynb #e1f2a3b4
+@patch
+def _change(self: UnitOfWork, state: dict, before: int) -> Change:
+    "The history row of the change just saved: `before` -> `self.version`, `self.before` -> `state`."
+    return Change(entity_slug(self.cls), str(self.key), self.event, params_of(self.cls, self.params), origin.get(), time.time(),
+                  round((time.perf_counter() - self.started) * 1000, 3), before, self.version, diff_of(self.cls, self.before, state))
 
 # %% ../../nbs/11_uow.ipynb #b9324ce9
 @patch

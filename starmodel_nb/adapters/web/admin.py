@@ -15,6 +15,7 @@ from starlette.routing import Route
 from ...core import Scope, entity_plural, entity_scope, entity_slug, entity_store, prefixed
 from ...app.bus import channel_for
 from ...app.control import record_changed
+from ...app.history import acting_as
 from ...app.runtime import Runtime
 from ...app.uow import Unavailable
 from ..sse_datastar import SSE_HEADERS, patch_elements
@@ -140,7 +141,8 @@ async def admin_bulk_delete(req: Request) -> Response:
     try:
         for k in [k for v in raw if (k := record_key(cls, v.strip())) is not None]:
             async with repo.lock(cls, k):
-                if (got := await repo.get(cls, k)) and await repo.delete(cls, k): await record_changed(rt, cls, k, got[1] + 1)
+                if (got := await repo.get(cls, k)) and await repo.delete(cls, k):
+                    with acting_as("admin"): await record_changed(rt, cls, k, got[1] + 1, old=got[0])
     except Unavailable as e: return refuse(req, 503, str(e))
     return redirect(req, f"/admin/{entity_slug(cls)}")
 
@@ -177,7 +179,7 @@ async def admin_event(req: Request) -> Response:
     if spec is None or entity_scope(cls) == Scope.RECORD: return refuse(req, 404, "Not found.")
     key = await _resolve(rt, cls, req.path_params["key"])
     if key is None: return refuse(req, 404, "No such instance (it may have expired).")
-    return await run_event(req, cls, spec, key, channel_for(cls, key))
+    return await run_event(req, cls, spec, key, channel_for(cls, key), who="admin")
 
 # %% ../../../nbs/35_web_admin.ipynb #03fa2662
 def admin_routes() -> list:

@@ -12,7 +12,7 @@ from fasthtml.common import FastHTML
 from fasthtml.core import cors_allow
 from starlette.routing import Match, Route
 from ...core import Scope, entity_scope
-from ...app.control import ControlPlane
+from ...app.control import ControlPlane, close_private_loop
 from ...app.runtime import Runtime
 from ..assets import asset_routes, resolve_assets
 from .checks import INNER, Limits, SecurityHeaders, SessionCookies
@@ -59,9 +59,9 @@ def _middleware(app: StarApp, rt: Runtime) -> None:
 def build_app(rt: Runtime, secret_key: str, routes: list = ()) -> StarApp:
     "The app serving `rt`: index, live stream, assets, extra `routes` (the admin), collections, entity pages and events."
     s = rt.settings = replace(rt.settings, assets=resolve_assets(rt.settings.assets))   # auto: a local copy or the CDN, once
-    async def started(): rt.loop = asyncio.get_running_loop()
+    async def started(): rt.loop = asyncio.get_running_loop(); close_private_loop(rt)   # the app's loop takes over
     app = StarApp(default_hdrs=False, secret_key=secret_key, session_cookie=INNER, same_site="lax",
-                  on_startup=[started], on_shutdown=[rt.hub.close, rt.bus.close])
+                  on_startup=[started], on_shutdown=[rt.hub.close, rt.bus.close, rt.history.close])
     _middleware(app, rt)
     app.state.sm = rt
     app.router.routes.extend([Route("/", index_endpoint), Route("/_sm/stream", stream_endpoint), *asset_routes(s.assets), *routes,

@@ -19,7 +19,7 @@ from ...app.uow import Conflict, NotFound, Unavailable
 
 # %% auto #0
 __all__ = ['NO_STORE', 'INNER', 'FRAME_ANCESTORS', 'url_root', 'session_id', 'key_for', 'refuse', 'foreign', 'status_of',
-           'wants_json', 'is_datastar', 'mutation_refused', 'json_object', 'Limits', 'SessionCookies',
+           'wants_json', 'is_datastar', 'mutation_refused', 'json_object', 'origin_of', 'Limits', 'SessionCookies',
            'SecurityHeaders']
 
 # %% ../../../nbs/33_web_checks.ipynb #4c1317c7
@@ -95,6 +95,13 @@ def json_object(text: str | bytes) -> dict:
     except ValueError as e: raise Invalid.bad_json(e) from None
     if not isinstance(data, dict): raise Invalid([{"loc": "body", "msg": "expected a JSON object"}])
     return data
+
+# %% ../../../nbs/33_web_checks.ipynb #h5081185
+def origin_of(req: Request) -> str:
+    "Who `req` acts as in the history: `api` for JSON clients, else `browser:<hash of its session>`."
+    if not is_datastar(req) and (wants_json(req) or req.headers.get("content-type", "").startswith("application/json")): return "api"
+    sid = session_id(req, create=False)
+    return f"browser:{hashlib.sha256(sid.encode()).hexdigest()[:8]}" if sid else "browser"
 
 # %% ../../../nbs/33_web_checks.ipynb #bc72948c
 class _TooLarge(Exception): pass

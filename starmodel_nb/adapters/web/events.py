@@ -14,7 +14,8 @@ from starlette.responses import Response, StreamingResponse
 from ...core import EventSpec, entity_slug, prefixed, signals_of
 from ...app.dispatcher import Invalid, Step, bind, error_message
 from ...app.runtime import Runtime
-from .checks import foreign, json_object, key_for, refuse, status_of, url_root
+from ...app.history import acting_as
+from .checks import foreign, json_object, key_for, origin_of, refuse, status_of, url_root
 from ..sse_datastar import SSE_HEADERS, patch_elements, patch_signals
 
 # %% auto #0
@@ -78,8 +79,8 @@ def render_step(rt: Runtime, spec: EventSpec, step: Step) -> str:
     return "".join(out + _returned(spec, step.result))
 
 # %% ../../../nbs/33a_web_events.ipynb #b25229e6
-async def run_event(req: Request, cls: type, spec: EventSpec, key: str | None = None, channel: str | None = None) -> Response:
-    "Check, bind and run `spec` on `cls[key]` (default: the instance `req` addresses); the SSE answer, or an error response."
+async def run_event(req: Request, cls: type, spec: EventSpec, key: str | None = None, channel: str | None = None, who: str | None = None) -> Response:
+    "Check, bind and run `spec` on `cls[key]` (default: the instance `req` addresses) as `who` (default: `origin_of(req)`); the SSE answer, or an error response."
     rt: Runtime = req.app.state.sm
     if why := foreign(req): return refuse(req, 403, why)
     if key is None: key, channel = key_for(cls, req)   # only now: a refused request must not get a session
@@ -87,9 +88,10 @@ async def run_event(req: Request, cls: type, spec: EventSpec, key: str | None = 
         r = refuse(req, 405, f"{spec.name} takes {spec.method.upper()}."); r.headers["Allow"] = spec.method.upper(); return r
     try: params = bind(spec, await gather(req, cls, spec, await req.body()))
     except Invalid as e: return refuse(req, 422, str(e), e.errors)
-    steps = rt.dispatcher.run(cls, spec, key, channel, params)
-    if spec.kind in ("gen", "asyncgen"): return StreamingResponse(_stream(rt, spec, steps, url_root(rt.settings, req)), headers=SSE_HEADERS)
-    try: done = [s async for s in steps]
+    steps, who = rt.dispatcher.run(cls, spec, key, channel, params), who or origin_of(req)
+    if spec.kind in ("gen", "asyncgen"): return StreamingResponse(_stream(rt, spec, steps, url_root(rt.settings, req), who), headers=SSE_HEADERS)
+    try:
+        with acting_as(who): done = [s async for s in steps]
     except Exception as e:                  # the instance could not be loaded: no such record, or the store is down
         if (status := status_of(e)) is None: raise
         return refuse(req, status, error_message(e))
@@ -97,11 +99,12 @@ async def run_event(req: Request, cls: type, spec: EventSpec, key: str | None = 
     with prefixed(url_root(rt.settings, req)): return Response("".join(render_step(rt, spec, s) for s in done), headers=SSE_HEADERS)
 
 # %% ../../../nbs/33a_web_events.ipynb #367905ba
-async def _stream(rt: Runtime, spec: EventSpec, steps, prefix: str):
+async def _stream(rt: Runtime, spec: EventSpec, steps, prefix: str, who: str):
     try:
-        async for s in steps:
-            with prefixed(prefix): text = render_step(rt, spec, s)
-            yield text
+        with acting_as(who):   # set here: the body is streamed in a task of its own
+            async for s in steps:
+                with prefixed(prefix): text = render_step(rt, spec, s)
+                yield text
     except Exception as e:
         if status_of(e) is None: raise
         yield patch_elements(rt.ui.error_fragment(error_message(e)), "#sm-messages", "append")

@@ -16,7 +16,8 @@ from ...app.dispatcher import Invalid, error_message, retry_conflicts
 from ...app.runtime import Runtime
 from ...app.uow import NotFound, UnitOfWork
 from ...app.bus import channel_for
-from .checks import NO_STORE, is_datastar, json_object, mutation_refused, refuse, status_of, url_root, wants_json
+from ...app.history import acting_as
+from .checks import NO_STORE, is_datastar, json_object, mutation_refused, origin_of, refuse, status_of, url_root, wants_json
 from .events import run_event
 from .pages import page, redirect
 from ..persistence.sql import int_bounds
@@ -144,7 +145,7 @@ async def create_record(req: Request, cls: type) -> Response:
 async def _apply(rt: Runtime, cls: type, key, data: dict):
     "Set `data`'s fields on `cls[key]` in one unit of work, retried on a version conflict."
     async def once():
-        async with UnitOfWork(rt.repo_for(cls), rt.bus, cls, key, channel_for(cls, str(key))) as uow:
+        async with UnitOfWork(rt.repo_for(cls), rt.bus, cls, key, channel_for(cls, str(key)), rt.history, "update", data) as uow:
             for k, v in data.items(): setattr(uow.obj, k, v)
             await uow.commit()
         return uow.obj
@@ -177,12 +178,12 @@ async def delete_record(req: Request, cls: type, key) -> Response:
     repo = rt.repo_for(cls)
     try:
         async with repo.lock(cls, key):
-            _, version = await _get(rt, cls, key)
+            old, version = await _get(rt, cls, key)
             await repo.delete(cls, key)
     except Exception as e:
         if status_of(e) is None: raise
         return failed(req, e)
-    await record_changed(rt, cls, key, version + 1)
+    await record_changed(rt, cls, key, version + 1, old=old)
     if wants_json(req): return Response(status_code=204)
     return redirect(req, f"/{entity_plural(cls)}")
 
@@ -191,7 +192,8 @@ async def collection_endpoint(req: Request) -> Response:
     "/{plural}: GET lists, POST creates."
     cls = req.app.state.sm.collection(req.path_params["slug"])
     if req.method == "GET": return await list_records(req, cls)
-    if req.method == "POST": return await create_record(req, cls)
+    if req.method == "POST":
+        with acting_as(origin_of(req)): return await create_record(req, cls)
     return refuse(req, 405, "Collections take GET and POST.")
 
 # %% ../../../nbs/34_web_sql.ipynb #b4dbc3f5
@@ -203,8 +205,9 @@ async def record_endpoint(req: Request) -> Response:
     key = record_key(cls, ident)
     if key is None or key == "new": return refuse(req, 404, "Not found.")
     if req.method == "GET": return await show_record(req, cls, key)
-    if req.method in ("PATCH", "PUT"): return await update_record(req, cls, key, full=req.method == "PUT")
-    if req.method == "DELETE": return await delete_record(req, cls, key)
+    with acting_as(origin_of(req)):
+        if req.method in ("PATCH", "PUT"): return await update_record(req, cls, key, full=req.method == "PUT")
+        if req.method == "DELETE": return await delete_record(req, cls, key)
     return refuse(req, 405, "Records take GET, PATCH, PUT and DELETE.")
 
 # %% ../../../nbs/34_web_sql.ipynb #f4f37449
