@@ -17,7 +17,7 @@ from ..core import primary_key, public_fields
 
 # %% auto #0
 __all__ = ['MASK', 'origin', 'Change', 'diff_of', 'params_of', 'acting_as', 'History', 'matches', 'MemoryHistory', 'NoHistory',
-           'Timeline', 'state_at']
+           'when', 'Timeline', 'state_at']
 
 # %% ../../nbs/15_history.ipynb #08f8b41b
 @dataclass(frozen=True)
@@ -93,8 +93,10 @@ class NoHistory:
     async def rows(self, entity=None, key=None, last: int = 50, origin=None, event=None) -> list[Change]: return []
     async def close(self) -> None: pass
 
-# %% ../../nbs/15_history.ipynb #f867cb90
-def _when(t: float) -> str: return datetime.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S")
+# %% ../../nbs/15_history.ipynb #1cef0cc1
+def when(t: float) -> str:
+    "Time `t` (seconds since the epoch) as local date and time."
+    return datetime.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S")
 
 def _short(v) -> str:
     s = v if isinstance(v, str) else json.dumps(v, default=str)
@@ -112,7 +114,7 @@ def _row(c: Change) -> str:
     e = html.escape
     args = ", ".join(f"{k}={_short(v)}" for k, v in c.params.items())
     diff = "; ".join(f"{k}: {_short(o)} → {_short(n)}" for k, (o, n) in c.diff.items())
-    cells = (_when(c.at), f"{c.entity} {str(c.key)[:12]}", f"{c.event}({args})", c.origin, f"{c.before}→{c.after}", f"{c.ms:.1f}", diff)
+    cells = (when(c.at), f"{c.entity} {str(c.key)[:12]}", f"{c.event}({args})", c.origin, f"{c.before}→{c.after}", f"{c.ms:.1f}", diff)
     return "<tr>" + "".join(f"<td>{e(x)}</td>" for x in cells) + "</tr>"
 
 # %% ../../nbs/15_history.ipynb #d6227c15

@@ -7,7 +7,7 @@ Docs: https://starmodel.github.io/starmodel_nb/web_admin.html.md"""
 # %% ../../../nbs/35_web_admin.ipynb #e9732239
 from __future__ import annotations
 import hashlib, ipaddress, json
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 from fasthtml.common import A, Button, Div, Form, H3, Input, P, Table, Tbody, Td, Th, Thead, Tr, to_xml
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,7 +15,7 @@ from starlette.routing import Route
 from ...core import Scope, entity_plural, entity_scope, entity_slug, entity_store, prefixed
 from ...app.bus import channel_for
 from ...app.control import record_changed
-from ...app.history import acting_as
+from ...app.history import acting_as, when
 from ...app.runtime import Runtime
 from ...app.uow import Unavailable
 from ..sse_datastar import SSE_HEADERS, patch_elements
@@ -27,7 +27,7 @@ from .sql import list_query, record_key
 
 # %% auto #0
 __all__ = ['admin_refused', 'short_key', 'admin_index', 'admin_entity', 'admin_bulk_delete', 'admin_instance', 'admin_event',
-           'admin_routes']
+           'admin_history', 'admin_routes']
 
 # %% ../../../nbs/35_web_admin.ipynb #2f05b6b1
 def _loopback(name: str) -> bool:
@@ -55,7 +55,9 @@ async def _resolve(rt: Runtime, cls, short: str) -> str | None:
 
 def _page(req: Request, title: str, content: str) -> Response:
     rt: Runtime = req.app.state.sm
-    home = Div(A("Admin", href=f"{url_root(rt.settings, req)}/admin", cls="uk-link text-sm"), cls="mb-2")
+    pre = url_root(rt.settings, req)
+    home = Div(A("Admin", href=f"{pre}/admin", cls="uk-link text-sm"), A("History", href=f"{pre}/admin/_history", cls="uk-link text-sm"),
+               cls="mb-2 flex gap-4")
     return page(req, title, to_xml(home, indent=False) + content)
 
 def _cell(v) -> str: return v if isinstance(v, str) else json.dumps(v, default=str)
@@ -181,9 +183,45 @@ async def admin_event(req: Request) -> Response:
     if key is None: return refuse(req, 404, "No such instance (it may have expired).")
     return await run_event(req, cls, spec, key, channel_for(cls, key), who="admin")
 
+# %% ../../../nbs/35_web_admin.ipynb #ad000001
+_FILTERS = ("entity", "key", "origin", "event")
+
+def _shown_key(rt: Runtime, c) -> str:
+    "A session instance's key as its short hash (an entity no longer served too); others (`global`, a record's id) as they are."
+    cls = rt.entity(c.entity)
+    return c.key if cls is not None and entity_scope(cls) != Scope.SESSION else short_key(c.key)
+
+def _history_table(rt: Runtime, rows: list, pre: str):
+    "The rows, newest first: time, instance, event and parameters, origin, versions, duration and diff."
+    def inst(c):
+        k = _shown_key(rt, c)
+        return A(f"{c.entity} {k}", href=f"{pre}/admin/_history?entity={quote(c.entity)}&key={quote(k)}", cls="uk-link font-mono")
+    body = [Tr(Td(when(c.at)), Td(inst(c)), Td(f"{c.event}({', '.join(f'{k}={_cell(v)}' for k, v in c.params.items())})"), Td(c.origin),
+               Td(f"{c.before}→{c.after}"), Td(f"{c.ms:.1f}"), Td("; ".join(f"{k}: {_cell(o)} → {_cell(n)}" for k, (o, n) in c.diff.items())))
+            for c in reversed(rows)]
+    head = Thead(Tr(*[Th(h) for h in ("Time", "Instance", "Event", "Origin", "Version", "ms", "Changed")]))
+    return Table(head, Tbody(*body), cls="uk-table uk-table-small uk-table-divider") if rows else P("No changes recorded.", cls="text-muted-foreground")
+
+# %% ../../../nbs/35_web_admin.ipynb #ad000002
+async def admin_history(req: Request) -> Response:
+    "GET /admin/_history: the log of changes, filtered by `entity`, `key`, `origin`, `event` (query fields)."
+    if r := admin_refused(req): return r
+    rt: Runtime = req.app.state.sm
+    pre, f = url_root(rt.settings, req), {k: req.query_params.get(k) or None for k in _FILTERS}
+    rows = await rt.history.rows(f["entity"], None, 200 if f["key"] is None else 100_000, f["origin"], f["event"])
+    if f["key"] is not None: rows = [c for c in rows if f["key"] in (c.key, short_key(c.key))][-200:]   # a session key is asked by its hash
+    q = "&".join(f"{k}={quote(v)}" for k, v in f.items() if v)
+    lst = to_xml(Div(_history_table(rt, rows, pre), id="sm-admin-history",
+                     **{"data-on-interval__duration.2s": f"@get('{pre}/admin/_history?partial=1&{q}')"}), indent=False)
+    if req.query_params.get("partial"): return Response(patch_elements(lst), headers=SSE_HEADERS)
+    form = Form(*[Input(name=k, value=v or "", placeholder=k, aria_label=k, cls="uk-input uk-form-small w-40") for k, v in f.items()],
+                Button("Filter", type="submit", cls="uk-btn uk-btn-default uk-btn-sm"), method="get", action=f"{pre}/admin/_history",
+                cls="flex flex-wrap gap-2")
+    return _page(req, "Admin · History", to_xml(Div(H3("History", cls="uk-h3"), form, cls="space-y-3"), indent=False) + lst)
+
 # %% ../../../nbs/35_web_admin.ipynb #03fa2662
 def admin_routes() -> list:
     "The admin's routes (they answer 404 unless the `admin` setting is on)."
     m = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-    return [Route("/admin", admin_index), Route("/admin/{slug}", admin_entity), Route("/admin/{slug}/bulk_delete", admin_bulk_delete, methods=["POST"]),
+    return [Route("/admin", admin_index), Route("/admin/_history", admin_history), Route("/admin/{slug}", admin_entity), Route("/admin/{slug}/bulk_delete", admin_bulk_delete, methods=["POST"]),
             Route("/admin/{slug}/{key}", admin_instance), Route("/admin/{slug}/{key}/{name}", admin_event, methods=m)]
