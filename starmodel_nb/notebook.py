@@ -196,12 +196,17 @@ def serve(app=None, port: int | None = None, name: str = "default") -> Server:
         from starmodel_nb.factory import create_app
         app = create_app()
     cur = _servers.get(name) or next((s for s in _servers.values() if port and s.port == port), None)
-    if cur is not None and cur.thread.is_alive() and (port is None or port == cur.port): srv = cur.swap(app)
+    if cur is not None and cur.thread.is_alive() and (port is None or port == cur.port): srv = cur.swap(app); _report_unfit(app)
     else:
         if cur is not None: cur.stop()
         srv = _servers[name] = Server(app, port, name)
     _announce(srv)
     return srv
+
+def _report_unfit(app) -> None:
+    "Say which live instances do not fit their redefined class (they keep their old state until repaired or reset)."
+    if isinstance(app, StarApp):
+        for u in app.upgrade(): print(f"starmodel_nb: {u}")
 
 # %% ../nbs/50_notebook.ipynb #0005b2d6
 def _in_kernel() -> bool:

@@ -15,7 +15,7 @@ from .bus import EntityChanged, channel_for
 from .dispatcher import bind, find_event
 from .history import MASK, Change, Timeline, diff_of, origin, state_at
 from .runtime import Runtime
-from .uow import UnitOfWork
+from .uow import UnitOfWork, Unfit
 
 # %% auto #0
 __all__ = ['close_private_loop', 'run_on', 'instance_key', 'ControlPlane', 'Edit', 'record_changed', 'typed_key']
@@ -80,7 +80,7 @@ class Edit:
     "`with app.edit(cls, key) as obj:` one unit of work on `cls[key]`, run on the app's loop (recorded as `event` with `params`)."
     def __init__(self, cp: ControlPlane, cls: type, key: str | None, event: str = "edit", params: dict | None = None):
         key, rt = instance_key(cls, key), cp.sm
-        self.cp, self.uow = cp, UnitOfWork(rt.repo_for(cls), rt.bus, cls, key, channel_for(cls, str(key)), rt.history, event, params)
+        self.cp, self.uow = cp, UnitOfWork(rt.repo_for(cls), rt.bus, cls, key, channel_for(cls, str(key)), rt.history, event, params, repair=True)
     def __enter__(self) -> Entity:
         self.cp.call(self.uow.__aenter__())
         return self.uow.obj
@@ -190,3 +190,22 @@ def replay(self: ControlPlane, rows: Iterable[Change | dict], app: ControlPlane 
     "Re-run recorded `rows` (oldest first) on `app` (default: this one); what each gave (the instance, or whether a record existed)."
     target = app if app is not None else self
     return [target._replay_one(c if isinstance(c, Change) else Change(**c)) for c in rows]
+
+# %% ../../nbs/14_control.ipynb #cu000001
+@patch
+def upgrade(self: ControlPlane) -> list[Unfit]:
+    "Move the live instances of every entity to its current definition; those that do not fit, as `Unfit`."
+    async def go():
+        out = []
+        for cls in self.sm.entities().values():
+            if (up := getattr(self.sm.repo_for(cls), "upgrade", None)) is not None: out += await up(cls)   # memory stores move; SQL migrates
+        return out
+    return self.call(go())
+
+@patch
+def reset(self: ControlPlane, cls: type, key=None) -> Entity:
+    "Start `cls[key]` again from the class's defaults (recorded as `reset`); the instance."
+    fresh = cls()
+    with Edit(self, cls, key, "reset") as obj:
+        for k in cls.model_fields: setattr(obj, k, getattr(fresh, k))
+    return self.instance(cls, key)

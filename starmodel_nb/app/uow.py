@@ -14,7 +14,7 @@ from .bus import EntityChanged, EventBus
 from .history import Change, History, NoHistory, diff_of, origin, params_of
 
 # %% auto #0
-__all__ = ['Repository', 'Conflict', 'NotFound', 'Unavailable', 'UnitOfWork']
+__all__ = ['Repository', 'Conflict', 'NotFound', 'Unavailable', 'Unfit', 'UnitOfWork']
 
 # %% ../../nbs/11_uow.ipynb #d434f56c
 class Repository(Protocol):
@@ -35,13 +35,20 @@ class NotFound(LookupError):
 class Unavailable(Exception):
     "The store cannot be reached (database down); the request may succeed later."
 
+class Unfit(Exception):
+    "A stored instance of `cls` that does not fit the class as now defined (`errors`); its old `state` and `version` are kept."
+    def __init__(self, cls: type, key, errors: list[str], state: dict, version: int):
+        self.cls, self.key, self.errors, self.state, self.version = cls, key, errors, state, version
+        super().__init__(f"{cls.__name__} {key!r} does not fit the class as now defined ({'; '.join(errors)}); it keeps its old state: "
+                         f"fix it with app.edit({cls.__name__}, {key!r}) or start it again with app.reset({cls.__name__}, {key!r})")
+
 # %% ../../nbs/11_uow.ipynb #f97f05b9
 class UnitOfWork:
     "Run one change of `cls[key]` in `repo` under its lock; `commit()` saves, leaving without it rolls back."
     def __init__(self, repo: Repository, bus: EventBus, cls: type, key: str, channel: str,
-                 history: History | None = None, event: str = "edit", params: dict | None = None):
+                 history: History | None = None, event: str = "edit", params: dict | None = None, repair: bool = False):
         self.repo, self.bus, self.cls, self.key, self.channel = repo, bus, cls, key, channel
-        self.history, self.event, self.params = history or NoHistory(), event, params or {}
+        self.history, self.event, self.params, self.repair = history or NoHistory(), event, params or {}, repair
         self.events: list[EntityChanged] = []
         self.changes: list[Change] = []
 
@@ -65,7 +72,10 @@ async def __aexit__(self: UnitOfWork, *exc) -> None:
 # %% ../../nbs/11_uow.ipynb #2b9f3aa4
 @patch
 async def _load(self: UnitOfWork):
-    got = await self.repo.get(self.cls, self.key)
+    try: got = await self.repo.get(self.cls, self.key)
+    except Unfit as u:
+        if not self.repair: raise
+        got = self.cls.model_construct(**{k: v for k, v in u.state.items() if k in self.cls.model_fields}), u.version
     if got is None and entity_scope(self.cls) == Scope.RECORD: raise NotFound(f"{self.cls.__name__} {self.key} does not exist")
     self.obj, self.version = got if got is not None else (self.cls(), 0)
     self.before = stored_state(self.obj, "json")
@@ -74,7 +84,7 @@ async def _load(self: UnitOfWork):
 @patch
 async def commit(self: UnitOfWork) -> dict:
     "Validate, save if anything changed, and queue the change for recording and publishing: the changed fields (JSON-ready)."
-    if mutable_fields(self.cls): self.cls.model_validate(stored_state(self.obj))
+    if mutable_fields(self.cls) or self.repair: self.cls.model_validate(stored_state(self.obj))
     state = stored_state(self.obj, "json")
     changed = {k: v for k, v in state.items() if self.before.get(k, object()) != v}
     if changed:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from fastcore.basics import patch
 from ...core import entity_slug, mutable_fields, stored_state
-from ...app.uow import Conflict
+from pydantic import ValidationError
+from ...app.uow import Conflict, Unfit
 
 log = logging.getLogger("starmodel_nb")
 
@@ -63,14 +64,23 @@ class MemoryRepository:
     def lock(self, cls, key): return self._locks((entity_slug(cls), key))
     def _ttl(self, cls): return cls.model_config.get("ttl") or self.ttl
 
+# %% ../../../nbs/20_persist_memory.ipynb #m0217211
+def _moved(e: _Stored, cls: type, key):
+    "The object of record `e` as an instance of the redefined `cls`, or `Unfit`."
+    state = stored_state(e.obj)
+    try: return cls.model_validate({f: v for f, v in state.items() if f in cls.model_fields})
+    except ValidationError as err:
+        why = [f"{'.'.join(map(str, x['loc'])) or 'value'}: {x['msg']}" for x in err.errors()]
+        raise Unfit(cls, key, why, stored_state(e.obj, "json"), e.version) from None
+
 # %% ../../../nbs/20_persist_memory.ipynb #26c9fbed
 @patch
-def _entry(self: MemoryRepository, cls, key, touch: bool = True) -> _Stored | None:
-    "The live record of `cls[key]` (`None` if absent or expired), moved to the new `cls` if redefined; a use unless not `touch`."
+def _entry(self: MemoryRepository, cls, key, touch: bool = True, fit: bool = True) -> _Stored | None:
+    "The live record of `cls[key]` (`None` if absent or expired), moved to the new `cls` if redefined (`Unfit` if it cannot be, unless not `fit`); a use unless not `touch`."
     k = (entity_slug(cls), key)
     if (e := self._data.get(k)) is None: return None
     if e.idle(self.clock()): self._pop(k); return None
-    if type(e.obj) is not cls: e.obj = cls.model_validate({f: v for f, v in stored_state(e.obj).items() if f in cls.model_fields})
+    if type(e.obj) is not cls and fit: e.obj = _moved(e, cls, key)
     if touch: e.used = self.clock(); self._data.move_to_end(k)
     return e
 
@@ -105,7 +115,7 @@ async def get(self: MemoryRepository, cls: type, key: str) -> tuple[Any, int] | 
 @patch
 async def save(self: MemoryRepository, cls: type, key: str, obj: Any, version: int) -> int:
     "Keep `obj` as `cls[key]` if that is still at `version`: the new version, else `Conflict`."
-    e = self._entry(cls, key)
+    e = self._entry(cls, key, fit=False)   # an instance that no longer fits its class may be replaced (that is its repair)
     if (e.version if e else 0) != version: raise Conflict(f"{cls.__name__}[{key}] changed since it was read")
     k = (entity_slug(cls), key)
     if k in self._data: self._pop(k)
@@ -124,5 +134,20 @@ async def delete(self: MemoryRepository, cls: type, key: str) -> None:
 async def list(self: MemoryRepository, cls: type) -> list[tuple[str, Any, int]]:
     "`(key, copy, version)` of every live instance of `cls`, least recently used first; not counted as a use."
     slug, deep = entity_slug(cls), bool(mutable_fields(cls))
-    keys = [k for s, k in list(self._data) if s == slug]
-    return [(k, e.obj.model_copy(deep=deep), e.version) for k in keys if (e := self._entry(cls, k, touch=False))]
+    out = []
+    for k in [k for s, k in list(self._data) if s == slug]:
+        try: e = self._entry(cls, k, touch=False)
+        except Unfit: continue                     # reported by `upgrade`; its events answer 409
+        if e is not None: out.append((k, e.obj.model_copy(deep=deep), e.version))
+    return out
+
+# %% ../../../nbs/20_persist_memory.ipynb #mu000001
+@patch
+async def upgrade(self: MemoryRepository, cls: type) -> list[Unfit]:
+    "Move every live instance of `cls` to its current definition; those that do not fit it, as `Unfit` (they keep their old state)."
+    out = []
+    for s, k in list(self._data):
+        if s != entity_slug(cls): continue
+        try: self._entry(cls, k, touch=False)
+        except Unfit as u: out.append(u)
+    return out

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ...core import Scope, entity_scope, prefixed, signals_of
 from ...app.runtime import Runtime
 from ..assets import asset_headers
-from .checks import NO_STORE, is_datastar, key_for, refuse, session_id, url_root
+from .checks import NO_STORE, is_datastar, key_for, refuse, session_id, status_of, url_root
 from ..sse_datastar import SSE_HEADERS
 from ..ui.fields import label
 
@@ -49,7 +49,10 @@ async def page_endpoint(req: Request) -> Response:
     if req.method != "GET": return refuse(req, 405, "Pages are read with GET.")
     key, _ = key_for(cls, req)
     prefix, hdrs = url_root(rt.settings, req), page_headers(rt, url_root(rt.settings, req))
-    got = await rt.repo_for(cls).get(cls, key)
+    try: got = await rt.repo_for(cls).get(cls, key)
+    except Exception as e:                                 # the store is down, or the instance no longer fits its class
+        if (status := status_of(e)) is None: raise
+        return refuse(req, status, str(e))
     obj, version = got if got is not None else (cls(), 0)
     with prefixed(prefix): html = rt.ui.render_page(label(cls.__name__), rt.ui.render_view(obj, version, rt.hub.epoch), hdrs, signals_of(obj))
     return HTMLResponse(html, headers=NO_STORE)
