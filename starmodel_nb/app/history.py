@@ -35,12 +35,15 @@ class Change:
     diff: dict
     def to_dict(self) -> dict: return asdict(self)
 
-# %% ../../nbs/15_history.ipynb #69bab1e1
+# %% ../../nbs/15_history.ipynb #8f28056f
 MASK = "***"
 
-def _hidden(cls: type) -> set[str]:
-    shown = set(public_fields(cls)) | {primary_key(cls)}
-    return {k for k in cls.model_fields if k not in shown}
+def _hidden(cls: type) -> frozenset[str]:
+    "The fields of `cls` a history masks; worked out once per class (every change asks)."
+    if (got := cls.__dict__.get("__sm_hidden__")) is None:
+        shown = set(public_fields(cls)) | {primary_key(cls)}
+        type.__setattr__(cls, "__sm_hidden__", got := frozenset(k for k in cls.model_fields if k not in shown))
+    return got
 
 def diff_of(cls: type, old: dict, new: dict) -> dict:
     "The changed fields of `cls` between states `old` and `new` (JSON-ready dicts): `{field: [old, new]}`, hidden ones masked."

@@ -1,0 +1,101 @@
+"""History figures, in one run: what recording every committed change costs an event.
+
+The same memory-store event (`GET /hits/increment`, a global counter) is served by three apps, each in its own
+uvicorn process, that differ only in the `history` setting: `off`, `memory` (the bounded ring) and `sql` (the
+`starmodel_history` table, on a SQLite file, and on Postgres when STARMODEL_TEST_DATABASE_URL is set). `wrk -t2 -c50`
+measures requests/s, rounds alternating between the apps (rotating the order) so that drift of the machine affects
+them alike. Targets: the ring costs at most 5 %, the table at most 30 % of the events' throughput without history.
+Run: `python bench/history.py [--seconds 5] [--rounds 3]`.
+"""
+import argparse, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+APP = '''
+from starmodel_nb import Entity, event, create_app
+class Hits(Entity):
+    model_config = {"scope": "global"}
+    n: int = 0
+    @event
+    def increment(self): self.n += 1
+app = create_app([Hits], secret_key="bench-secret-key-of-at-least-32-bytes")
+'''
+
+def free_port():
+    with socket.socket() as s: s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+
+def pg_database(base: str):
+    "A fresh Postgres database on the server of `base`: (url, drop)."
+    from sqlalchemy import create_engine, text
+    name, u = f"sm_bench_{uuid.uuid4().hex[:8]}", urlsplit(base)
+    admin = create_engine("postgresql+psycopg://" + base.split("://", 1)[1], isolation_level="AUTOCOMMIT")
+    with admin.connect() as c: c.execute(text(f'CREATE DATABASE "{name}"'))
+    def drop():
+        with admin.connect() as c:
+            c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+            c.execute(text(f'DROP DATABASE "{name}"'))
+    return f"{u.scheme}://{u.netloc}/{name}", drop
+
+class Server:
+    "The bench app in a uvicorn subprocess with `history` on `database_url`."
+    def __init__(self, workdir: Path, history: str, database_url: str):
+        self.port, self.url = free_port(), ""
+        env = {**os.environ, "STARMODEL_HISTORY": history, "STARMODEL_DATABASE_URL": database_url}
+        self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench_history_app:app", "--port", str(self.port),
+                                      "--no-access-log", "--log-level", "warning"], cwd=workdir, env=env)
+        self.url = f"http://127.0.0.1:{self.port}"
+        import httpx
+        for _ in range(200):
+            try: httpx.get(self.url + "/hits", timeout=1); break
+            except httpx.HTTPError: time.sleep(0.05)
+    def stop(self): self.proc.terminate(); self.proc.wait(10)
+
+def wrk(url: str, seconds: float) -> float:
+    out = subprocess.run(["wrk", "-t2", "-c50", f"-d{seconds:g}s", "-H", "Datastar-Request: true", url],
+                         capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out: raise SystemExit(f"non-2xx answers from {url}:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+def table_rows(database_url: str) -> int:
+    from sqlalchemy import create_engine, text
+    url = "postgresql+psycopg://" + database_url.split("://", 1)[1] if database_url.startswith("postgresql") else database_url
+    with create_engine(url).connect() as c: return c.execute(text("SELECT count(*) FROM starmodel_history")).scalar()
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="sm-bench-history-"))
+    (work / "bench_history_app.py").write_text(APP)
+    apps, drops = {"off": ("off", f"sqlite:///{work}/off.db"), "memory": ("memory", f"sqlite:///{work}/memory.db"),
+                   "sqlite": ("sql", f"sqlite:///{work}/history.db")}, []
+    if pg := os.environ.get("STARMODEL_TEST_DATABASE_URL"):
+        url, drop = pg_database(pg); drops.append(drop); apps["postgres"] = ("sql", url)
+    else: print("(STARMODEL_TEST_DATABASE_URL not set: Postgres skipped)")
+    servers = {k: Server(work, h, u) for k, (h, u) in apps.items()}
+    try:
+        print(f"cores: {os.cpu_count()}; wrk -t2 -c50 -d{a.seconds:g}s, {a.rounds} rounds, medians\n")
+        for s in servers.values(): wrk(s.url + "/hits/increment", 1)
+        got = {k: [] for k in servers}
+        for r in range(a.rounds):
+            order = list(servers)[r % len(servers):] + list(servers)[:r % len(servers)]
+            for k in order: got[k].append(wrk(servers[k].url + "/hits/increment", a.seconds))
+        rps = {k: statistics.median(v) for k, v in got.items()}
+        targets = {"memory": 0.05, "sqlite": 0.30, "postgres": 0.30}
+        for k, v in rps.items():
+            cost = 1 - v / rps["off"]
+            line = f"history {k:<9}{v:>9,.0f} req/s   cost {cost * 100:5.1f} %"
+            if k in targets: line += f"   (target <= {targets[k] * 100:.0f} %)  {'PASS' if cost <= targets[k] else 'MISS'}"
+            print(line)
+        for k in ("sqlite", "postgres"):
+            if k in servers:
+                servers[k].stop(); time.sleep(0.2)   # shutting down writes what is buffered
+                print(f"rows in {k}'s starmodel_history after the run: {table_rows(apps[k][1]):,}")
+    finally:
+        for s in servers.values():
+            if s.proc.poll() is None: s.stop()
+        for d in drops: d()
+        shutil.rmtree(work, ignore_errors=True)
+
+if __name__ == "__main__": main()
