@@ -134,7 +134,7 @@ def test_text_key_is_quoted_in_the_default_card_actions():
     c = TestClient(app, headers=JSON)
     assert c.post("/docs", json={"slug": "x?y z", "title": "t"}).status_code == 201
     page = TestClient(app).get("/docs/x%3Fy%20z").text
-    assert "@post(&#39;/docs/x%3Fy%20z/touch&#39;)" in page and str(Doc.touch.at("x?y z")) == "@post('/docs/x%3Fy%20z/touch')"
+    assert "@post('/docs/x%3Fy%20z/touch')" in page and str(Doc.touch.at("x?y z")) == "@post('/docs/x%3Fy%20z/touch')"
 
 def test_natural_key_is_set_on_create_and_read_only_afterwards():
     app = shop()
@@ -146,9 +146,9 @@ def test_natural_key_is_set_on_create_and_read_only_afterwards():
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == "slug", r.text
     for m in (c.patch, c.put):
         r = m("/docs/x%3Fy%20z", json={"slug": "other", "title": "u"})
-        assert r.status_code == 422 and "slug: read-only" in r.text, r.text
+        assert r.status_code == 422 and r.json()["detail"] == [{"loc": "slug", "msg": "read-only"}], r.text
     r = c.post("/products", json={"id": 7, "name": "x"})
-    assert r.status_code == 422 and "id: set by the database" in r.text
+    assert r.status_code == 422 and r.json()["detail"] == [{"loc": "id", "msg": "set by the database"}]
     assert TestClient(app, headers=DS).post("/docs/x%3Fy%20z/touch").status_code == 200    # its page's action works
     assert c.get("/docs/x%3Fy%20z").json()["title"] == "t!"
 

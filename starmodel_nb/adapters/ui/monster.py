@@ -13,7 +13,7 @@ from pydantic_core import to_jsonable_python
 from fasthtml.common import A, Button, Div, Form, H3, Input, Label, Li, P, Span, Table, Tbody, Td, Th, Thead, Tr, Ul, to_xml
 from ...core import (EventSpec, Scope, datastar_json, entity_plural, entity_scope, entity_slug, primary_key, record_key,
                               url_prefix)
-from .fields import base_type, field_input, field_label, is_json, label, list_columns, shown_fields
+from .fields import base_type, field_input, field_label, is_json, label, list_columns, natural_key, shown_fields
 
 # %% auto #0
 __all__ = ['view_id', 'key_of', 'event_control', 'card_template', 'signal_bound', 'version_marker', 'render_view', 'render_page',
@@ -219,9 +219,10 @@ def field_defaults(cls) -> dict:
 
 def _form_fields(cls, obj, values: dict, errors: dict, defaults) -> list:
     "An input per shown field: what the user typed, else the record's value, else the default; errors beside them."
+    names = [k for k in [natural_key(cls)] if k and obj is None] + shown_fields(cls)   # a natural key is given once, on create
     val = lambda k: values[k] if k in values else getattr(obj, k) if obj is not None else defaults(cls).get(k)
-    fields = [field_input(cls, k, val(k), errors.get(k)) for k in shown_fields(cls)]
-    if rest := [m for k, m in errors.items() if k not in shown_fields(cls)]: fields.insert(0, P("; ".join(rest), cls="uk-alert uk-alert-destructive", role="alert"))
+    fields = [field_input(cls, k, val(k), errors.get(k)) for k in names]
+    if rest := [m for k, m in errors.items() if k not in names]: fields.insert(0, P("; ".join(rest), cls="uk-alert uk-alert-destructive", role="alert"))
     return fields
 
 # %% ../../../nbs/32_ui_monster.ipynb #4cbc6415
