@@ -126,3 +126,10 @@ async def list(self: MemoryRepository, cls: type) -> list[tuple[str, Any, int]]:
     slug, deep = entity_slug(cls), bool(mutable_fields(cls))
     keys = [k for s, k in list(self._data) if s == slug]
     return [(k, e.obj.model_copy(deep=deep), e.version) for k in keys if (e := self._entry(cls, k, touch=False))]
+
+# %% ../../../nbs/20_persist_memory.ipynb #db5fb81a
+@patch
+async def count(self: MemoryRepository, cls: type) -> int:
+    "How many live (unexpired) instances of `cls` there are: no copies made, none counted as a use."
+    slug, now = entity_slug(cls), self.clock()
+    return sum(1 for (s, _), e in list(self._data.items()) if s == slug and not e.idle(now))
