@@ -348,7 +348,7 @@ def url(self: Action) -> str:
 # %% ../nbs/01_core.ipynb #ba642972
 def _arg(k: str, v: Any) -> tuple[str, bool]:
     if isinstance(v, Sig): return f"'&{k}=' + encodeURIComponent({v})", True
-    if isinstance(v, (dict, list, tuple)): v = json.dumps(v)
+    if isinstance(v, (dict, list, tuple, set)) or hasattr(type(v), "model_fields"): v = json.dumps(to_jsonable_python(v))
     elif isinstance(v, bool): v = "true" if v else "false"
     return f"&{k}={quote(str(v), safe='')}", False
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio, atexit, datetime, enum, html, json, logging, os, socket, sys, threading, time, types, typing, uuid
 import uvicorn
 from .config import load_settings
-from .core import entity_slug
+from .core import entity_slug, primary_key
 from .app.control import instance_key
 from .app.dispatcher import error_message
 from .adapters.web.app import StarApp
@@ -294,7 +294,7 @@ class InstanceView:
         self.fields = {k: self._field(k, f, getattr(obj, k)) for k, f in cls.model_fields.items()}
         self.status = W.HTML()
         self.events = {n: self._event_box(n, s) for n, s in cls.__sm_events__.items()}
-        self.widget = W.VBox([W.HTML(f"<b>{html.escape(cls.__name__)}</b> <code>{html.escape(self.key[:12])}</code>"),
+        self.widget = W.VBox([W.HTML(f"<b>{html.escape(cls.__name__)}</b> <code>{html.escape(str(self.key)[:12])}</code>"),
                               *self.fields.values(), W.HBox(list(self.events.values()), layout=W.Layout(flex_flow="row wrap")),
                               self.status])
         self._unsub = app.sm.bus.subscribe(self._changed)
@@ -307,6 +307,7 @@ class InstanceView:
 def _field(self: InstanceView, k: str, f, value):
     "The widget of field `k`, committing each edit."
     w, parse = _widget_for(f.annotation, value, f.title or k)
+    w.disabled = k == primary_key(self.cls)
     w.observe(lambda ch: self._edit(k, parse, ch), names="value")
     return w
 
@@ -348,7 +349,7 @@ def _set(self: InstanceView, k: str, v) -> None:
 
 @patch
 def _changed(self: InstanceView, evt) -> None:
-    if evt.entity != entity_slug(self.cls) or evt.key != self.key: return
+    if evt.entity != entity_slug(self.cls) or evt.key != str(self.key): return
     obj = self.cls.model_validate(evt.state)
     _kernel_call(lambda: [self._set(k, getattr(obj, k)) for k in evt.changed if k in self.fields])
 
@@ -373,7 +374,7 @@ def refresh(self: ClassView) -> None:
     names = list(self.cls.model_fields)
     self.count.value = f"<b>{html.escape(self.cls.__name__)}</b>: {len(rows)} live instance{'s' * (len(rows) != 1)}"
     head = "".join(f"<th>{html.escape(n)}</th>" for n in ["key", "version", *names])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in [k[:12], ver, *(getattr(o, n) for n in names)]) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in [str(k)[:12], ver, *(getattr(o, n) for n in names)]) + "</tr>"
                    for k, o, ver in rows)
     self.table.value = f"<table><tr>{head}</tr>{body}</table>"
 

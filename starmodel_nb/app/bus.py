@@ -27,6 +27,8 @@ class EntityChanged:
     state: dict
     channel: str
     deleted: bool = False
+    def __post_init__(self):
+        if not isinstance(self.key, str): object.__setattr__(self, "key", str(self.key))   # frozen: set once, here
     def to_dict(self) -> dict: return asdict(self)
 
 # %% ../../nbs/10_bus.ipynb #62a34298

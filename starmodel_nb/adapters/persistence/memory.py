@@ -141,6 +141,13 @@ async def list(self: MemoryRepository, cls: type) -> list[tuple[str, Any, int]]:
         if e is not None: out.append((k, e.obj.model_copy(deep=deep), e.version))
     return out
 
+# %% ../../../nbs/20_persist_memory.ipynb #db5fb81a
+@patch
+async def count(self: MemoryRepository, cls: type) -> int:
+    "How many live (unexpired) instances of `cls` there are: no copies made, none counted as a use."
+    slug, now = entity_slug(cls), self.clock()
+    return sum(1 for (s, _), e in list(self._data.items()) if s == slug and not e.idle(now))
+
 # %% ../../../nbs/20_persist_memory.ipynb #mu000001
 @patch
 async def upgrade(self: MemoryRepository, cls: type) -> list[Unfit]:

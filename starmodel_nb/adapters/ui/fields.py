@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime, decimal, enum, json, re, typing, types
 from typing import Any, Callable
 from fasthtml.common import Div, Input, Label, Option, P, Select, Textarea
-from ...core import entity_slug, public_fields
+from ...core import entity_slug, primary_key, public_fields
 
 # %% auto #0
 __all__ = ['widgets', 'ui_config', 'label', 'field_label', 'shown_fields', 'editable_fields', 'list_columns', 'base_type',
-           'constraints', 'is_json', 'WidgetRegistry', 'field_input']
+           'constraints', 'is_json', 'natural_key', 'creatable_fields', 'WidgetRegistry', 'field_input']
 
 # %% ../../../nbs/31a_ui_fields.ipynb #48c958e0
 def ui_config(cls) -> dict:
@@ -67,6 +67,18 @@ def is_json(ann) -> bool:
     t, _ = base_type(ann)
     return typing.get_origin(t) in (list, dict, tuple, set) or t in (list, dict, tuple, set) or (
         isinstance(t, type) and hasattr(t, "model_fields"))
+
+# %% ../../../nbs/31a_ui_fields.ipynb #2e700c7b
+def natural_key(cls) -> str | None:
+    "The primary key of the SQL entity `cls` when the user gives it (any but an integer the database may set), else `None`."
+    pk = primary_key(cls)
+    if pk is None: return None
+    f = cls.model_fields[pk]
+    return None if base_type(f.annotation)[0] is int and not f.is_required() else pk
+
+def creatable_fields(cls) -> list[str]:
+    "Fields a new record's form and JSON may set: its natural key (if any), then the `editable_fields`."
+    return [k for k in [natural_key(cls)] if k] + editable_fields(cls)
 
 # %% ../../../nbs/31a_ui_fields.ipynb #1fb38cc9
 class WidgetRegistry:

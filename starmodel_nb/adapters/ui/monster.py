@@ -9,10 +9,11 @@ from __future__ import annotations
 import html, inspect, json, typing
 from functools import lru_cache
 from urllib.parse import quote, urlencode
+from pydantic_core import to_jsonable_python
 from fasthtml.common import A, Button, Div, Form, H3, Input, Label, Li, P, Span, Table, Tbody, Td, Th, Thead, Tr, Ul, to_xml
 from ...core import (EventSpec, Scope, datastar_json, entity_plural, entity_scope, entity_slug, primary_key, record_key,
                               url_prefix)
-from .fields import field_input, field_label, is_json, label, list_columns, shown_fields
+from .fields import base_type, field_input, field_label, is_json, label, list_columns, natural_key, shown_fields
 
 # %% auto #0
 __all__ = ['view_id', 'key_of', 'event_control', 'card_template', 'signal_bound', 'version_marker', 'render_view', 'render_page',
@@ -31,6 +32,19 @@ def key_of(obj):
 
 # (`label` and `field_label` come from `ui.fields`, with the per-entity UI settings.)
 
+# %% ../../../nbs/32_ui_monster.ipynb #78224534
+_SAMPLES = {str: ("a", "b"), int: (1, 2), float: (1.5, 2.5), bool: (True, False)}
+
+def _json_example(t, i: int = 0, depth: int = 0):
+    "An example value of the JSON type `t` (the `i`-th of two), for a placeholder: `['a', 'b']` for `list[str]`."
+    t = base_type(t)[0]
+    args = typing.get_args(t)
+    if depth > 3: return "…"
+    if isinstance(t, type) and hasattr(t, "model_fields"): return {k: _json_example(f.annotation, 0, depth + 1) for k, f in t.model_fields.items()}
+    if typing.get_origin(t) is dict or t is dict: return {"key": _json_example(args[1] if len(args) == 2 else str, 0, depth + 1)}
+    if is_json(t): return [_json_example(args[0] if args else str, j, depth + 1) for j in (0, 1)]
+    return _SAMPLES.get(t, ("…", "…"))[i]
+
 # %% ../../../nbs/32_ui_monster.ipynb #a1f88957
 def _input(cls, spec: EventSpec, p: inspect.Parameter, hint) -> tuple:
     k = record_key.get()
@@ -38,10 +52,11 @@ def _input(cls, spec: EventSpec, p: inspect.Parameter, hint) -> tuple:
     kw = dict(id=fid, name=p.name, cls="uk-input uk-form-small w-28")
     if hint in (int, float): kw.update(type="number", step="1" if hint is int else "any")
     elif hint is bool: kw.update(type="checkbox", value="true", cls="uk-checkbox")
+    elif is_json(hint): kw.update(type="text", placeholder=json.dumps(_json_example(hint)), cls="uk-input uk-form-small w-48 font-mono")
     else: kw.update(type="text")
     if p.default is not p.empty and p.default is not None:
         if hint is bool: kw["checked"] = bool(p.default)
-        else: kw["value"] = str(p.default)
+        else: kw["value"] = json.dumps(to_jsonable_python(p.default)) if is_json(hint) else str(p.default)
     else: kw["required"] = p.default is p.empty
     return Label(label(p.name), fr=fid, cls="uk-form-label text-sm"), Input(**kw)
 
@@ -204,9 +219,10 @@ def field_defaults(cls) -> dict:
 
 def _form_fields(cls, obj, values: dict, errors: dict, defaults) -> list:
     "An input per shown field: what the user typed, else the record's value, else the default; errors beside them."
+    names = [k for k in [natural_key(cls)] if k and obj is None] + shown_fields(cls)   # a natural key is given once, on create
     val = lambda k: values[k] if k in values else getattr(obj, k) if obj is not None else defaults(cls).get(k)
-    fields = [field_input(cls, k, val(k), errors.get(k)) for k in shown_fields(cls)]
-    if rest := [m for k, m in errors.items() if k not in shown_fields(cls)]: fields.insert(0, P("; ".join(rest), cls="uk-alert uk-alert-destructive", role="alert"))
+    fields = [field_input(cls, k, val(k), errors.get(k)) for k in names]
+    if rest := [m for k, m in errors.items() if k not in names]: fields.insert(0, P("; ".join(rest), cls="uk-alert uk-alert-destructive", role="alert"))
     return fields
 
 # %% ../../../nbs/32_ui_monster.ipynb #4cbc6415

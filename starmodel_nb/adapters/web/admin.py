@@ -65,7 +65,7 @@ def _cell(v) -> str: return v if isinstance(v, str) else json.dumps(v, default=s
 # %% ../../../nbs/35_web_admin.ipynb #987aac05
 async def _count(rt: Runtime, cls):
     repo = rt.repo_for(cls)
-    try: return await repo.count(cls) if entity_scope(cls) == Scope.RECORD else len(await repo.list(cls))
+    try: return await repo.count(cls)
     except Unavailable: return "?"
 
 async def _index_table(rt: Runtime, pre: str):
@@ -81,7 +81,8 @@ async def admin_index(req: Request) -> Response:
     pre = url_root(rt.settings, req)
     t = Div(H3("Entities", cls="uk-h3"), await _index_table(rt, pre), id="sm-admin-index",
             **{"data-on-interval__duration.2s": f"@get('{pre}/admin?partial=1')"})
-    return _page(req, "Admin", "" if req.query_params.get("partial") else to_xml(t, indent=False))
+    if req.query_params.get("partial"): return Response(patch_elements(to_xml(t, indent=False)), headers=SSE_HEADERS)
+    return _page(req, "Admin", to_xml(t, indent=False))
 
 # %% ../../../nbs/35_web_admin.ipynb #cb6ac1a6
 def _instances(cls, rows: list, pre: str) -> str:

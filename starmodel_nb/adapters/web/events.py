@@ -11,12 +11,13 @@ from urllib.parse import parse_qsl
 from fasthtml.common import Div, to_xml
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from ...core import EventSpec, entity_slug, prefixed, signals_of
+from ...core import EventSpec, entity_slug, loads_strict, prefixed, signals_of
 from ...app.dispatcher import Invalid, Step, bind, error_message
 from ...app.runtime import Runtime
 from ...app.history import acting_as
 from .checks import foreign, json_object, key_for, origin_of, refuse, status_of, url_root
 from ..sse_datastar import SSE_HEADERS, patch_elements, patch_signals
+from ..ui.fields import is_json
 
 # %% auto #0
 __all__ = ['gather', 'render_step', 'run_event', 'event_endpoint']
@@ -36,6 +37,20 @@ def _plain(src: dict, names: set) -> dict:
     if bad: raise Invalid([{"loc": k, "msg": "names starting with '_' are not accepted" if k.startswith("_") else "unknown parameter"} for k in bad])
     return src
 
+# %% ../../../nbs/33a_web_events.ipynb #6cc700cb
+def _json_values(spec: EventSpec, src: dict) -> dict:
+    "Form or query values `src` with those of `spec`'s list, dict and model parameters parsed from JSON; `Invalid` naming bad ones."
+    fields, out, errs = spec.params_model.model_fields, {}, []
+    for k, v in src.items():
+        f = fields.get(k)
+        if f is None or not is_json(f.annotation): out[k] = v
+        elif not v.strip() and not f.is_required(): continue   # an optional input left empty: the default
+        else:
+            try: out[k] = loads_strict(v)
+            except ValueError as e: errs.append({"loc": k, "msg": f"invalid JSON: {e}"})
+    if errs: raise Invalid(errs)
+    return out
+
 # %% ../../../nbs/33a_web_events.ipynb #91727c2b
 async def gather(req: Request, cls: type, spec: EventSpec, body: bytes) -> dict:
     "The raw parameters of `spec` found in `req` (whose body is `body`); `Invalid` for bad names or JSON."
@@ -49,7 +64,7 @@ async def gather(req: Request, cls: type, spec: EventSpec, body: bytes) -> dict:
     if body and req.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     query = {k: v for k, v in req.query_params.items() if k != "datastar" or req.method not in ("GET", "DELETE")}
-    return {**raw, **_plain(form, names), **_plain(query, names)}
+    return {**raw, **_json_values(spec, {**_plain(form, names), **_plain(query, names)})}
 
 # %% ../../../nbs/33a_web_events.ipynb #efecc2e8
 def _view(rt: Runtime, step: Step, epoch: str) -> str:

@@ -22,7 +22,7 @@ from .events import run_event
 from .pages import page, redirect
 from ..persistence.sql import int_bounds
 from ..sse_datastar import SSE_HEADERS, patch_elements
-from ..ui.fields import editable_fields, is_json, label
+from ..ui.fields import creatable_fields, editable_fields, is_json, label
 
 # %% auto #0
 __all__ = ['PER_PAGE', 'record_key', 'record_input', 'failed', 'list_query', 'list_records', 'show_record', 'form_errors',
@@ -54,12 +54,12 @@ def _from_form(cls: type, data: dict) -> dict:
     return out
 
 # %% ../../../nbs/34_web_sql.ipynb #8ab21cf1
-async def record_input(req: Request, cls: type) -> dict:
-    "The field values a create/update request carries (not yet validated as a whole); `Invalid` naming what is wrong."
+async def record_input(req: Request, cls: type, new: bool = False) -> dict:
+    "The field values a create (`new`) or update request carries (not yet validated as a whole); `Invalid` naming what is wrong."
     body, is_json_body = await req.body(), req.headers.get("content-type", "").startswith("application/json")
     data = json_object(body or b"{}") if is_json_body else dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    names, pk = set(editable_fields(cls)), primary_key(cls)
-    why = lambda k: "set by the database" if k == pk else "read-only" if k in public_fields(cls) else "unknown field"
+    names, pk = set(creatable_fields(cls) if new else editable_fields(cls)), primary_key(cls)
+    why = lambda k: "set by the database" if k == pk and new else "read-only" if k == pk or k in public_fields(cls) else "unknown field"
     if bad := [{"loc": k, "msg": why(k)} for k in data if k not in names]: raise Invalid(bad)
     return data if is_json_body else _from_form(cls, data)
 
@@ -131,7 +131,7 @@ async def create_record(req: Request, cls: type) -> Response:
     rt: Runtime = req.app.state.sm
     if r := mutation_refused(req): return r
     try:
-        obj = cls.model_validate(await record_input(req, cls))
+        obj = cls.model_validate(await record_input(req, cls, new=True))
         key, version = await rt.repo_for(cls).insert(cls, obj)
     except (Invalid, ValidationError, ValueError) as e: return await form_errors(req, cls, None, e) or failed(req, e)
     except Exception as e:
