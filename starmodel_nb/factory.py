@@ -64,10 +64,15 @@ def _history(s: Settings, classes, repo_for) -> History:
     if s.history not in HISTORIES: raise ValueError(f"history = {s.history!r}: use one of {', '.join(HISTORIES)}")
     sql = [c for c in classes if entity_store(c) == StateStore.SERVER_SQL]
     if s.history == "off": return NoHistory()
-    if s.history == "memory" or (s.history == "auto" and not sql): return MemoryHistory(s.history_size)
+    memory_db = s.database_url in ("sqlite://", "sqlite:///:memory:")   # gone with the process, and one connection for all
+    if s.history == "memory" or (s.history == "auto" and (not sql or memory_db)): return MemoryHistory(s.history_size)
     from starmodel_nb.adapters.persistence.history import SQLHistory
     from starmodel_nb.adapters.persistence.sql import make_engine
-    return SQLHistory(repo_for(sql[0]).engine if sql else make_engine(s.database_url))
+    from sqlalchemy.exc import OperationalError
+    h = SQLHistory(repo_for(sql[0]).engine if sql and not memory_db else make_engine(s.database_url))
+    try: h.prepare()                                  # at start, like the entity tables: not on a request's path
+    except OperationalError as e: log.warning("history table not checked (%s): it is made once the database answers", e.orig)
+    return h
 
 # %% ../nbs/40_factory.ipynb #bc4cbb22
 def create_app(entities: list | None = None, settings: Settings | None = None, ui=None, **overrides) -> StarApp:

@@ -12,6 +12,7 @@ from .config import load_settings
 from .core import entity_slug, primary_key
 from .app.control import instance_key
 from .app.dispatcher import error_message
+from .app.history import Timeline
 from .adapters.web.app import StarApp
 
 from fastcore.basics import patch
@@ -19,7 +20,8 @@ from fastcore.basics import patch
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'ServeError', 'Server', 'frame_target', 'Frame', 'serve', 'show', 'InstanceView', 'ClassView', 'inspect']
+__all__ = ['log', 'TIMELINE', 'ServeError', 'Server', 'frame_target', 'Frame', 'serve', 'show', 'InstanceView', 'ClassView',
+           'inspect']
 
 # %% ../nbs/50_notebook.ipynb #d921ceed
 class ServeError(RuntimeError):
@@ -285,6 +287,8 @@ def _widget_for(ann, value, desc: str):
     return W.Textarea(value=json.dumps(value, default=str), **kw), json.loads
 
 # %% ../nbs/50_notebook.ipynb #c560f199
+TIMELINE = 10   # changes an instance's view shows
+
 class InstanceView:
     "ipywidgets for one live instance `cls[key]` of `app`: fields to edit, events to fire; follows every change."
     def __init__(self, app: StarApp, cls: type, key: str | None = None):
@@ -292,11 +296,11 @@ class InstanceView:
         self.app, self.cls, self.key, self._quiet = app, cls, instance_key(cls, key), False
         obj = app.instance(cls, self.key)
         self.fields = {k: self._field(k, f, getattr(obj, k)) for k, f in cls.model_fields.items()}
-        self.status = W.HTML()
+        self.status, self.timeline = W.HTML(), W.HTML(Timeline(app.history(cls, self.key, last=TIMELINE))._repr_html_())
         self.events = {n: self._event_box(n, s) for n, s in cls.__sm_events__.items()}
         self.widget = W.VBox([W.HTML(f"<b>{html.escape(cls.__name__)}</b> <code>{html.escape(str(self.key)[:12])}</code>"),
                               *self.fields.values(), W.HBox(list(self.events.values()), layout=W.Layout(flex_flow="row wrap")),
-                              self.status])
+                              self.status, W.Accordion([self.timeline], titles=("History",))])
         self._unsub = app.sm.bus.subscribe(self._changed)
 
     def _repr_mimebundle_(self, **kw): return self.widget._repr_mimebundle_(**kw)   # a cell's result, not a print
@@ -352,6 +356,13 @@ def _changed(self: InstanceView, evt) -> None:
     if evt.entity != entity_slug(self.cls) or evt.key != str(self.key): return
     obj = self.cls.model_validate(evt.state)
     _kernel_call(lambda: [self._set(k, getattr(obj, k)) for k in evt.changed if k in self.fields])
+    asyncio.get_running_loop().create_task(self._follow_history())   # called on the app's loop, by its bus
+
+@patch
+async def _follow_history(self: InstanceView) -> None:
+    "Show the instance's latest changes (read on the app's loop, shown on the kernel's)."
+    text = Timeline(await self.app.sm.history.rows(entity_slug(self.cls), str(self.key), TIMELINE))._repr_html_()
+    _kernel_call(lambda: setattr(self.timeline, "value", text))
 
 # %% ../nbs/50_notebook.ipynb #ec436d16
 class ClassView:

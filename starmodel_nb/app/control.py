@@ -31,7 +31,7 @@ def _private_loop(rt: Runtime) -> asyncio.AbstractEventLoop:
         try: loop.run_forever()
         finally: loop.close()
     threading.Thread(target=run, daemon=True, name="starmodel-loop").start()
-    weakref.finalize(rt, _stop, loop)
+    weakref.finalize(rt, _stop, loop).atexit = False   # at exit the thread just ends with the process: waking it then can crash
     return loop
 
 def close_private_loop(rt: Runtime) -> None:

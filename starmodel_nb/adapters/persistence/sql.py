@@ -21,8 +21,8 @@ from .memory import KeyedLocks
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'VERSION', 'make_engine', 'ensure_version', 'SchemaBehind', 'prepare_schema', 'SQLRepository', 'int_bounds',
-           'check_storable']
+__all__ = ['log', 'VERSION', 'make_engine', 'ensure_version', 'SchemaBehind', 'create_table', 'prepare_schema', 'SQLRepository',
+           'int_bounds', 'check_storable']
 
 # %% ../../../nbs/21_persist_sql.ipynb #d6bf3012
 def make_engine(url: str):
@@ -55,7 +55,7 @@ def ensure_version(cls) -> None:
 class SchemaBehind(RuntimeError):
     "The database's tables lack columns the models have."
 
-def _create(engine, table) -> bool:
+def create_table(engine, table) -> bool:
     "Create `table`; `False` if another process starting on a fresh database created it first."
     try: table.create(engine); return True
     except DBAPIError:
@@ -70,7 +70,7 @@ def prepare_schema(engine, classes) -> list[str]:
     have = set(insp.get_table_names())
     for t in (c.__table__ for c in classes):
         if t.name not in have:
-            if _create(engine, t): created.append(t.name)
+            if create_table(engine, t): created.append(t.name)
             continue
         cols = {x["name"] for x in insp.get_columns(t.name)}
         behind += [f"{t.name}.{k}" for k in t.c.keys() if k not in cols]
