@@ -74,9 +74,10 @@ async def __aexit__(self: UnitOfWork, *exc) -> None:
 @patch
 async def _load(self: UnitOfWork):
     try: got = await self.repo.get(self.cls, self.key)
-    except Unfit as u:
+    except Unfit as u:                       # only a repair may open it: from its old state, as it is, checked at commit
         if not self.repair: raise
-        got = self.cls.model_construct(**{k: v for k, v in u.state.items() if k in self.cls.model_fields}), u.version
+        self.obj, self.version, self.before = self.cls.model_construct(**{k: v for k, v in u.state.items() if k in self.cls.model_fields}), u.version, u.state
+        return
     if got is None and entity_scope(self.cls) == Scope.RECORD: raise NotFound(f"{self.cls.__name__} {self.key} does not exist")
     self.obj, self.version = got if got is not None else (self.cls(), 0)
     self.before = stored_state(self.obj, "json")

@@ -37,27 +37,35 @@ def _change(r) -> Change:
 class SQLHistory:
     "The `History` port on `engine`'s table `starmodel_history`, written in batches every `delay` seconds (at most `cap` buffered)."
     def __init__(self, engine, delay: float = 0.05, cap: int = 100_000):
-        self.engine, self.delay, self.cap, self.buffer, self._task, self._ready = engine, delay, cap, [], None, False
+        self.engine, self.delay, self.cap, self.buffer, self._timer, self._ready = engine, delay, cap, [], None, False
+        self._buf = threading.Lock()  # the buffer, between the loop and the writer
         self._db = threading.Lock()   # one writer or reader at a time: an in-memory SQLite database is one shared connection
     async def record(self, change: Change) -> None:
-        self.buffer.append(change)
-        if len(self.buffer) > self.cap: del self.buffer[0]; log.warning("history: the database is behind; the oldest unwritten change was dropped")
-        if self._task is None or self._task.done(): self._task = asyncio.get_running_loop().create_task(self._later())
-    async def _later(self):
-        await asyncio.sleep(self.delay)
-        await self.flush()
+        with self._buf:
+            self.buffer.append(change)
+            if len(self.buffer) > self.cap: del self.buffer[0]; log.warning("history: the database is behind; the oldest unwritten change was dropped")
+            if self._timer is None:
+                self._timer = threading.Timer(self.delay, self.flush_now)
+                self._timer.daemon = True
+                self._timer.start()
 
-# %% ../../../nbs/22_history_sql.ipynb #c83cfd47
+# %% ../../../nbs/22_history_sql.ipynb #937ff011
 @patch
-async def flush(self: SQLHistory) -> None:
-    "Write every buffered change now (kept buffered, with a warning, if the database is unreachable)."
-    batch, self.buffer = self.buffer, []
+def flush_now(self: SQLHistory) -> None:
+    "Write every buffered change now, in this thread (kept buffered, with a warning, if the database is unreachable)."
+    with self._buf: batch, self.buffer, self._timer = self.buffer, [], None
     if not batch: return
-    try: await asyncio.to_thread(self._write, batch)
+    try: self._write(batch)
     except SQLAlchemyError as e:
-        self.buffer[:0] = batch
+        with self._buf: self.buffer[:0] = batch
         log.warning("history: %d changes not written yet (%s)", len(batch), type(e).__name__)
 
+@patch
+async def flush(self: SQLHistory) -> None:
+    "`flush_now` in a worker thread."
+    await asyncio.to_thread(self.flush_now)
+
+# %% ../../../nbs/22_history_sql.ipynb #a062ee1c
 @patch
 def prepare(self: SQLHistory) -> None:
     "Create the table if it is missing (another process starting at the same moment may create it first)."
@@ -71,7 +79,7 @@ def _write(self: SQLHistory, batch: list[Change]) -> None:
         self.prepare()
         with self.engine.begin() as conn: conn.execute(insert(history_table), [_row(c) for c in batch])
 
-# %% ../../../nbs/22_history_sql.ipynb #297bb1c9
+# %% ../../../nbs/22_history_sql.ipynb #d03c54c8
 @patch
 async def rows(self: SQLHistory, entity=None, key=None, last: int = 50, origin=None, event=None) -> list[Change]:
     "The `last` changes matching the filters (`None`: any), oldest first."
@@ -88,4 +96,6 @@ async def rows(self: SQLHistory, entity=None, key=None, last: int = 50, origin=N
 @patch
 async def close(self: SQLHistory) -> None:
     "Write what is buffered (the app is shutting down)."
+    with self._buf:
+        if self._timer is not None: self._timer.cancel()
     await self.flush()

@@ -98,10 +98,9 @@ def json_object(text: str | bytes) -> dict:
 
 # %% ../../../nbs/33_web_checks.ipynb #h5081185
 def origin_of(req: Request) -> str:
-    "Who `req` acts as in the history: `api` for JSON clients, else `browser:<hash of its session>`."
+    "Who `req` (already checked: call it on accepted requests only) acts as in the history: `api`, or `browser:<hash of its session>`."
     if not is_datastar(req) and (wants_json(req) or req.headers.get("content-type", "").startswith("application/json")): return "api"
-    sid = session_id(req, create=False)
-    return f"browser:{hashlib.sha256(sid.encode()).hexdigest()[:8]}" if sid else "browser"
+    return f"browser:{hashlib.sha256(session_id(req).encode()).hexdigest()[:8]}"   # a browser's changes are told apart by its session
 
 # %% ../../../nbs/33_web_checks.ipynb #bc72948c
 class _TooLarge(Exception): pass

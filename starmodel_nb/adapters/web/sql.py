@@ -193,6 +193,7 @@ async def collection_endpoint(req: Request) -> Response:
     cls = req.app.state.sm.collection(req.path_params["slug"])
     if req.method == "GET": return await list_records(req, cls)
     if req.method == "POST":
+        if r := mutation_refused(req): return r                       # before the origin: a refused request gets no session
         with acting_as(origin_of(req)): return await create_record(req, cls)
     return refuse(req, 405, "Collections take GET and POST.")
 
@@ -205,10 +206,11 @@ async def record_endpoint(req: Request) -> Response:
     key = record_key(cls, ident)
     if key is None or key == "new": return refuse(req, 404, "Not found.")
     if req.method == "GET": return await show_record(req, cls, key)
+    if req.method not in ("PATCH", "PUT", "DELETE"): return refuse(req, 405, "Records take GET, PATCH, PUT and DELETE.")
+    if r := mutation_refused(req): return r                           # before the origin: a refused request gets no session
     with acting_as(origin_of(req)):
-        if req.method in ("PATCH", "PUT"): return await update_record(req, cls, key, full=req.method == "PUT")
         if req.method == "DELETE": return await delete_record(req, cls, key)
-    return refuse(req, 405, "Records take GET, PATCH, PUT and DELETE.")
+        return await update_record(req, cls, key, full=req.method == "PUT")
 
 # %% ../../../nbs/34_web_sql.ipynb #f4f37449
 async def record_action_endpoint(req: Request) -> Response:
