@@ -88,7 +88,7 @@ def test_history_of_browser_clicks_carries_origin_and_masked_diff():
     with app.edit(Visit, rows[0].key) as v: v.pages = 10
     assert app.history(Visit, rows[0].key, last=1)[0].origin == "notebook"
 
-class Crate(Entity, table=True):
+class Carton(Entity, table=True):
     id: int | None = Field(default=None, primary_key=True)
     label: str
     n: int = 0
@@ -97,23 +97,23 @@ class Crate(Entity, table=True):
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def history_db(request, tmp_path):
-    if request.param == "sqlite": yield f"sqlite:///{tmp_path}/crates.db"; return
+    if request.param == "sqlite": yield f"sqlite:///{tmp_path}/cartons.db"; return
     if not PG: pytest.skip(NO_PG)
     with fresh_pg_database() as url: yield url
 
 def test_history_survives_a_restart(history_db):
-    app = create_app([Crate], database_url=history_db, secret_key=SECRET)
+    app = create_app([Carton], database_url=history_db, secret_key=SECRET)
     with TestClient(app, headers={"Accept": "application/json"}) as api:   # lifespan: shutting down writes what is buffered
-        key = api.post("/crates", json={"label": "a"}).json()["id"]
-        TestClient(app, headers={"Datastar-Request": "true"}).post(f"/crates/{key}/add?k=2")
-        api.patch(f"/crates/{key}", json={"label": "b"})
-    again = create_app([Crate], database_url=history_db, secret_key=SECRET)          # a new process on the same database
-    rows = again.history(Crate)
+        key = api.post("/cartons", json={"label": "a"}).json()["id"]
+        TestClient(app, headers={"Datastar-Request": "true"}).post(f"/cartons/{key}/add?k=2")
+        api.patch(f"/cartons/{key}", json={"label": "b"})
+    again = create_app([Carton], database_url=history_db, secret_key=SECRET)          # a new process on the same database
+    rows = again.history(Carton)
     assert [(c.event, c.origin.split(":")[0], c.diff) for c in rows] == [
         ("create", "api", {"id": [None, key], "label": [None, "a"], "n": [None, 0]}), ("add", "browser", {"n": [0, 2]}),
         ("update", "api", {"label": ["a", "b"]})]
-    again.restore(Crate, key, version=2)
-    assert (again.instance(Crate, key).label, again.instance(Crate, key).n) == ("a", 2)
+    again.restore(Carton, key, version=2)
+    assert (again.instance(Carton, key).label, again.instance(Carton, key).n) == ("a", 2)
     assert type(app.sm.history).__name__ == "SQLHistory"
 
 def test_a_redefinition_keeps_what_fits_and_reports_what_does_not():
