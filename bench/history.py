@@ -61,6 +61,34 @@ def table_rows(database_url: str) -> int:
     url = "postgresql+psycopg://" + database_url.split("://", 1)[1] if database_url.startswith("postgresql") else database_url
     with create_engine(url).connect() as c: return c.execute(text("SELECT count(*) FROM starmodel_history")).scalar()
 
+def in_process(n: int = 20_000) -> str:
+    "Microseconds per event through the dispatcher (no HTTP), history off and in the ring, alternating 3 times."
+    import asyncio
+    from starmodel_nb import Entity, event
+    from starmodel_nb.app.bus import LocalBus
+    from starmodel_nb.app.dispatcher import Dispatcher
+    from starmodel_nb.app.history import MemoryHistory
+    from starmodel_nb.adapters.persistence.memory import MemoryRepository
+    class Tick(Entity):
+        model_config = {"scope": "global"}
+        n: int = 0
+        @event
+        async def increment(self): self.n += 1
+    spec = Tick.__sm_events__["increment"]
+    async def per_event(history):
+        repo, d = MemoryRepository(), None
+        d = Dispatcher(lambda c: repo, LocalBus(), history)
+        t = time.perf_counter()
+        for _ in range(n):
+            async for _s in d.run(Tick, spec, "global", "global", {}): pass
+        return (time.perf_counter() - t) / n * 1e6
+    async def go():
+        got = {"off": [], "ring": []}
+        for _ in range(3): got["off"].append(await per_event(None)); got["ring"].append(await per_event(MemoryHistory()))
+        return {k: statistics.median(v) for k, v in got.items()}
+    r = asyncio.run(go())
+    return f"off {r['off']:.1f} µs, ring {r['ring']:.1f} µs per event (+{r['ring'] - r['off']:.1f} µs)"
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5)
@@ -84,7 +112,7 @@ def main():
         rps = {k: statistics.median(v) for k, v in got.items()}
         targets = {"memory": 0.05, "sqlite": 0.30, "postgres": 0.30}
         for k, v in rps.items():
-            cost = 1 - v / rps["off"]
+            cost = 1 - statistics.median(x / o for x, o in zip(got[k], got["off"]))   # per round, against off in the same round
             line = f"history {k:<9}{v:>9,.0f} req/s   cost {cost * 100:5.1f} %"
             if k in targets: line += f"   (target <= {targets[k] * 100:.0f} %)  {'PASS' if cost <= targets[k] else 'MISS'}"
             print(line)
@@ -92,6 +120,7 @@ def main():
             if k in servers:
                 servers[k].stop(); time.sleep(0.2)   # shutting down writes what is buffered
                 print(f"rows in {k}'s starmodel_history after the run: {table_rows(apps[k][1]):,}")
+        print(f"\nin process, the unit of work alone: {in_process()}")
     finally:
         for s in servers.values():
             if s.proc.poll() is None: s.stop()

@@ -49,7 +49,8 @@ class UnitOfWork:
     def __init__(self, repo: Repository, bus: EventBus, cls: type, key: str, channel: str,
                  history: History | None = None, event: str = "edit", params: dict | None = None, repair: bool = False):
         self.repo, self.bus, self.cls, self.key, self.channel = repo, bus, cls, key, channel
-        self.history, self.event, self.params, self.repair = history or NoHistory(), event, params or {}, repair
+        self.event, self.params, self.repair = event, params or {}, repair
+        self.history = None if history is None or isinstance(history, NoHistory) else history   # off: no row is even made
         self.events: list[EntityChanged] = []
         self.changes: list[Change] = []
 
@@ -66,7 +67,7 @@ class UnitOfWork:
 @patch
 async def __aexit__(self: UnitOfWork, *exc) -> None:
     await self._lock.__aexit__(*exc)
-    for c in self.changes: await self.history.record(c)
+    for c in self.changes: await self.history.record(c)   # (none without a history)
     for e in self.events: await self.bus.publish(e)
     self.events, self.changes = [], []
 
@@ -92,7 +93,7 @@ async def commit(self: UnitOfWork) -> dict:
     if changed:
         before, self.version = self.version, await self.repo.save(self.cls, self.key, self.obj, self.version)
         self.events.append(EntityChanged(entity_slug(self.cls), str(self.key), self.version, changed, state, self.channel))
-        self.changes.append(self._change(state, before))
+        if self.history is not None: self.changes.append(self._change(state, before))
         self.before = state
     return changed
 
