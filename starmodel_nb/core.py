@@ -45,7 +45,7 @@ class Scope(str, Enum):
     RECORD = "record"
 
 # %% ../nbs/01_core.ipynb #e1e42c3a
-AVAILABLE_STORES = frozenset({StateStore.SERVER_MEMORY, StateStore.SERVER_SQL})
+AVAILABLE_STORES = frozenset({StateStore.SERVER_MEMORY, StateStore.SERVER_SQL, StateStore.SERVER_REDIS})
 _DEFAULT_SCOPE = {StateStore.SERVER_MEMORY: Scope.SESSION, StateStore.SERVER_SQL: Scope.RECORD,
                   StateStore.SERVER_REDIS: Scope.SESSION}
 

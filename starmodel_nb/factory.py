@@ -40,6 +40,19 @@ def _sql_repo(s: Settings):
     from starmodel_nb.adapters.persistence.sql import SQLRepository, make_engine
     return SQLRepository(make_engine(s.database_url))
 
+def _redis_repo(s: Settings):
+    "The Redis store on `redis_url`; without one, an embedded fakeredis in this process (said in one line)."
+    from starmodel_nb.adapters.persistence.redis import RedisRepository
+    if s.redis_url:
+        from redis.asyncio import Redis
+        connect = lambda: Redis.from_url(s.redis_url, socket_connect_timeout=1, socket_timeout=1.5)   # down: a 503 within 2 s
+    else:
+        from fakeredis import FakeAsyncRedis, FakeServer
+        server = FakeServer()
+        connect = lambda: FakeAsyncRedis(server=server)
+        print("starmodel_nb: no redis_url set: Redis entities are kept by an embedded fakeredis in this process")
+    return RedisRepository(connect, namespace=f"sm:{s.app or 'app'}", ttl=s.memory_ttl)
+
 def _check_schema(repo, classes) -> None:
     from sqlalchemy.exc import OperationalError
     try: repo.prepare(classes)
@@ -51,7 +64,7 @@ def _repositories(s: Settings, classes) -> Callable[[type], Repository]:
     repos = {StateStore.SERVER_MEMORY: MemoryRepository(ttl=s.memory_ttl, cap=s.memory_cap, cap_bytes=s.memory_bytes)}
     def repo_for(cls) -> Repository:
         store = entity_store(cls)
-        if store not in repos: repos[store] = _sql_repo(s)
+        if store not in repos: repos[store] = _sql_repo(s) if store == StateStore.SERVER_SQL else _redis_repo(s)
         return repos[store]
     if sql := [c for c in classes if entity_store(c) == StateStore.SERVER_SQL]: _check_schema(repo_for(sql[0]), sql)
     return repo_for

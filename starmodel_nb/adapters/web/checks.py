@@ -48,9 +48,10 @@ def key_for(cls: type, req: Request) -> tuple[str, str]:
 NO_STORE = {"Cache-Control": "no-store"}
 
 def refuse(req: Request, status: int, msg: str, errors: list | None = None) -> Response:
-    "An error response: JSON `{'detail': ...}` when the client asks for JSON, plain text otherwise."
-    if "application/json" in req.headers.get("accept", ""): return JSONResponse({"detail": errors or msg}, status, headers=NO_STORE)
-    return PlainTextResponse(msg, status, headers=NO_STORE)
+    "An error response: JSON `{'detail': ...}` when the client asks for JSON, plain text otherwise (a 503 says when to retry)."
+    hdrs = {**NO_STORE, "Retry-After": "2"} if status == 503 else NO_STORE
+    if "application/json" in req.headers.get("accept", ""): return JSONResponse({"detail": errors or msg}, status, headers=hdrs)
+    return PlainTextResponse(msg, status, headers=hdrs)
 
 # %% ../../../nbs/33_web_checks.ipynb #908f197f
 def foreign(req: Request, need_datastar: bool = True) -> str | None:

@@ -1,0 +1,142 @@
+"""SERVER_REDIS on a real Redis (STARMODEL_TEST_REDIS_URL; db 15): two processes with no lost update, garbage reset,
+the idle TTL, a Redis that stops (its own redis-server on its own port) answering 503 with Retry-After while memory
+entities keep working, and the admin listing Redis instances."""
+import asyncio, os, shutil, subprocess, sys, time, uuid
+from concurrent.futures import ThreadPoolExecutor
+import httpx, pytest
+from starlette.testclient import TestClient
+from starmodel_nb import Entity, event, create_app
+from support import free_port
+
+REDIS = os.environ.get("STARMODEL_TEST_REDIS_URL")
+needs_redis = pytest.mark.skipif(not REDIS, reason="STARMODEL_TEST_REDIS_URL is not set (a Redis to test against, e.g. redis://127.0.0.1:6379/15)")
+SECRET = "redis-tests-secret-key-of-at-least-32-bytes"
+DS, JSON = {"Datastar-Request": "true"}, {"Accept": "application/json"}
+
+class Hitcount(Entity):
+    model_config = {"store": "server_redis", "scope": "global"}
+    n: int = 0
+    @event
+    def hit(self): self.n += 1
+
+class Brief(Entity):
+    model_config = {"store": "server_redis", "ttl": 1}
+    seen: int = 0
+    @event
+    def see(self): self.seen += 1
+
+class Local(Entity):
+    model_config = {"scope": "global"}
+    n: int = 0
+    @event
+    def hit(self): self.n += 1
+
+def app_for(url: str, ns: str, *classes, **kw):
+    return create_app(list(classes), redis_url=url, app=ns, secret_key=SECRET, **kw)
+
+def clear(ns: str):
+    import redis
+    r = redis.Redis.from_url(REDIS)
+    for k in r.scan_iter(match=f"sm:{ns}:*"): r.delete(k)
+
+APP = '''
+import os
+from starmodel_nb import Entity, event, create_app
+class Hitcount(Entity):
+    model_config = {"store": "server_redis", "scope": "global"}
+    n: int = 0
+    @event
+    def hit(self): self.n += 1
+app = create_app([Hitcount], secret_key="redis-tests-secret-key-of-at-least-32-bytes")
+'''
+
+@needs_redis
+def test_1000_concurrent_events_from_two_processes_lose_nothing(tmp_path):
+    ns = f"t{uuid.uuid4().hex[:8]}"
+    (tmp_path / "redis_app.py").write_text(APP)
+    env = {**os.environ, "STARMODEL_REDIS_URL": REDIS, "STARMODEL_APP": ns}
+    ports = [free_port(), free_port()]
+    procs = [subprocess.Popen([sys.executable, "-m", "uvicorn", "redis_app:app", "--port", str(p), "--no-access-log", "--log-level", "warning"],
+                              cwd=tmp_path, env=env) for p in ports]
+    try:
+        urls = [f"http://127.0.0.1:{p}" for p in ports]
+        deadline = time.monotonic() + 60
+        for u, p in zip(urls, procs):
+            while True:
+                assert p.poll() is None, f"{u} exited {p.returncode}"
+                try: httpx.get(u + "/hitcount", timeout=10); break
+                except httpx.HTTPError:
+                    assert time.monotonic() < deadline, f"{u} did not start"
+                    time.sleep(0.05)
+        async def fire():
+            sem = asyncio.Semaphore(100)
+            async with httpx.AsyncClient(headers=DS, timeout=60) as c:
+                async def one(i):
+                    async with sem: return await c.get(f"{urls[i % 2]}/hitcount/hit")
+                return await asyncio.gather(*[one(i) for i in range(1000)])
+        with ThreadPoolExecutor(1) as ex: rs = ex.submit(lambda: asyncio.run(fire())).result()
+        assert [r.status_code for r in rs].count(200) == 1000, {r.status_code for r in rs}
+        assert not [r for r in rs if "uk-alert" in r.text]
+        app = app_for(REDIS, ns, Hitcount)
+        assert app.instance(Hitcount).n == 1000                        # read by a third process-like app: exactly 1000
+    finally:
+        for p in procs: p.terminate(); p.wait(10)
+        clear(ns)
+
+@needs_redis
+def test_garbage_is_reset_the_ttl_refreshes_and_expires_and_the_admin_lists():
+    ns = f"t{uuid.uuid4().hex[:8]}"
+    import redis
+    r = redis.Redis.from_url(REDIS)
+    try:
+        app = app_for(REDIS, ns, Hitcount, Brief, admin=True)
+        c = TestClient(app, headers=DS)
+        r.set(f"sm:{ns}:hitcount:global", b"\x80\x04\x95\x10\x00\x00\x00posix system")          # a pickle: never loaded
+        assert c.get("/hitcount/hit").status_code == 200 and app.instance(Hitcount).n == 1      # reported, reset, used
+        c.get("/brief/see")
+        ((key, obj, v),) = app.instances(Brief)
+        assert 0 < r.ttl(f"sm:{ns}:brief:{key}") <= 1
+        time.sleep(0.6); c.get("/brief/see"); time.sleep(0.6)                                   # an access restarts the idle TTL
+        assert app.instance(Brief, key).seen == 2
+        time.sleep(1.3)
+        assert app.instances(Brief) == []                                                       # idle past its TTL: gone
+        admin = TestClient(app, base_url="http://127.0.0.1:5001", client=("127.0.0.1", 1))
+        assert "1 live instance" in admin.get("/admin/hitcount").text and "<td>1</td>" in admin.get("/admin").text
+    finally: clear(ns)
+
+@pytest.fixture
+def own_redis(tmp_path):
+    "A redis-server of this test's own, on a free port, that the test may stop and start."
+    exe = shutil.which("redis-server")
+    if not exe: pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    def start():
+        p = subprocess.Popen([exe, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import redis
+        for _ in range(100):
+            try: redis.Redis(port=port).ping(); return p
+            except redis.ConnectionError: time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+    procs = [start()]
+    class Own:
+        url = f"redis://127.0.0.1:{port}/0"
+        def stop(self): procs[-1].terminate(); procs[-1].wait(10)
+        def start(self): procs.append(start())
+    yield Own()
+    for p in procs:
+        if p.poll() is None: p.terminate(); p.wait(10)
+
+def test_redis_down_is_a_quick_503_and_memory_entities_keep_working(own_redis):
+    app = app_for(own_redis.url, "down", Hitcount, Local)
+    c = TestClient(app, headers=DS)
+    assert c.get("/hitcount/hit").status_code == 200
+    own_redis.stop()
+    t = time.monotonic()
+    r = c.get("/hitcount/hit")
+    assert (r.status_code, r.headers["retry-after"]) == (503, "2") and "Redis is unavailable" in r.text, r.text
+    assert time.monotonic() - t < 2.5
+    assert c.get("/hitcount").status_code == 503
+    assert c.get("/local/hit").status_code == 200                                           # memory entities are not held up
+    own_redis.start()                                                                        # back (empty: no persistence)
+    assert c.get("/hitcount/hit").status_code == 200 and app.instance(Hitcount).n == 1
