@@ -198,8 +198,12 @@ def _check_workers(s: Settings, workers: int) -> None:
                                         f"others: set STARMODEL_SECRET_KEY to the output of {MAKE_SECRET}")
     load_app(s.app)
     mem = [c.__name__ for c in registry if entity_store(c) == StateStore.SERVER_MEMORY]
-    if mem: raise CliError(f"memory entities live in one process, so {', '.join(mem)} would differ from worker to worker: "
-                           "serve them with one worker")
+    if mem and s.memory_store != "redis":
+        raise CliError(f"memory entities live in one process, so {', '.join(mem)} would differ from worker to worker: set "
+                       "memory_store = redis (STARMODEL_MEMORY_STORE=redis, with a redis_url) to keep them in Redis, or serve one worker")
+    red = [c.__name__ for c in registry if entity_store(c) == StateStore.SERVER_REDIS] + (mem if s.memory_store == "redis" else [])
+    if red and not s.redis_url:
+        raise CliError(f"{', '.join(red)} would be kept by an embedded fakeredis in each worker: set redis_url to a Redis they share")
 
 # %% ../nbs/60_cli.ipynb #17c8d9ea
 def run(s: Settings, workers: int = 1) -> None:

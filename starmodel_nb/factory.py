@@ -61,9 +61,11 @@ def _check_schema(repo, classes) -> None:
 # %% ../nbs/40_factory.ipynb #829c3a5f
 def _repositories(s: Settings, classes) -> Callable[[type], Repository]:
     "`repo_for(cls)`: the repository of `cls`'s store, made on first need; SQL tables among `classes` checked now."
+    if s.memory_store not in ("memory", "redis"): raise ValueError(f"memory_store = {s.memory_store!r}: use memory or redis")
     repos = {StateStore.SERVER_MEMORY: MemoryRepository(ttl=s.memory_ttl, cap=s.memory_cap, cap_bytes=s.memory_bytes)}
     def repo_for(cls) -> Repository:
         store = entity_store(cls)
+        if store == StateStore.SERVER_MEMORY and s.memory_store == "redis": store = StateStore.SERVER_REDIS   # same code, shared state
         if store not in repos: repos[store] = _sql_repo(s) if store == StateStore.SERVER_SQL else _redis_repo(s)
         return repos[store]
     if sql := [c for c in classes if entity_store(c) == StateStore.SERVER_SQL]: _check_schema(repo_for(sql[0]), sql)
