@@ -168,9 +168,10 @@ def _store_scope(cls) -> tuple[StateStore, Scope]:
     if store not in AVAILABLE_STORES:
         raise NotImplementedError(f"{cls.__name__}: StateStore.{store.name} is not available in this version of "
                                   f"starmodel_nb (available: {', '.join('StateStore.' + s.name for s in AVAILABLE_STORES)})")
-    try: scope = Scope(cfg.get("scope") or _DEFAULT_SCOPE[store])
+    try: scope = Scope(cfg.get("scope") or (Scope.RECORD if cfg.get("key") else _DEFAULT_SCOPE[store]))
     except ValueError: raise ValueError(f"{cls.__name__}: unknown scope {cfg.get('scope')!r}") from None
-    if scope == Scope.RECORD and store != StateStore.SERVER_SQL: raise ValueError(f"{cls.__name__}: scope 'record' needs SERVER_SQL")
+    if scope == Scope.RECORD and store not in (StateStore.SERVER_SQL, StateStore.SERVER_REDIS):
+        raise ValueError(f"{cls.__name__}: scope 'record' needs SERVER_SQL, or SERVER_REDIS with a key field")
     return store, scope
 
 # %% ../nbs/01_core.ipynb #3048a20c
@@ -186,11 +187,23 @@ def _sql_key(cls, store: StateStore) -> str | None:
     return pks[0]
 
 # %% ../nbs/01_core.ipynb #4d5e6f70
+def _declared_key(cls, store: StateStore, scope: Scope) -> str | None:
+    "The field naming each instance of a Redis entity of scope `record` (`model_config['key']`): a required `str` or `int`."
+    k = cls.model_config.get("key")
+    if store != StateStore.SERVER_REDIS or scope != Scope.RECORD:
+        if k is not None: raise ValueError(f"{cls.__name__}: model_config['key'] names instances of SERVER_REDIS entities only")
+        return None
+    f = cls.model_fields.get(k) if k else None
+    if f is None or f.annotation not in (str, int) or not f.is_required():
+        raise TypeError(f"{cls.__name__}: scope 'record' on SERVER_REDIS needs model_config['key'], a required str or int field "
+                        f"naming each instance (e.g. `user_id: str` and \"key\": \"user_id\")")
+    return k
+
 def _configure(cls) -> None:
     "Check and normalise `cls.model_config`, and collect the `@event`s of `cls` (by URL segment) into `__sm_events__`."
     cfg = cls.model_config
     store, scope = _store_scope(cls)
-    if (pk := _sql_key(cls, store)) is not None: cfg["primary_key"] = pk
+    if (pk := _sql_key(cls, store) or _declared_key(cls, store, scope)) is not None: cfg["primary_key"] = pk
     ttl = cfg.get("ttl")
     if ttl is not None and not (isinstance(ttl, (int, float)) and ttl > 0): raise ValueError(f"{cls.__name__}: ttl must be > 0 seconds")
     cfg.update(store=store, scope=scope)
@@ -236,8 +249,9 @@ def public_fields(cls) -> list[str]:
     "Field names of `cls` that may be sent to the browser: not excluded, not the key, not `ui.hidden` (unless `ui.public`)."
     ui = cls.model_config.get("ui") or {}
     hidden = set(ui.get("hidden", ())) - set(ui.get("public", ()))   # hidden in the UI: kept server-side (signals, stream, API, sort)
+    pk = cls.model_config.get("primary_key")   # a table's, or the field a Redis entity declares as its key
     return [k for k, f in cls.model_fields.items()
-            if not f.exclude and not getattr(f, "primary_key", False) is True and not k.startswith("_") and k not in hidden]
+            if not f.exclude and not getattr(f, "primary_key", False) is True and k != pk and not k.startswith("_") and k not in hidden]
 
 def stored_state(obj, mode: str = "python") -> dict:
     "Every field of `obj` as stored, `exclude=True` ones too (they are kept out of the API, not out of the database)."

@@ -140,3 +140,28 @@ def test_redis_down_is_a_quick_503_and_memory_entities_keep_working(own_redis):
     assert c.get("/local/hit").status_code == 200                                           # memory entities are not held up
     own_redis.start()                                                                        # back (empty: no persistence)
     assert c.get("/hitcount/hit").status_code == 200 and app.instance(Hitcount).n == 1
+
+class PlayerScore(Entity):
+    model_config = {"store": "server_redis", "key": "player"}
+    player: str
+    points: int = 0
+    @event(method="post")
+    def score(self, n: int = 1): self.points += n
+
+def test_a_keyed_redis_entity_is_served_like_records():
+    "No redis_url: the embedded fakeredis; the same record routes as a SQL table, keyed by the declared field."
+    app = create_app([PlayerScore], secret_key=SECRET, admin=True)
+    api, ds = TestClient(app, headers=JSON), TestClient(app, headers=DS)
+    assert api.post("/playerscores", json={"player": "ann", "points": 2}).status_code == 201
+    assert api.post("/playerscores", json={"player": "ann"}).status_code == 409                 # taken
+    assert api.post("/playerscores", json={"player": "x y"}).status_code == 201
+    assert 'signals {"playerscore":{"points":5}}' in ds.post("/playerscores/ann/score?n=3").text
+    assert api.get("/playerscores/ann").json() == {"player": "ann", "points": 5}
+    assert api.get("/playerscores/x%20y").json()["player"] == "x y"
+    assert [i["player"] for i in api.get("/playerscores", params={"sort": "points", "desc": 1}).json()["items"]] == ["ann", "x y"]
+    assert api.patch("/playerscores/ann", json={"player": "bo"}).status_code == 422               # the key is read-only
+    assert api.get("/playerscores/nobody").status_code == 404
+    assert api.delete("/playerscores/ann").status_code == 204 and api.get("/playerscores/ann").status_code == 404
+    assert [c.event for c in app.history(PlayerScore)] == ["create", "create", "score", "delete"]
+    admin = TestClient(app, base_url="http://127.0.0.1:5001", client=("127.0.0.1", 1))
+    assert "x y" in admin.get("/admin/playerscore").text

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from fastcore.basics import patch
 from pydantic import ValidationError
 from redis import exceptions as rx
-from ...core import entity_slug, loads_strict, stored_state
+from ...core import entity_slug, loads_strict, primary_key, public_fields, stored_state
 from ...app.uow import Conflict, Unavailable
 from .memory import KeyedLocks
 
@@ -111,3 +111,25 @@ async def list(self: RedisRepository, cls: type) -> list[tuple[str, Any, int]]:
 async def count(self: RedisRepository, cls: type) -> int:
     "How many instances of `cls` Redis holds."
     return len(await _call(self._keys(cls)))
+
+# %% ../../../nbs/23_persist_redis.ipynb #e7b42aee
+@patch
+async def insert(self: RedisRepository, cls: type, obj) -> tuple[Any, int]:
+    "Store the new instance `obj` under its key field: `(key, version)`; `Conflict` if that key is taken."
+    key = getattr(obj, primary_key(cls))
+    async with self.lock(cls, key):
+        if await _call(self.client.exists(self.key(cls, key))): raise Conflict(f"{cls.__name__} {key!r} already exists")
+        return key, await self.save(cls, key, obj, 0)
+
+# %% ../../../nbs/23_persist_redis.ipynb #cb7f2817
+@patch
+async def query(self: RedisRepository, cls: type, page: int = 1, per_page: int = 20, sort: str | None = None,
+                desc: bool = False, text: str = "") -> tuple[list, bool]:
+    "A page of `(instance, version)` rows, filtered by `text` in any shown text field, sorted by a public field; and whether more follow."
+    rows = [(o, v) for _, o, v in await self.list(cls)]
+    if text:
+        names = [k for k in public_fields(cls) if cls.model_fields[k].annotation is str] + [primary_key(cls)]
+        rows = [r for r in rows if any(text.lower() in str(getattr(r[0], k)).lower() for k in names)]
+    if sort in public_fields(cls): rows.sort(key=lambda r: (getattr(r[0], sort) is None, getattr(r[0], sort)), reverse=desc)
+    start = (page - 1) * per_page
+    return rows[start:start + per_page], len(rows) > start + per_page

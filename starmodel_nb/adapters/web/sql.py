@@ -35,7 +35,7 @@ def record_key(cls: type, raw: str):
     pk = primary_key(cls)
     try: k = TypeAdapter(cls.model_fields[pk].annotation).validate_python(raw)
     except ValidationError: return None
-    b = int_bounds(cls.__table__.c[pk]) if isinstance(k, int) else None
+    b = int_bounds(cls.__table__.c[pk]) if isinstance(k, int) and hasattr(cls, "__table__") else None   # a Redis key: any int
     return None if b and not b[0] <= k <= b[1] else k
 
 # %% ../../../nbs/34_web_sql.ipynb #bcae75fc
