@@ -84,7 +84,20 @@ async def _notify_big(self: PostgresBus, conn: psycopg.AsyncConnection, data: st
         await conn.execute(sql.SQL("DELETE FROM {} WHERE id <= %s").format(t), (ref - self.keep,))
         await conn.execute("SELECT pg_notify(%s, %s)", (self.channel, json.dumps({"ref": ref})))
 
-# %% ../../../nbs/25_bus_postgres.ipynb #02b7e15a
+# %% ../../../nbs/25_bus_postgres.ipynb #9fff840c
+@patch
+async def _send(self: PostgresBus, small: str | None, data: str):
+    for _ in range(2):
+        fresh = self._conn is None or self._conn.closed
+        conn = await self._connection()
+        try:
+            if small is not None: return await conn.execute("SELECT pg_notify(%s, %s)", (self.channel, small))
+            return await self._notify_big(conn, data)
+        except psycopg.OperationalError:
+            await self._drop()
+            if fresh: raise
+
+# %% ../../../nbs/25_bus_postgres.ipynb #9937ae92
 @patch
 async def publish(self: PostgresBus, evt: EntityChanged) -> None:
     "Notify every listening process of `evt`; `Unavailable` when the database does not answer within `timeout`."
@@ -93,17 +106,14 @@ async def publish(self: PostgresBus, evt: EntityChanged) -> None:
     try:
         async with asyncio.timeout(self.timeout):
             if self._ready is not None: await self._ready.wait()
-            async with self._lock:
-                conn = await self._connection()
-                if small is not None: await conn.execute("SELECT pg_notify(%s, %s)", (self.channel, small))
-                else: await self._notify_big(conn, data)
+            async with self._lock: await self._send(small, data)
     except (psycopg.Error, OSError) as e:   # a timeout is an OSError
         await self._drop()
         self.healthy = False
         raise Unavailable(f"Postgres bus {self.channel!r} cannot reach the database: {e!r}"[:300]) from e
     if self._task is None: self.healthy = True
 
-# %% ../../../nbs/25_bus_postgres.ipynb #3d337fc1
+# %% ../../../nbs/25_bus_postgres.ipynb #edc44414
 @patch
 def subscribe(self: PostgresBus, handler: Callable[[EntityChanged], None]) -> Callable[[], None]:
     "Call `handler(evt)` for every change heard from now on; returns the unsubscribe function."
@@ -119,14 +129,14 @@ def start(self: PostgresBus) -> None:
     if self._task is not None and not self._task.done(): return
     try: loop = asyncio.get_running_loop()
     except RuntimeError: return
-    self._ready = asyncio.Event()
+    self._ready, self._stopping = asyncio.Event(), False
     self._task = loop.create_task(self._listen(), name=f"bus listener {self.channel}")
 
-# %% ../../../nbs/25_bus_postgres.ipynb #61117199
+# %% ../../../nbs/25_bus_postgres.ipynb #e1f7b28b
 @patch
 async def _listen(self: PostgresBus):
     delay = 0.1
-    while True:
+    while not self._stopping:
         try:
             async with asyncio.timeout(self.timeout):
                 conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, application_name="starmodel-bus-listener",
@@ -136,7 +146,7 @@ async def _listen(self: PostgresBus):
                 if self._down: log.warning("bus: Postgres listener on %r connected again; changes made meanwhile were not heard", self.channel)
                 self._ready.set()
                 self._down, self.healthy, delay = False, True, 0.1
-                while True:
+                while not self._stopping:
                     async for n in conn.notifies(timeout=self.keepalive): await self._receive(n.payload)
                     async with asyncio.timeout(self.timeout): await conn.execute("SELECT 1")
         except Exception as e:   # a terminated backend, a restart, a timeout: reconnect, whatever it is
@@ -145,7 +155,7 @@ async def _listen(self: PostgresBus):
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
-# %% ../../../nbs/25_bus_postgres.ipynb #2d6e378f
+# %% ../../../nbs/25_bus_postgres.ipynb #e9cf6777
 @patch
 async def _fetch(self: PostgresBus, ref: int) -> str:
     async with asyncio.timeout(self.timeout), self._lock:
@@ -163,13 +173,14 @@ async def _receive(self: PostgresBus, payload: str):
         try: h(evt)
         except Exception: log.exception("bus handler %r failed", h)
 
-# %% ../../../nbs/25_bus_postgres.ipynb #38ba71b2
+# %% ../../../nbs/25_bus_postgres.ipynb #dfe7dd45
 @patch
 async def close(self: PostgresBus) -> None:
     "Stop the listener, drop the handlers, close the publishing connection."
     self._handlers.clear()
     if self._task is not None:
+        self._stopping = True   # a cancellation swallowed inside the client still ends the listener at its next turn
         self._task.cancel()
-        with suppress(asyncio.CancelledError): await self._task
+        await asyncio.wait({self._task}, timeout=self.keepalive + self.timeout)
     self._task, self._ready = None, None
     await self._drop()

@@ -7,7 +7,7 @@ Docs: https://starmodel.github.io/starmodel_nb/bus_redis.html.md"""
 # %% ../../../nbs/24_bus_redis.ipynb #0c15a500
 from __future__ import annotations
 import asyncio, json, logging, re
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import Callable
 from fastcore.basics import patch
 from redis.asyncio import Redis
@@ -137,14 +137,14 @@ def start(self: RedisStreamBus) -> None:
     if self._task is not None and not self._task.done(): return
     try: loop = asyncio.get_running_loop()
     except RuntimeError: return
-    self._ready = asyncio.Event()
+    self._ready, self._stopping = asyncio.Event(), False
     self._task = loop.create_task(self._read(), name=f"bus reader {self.stream}")
 
 # %% ../../../nbs/24_bus_redis.ipynb #b2dc1337
 @patch
 async def _read(self: RedisStreamBus):
     delay = 0.1
-    while True:
+    while not self._stopping:
         try:
             if self.last_id is None: self.last_id = await self.position()
             self._ready.set()
@@ -176,7 +176,8 @@ async def close(self: RedisStreamBus) -> None:
     "Stop the reader and drop the handlers; close the client only if this bus made it from a URL."
     self._handlers.clear()
     if self._task is not None:
+        self._stopping = True   # a cancellation swallowed inside the client still ends the reader at its next turn
         self._task.cancel()
-        with suppress(asyncio.CancelledError): await self._task
+        await asyncio.wait({self._task}, timeout=self.block_ms / 1000 + self.timeout)
     self._task, self._ready = None, None
     if self._own: await self.client.aclose()
