@@ -1,0 +1,394 @@
+"The cross-process buses on real services: `RedisStreamBus` (delivery, order, cap, replay, outages) and `PostgresBus`."
+import asyncio, json, logging, os, shutil, statistics, subprocess, sys, time, uuid
+from contextlib import contextmanager
+import pytest
+from support import NO_PG, PG, ROOT, TcpRelay, free_port, fresh_pg_database
+from starmodel_nb.app.bus import EntityChanged
+from starmodel_nb.app.uow import Unavailable
+
+REDIS = os.environ.get("STARMODEL_TEST_REDIS_URL")
+NO_REDIS = "STARMODEL_TEST_REDIS_URL is not set (a Redis to test against, e.g. redis://127.0.0.1:6379/15)"
+needs_redis = pytest.mark.skipif(not REDIS, reason=NO_REDIS)
+needs_pg = pytest.mark.skipif(not PG, reason=NO_PG)
+needs_redis_server = pytest.mark.skipif(not shutil.which("redis-server"), reason="no redis-server binary (apt-get install redis-server)")
+
+def change(v: int, entity: str = "counter", **kw) -> EntityChanged:
+    return EntityChanged(entity, "global", v, {"count": v}, {"count": v}, "global", **kw)
+
+async def listening(*buses):
+    "Return once every bus's listener hears changes: each publishes one, and every bus hears them all (then forgotten)."
+    heard = {id(b): set() for b in buses}
+    offs = [b.subscribe(lambda e, b=b: heard[id(b)].add(e.key)) for b in buses]
+    for i, b in enumerate(buses): await b.publish(EntityChanged("warmup", f"w{i}", 0, {}, {}, "global"))
+    assert await settle(lambda: all(len(h) == len(buses) for h in heard.values()))
+    for off in offs: off()
+
+async def settle(cond, timeout: float = 5.0) -> bool:
+    "Wait until `cond()` holds, at most `timeout` seconds; its last value."
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline: await asyncio.sleep(0.005)
+    return cond()
+
+@contextmanager
+def stream():
+    "A stream name of this test's own on the test Redis, deleted afterwards."
+    import redis
+    name = f"sm:test:{uuid.uuid4().hex[:8]}:changes"
+    try: yield name
+    finally:
+        with redis.Redis.from_url(REDIS) as r: r.delete(name)
+
+def redis_client(url: str = None):
+    from redis.asyncio import Redis
+    return Redis.from_url(url or REDIS, socket_connect_timeout=1, socket_timeout=3)
+
+def start_redis(port: int) -> subprocess.Popen:
+    "A redis-server of this test's own on `port`, without persistence, answering PING."
+    import redis
+    p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with redis.Redis(port=port, socket_connect_timeout=0.2) as r: r.ping(); return p
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or p.poll() is not None: p.kill(); raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+
+def stop_redis(p: subprocess.Popen):
+    p.terminate()
+    try: p.wait(5)
+    except subprocess.TimeoutExpired: p.kill(); p.wait()
+
+@pytest.fixture
+def own_redis():
+    "A redis-server of this test's own: `(port, proc)`; stopped afterwards whatever the test did to it."
+    port = free_port()
+    procs = [start_redis(port)]
+    yield port, procs
+    for p in procs:
+        if p.poll() is None: stop_redis(p)
+
+# --- Redis Stream bus -------------------------------------------------------------------------------------------
+
+@needs_redis
+def test_two_buses_on_separate_clients_see_each_others_changes_in_order():
+    from starmodel_nb.adapters.bus.redis import RedisStreamBus
+    async def go(name):
+        a, b = RedisStreamBus(redis_client(), stream=name), RedisStreamBus(redis_client(), stream=name)
+        await listening(a, b)
+        got_a, got_b = [], []
+        a.subscribe(lambda e: got_a.append((e.entity, e.version)))
+        b.subscribe_positions(lambda pos, e: got_b.append((pos, e.entity, e.version)))
+        sent = []
+        for v in range(40):
+            bus, who = (a, "a") if v % 3 else (b, "b")   # interleaved, as two instances serving browsers
+            await bus.publish(change(v, who)); sent.append((who, v))
+        assert await settle(lambda: len(got_a) == len(got_b) == 40)
+        await asyncio.sleep(0.2)   # nothing more comes: each change arrived once
+        kept = [x for x in await a.since("0-0") if x[1].entity != "warmup"]
+        for bus in (a, b): await bus.close(); await bus.client.aclose()
+        return sent, got_a, got_b, kept
+    with stream() as name: sent, got_a, got_b, kept = asyncio.run(go(name))
+    assert got_a == sent                                     # its own and the other's, in publishing order
+    assert [x[1:] for x in got_b] == sent
+    assert [p for p, *_ in got_b] == [p for p, _ in kept]    # the positions handed out are the stream's ids
+
+@needs_redis
+def test_a_thousand_changes_arrive_exactly_once_each_in_order():
+    from starmodel_nb.adapters.bus.redis import RedisStreamBus
+    async def go(name):
+        a, b = RedisStreamBus(redis_client(), stream=name), RedisStreamBus(redis_client(), stream=name)
+        await listening(a, b)
+        got_a, got_b = [], []
+        a.subscribe(lambda e: got_a.append(e.version)); b.subscribe(lambda e: got_b.append(e.version))
+        t0 = time.perf_counter()
+        for v in range(1000): await a.publish(change(v))
+        publish_s = time.perf_counter() - t0
+        assert await settle(lambda: len(got_b) >= 1000 and len(got_a) >= 1000, 20)
+        await asyncio.sleep(0.3)
+        for bus in (a, b): await bus.close(); await bus.client.aclose()
+        return got_a, got_b, publish_s
+    with stream() as name: got_a, got_b, publish_s = asyncio.run(go(name))
+    assert got_a == got_b == list(range(1000))
+    print(f"\n1000 sequential publishes: {publish_s * 1000:.0f} ms ({publish_s:.3f} ms each)")
+
+@needs_redis
+def test_publish_to_handler_latency_across_two_clients():
+    "A figure, checked only loosely: the time from `publish` on one client to the handler on another."
+    from starmodel_nb.adapters.bus.redis import RedisStreamBus
+    async def go(name):
+        a, b = RedisStreamBus(redis_client(), stream=name), RedisStreamBus(redis_client(), stream=name)
+        await listening(a, b)
+        arrived = {}
+        b.subscribe(lambda e: arrived.setdefault(e.version, time.perf_counter()))
+        await b.publish(change(-1)); assert await settle(lambda: -1 in arrived)
+        lat = []
+        for v in range(300):
+            t0 = time.perf_counter(); await a.publish(change(v))
+            assert await settle(lambda: v in arrived)
+            lat.append(arrived[v] - t0)
+        for bus in (a, b): await bus.close(); await bus.client.aclose()
+        return sorted(lat)
+    with stream() as name: lat = asyncio.run(go(name))
+    med, p95 = statistics.median(lat) * 1000, lat[int(len(lat) * 0.95)] * 1000
+    print(f"\nRedis publish -> handler on another client: median {med:.2f} ms, p95 {p95:.2f} ms, max {lat[-1] * 1000:.2f} ms")
+    assert med < 50
+
+CHILD = r"""
+import asyncio, json, sys
+from redis.asyncio import Redis
+from starmodel_nb.adapters.bus.redis import RedisStreamBus
+from starmodel_nb.app.bus import EntityChanged
+async def main(url, name, n):
+    bus, got = RedisStreamBus(Redis.from_url(url), stream=name), []
+    bus.subscribe(lambda e: got.append([e.entity, e.version]))
+    await bus.position(); bus.start(); await asyncio.sleep(0.2)
+    print("ready", flush=True)
+    while sum(g[0] == "parent" for g in got) < n: await asyncio.sleep(0.005)
+    for v in range(n): await bus.publish(EntityChanged("child", "global", v, {}, {}, "global"))
+    while len(got) < 2 * n: await asyncio.sleep(0.005)
+    await asyncio.sleep(0.2)
+    print(json.dumps(got), flush=True)
+    await bus.close()
+asyncio.run(main(*sys.argv[1:3], int(sys.argv[3])))
+"""
+
+@needs_redis
+def test_two_processes_see_each_others_changes_in_order():
+    from starmodel_nb.adapters.bus.redis import RedisStreamBus
+    n = 25
+    async def go(name):
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        child = await asyncio.create_subprocess_exec(sys.executable, "-c", CHILD, REDIS, name, str(n), env=env, stdout=subprocess.PIPE)
+        bus, got = RedisStreamBus(redis_client(), stream=name), []
+        bus.subscribe(lambda e: got.append([e.entity, e.version]))
+        assert (await asyncio.wait_for(child.stdout.readline(), 20)).strip() == b"ready"
+        for v in range(n): await bus.publish(EntityChanged("parent", "global", v, {}, {}, "global"))
+        theirs = json.loads(await asyncio.wait_for(child.stdout.readline(), 20))
+        assert await settle(lambda: len(got) == 2 * n)
+        await asyncio.wait_for(child.wait(), 10)
+        await bus.close(); await bus.client.aclose()
+        return got, theirs
+    with stream() as name: ours, theirs = asyncio.run(go(name))
+    expected = [["parent", v] for v in range(n)] + [["child", v] for v in range(n)]
+    assert ours == theirs == expected
+
+@needs_redis
+def test_garbage_entries_are_skipped_with_a_log_line(caplog):
+    from starmodel_nb.adapters.bus.redis import RedisStreamBus
+    async def go(name):
+        bus, got = RedisStreamBus(redis_client(), stream=name), []
+        bus.subscribe(got.append)
+        await bus.publish(change(1))
+        for junk in [{"evt": "not json"}, {"evt": json.dumps({"entity": "x"})}, {"other": "field"},
+                     {"evt": json.dumps({**change(2).to_dict(), "version": "2"})}, {"evt": b"\xff\xfe"}]:
+            await bus.client.xadd(name, junk)
+        await bus.publish(change(3))
+        assert await settle(lambda: len(got) == 2)
+        replay = await bus.since("0-0")
+        await bus.close(); await bus.client.aclose()
+        return got, replay
+    with caplog.at_level(logging.WARNING, logger="starmodel_nb"), stream() as name: got, replay = asyncio.run(go(name))
+    assert [e.version for e in got] == [1, 3]
+    assert [e.version for _, e in replay] == [1, 3]
+    skipped = [r.getMessage() for r in caplog.records if "skipped entry" in r.getMessage()]
+    assert len(skipped) == 10                    # five entries, each once when read live and once when replayed
+    assert "wrong types: ['version']" in skipped[3]
+
+@needs_redis
+def test_the_stream_is_capped_at_maxlen():
+    from starmodel_nb.adapters.bus.redis import RedisStreamBus
+    async def go(approx, exact):
+        a = RedisStreamBus(redis_client(), stream=approx, maxlen=100)
+        for v in range(1000): await a.publish(change(v))
+        b = RedisStreamBus(redis_client(), stream=exact, maxlen=50, exact=True)
+        for v in range(300): await b.publish(change(v))
+        out = await a.client.xlen(approx), await b.client.xlen(exact), [e.version for _, e in await b.since("0-0")]
+        for bus in (a, b): await bus.client.aclose()
+        return out
+    with stream() as approx, stream() as exact: n_approx, n_exact, kept = asyncio.run(go(approx, exact))
+    assert 100 <= n_approx <= 200                # MAXLEN ~: whole nodes (100 entries each by default) are dropped
+    assert n_exact == 50 and kept == list(range(250, 300))
+
+@needs_redis
+def test_since_returns_exactly_the_entries_after_a_position():
+    from starmodel_nb.adapters.bus.redis import RedisStreamBus
+    async def go(name):
+        bus = RedisStreamBus(redis_client(), stream=name)
+        assert await bus.position() == "0-0"
+        marks = []
+        for v in range(10):
+            await bus.publish(change(v)); marks.append(await bus.position())
+        out = {i: [e.version for _, e in await bus.since(marks[i])] for i in (0, 4, 9)}
+        out["start"] = [e.version for _, e in await bus.since("0-0")]
+        out["limit"] = [e.version for _, e in await bus.since(marks[4], limit=2)]
+        with pytest.raises(ValueError): await bus.since("1-0 +")
+        with pytest.raises(ValueError): await bus.since("-")
+        await bus.client.aclose()
+        return out, marks
+    with stream() as name: out, marks = asyncio.run(go(name))
+    assert out == {0: list(range(1, 10)), 4: list(range(5, 10)), 9: [], "start": list(range(10)), "limit": [5, 6]}
+    assert marks == sorted(marks, key=lambda m: tuple(map(int, m.split("-")))) and len(set(marks)) == 10
+
+@needs_redis_server
+def test_redis_stopped_publish_is_unavailable_and_the_reader_recovers_after_restart(own_redis, caplog):
+    from starmodel_nb.adapters.bus.redis import RedisStreamBus
+    port, procs = own_redis
+    async def go():
+        bus, got = RedisStreamBus(f"redis://127.0.0.1:{port}/0", stream="sm:fault:changes", block_ms=500), []
+        bus.subscribe(lambda e: got.append(e.version))
+        await bus.publish(change(1))
+        assert await settle(lambda: got == [1])
+        stop_redis(procs[0])
+        t0 = time.monotonic()
+        with pytest.raises(Unavailable): await bus.publish(change(2))
+        took = time.monotonic() - t0
+        assert bus.healthy is False
+        await asyncio.sleep(1.0)                                  # the reader retries with backoff meanwhile
+        procs.append(start_redis(port))                           # same port, empty: no persistence
+        assert await settle(lambda: bus.healthy, 5)
+        await bus.publish(change(3))
+        assert await settle(lambda: got == [1, 3])
+        await bus.close()
+        return took
+    with caplog.at_level(logging.WARNING, logger="starmodel_nb"): took = asyncio.run(go())
+    assert took < 2.5
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum("unreachable" in m for m in lines) == 1           # logged once, however many retries
+    assert sum("reachable again" in m for m in lines) == 1
+
+@needs_redis_server
+def test_entries_published_during_a_network_cut_are_not_lost(own_redis):
+    "The reader reaches Redis through a relay that is cut and restored; another client keeps publishing meanwhile."
+    from starmodel_nb.adapters.bus.redis import RedisStreamBus
+    port, _ = own_redis
+    relay = TcpRelay(("127.0.0.1", port))
+    async def go():
+        cut = RedisStreamBus(redis_client(f"redis://127.0.0.1:{relay.port}/0"), stream="sm:cut:changes", block_ms=500)
+        other = RedisStreamBus(redis_client(f"redis://127.0.0.1:{port}/0"), stream="sm:cut:changes")
+        got = []
+        cut.subscribe(lambda e: got.append(e.version))
+        await cut.publish(change(0))                              # once its own is heard, the reader is surely reading
+        assert await settle(lambda: got == [0])
+        relay.down()
+        assert await settle(lambda: not cut.healthy, 5)
+        for v in range(1, 21): await other.publish(change(v))    # the rest of the world carries on
+        with pytest.raises(Unavailable): await cut.publish(change(99))
+        await asyncio.sleep(0.5)
+        assert got == [0]
+        relay.up()
+        assert await settle(lambda: cut.healthy and len(got) >= 21, 8)
+        await other.publish(change(21))
+        assert await settle(lambda: len(got) >= 22)
+        await asyncio.sleep(0.2)
+        for bus in (cut, other): await bus.close(); await bus.client.aclose()
+        return got
+    try: got = asyncio.run(go())
+    finally: relay.down()
+    assert got == list(range(22))                                 # nothing missed, nothing twice, in order
+
+@needs_redis
+def test_close_stops_the_reader_and_leaves_a_given_client_open():
+    from starmodel_nb.adapters.bus.redis import RedisStreamBus
+    async def go(name):
+        client = redis_client()
+        bus, got = RedisStreamBus(client, stream=name), []
+        bus.subscribe(got.append)
+        await bus.publish(change(1)); assert await settle(lambda: len(got) == 1)
+        task = bus._task
+        await bus.close()
+        await RedisStreamBus(redis_client(), stream=name).publish(change(2))
+        await asyncio.sleep(0.3)
+        out = task.done(), len(got), await client.ping()
+        await client.aclose()
+        return out
+    with stream() as name: assert asyncio.run(go(name)) == (True, 1, True)
+
+# --- Postgres LISTEN/NOTIFY bus ---------------------------------------------------------------------------------
+
+@needs_pg
+def test_postgres_two_buses_see_each_others_changes_in_order():
+    from starmodel_nb.adapters.bus.postgres import PostgresBus
+    async def go(url):
+        a, b = PostgresBus(url), PostgresBus(url)
+        await listening(a, b)
+        got_a, got_b, at = [], [], {}
+        a.subscribe(lambda e: got_a.append((e.entity, e.version)))
+        b.subscribe(lambda e: (got_b.append((e.entity, e.version)), at.__setitem__(e.version, time.perf_counter())))
+        sent, lat = [], []
+        for v in range(60):
+            bus, who = (a, "a") if v % 3 else (b, "b")
+            t0 = time.perf_counter(); await bus.publish(change(v, who)); sent.append((who, v))
+            assert await settle(lambda: len(got_a) == len(got_b) == v + 1)
+            lat.append(at[v] - t0)
+        await asyncio.sleep(0.2)
+        for bus in (a, b): await bus.close()
+        return sent, got_a, got_b, sorted(lat)
+    with fresh_pg_database("sm_bus") as url: sent, got_a, got_b, lat = asyncio.run(go(url))
+    assert got_a == got_b == sent
+    print(f"\nPostgres publish -> handler (b): median {statistics.median(lat) * 1000:.2f} ms, max {lat[-1] * 1000:.2f} ms")
+
+@needs_pg
+def test_postgres_a_change_over_8000_bytes_goes_through_the_capped_table():
+    from starmodel_nb.adapters.bus.postgres import PostgresBus
+    import psycopg
+    async def go(url):
+        a, b = PostgresBus(url, keep=3), PostgresBus(url)
+        await listening(a, b)
+        got = []
+        b.subscribe(got.append)
+        bigs = [EntityChanged("product", str(i), 1, {"notes": "é" * 6000}, {"notes": "é" * 6000, "i": i}, "global") for i in range(5)]
+        await a.publish(change(1))
+        for e in bigs: await a.publish(e)
+        await a.publish(change(2))
+        assert await settle(lambda: len(got) == 7)
+        async with await psycopg.AsyncConnection.connect(url) as c:
+            rows = await (await c.execute("SELECT count(*), max(length(evt)) FROM starmodel_bus")).fetchone()
+        for bus in (a, b): await bus.close()
+        return got, bigs, rows
+    with fresh_pg_database("sm_bus") as url: got, bigs, rows = asyncio.run(go(url))
+    assert got == [change(1), *bigs, change(2)]                  # whole, in order, small and big alike
+    assert rows[0] == 3 and rows[1] > 8000                       # only the last `keep` big changes are kept
+
+@needs_pg
+def test_postgres_listener_reconnects_after_its_backend_is_terminated(caplog):
+    from starmodel_nb.adapters.bus.postgres import PostgresBus
+    import psycopg
+    async def go(url, db):
+        listener, publisher = PostgresBus(url, channel="sm_term"), PostgresBus(url, channel="sm_term")
+        await listening(listener)                                 # the publisher does not listen: one listener to cut
+        got = []
+        listener.subscribe(lambda e: got.append(e.version))
+        await publisher.publish(change(1)); assert await settle(lambda: got == [1])
+        q = "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'starmodel-bus-listener'"
+        async with await psycopg.AsyncConnection.connect(PG, autocommit=True) as admin:
+            (pid,), = await (await admin.execute(q, (db,))).fetchall()
+            await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            assert await settle(lambda: any("lost its connection" in r.getMessage() for r in caplog.records))
+            assert await settle(lambda: listener.healthy, 5)
+            (pid2,), = await (await admin.execute(q, (db,))).fetchall()
+            # and the publisher's own connection: cut too, the next publish still goes through (one retry)
+            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
+                                "AND application_name <> 'starmodel-bus-listener'", (db,))
+        await asyncio.sleep(0.1)
+        await publisher.publish(change(2))
+        assert await settle(lambda: got == [1, 2])
+        for bus in (listener, publisher): await bus.close()
+        return pid, pid2
+    with caplog.at_level(logging.WARNING, logger="starmodel_nb"), fresh_pg_database("sm_bus") as url:
+        pid, pid2 = asyncio.run(go(url, url.rsplit("/", 1)[1]))
+    assert pid != pid2
+    assert any("connected again" in r.getMessage() for r in caplog.records)
+
+@needs_pg
+def test_postgres_unreachable_is_unavailable_quickly():
+    from starmodel_nb.adapters.bus.postgres import PostgresBus
+    async def go():
+        relay_dead = TcpRelay(("127.0.0.1", 1)); relay_dead.down()   # a port nothing listens on
+        bus = PostgresBus(f"postgresql://postgres@127.0.0.1:{relay_dead.port}/x")
+        t0 = time.monotonic()
+        with pytest.raises(Unavailable): await bus.publish(change(1))
+        return time.monotonic() - t0, bus.healthy
+    took, healthy = asyncio.run(go())
+    assert took < 2.5 and healthy is False
