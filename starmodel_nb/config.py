@@ -38,6 +38,8 @@ class Settings:
     memory_ttl: int = 3_600              # idle seconds before a memory instance expires
     memory_cap: int = 100_000            # live memory instances in all (least recently used go first)
     memory_bytes: int = 256 << 20        # and their weight in all (their JSON), so big instances cannot fill the memory
+    bus: str = "auto"                    # how committed changes reach every page: auto (redis when redis_url is set, else this
+                                         # process), local, redis (a Redis Stream, replayable) or postgres (LISTEN/NOTIFY)
     memory_store: str = "memory"         # where SERVER_MEMORY entities live: memory (this process), or redis (shared by every
                                          # process on redis_url: the same entity code on several instances)
     stream_queue: int = 256              # patches buffered per live stream before it is dropped

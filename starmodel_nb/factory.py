@@ -26,7 +26,7 @@ from .adapters.web.stream import stream_message
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'HISTORIES', 'create_app']
+__all__ = ['log', 'HISTORIES', 'BUSES', 'create_app']
 
 # %% ../nbs/40_factory.ipynb #83f42f72
 def _lookup(entities: list | None):
@@ -89,6 +89,35 @@ def _history(s: Settings, classes, repo_for) -> History:
     except OperationalError as e: log.warning("history table not checked (%s): it is made once the database answers", e.orig)
     return h
 
+# %% ../nbs/40_factory.ipynb #bs000001
+BUSES = ("auto", "local", "redis", "postgres")
+
+def _bus(s: Settings, classes):
+    "The bus the settings ask for, and its kind."
+    if s.bus not in BUSES: raise ValueError(f"bus = {s.bus!r}: use one of {', '.join(BUSES)}")
+    kind = ("redis" if s.redis_url else "local") if s.bus == "auto" else s.bus
+    if kind == "local": return LocalBus(), kind
+    if kind == "redis" and not s.redis_url: raise ValueError("bus = redis needs a redis_url")
+    if mem := [c.__name__ for c in classes if entity_store(c) == StateStore.SERVER_MEMORY and s.memory_store != "redis"]:
+        raise ValueError(f"with a shared bus ({kind}) the app runs on several instances, and {', '.join(mem)} would be split between "
+                         "them: set memory_store = redis (STARMODEL_MEMORY_STORE=redis), or bus = local for one process")
+    if kind == "postgres":
+        from starmodel_nb.adapters.bus.postgres import PostgresBus
+        return PostgresBus(s.database_url), kind
+    from starmodel_nb.adapters.bus.redis import RedisStreamBus
+    return RedisStreamBus(s.redis_url, stream=f"sm:{s.app or 'app'}:changes"), kind
+
+# %% ../nbs/40_factory.ipynb #bs000002
+async def _connect(rt: Runtime, kind: str) -> None:
+    "At start, on the app's loop: a Redis Stream's reader, counting from its current position, replaying from it; a Postgres listener."
+    if kind == "postgres": rt.bus.start()
+    if kind != "redis": return
+    from starmodel_nb.adapters.bus.redis import position_of, seq_of
+    rt.hub.seq = seq_of(await rt.bus.position())
+    rt.bus.subscribe_positions(lambda pos, evt: rt.hub.publish(evt, seq_of(pos)))
+    async def backfill(since: int) -> list: return [(seq_of(p), e) for p, e in await rt.bus.since(position_of(since), limit=rt.hub.replay)]
+    rt.hub.backfill = backfill
+
 # %% ../nbs/40_factory.ipynb #bc4cbb22
 def create_app(entities: list | None = None, settings: Settings | None = None, ui=None, **overrides) -> StarApp:
     "An app serving `entities` (default: all registered) with `settings` (default: `load_settings(**overrides)`) and `ui`."
@@ -96,9 +125,12 @@ def create_app(entities: list | None = None, settings: Settings | None = None, u
     asset_headers(s.assets, theme=s.theme, mode=s.mode)   # a misspelt theme or mode fails here, not on the first page
     lookup = _lookup(entities)
     repo_for = _repositories(s, lookup().values())
-    rt = Runtime(s, lookup, repo_for, LocalBus(), ui=ui if ui is not None else MonsterUI(), history=_history(s, lookup().values(), repo_for))
+    bus, kind = _bus(s, lookup().values())
+    rt = Runtime(s, lookup, repo_for, bus, ui=ui if ui is not None else MonsterUI(), history=_history(s, lookup().values(), repo_for))
     rt.hub = StreamHub(partial(stream_message, rt), queue=s.stream_queue, heartbeat=s.stream_heartbeat, cap=s.stream_cap,
-                       replay=s.stream_replay, replay_bytes=s.stream_replay_bytes, per_client=s.stream_per_client)
+                       replay=s.stream_replay, replay_bytes=s.stream_replay_bytes, per_client=s.stream_per_client,
+                       epoch=f"redis:{bus.stream}" if kind == "redis" else "")
+    if kind != "redis": rt.bus.subscribe(rt.hub.publish)   # in process at once; a stream's reader starts with the app
     secret = session_secret(s)
     if s.admin: print("starmodel_nb: the admin is on at /admin; with no authentication configured it answers this machine only")
-    return build_app(rt, secret, admin_routes())
+    return build_app(rt, secret, admin_routes(), startup=[partial(_connect, rt, kind)])

@@ -12,6 +12,12 @@ needs_redis = pytest.mark.skipif(not REDIS, reason=NO_REDIS)
 needs_pg = pytest.mark.skipif(not PG, reason=NO_PG)
 needs_redis_server = pytest.mark.skipif(not shutil.which("redis-server"), reason="no redis-server binary (apt-get install redis-server)")
 
+
+def arun(coro):
+    "`asyncio.run(coro)` in a thread of its own: Playwright's sync API may own this thread's event loop."
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1) as ex: return ex.submit(asyncio.run, coro).result()
+
 def change(v: int, entity: str = "counter", **kw) -> EntityChanged:
     return EntityChanged(entity, "global", v, {"count": v}, {"count": v}, "global", **kw)
 
@@ -89,7 +95,7 @@ def test_two_buses_on_separate_clients_see_each_others_changes_in_order():
         kept = [x for x in await a.since("0-0") if x[1].entity != "warmup"]
         for bus in (a, b): await bus.close(); await bus.client.aclose()
         return sent, got_a, got_b, kept
-    with stream() as name: sent, got_a, got_b, kept = asyncio.run(go(name))
+    with stream() as name: sent, got_a, got_b, kept = arun(go(name))
     assert got_a == sent                                     # its own and the other's, in publishing order
     assert [x[1:] for x in got_b] == sent
     assert [p for p, *_ in got_b] == [p for p, _ in kept]    # the positions handed out are the stream's ids
@@ -109,7 +115,7 @@ def test_a_thousand_changes_arrive_exactly_once_each_in_order():
         await asyncio.sleep(0.3)
         for bus in (a, b): await bus.close(); await bus.client.aclose()
         return got_a, got_b, publish_s
-    with stream() as name: got_a, got_b, publish_s = asyncio.run(go(name))
+    with stream() as name: got_a, got_b, publish_s = arun(go(name))
     assert got_a == got_b == list(range(1000))
     print(f"\n1000 sequential publishes: {publish_s * 1000:.0f} ms ({publish_s:.3f} ms each)")
 
@@ -130,7 +136,7 @@ def test_publish_to_handler_latency_across_two_clients():
             lat.append(arrived[v] - t0)
         for bus in (a, b): await bus.close(); await bus.client.aclose()
         return sorted(lat)
-    with stream() as name: lat = asyncio.run(go(name))
+    with stream() as name: lat = arun(go(name))
     med, p95 = statistics.median(lat) * 1000, lat[int(len(lat) * 0.95)] * 1000
     print(f"\nRedis publish -> handler on another client: median {med:.2f} ms, p95 {p95:.2f} ms, max {lat[-1] * 1000:.2f} ms")
     assert med < 50
@@ -170,7 +176,7 @@ def test_two_processes_see_each_others_changes_in_order():
         await asyncio.wait_for(child.wait(), 10)
         await bus.close(); await bus.client.aclose()
         return got, theirs
-    with stream() as name: ours, theirs = asyncio.run(go(name))
+    with stream() as name: ours, theirs = arun(go(name))
     expected = [["parent", v] for v in range(n)] + [["child", v] for v in range(n)]
     assert ours == theirs == expected
 
@@ -189,7 +195,7 @@ def test_garbage_entries_are_skipped_with_a_log_line(caplog):
         replay = await bus.since("0-0")
         await bus.close(); await bus.client.aclose()
         return got, replay
-    with caplog.at_level(logging.WARNING, logger="starmodel_nb"), stream() as name: got, replay = asyncio.run(go(name))
+    with caplog.at_level(logging.WARNING, logger="starmodel_nb"), stream() as name: got, replay = arun(go(name))
     assert [e.version for e in got] == [1, 3]
     assert [e.version for _, e in replay] == [1, 3]
     skipped = [r.getMessage() for r in caplog.records if "skipped entry" in r.getMessage()]
@@ -207,7 +213,7 @@ def test_the_stream_is_capped_at_maxlen():
         out = await a.client.xlen(approx), await b.client.xlen(exact), [e.version for _, e in await b.since("0-0")]
         for bus in (a, b): await bus.client.aclose()
         return out
-    with stream() as approx, stream() as exact: n_approx, n_exact, kept = asyncio.run(go(approx, exact))
+    with stream() as approx, stream() as exact: n_approx, n_exact, kept = arun(go(approx, exact))
     assert 100 <= n_approx <= 200                # MAXLEN ~: whole nodes (100 entries each by default) are dropped
     assert n_exact == 50 and kept == list(range(250, 300))
 
@@ -227,7 +233,7 @@ def test_since_returns_exactly_the_entries_after_a_position():
         with pytest.raises(ValueError): await bus.since("-")
         await bus.client.aclose()
         return out, marks
-    with stream() as name: out, marks = asyncio.run(go(name))
+    with stream() as name: out, marks = arun(go(name))
     assert out == {0: list(range(1, 10)), 4: list(range(5, 10)), 9: [], "start": list(range(10)), "limit": [5, 6]}
     assert marks == sorted(marks, key=lambda m: tuple(map(int, m.split("-")))) and len(set(marks)) == 10
 
@@ -252,7 +258,7 @@ def test_redis_stopped_publish_is_unavailable_and_the_reader_recovers_after_rest
         assert await settle(lambda: got == [1, 3])
         await bus.close()
         return took
-    with caplog.at_level(logging.WARNING, logger="starmodel_nb"): took = asyncio.run(go())
+    with caplog.at_level(logging.WARNING, logger="starmodel_nb"): took = arun(go())
     assert took < 2.5
     lines = [r.getMessage() for r in caplog.records]
     assert sum("unreachable" in m for m in lines) == 1           # logged once, however many retries
@@ -284,7 +290,7 @@ def test_entries_published_during_a_network_cut_are_not_lost(own_redis):
         await asyncio.sleep(0.2)
         for bus in (cut, other): await bus.close(); await bus.client.aclose()
         return got
-    try: got = asyncio.run(go())
+    try: got = arun(go())
     finally: relay.down()
     assert got == list(range(22))                                 # nothing missed, nothing twice, in order
 
@@ -303,7 +309,7 @@ def test_close_stops_the_reader_and_leaves_a_given_client_open():
         out = task.done(), len(got), await client.ping()
         await client.aclose()
         return out
-    with stream() as name: assert asyncio.run(go(name)) == (True, 1, True)
+    with stream() as name: assert arun(go(name)) == (True, 1, True)
 
 # --- Postgres LISTEN/NOTIFY bus ---------------------------------------------------------------------------------
 
@@ -325,7 +331,7 @@ def test_postgres_two_buses_see_each_others_changes_in_order():
         await asyncio.sleep(0.2)
         for bus in (a, b): await bus.close()
         return sent, got_a, got_b, sorted(lat)
-    with fresh_pg_database("sm_bus") as url: sent, got_a, got_b, lat = asyncio.run(go(url))
+    with fresh_pg_database("sm_bus") as url: sent, got_a, got_b, lat = arun(go(url))
     assert got_a == got_b == sent
     print(f"\nPostgres publish -> handler (b): median {statistics.median(lat) * 1000:.2f} ms, max {lat[-1] * 1000:.2f} ms")
 
@@ -347,7 +353,7 @@ def test_postgres_a_change_over_8000_bytes_goes_through_the_capped_table():
             rows = await (await c.execute("SELECT count(*), max(length(evt)) FROM starmodel_bus")).fetchone()
         for bus in (a, b): await bus.close()
         return got, bigs, rows
-    with fresh_pg_database("sm_bus") as url: got, bigs, rows = asyncio.run(go(url))
+    with fresh_pg_database("sm_bus") as url: got, bigs, rows = arun(go(url))
     assert got == [change(1), *bigs, change(2)]                  # whole, in order, small and big alike
     assert rows[0] == 3 and rows[1] > 8000                       # only the last `keep` big changes are kept
 
@@ -377,7 +383,7 @@ def test_postgres_listener_reconnects_after_its_backend_is_terminated(caplog):
         for bus in (listener, publisher): await bus.close()
         return pid, pid2
     with caplog.at_level(logging.WARNING, logger="starmodel_nb"), fresh_pg_database("sm_bus") as url:
-        pid, pid2 = asyncio.run(go(url, url.rsplit("/", 1)[1]))
+        pid, pid2 = arun(go(url, url.rsplit("/", 1)[1]))
     assert pid != pid2
     assert any("connected again" in r.getMessage() for r in caplog.records)
 
@@ -390,5 +396,5 @@ def test_postgres_unreachable_is_unavailable_quickly():
         t0 = time.monotonic()
         with pytest.raises(Unavailable): await bus.publish(change(1))
         return time.monotonic() - t0, bus.healthy
-    took, healthy = asyncio.run(go())
+    took, healthy = arun(go())
     assert took < 2.5 and healthy is False

@@ -32,7 +32,7 @@ class Local(Entity):
     def hit(self): self.n += 1
 
 def app_for(url: str, ns: str, *classes, **kw):
-    return create_app(list(classes), redis_url=url, app=ns, secret_key=SECRET, **kw)
+    return create_app(list(classes), redis_url=url, app=ns, secret_key=SECRET, **{"bus": "local", **kw})   # the store, not the bus
 
 def clear(ns: str):
     import redis

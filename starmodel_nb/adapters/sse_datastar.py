@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio, json, logging, secrets
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Awaitable, Any, Callable, Iterable, NamedTuple
 from datastar_py import ServerSentEventGenerator as SSE, consts
 from fastcore.basics import patch
 from ..app.bus import EntityChanged
@@ -42,13 +42,14 @@ class StreamsFull(Exception):
 class StreamHub:
     "Fans committed changes out to live streams; `render(evt, prefix)` gives the message dict (or `None` to skip)."
     def __init__(self, render: Callable[[EntityChanged, str], dict | None], queue: int = 256, heartbeat: float = 15.0,
-                 cap: int = 1000, replay: int = 1000, replay_bytes: int = 32 << 20, per_client: int = 100):
+                 cap: int = 1000, replay: int = 1000, replay_bytes: int = 32 << 20, per_client: int = 100, epoch: str = ""):
         self.render, self.queue, self.heartbeat, self.cap, self.per_client = render, queue, heartbeat, cap, per_client
         self.replay, self.replay_bytes, self._held = replay, replay_bytes, 0   # the replay buffer: entries and bytes
-        self.epoch, self.seq = secrets.token_hex(6), 0
+        self.epoch, self.seq = epoch or secrets.token_hex(6), 0   # a shared bus names the epoch: its positions are every instance's
         self._recent: deque[Buffered] = deque()
         self._subs: dict[str, set[Subscription]] = {}                           # open streams by channel
         self._per: dict[str, int] = {}                                          # open streams by client address
+        self.backfill: Callable[[int], Awaitable[list]] | None = None            # a shared bus's changes after a seq, older than the buffer
 
 # %% ../../nbs/31_sse_datastar.ipynb #588a5995
 @dataclass(slots=True, eq=False)
@@ -129,9 +130,9 @@ def _text(self: StreamHub, b: Buffered, prefix: str) -> str | None:
 
 # %% ../../nbs/31_sse_datastar.ipynb #429ba70f
 @patch
-def publish(self: StreamHub, evt: EntityChanged) -> None:
-    "The bus handler: number `evt`, keep it for replay, and queue it to every stream on its channel."
-    self.seq += 1
+def publish(self: StreamHub, evt: EntityChanged, seq: int | None = None) -> None:
+    "The bus handler: number `evt` (or take a shared bus's `seq` for it), keep it for replay, and queue it to every stream on its channel."
+    self.seq = self.seq + 1 if seq is None else max(seq, self.seq)
     b = Buffered(self.seq, evt.channel, evt, {}, len(json.dumps(evt.state, default=str)))   # what it holds, weighed once
     self._keep(b)
     for sub in list(self._subs.get(evt.channel, ())):
@@ -154,6 +155,18 @@ def _missed(self: StreamHub, sub: Subscription, chans: set[str], since: int | No
     if epoch != self.epoch: since = 0   # a page of another server (before a restart or swap) saw none of these
     return [(b.seq, text) for b in list(self._recent) if b.seq > since and b.channel in chans and (text := self._text(b, sub.prefix))]
 
+# %% ../../nbs/31_sse_datastar.ipynb #bf000002
+@patch
+async def _older(self: StreamHub, sub: Subscription, chans: set[str], since: int | None, epoch: str | None):
+    "`(seq, text)` of the changes after `since` on `chans` that only the shared bus still has (older than the buffer)."
+    if self.backfill is None or since is None or epoch != self.epoch or (self._recent and since >= self._recent[0].seq): return
+    first = self._recent[0].seq if self._recent else None
+    try: older = await self.backfill(since)
+    except Exception as e: log.warning("live stream: cannot replay from the bus (%s)", e); return
+    for seq, evt in older:
+        if first is not None and seq >= first: return
+        if evt.channel in chans and (text := self._text(Buffered(seq, evt.channel, evt, {}, 0), sub.prefix)): yield seq, text
+
 # %% ../../nbs/31_sse_datastar.ipynb #94c3edfd
 @patch
 async def events(self: StreamHub, sub: Subscription, channels: Iterable[str] | None = None, since: int | None = None, epoch: str | None = None):
@@ -161,7 +174,9 @@ async def events(self: StreamHub, sub: Subscription, channels: Iterable[str] | N
     top = 0
     try:
         yield f"event: sm\ndata: {json.dumps({'hello': 1, 'epoch': self.epoch, 'seq': self.seq})}\n\n"
-        for top, text in self._missed(sub, set(sub.channels if channels is None else channels), since, epoch): yield text
+        chans = set(sub.channels if channels is None else channels)
+        async for top, text in self._older(sub, chans, since, epoch): yield text
+        for top, text in self._missed(sub, chans, since, epoch): yield text
         while True:
             try: seq, text = await asyncio.wait_for(sub.queue.get(), self.heartbeat)
             except asyncio.TimeoutError: yield ": ping\n\n"; continue

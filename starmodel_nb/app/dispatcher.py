@@ -101,8 +101,8 @@ async def _yields(spec: EventSpec, gen) -> AsyncIterator:
 RETRIES = 12
 
 async def conflict_pause(attempt: int) -> None:
-    "A short random wait before re-running after the `attempt`-th conflict, growing with each one."
-    await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+    "A short random wait before re-running after the `attempt`-th conflict, doubling with each one up to 0.1 s (so a busy key still gets through)."
+    await asyncio.sleep(random.uniform(0, min(0.002 * 2 ** attempt, 0.1)))
 
 async def retry_conflicts(fn: Callable, retries: int = RETRIES):
     "Await `fn()` again on fresh state while it raises `Conflict`, at most `retries` times in all."

@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/bus_redis.html.md"""
 
 # %% ../../../nbs/24_bus_redis.ipynb #0c15a500
 from __future__ import annotations
-import asyncio, json, logging, re
+import asyncio, weakref, json, logging, re
 from contextlib import asynccontextmanager
 from typing import Callable
 from fastcore.basics import patch
@@ -18,7 +18,7 @@ from ...app.uow import Unavailable
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'encode_event', 'decode_event', 'check_position', 'RedisStreamBus']
+__all__ = ['log', 'encode_event', 'decode_event', 'check_position', 'RedisStreamBus', 'seq_of', 'position_of']
 
 # %% ../../../nbs/24_bus_redis.ipynb #77cf0d34
 _FIELDS = {"entity": str, "key": str, "version": int, "changed": dict, "state": dict, "channel": str, "deleted": bool}
@@ -56,7 +56,8 @@ class RedisStreamBus:
                  block_ms: int = 1000, timeout: float = 2.0,  # how long one read blocks; the bound on any call
                  exact: bool = False):  # trim to exactly `maxlen` instead of `MAXLEN ~`
         self._own = isinstance(client, str)
-        self.client = Redis.from_url(client, socket_connect_timeout=timeout, socket_timeout=block_ms / 1000 + timeout) if self._own else client
+        self._given, self._url = (None, client) if self._own else (client, None)
+        self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # owned: one client per event loop
         self.stream, self.maxlen, self.block_ms, self.timeout, self.exact = stream, maxlen, block_ms, timeout, exact
         self.last_id: str | None = None   # the reader's cursor: the id of the last entry it read
         self.healthy = True               # False while Redis cannot be reached: pages may be behind
@@ -65,6 +66,14 @@ class RedisStreamBus:
         self._ready: asyncio.Event | None = None
         self._down = False
     def __repr__(self): return f"RedisStreamBus({self.stream!r}, maxlen={self.maxlen}, healthy={self.healthy}, last_id={self.last_id!r})"
+    @property
+    def client(self) -> Redis:
+        "The client given, or this bus's own for the running loop (an asyncio client belongs to the loop it first ran on)."
+        if self._given is not None: return self._given
+        loop = asyncio.get_running_loop()
+        if (c := self._clients.get(loop)) is None:
+            c = self._clients[loop] = Redis.from_url(self._url, socket_connect_timeout=self.timeout, socket_timeout=self.block_ms / 1000 + self.timeout)
+        return c
 
 # %% ../../../nbs/24_bus_redis.ipynb #fbadb8b6
 @patch
@@ -82,7 +91,8 @@ async def publish(self: RedisStreamBus, evt: EntityChanged) -> None:
     if self._handlers: self.start()
     try:
         async with self._reaching():
-            if self._ready is not None: await self._ready.wait()
+            if self._ready is not None and self._task is not None and self._task.get_loop() is asyncio.get_running_loop():
+                await self._ready.wait()   # the reader's cursor is fixed before this process's first change (same loop only)
             await self.client.xadd(self.stream, {"evt": data}, maxlen=self.maxlen, approximate=not self.exact)
     except Unavailable:
         self.healthy = False
@@ -180,4 +190,16 @@ async def close(self: RedisStreamBus) -> None:
         self._task.cancel()
         await asyncio.wait({self._task}, timeout=self.block_ms / 1000 + self.timeout)
     self._task, self._ready = None, None
-    if self._own: await self.client.aclose()
+    if self._own and (c := self._clients.pop(asyncio.get_running_loop(), None)) is not None:
+        await c.aclose()   # this loop's client; another loop's went, or goes, with its loop
+
+# %% ../../../nbs/24_bus_redis.ipynb #ps000001
+def seq_of(position: str) -> int:
+    "The number of stream position `<ms>-<n>`: `ms * 1000 + n`."
+    ms, _, n = check_position(position).partition("-")
+    if int(n) > 999: log.warning("more than 1,000 changes in one millisecond (%s): counted as the 999th", position)
+    return int(ms) * 1000 + min(int(n), 999)
+
+def position_of(seq: int) -> str:
+    "The stream position of number `seq` (the inverse of `seq_of`)."
+    return f"{seq // 1000}-{seq % 1000}"

@@ -56,17 +56,16 @@ def _middleware(app: StarApp, rt: Runtime) -> None:
     app.add_middleware(SessionCookies, name=s.session_cookie, secure=s.cookie_secure, trusted=tuple(s.trusted_proxies.split()))
 
 # %% ../../../nbs/36_web_app.ipynb #d3f707bc
-def build_app(rt: Runtime, secret_key: str, routes: list = ()) -> StarApp:
-    "The app serving `rt`: index, live stream, assets, extra `routes` (the admin), collections, entity pages and events."
+def build_app(rt: Runtime, secret_key: str, routes: list = (), startup: list = ()) -> StarApp:
+    "The app serving `rt`: index, live stream, assets, extra `routes` (the admin), collections, entity pages and events; `startup` hooks run first."
     s = rt.settings = replace(rt.settings, assets=resolve_assets(rt.settings.assets))   # auto: a local copy or the CDN, once
     async def started(): rt.loop = asyncio.get_running_loop(); close_private_loop(rt)   # the app's loop takes over
     app = StarApp(default_hdrs=False, secret_key=secret_key, session_cookie=INNER, same_site="lax",
-                  on_startup=[started], on_shutdown=[rt.hub.close, rt.bus.close, rt.history.close])
+                  on_startup=[started, *startup], on_shutdown=[rt.hub.close, rt.bus.close, rt.history.close])
     _middleware(app, rt)
     app.state.sm = rt
     app.router.routes.extend([Route("/", index_endpoint), Route("/_sm/stream", stream_endpoint), *asset_routes(s.assets), *routes,
         CollectionRoute("/{slug}", collection_endpoint, methods=ALL), CollectionRoute("/{slug}/{ident}", record_endpoint, methods=ALL),
         CollectionRoute("/{slug}/{ident}/{name}", record_action_endpoint, methods=ALL),
         EntityRoute("/{slug}", page_endpoint, methods=ALL), EntityRoute("/{slug}/{name}", event_endpoint, methods=ALL)])
-    rt.bus.subscribe(rt.hub.publish)
     return app

@@ -1,0 +1,84 @@
+"""Several instances on one Redis (issue 12): a change made on one instance reaches a live stream held by another, and a
+page reconnecting to an instance started after the change replays it from the Redis Stream (positions are shared)."""
+import json, os, subprocess, sys, time, uuid
+import httpx, pytest
+from starmodel_nb import create_app
+from support import free_port
+
+REDIS = os.environ.get("STARMODEL_TEST_REDIS_URL")
+pytestmark = pytest.mark.skipif(not REDIS, reason="STARMODEL_TEST_REDIS_URL is not set (a Redis to test against, e.g. redis://127.0.0.1:6379/15)")
+DS = {"Datastar-Request": "true"}
+APP = '''
+from starmodel_nb import Entity, event, create_app
+class Board(Entity):
+    model_config = {"scope": "global"}
+    n: int = 0
+    @event
+    def hit(self): self.n += 1
+app = create_app([Board], secret_key="multi-instance-secret-key-of-32-bytes")
+'''
+
+class Instance:
+    def __init__(self, workdir, ns):
+        self.port = free_port()
+        env = {**os.environ, "STARMODEL_REDIS_URL": REDIS, "STARMODEL_APP": ns, "STARMODEL_MEMORY_STORE": "redis"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "multi_app:app", "--port", str(self.port), "--no-access-log",
+                                      "--log-level", "warning"], cwd=workdir, env=env)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert self.proc.poll() is None, f"{self.url} exited {self.proc.returncode}"
+            try: httpx.get(self.url + "/board", timeout=5); break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, f"{self.url} did not start"
+                time.sleep(0.05)
+    def stop(self): self.proc.terminate(); self.proc.wait(10)
+
+def messages(url: str, want: int, since=None, epoch=None, timeout: float = 20) -> list[dict]:
+    "The first `want` `sm` messages of a live stream on `url` (the hello included)."
+    q = {} if since is None else {"since": since, "epoch": epoch}
+    out = []
+    with httpx.stream("GET", url + "/_sm/stream", params=q, headers={"Accept": "text/event-stream", **DS}, timeout=timeout) as r:
+        assert r.status_code == 200, r.read()
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                out.append(json.loads(line[6:]))
+                if len(out) >= want: return out
+    return out
+
+@pytest.fixture
+def ns(tmp_path):
+    name = f"m{uuid.uuid4().hex[:8]}"
+    (tmp_path / "multi_app.py").write_text(APP)
+    yield name, tmp_path
+    import redis
+    r = redis.Redis.from_url(REDIS)
+    for k in r.scan_iter(match=f"sm:{name}:*"): r.delete(k)
+
+def test_a_change_on_one_instance_reaches_a_stream_on_another_and_replays_anywhere(ns):
+    name, work = ns
+    a, b = Instance(work, name), Instance(work, name)
+    try:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(1) as ex:
+            got = ex.submit(messages, b.url, 2)                      # a stream held by B
+            time.sleep(0.5)
+            assert httpx.get(a.url + "/board/hit", headers=DS).status_code == 200      # the change made on A
+            hello, change = got.result(timeout=30)
+        assert change["signals"] == {"board": {"n": 1}} and change["epoch"] == hello["epoch"] and change["seq"] > hello["seq"]
+        seen = change["seq"]
+        for _ in range(3): httpx.get(a.url + "/board/hit", headers=DS)
+        c = Instance(work, name)                                     # started after those changes
+        try:
+            replay = messages(c.url, 4, since=seen, epoch=hello["epoch"])
+            assert [m.get("signals", {}).get("board", {}).get("n") for m in replay[1:]] == [2, 3, 4]
+            assert replay[0]["epoch"] == hello["epoch"]              # one epoch for every instance of the app
+        finally: c.stop()
+    finally: a.stop(); b.stop()
+
+def test_memory_entities_need_redis_with_a_shared_bus():
+    from starmodel_nb import Entity
+    class Scratch(Entity): n: int = 0
+    with pytest.raises(ValueError, match="Scratch would be split between them: set memory_store = redis"):
+        create_app([Scratch], redis_url=REDIS, secret_key="multi-instance-secret-key-of-32-bytes")
+    create_app([Scratch], redis_url=REDIS, bus="local", secret_key="multi-instance-secret-key-of-32-bytes")   # one process: fine
