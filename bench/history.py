@@ -7,9 +7,9 @@ measures requests/s, rounds alternating between the apps (rotating the order) so
 them alike. Targets: the ring costs at most 5 %, the table at most 30 % of the events' throughput without history.
 Run: `python bench/history.py [--seconds 5] [--rounds 3]`.
 """
-import argparse, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, uuid
+import argparse, os, shutil, statistics, tempfile, time
 from pathlib import Path
-from urllib.parse import urlsplit
+from support import AppProcess, pg_database, wrk
 
 APP = '''
 from starmodel_nb import Entity, event, create_app
@@ -21,40 +21,9 @@ class Hits(Entity):
 app = create_app([Hits], secret_key="bench-secret-key-of-at-least-32-bytes")
 '''
 
-def free_port():
-    with socket.socket() as s: s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
-
-def pg_database(base: str):
-    "A fresh Postgres database on the server of `base`: (url, drop)."
-    from sqlalchemy import create_engine, text
-    name, u = f"sm_bench_{uuid.uuid4().hex[:8]}", urlsplit(base)
-    admin = create_engine("postgresql+psycopg://" + base.split("://", 1)[1], isolation_level="AUTOCOMMIT")
-    with admin.connect() as c: c.execute(text(f'CREATE DATABASE "{name}"'))
-    def drop():
-        with admin.connect() as c:
-            c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-            c.execute(text(f'DROP DATABASE "{name}"'))
-    return f"{u.scheme}://{u.netloc}/{name}", drop
-
-class Server:
+def Server(workdir: Path, history: str, database_url: str) -> AppProcess:
     "The bench app in a uvicorn subprocess with `history` on `database_url`."
-    def __init__(self, workdir: Path, history: str, database_url: str):
-        self.port, self.url = free_port(), ""
-        env = {**os.environ, "STARMODEL_HISTORY": history, "STARMODEL_DATABASE_URL": database_url}
-        self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench_history_app:app", "--port", str(self.port),
-                                      "--no-access-log", "--log-level", "warning"], cwd=workdir, env=env)
-        self.url = f"http://127.0.0.1:{self.port}"
-        import httpx
-        for _ in range(200):
-            try: httpx.get(self.url + "/hits", timeout=1); break
-            except httpx.HTTPError: time.sleep(0.05)
-    def stop(self): self.proc.terminate(); self.proc.wait(10)
-
-def wrk(url: str, seconds: float) -> float:
-    out = subprocess.run(["wrk", "-t2", "-c50", f"-d{seconds:g}s", "-H", "Datastar-Request: true", url],
-                         capture_output=True, text=True, check=True).stdout
-    if "Non-2xx" in out: raise SystemExit(f"non-2xx answers from {url}:\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return AppProcess(workdir, "bench_history_app:app", {"STARMODEL_HISTORY": history, "STARMODEL_DATABASE_URL": database_url}, "/hits")
 
 def table_rows(database_url: str) -> int:
     from sqlalchemy import create_engine, text

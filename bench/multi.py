@@ -8,9 +8,10 @@
   one instance (reported: on this 2-core machine the cores are the limit, not the design).
 Needs a Redis: STARMODEL_TEST_REDIS_URL (a fresh namespace is used and removed). Run: `python bench/multi.py`.
 """
-import json, os, re, statistics, subprocess, sys, tempfile, threading, time, uuid
+import json, os, statistics, tempfile, threading, time, uuid
 from pathlib import Path
 import httpx
+from support import AppProcess, wrk
 
 APP = '''
 from starmodel_nb import Entity, event, create_app
@@ -28,26 +29,9 @@ app = create_app(secret_key="bench-multi-secret-key-of-at-least-32-bytes")
 '''
 DS = {"Datastar-Request": "true"}
 
-def free_port():
-    import socket
-    with socket.socket() as s: s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
-
-class Instance:
-    def __init__(self, work: Path, env: dict):
-        self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench_multi_app:app", "--port", str(self.port),
-                                      "--no-access-log", "--log-level", "warning"], cwd=work, env={**os.environ, **env})
-        self.url = f"http://127.0.0.1:{self.port}"
-        for _ in range(400):
-            try: httpx.get(self.url + "/", timeout=1); return
-            except httpx.HTTPError: time.sleep(0.05)
-        raise SystemExit(f"{self.url} did not start")
-    def stop(self): self.proc.terminate(); self.proc.wait(10)
-
-def wrk(url: str, seconds: int = 5) -> float:
-    out = subprocess.run(["wrk", "-t2", "-c50", f"-d{seconds}s", "-H", "Datastar-Request: true", url], capture_output=True, text=True, check=True).stdout
-    if "Non-2xx" in out: raise SystemExit(f"non-2xx answers from {url}:\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+def Instance(work: Path, env: dict) -> AppProcess:
+    "One instance of the bench app, on the settings in `env`."
+    return AppProcess(work, "bench_multi_app:app", env)
 
 def latencies(fire: str, watch: str, n: int) -> list[float]:
     "Seconds from firing `fire`'s event to its message on a live stream held by `watch`, `n` times."
@@ -107,7 +91,6 @@ def main():
         if errs: print("three instances:", *errs, sep="\n")
         print(f"Redis-entity events/s: one instance {one:,.0f}, three instances {sum(res):,.0f} in all   ratio {sum(res) / one:.2f} "
               f"(2 cores shared by the instances, Redis and wrk)")
-        final = httpx.get(b.url + "/rhits", headers={"Accept": "application/json"})
     finally:
         for i in insts: i.stop()
         import redis as r

@@ -8,9 +8,9 @@
 Postgres comes from STARMODEL_TEST_DATABASE_URL (a fresh database is made and dropped); without it, SQLite only.
 Run: `python bench/sql.py [--seconds 5] [--rounds 3]`.
 """
-import argparse, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, uuid
+import argparse, os, shutil, statistics, tempfile, time
 from pathlib import Path
-from urllib.parse import urlsplit
+from support import AppProcess, pg_database, wrk
 
 APP = '''
 import os
@@ -28,41 +28,12 @@ class Tally(Entity, table=True):
 app = create_app([Hits, Tally], secret_key="bench-secret-key-of-at-least-32-bytes")
 '''
 
-def free_port():
-    with socket.socket() as s: s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
-
-def pg_database(base: str):
-    "A fresh Postgres database on the server of `base`: (url, drop)."
-    from sqlalchemy import create_engine, text
-    name, u = f"sm_bench_{uuid.uuid4().hex[:8]}", urlsplit(base)
-    admin = create_engine("postgresql+psycopg://" + base.split("://", 1)[1], isolation_level="AUTOCOMMIT")
-    with admin.connect() as c: c.execute(text(f'CREATE DATABASE "{name}"'))
-    def drop():
-        with admin.connect() as c:
-            c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-            c.execute(text(f'DROP DATABASE "{name}"'))
-    return f"{u.scheme}://{u.netloc}/{name}", drop
-
-class Server:
-    "The bench app in a uvicorn subprocess on `database_url`."
+class Server(AppProcess):
+    "The bench app in a uvicorn subprocess on `database_url`, with the record its events change."
     def __init__(self, workdir: Path, database_url: str):
-        self.port = free_port()
-        env = {**os.environ, "STARMODEL_DATABASE_URL": database_url}
-        self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench_sql_app:app", "--port", str(self.port),
-                                      "--no-access-log", "--log-level", "warning"], cwd=workdir, env=env)
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(workdir, "bench_sql_app:app", {"STARMODEL_DATABASE_URL": database_url}, "/tallys")
         import httpx
-        for _ in range(200):
-            try: httpx.get(self.url + "/tallys", timeout=1); break
-            except httpx.HTTPError: time.sleep(0.05)
         httpx.post(self.url + "/tallys", json={"n": 0}, headers={"Accept": "application/json"}).raise_for_status()
-    def stop(self): self.proc.terminate(); self.proc.wait(10)
-
-def wrk(url: str, seconds: float) -> float:
-    out = subprocess.run(["wrk", "-t2", "-c50", f"-d{seconds}s", "-H", "Datastar-Request: true", url],
-                         capture_output=True, text=True, check=True).stdout
-    if "Non-2xx" in out: raise SystemExit(f"non-2xx answers from {url}:\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 def events(workdir: Path, urls: dict, seconds: float, rounds: int) -> dict:
     servers = {k: Server(workdir, u) for k, u in urls.items()}
