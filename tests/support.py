@@ -44,6 +44,24 @@ class LiveServer:
 
 def browser_available() -> bool: return Path(CHROMIUM).exists()
 
+REDIS = os.environ.get("STARMODEL_TEST_REDIS_URL")
+NO_REDIS = "STARMODEL_TEST_REDIS_URL is not set (a Redis to test against, e.g. redis://127.0.0.1:6379/15)"
+
+@contextmanager
+def notebook_kernel(cells: list[str]):
+    "A real Jupyter kernel (nbclient) over `cells`: yields `run(i)`, which runs cell `i`, fails on an error and answers what it printed."
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    client = NotebookClient(nb, timeout=60, kernel_name="python3")
+    with client.setup_kernel():
+        def run(i):
+            client.execute_cell(nb.cells[i], i)
+            errs = [o for o in nb.cells[i].outputs if o.get("output_type") == "error"]
+            assert not errs, errs[0].get("evalue")
+            return "".join(o.get("text", "") for o in nb.cells[i].outputs if o.get("output_type") == "stream").strip()
+        yield run
+
 PG = os.environ.get("STARMODEL_TEST_DATABASE_URL")
 NO_PG = "STARMODEL_TEST_DATABASE_URL is not set (a Postgres to test against)"
 

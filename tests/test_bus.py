@@ -2,12 +2,10 @@
 import asyncio, json, logging, os, shutil, statistics, subprocess, sys, time, uuid
 from contextlib import contextmanager
 import pytest
-from support import NO_PG, PG, ROOT, TcpRelay, free_port, fresh_pg_database
+from support import NO_PG, NO_REDIS, PG, REDIS, ROOT, TcpRelay, free_port, fresh_pg_database
 from starmodel_nb.app.bus import EntityChanged
 from starmodel_nb.app.uow import Unavailable
 
-REDIS = os.environ.get("STARMODEL_TEST_REDIS_URL")
-NO_REDIS = "STARMODEL_TEST_REDIS_URL is not set (a Redis to test against, e.g. redis://127.0.0.1:6379/15)"
 needs_redis = pytest.mark.skipif(not REDIS, reason=NO_REDIS)
 needs_pg = pytest.mark.skipif(not PG, reason=NO_PG)
 needs_redis_server = pytest.mark.skipif(not shutil.which("redis-server"), reason="no redis-server binary (apt-get install redis-server)")

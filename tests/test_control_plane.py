@@ -1,12 +1,11 @@
 """The notebook as the control plane for every store (issue 11): SQL records edited from a real kernel and seen in Chromium,
 the history of browser clicks, the history surviving a restart on SQLite and Postgres, and live class changes."""
 import contextlib, io, json, os
-import nbformat, pytest
-from nbclient import NotebookClient
+import pytest
 from starlette.testclient import TestClient
 from starmodel_nb import Entity, Field, event, create_app
 from starmodel_nb.notebook import serve
-from support import NO_PG, PG, fresh_pg_database
+from support import NO_PG, PG, fresh_pg_database, notebook_kernel
 
 SECRET = "control-plane-secret-key-of-32-bytes-min"
 CELLS = [
@@ -27,20 +26,10 @@ print(srv.port, tea.id)""",
     "srv.stop()",
 ]
 
-def text_of(cell): return "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
-
 @pytest.fixture
 def kernel(assets, tmp_path):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
     os.environ["SM_ASSETS"], os.environ["SM_DB"] = assets, f"sqlite:///{tmp_path}/shop.db"
-    client = NotebookClient(nb, timeout=60, kernel_name="python3")
-    with client.setup_kernel():
-        def run(i):
-            client.execute_cell(nb.cells[i], i)
-            errs = [o for o in nb.cells[i].outputs if o.get("output_type") == "error"]
-            assert not errs, errs[0].get("evalue")
-            return text_of(nb.cells[i]).strip()
-        yield run
+    with notebook_kernel(CELLS) as run: yield run
 
 def wait_stock(page, key, n):
     sel = f"sm-product-{key}-stock"
@@ -84,7 +73,6 @@ def test_history_of_browser_clicks_carries_origin_and_masked_diff():
     assert origins[0] == origins[1] != origins[2] and all(o.startswith("browser:") and len(o) == 16 for o in origins)
     assert all(c.key not in c.origin for c in rows)                        # a session id never appears in the log
     assert [c.diff for c in rows][:2] == [{"pages": [0, 1], "secret": ["***", "***"]}, {"pages": [1, 2], "secret": ["***", "***"]}]
-    api = TestClient(app, headers={"Accept": "application/json"})
     with app.edit(Visit, rows[0].key) as v: v.pages = 10
     assert app.history(Visit, rows[0].key, last=1)[0].origin == "notebook"
 

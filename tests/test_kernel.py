@@ -1,7 +1,7 @@
 "The notebook as a live control plane, in a real Jupyter kernel (nbclient) with Chromium clicking the served page."
 import json, os
-import nbformat, pytest
-from nbclient import NotebookClient
+import pytest
+from support import notebook_kernel
 
 CELLS = [
     "import os\nfrom starmodel_nb import Entity, event, create_app, serve, inspect",
@@ -26,20 +26,10 @@ print(IN_NOTEBOOK, r.headers.get('access-control-allow-origin'), r.headers.get('
     "srv.stop()",
 ]
 
-def text_of(cell): return "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
-
 @pytest.fixture
 def kernel(assets):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
     os.environ["SM_ASSETS"] = assets
-    client = NotebookClient(nb, timeout=60, kernel_name="python3")
-    with client.setup_kernel():
-        def run(i):
-            client.execute_cell(nb.cells[i], i)
-            errs = [o for o in nb.cells[i].outputs if o.get("output_type") == "error"]
-            assert not errs, errs[0].get("evalue")
-            return text_of(nb.cells[i]).strip()
-        yield run
+    with notebook_kernel(CELLS) as run: yield run
 
 def wait_n(page, n):
     try: page.wait_for_function(f"document.getElementById('sm-kcounter-n').textContent.trim() === '{n}'", polling=50, timeout=20_000)

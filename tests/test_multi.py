@@ -3,10 +3,9 @@ page reconnecting to an instance started after the change replays it from the Re
 import json, os, subprocess, sys, time, uuid
 import httpx, pytest
 from starmodel_nb import create_app
-from support import free_port
+from support import NO_REDIS, REDIS, free_port
 
-REDIS = os.environ.get("STARMODEL_TEST_REDIS_URL")
-pytestmark = pytest.mark.skipif(not REDIS, reason="STARMODEL_TEST_REDIS_URL is not set (a Redis to test against, e.g. redis://127.0.0.1:6379/15)")
+pytestmark = pytest.mark.skipif(not REDIS, reason=NO_REDIS)
 DS = {"Datastar-Request": "true"}
 APP = '''
 from starmodel_nb import Entity, event, create_app

@@ -6,10 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx, pytest
 from starlette.testclient import TestClient
 from starmodel_nb import Entity, event, create_app
-from support import free_port
+from support import NO_REDIS, REDIS, free_port
 
-REDIS = os.environ.get("STARMODEL_TEST_REDIS_URL")
-needs_redis = pytest.mark.skipif(not REDIS, reason="STARMODEL_TEST_REDIS_URL is not set (a Redis to test against, e.g. redis://127.0.0.1:6379/15)")
+needs_redis = pytest.mark.skipif(not REDIS, reason=NO_REDIS)
 SECRET = "redis-tests-secret-key-of-at-least-32-bytes"
 DS, JSON = {"Datastar-Request": "true"}, {"Accept": "application/json"}
 
