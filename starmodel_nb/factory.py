@@ -14,7 +14,7 @@ from .core import StateStore, entity_slug, entity_store, registry
 from .app.bus import LocalBus
 from .app.history import History, MemoryHistory, NoHistory
 from .app.runtime import Runtime
-from .app.uow import Repository
+from .app.uow import Repository, Unavailable
 from .adapters.assets import asset_headers
 from .adapters.persistence.memory import MemoryRepository
 from .adapters.sse_datastar import StreamHub
@@ -105,19 +105,24 @@ def _bus(s: Settings, classes):
                          "them: set memory_store = redis (STARMODEL_MEMORY_STORE=redis), or bus = local for one process")
     if kind == "postgres":
         from starmodel_nb.adapters.bus.postgres import PostgresBus
-        return PostgresBus(s.database_url), kind
+        name = f"sm_{s.app or 'app'}"[:50]
+        return PostgresBus(s.database_url, channel=f"{name}_changes", table=f"{name}_bus"), kind
     from starmodel_nb.adapters.bus.redis import RedisStreamBus
     return RedisStreamBus(s.redis_url, stream=f"sm:{s.app or 'app'}:changes"), kind
 
 # %% ../nbs/40_factory.ipynb #bs000002
 async def _connect(rt: Runtime, kind: str) -> None:
-    "At start, on the app's loop: a Redis Stream's reader, counting from its current position, replaying from it; a Postgres listener."
-    if kind == "postgres": rt.bus.start()
-    if kind != "redis": return
-    from starmodel_nb.adapters.bus.redis import position_of, seq_of
-    rt.hub.seq = seq_of(await rt.bus.position())
-    rt.bus.subscribe_positions(lambda pos, evt: rt.hub.publish(evt, seq_of(pos)))
-    async def backfill(since: int) -> list: return [(seq_of(p), e) for p, e in await rt.bus.since(position_of(since), limit=rt.hub.replay)]
+    "At start, on the app's loop: a shared bus's reader feeding the hub with positions, replay from it, and its health shown to pages."
+    if kind == "local": return
+    if kind == "redis": from starmodel_nb.adapters.bus.redis import position_of as to_position, seq_of as to_seq
+    else: to_position = to_seq = int   # a Postgres log's row ids are numbers already
+    rt.bus.watch(lambda healthy: rt.hub.behind(not healthy))
+    try: rt.hub.seq = to_seq(await rt.bus.position())
+    except Unavailable as e:
+        log.warning("the %s bus cannot be reached at start (%s): pages are told they are behind until it answers", kind, e)
+        rt.bus.outbox.mark(False)
+    rt.bus.subscribe_positions(lambda pos, evt: rt.hub.publish(evt, to_seq(pos)))
+    async def backfill(since: int) -> list: return [(to_seq(p), e) for p, e in await rt.bus.since(to_position(since), limit=rt.hub.replay)]
     rt.hub.backfill = backfill
 
 # %% ../nbs/40_factory.ipynb #bc4cbb22
@@ -131,8 +136,8 @@ def create_app(entities: list | None = None, settings: Settings | None = None, u
     rt = Runtime(s, lookup, repo_for, bus, ui=ui if ui is not None else MonsterUI(), history=_history(s, lookup().values(), repo_for))
     rt.hub = StreamHub(partial(stream_message, rt), queue=s.stream_queue, heartbeat=s.stream_heartbeat, cap=s.stream_cap,
                        replay=s.stream_replay, replay_bytes=s.stream_replay_bytes, per_client=s.stream_per_client,
-                       epoch=f"redis:{bus.stream}" if kind == "redis" else "")
-    if kind != "redis": rt.bus.subscribe(rt.hub.publish)   # in process at once; a stream's reader starts with the app
+                       epoch="" if kind == "local" else f"{kind}:{bus.stream if kind == 'redis' else bus.table}")
+    if kind == "local": rt.bus.subscribe(rt.hub.publish)   # in process at once; a shared bus's reader starts with the app
     secret = session_secret(s)
     if s.admin: print("starmodel_nb: the admin is on at /admin; with no authentication configured it answers this machine only")
     return build_app(rt, secret, admin_routes(), startup=[partial(_connect, rt, kind)])

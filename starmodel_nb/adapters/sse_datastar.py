@@ -45,7 +45,7 @@ class StreamHub:
                  cap: int = 1000, replay: int = 1000, replay_bytes: int = 32 << 20, per_client: int = 100, epoch: str = ""):
         self.render, self.queue, self.heartbeat, self.cap, self.per_client = render, queue, heartbeat, cap, per_client
         self.replay, self.replay_bytes, self._held = replay, replay_bytes, 0   # the replay buffer: entries and bytes
-        self.epoch, self.seq = epoch or secrets.token_hex(6), 0   # a shared bus names the epoch: its positions are every instance's
+        self.epoch, self.seq, self.lagging = epoch or secrets.token_hex(6), 0, False   # a shared bus names the epoch: its positions are every instance's
         self._recent: deque[Buffered] = deque()
         self._subs: dict[str, set[Subscription]] = {}                           # open streams by channel
         self._per: dict[str, int] = {}                                          # open streams by client address
@@ -173,7 +173,7 @@ async def events(self: StreamHub, sub: Subscription, channels: Iterable[str] | N
     "The text of `sub`'s stream: a hello, what it missed after `since` (see `_missed`), then live messages and heartbeats."
     top = 0
     try:
-        yield f"event: sm\ndata: {json.dumps({'hello': 1, 'epoch': self.epoch, 'seq': self.seq})}\n\n"
+        yield f"event: sm\ndata: {json.dumps({'hello': 1, 'epoch': self.epoch, 'seq': self.seq, 'behind': int(self.lagging)})}\n\n"
         chans = set(sub.channels if channels is None else channels)
         async for top, text in self._older(sub, chans, since, epoch): yield text
         for top, text in self._missed(sub, chans, since, epoch): yield text
@@ -181,5 +181,15 @@ async def events(self: StreamHub, sub: Subscription, channels: Iterable[str] | N
             try: seq, text = await asyncio.wait_for(sub.queue.get(), self.heartbeat)
             except asyncio.TimeoutError: yield ": ping\n\n"; continue
             if text is _CLOSE: return
-            if seq > top: yield text
+            if seq is None or seq > top: yield text   # a notice (`behind`) has no seq
     finally: self.drop(sub)
+
+# %% ../../nbs/31_sse_datastar.ipynb #bh000001
+@patch
+def behind(self: StreamHub, lagging: bool) -> None:
+    "Tell every open stream whether live changes may be late (a shared bus is away: `True`) or flow again (`False`)."
+    self.lagging = lagging
+    text = f"event: sm\ndata: {json.dumps({'behind': int(lagging), 'epoch': self.epoch})}\n\n"
+    for sub in {s for subs in self._subs.values() for s in subs}:
+        try: sub.queue.put_nowait((None, text))
+        except asyncio.QueueFull: self.drop(sub)

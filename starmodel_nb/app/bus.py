@@ -6,15 +6,17 @@ Docs: https://starmodel.github.io/starmodel_nb/bus.html.md"""
 
 # %% ../../nbs/10_bus.ipynb #8d58944c
 from __future__ import annotations
-import logging
+import asyncio, logging
+from collections import deque
 from dataclasses import dataclass, asdict
-from typing import Callable, Protocol
+from typing import Awaitable, Callable, Protocol
+from fastcore.basics import patch
 from ..core import Scope, entity_scope
 
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'EntityChanged', 'channel_for', 'viewer_channels', 'EventBus', 'LocalBus']
+__all__ = ['log', 'EntityChanged', 'channel_for', 'viewer_channels', 'EventBus', 'LocalBus', 'Outbox']
 
 # %% ../../nbs/10_bus.ipynb #519c1307
 @dataclass(frozen=True)
@@ -59,3 +61,53 @@ class LocalBus:
         self._handlers.append(handler)
         return lambda: self._handlers.remove(handler) if handler in self._handlers else None
     async def close(self) -> None: self._handlers.clear()
+
+# %% ../../nbs/10_bus.ipynb #ob000001
+class Outbox:
+    "Changes (as text) a shared bus sends in commit order with `put`, kept while it cannot; `healthy`, and `watch`ers of its turns."
+    def __init__(self, put: Callable[[str], Awaitable[None]], cap: int = 10_000, name: str = "bus"):
+        self.put, self.cap, self.name = put, cap, name
+        self.pending: deque[str] = deque()
+        self.healthy = True
+        self._watchers: list[Callable[[bool], None]] = []
+        self._lock: asyncio.Lock | None = None
+    def __len__(self): return len(self.pending)
+    def watch(self, fn: Callable[[bool], None]) -> Callable[[], None]:
+        "Call `fn(healthy)` on each turn from healthy to not and back; returns the function that stops it."
+        self._watchers.append(fn)
+        return lambda: self._watchers.remove(fn) if fn in self._watchers else None
+    def mark(self, healthy: bool) -> None:
+        "Record whether the bus answers, telling the watchers if that changed."
+        if healthy == self.healthy: return
+        self.healthy = healthy
+        for fn in list(self._watchers):
+            try: fn(healthy)
+            except Exception: log.exception("bus watcher %r failed", fn)
+
+# %% ../../nbs/10_bus.ipynb #ob000003
+@patch
+async def flush(self: Outbox) -> bool:
+    "Send the backlog in order; `True` once it is empty, `False` (not healthy) at the first failure."
+    if self._lock is None: self._lock = asyncio.Lock()
+    async with self._lock:
+        if not self.pending: return True
+        while self.pending:
+            try: await self.put(self.pending[0])
+            except Exception as e:
+                if self.healthy: log.warning("%s: cannot send a committed change, kept to send later (%d waiting): %s",
+                                             self.name, len(self.pending), str(e)[:200])
+                self.mark(False)
+                return False
+            self.pending.popleft()
+    self.mark(True)   # it answered
+    return True
+
+@patch
+async def send(self: Outbox, data: str, retried: bool = False) -> None:
+    "Queue `data` and send the backlog; while down, only queue it if `retried` (a reader will flush once it reconnects)."
+    if len(self.pending) >= self.cap:
+        self.pending.popleft()
+        log.error("%s: more than %d changes waiting: the oldest is dropped (pages that missed it show it once reloaded)", self.name, self.cap)
+    self.pending.append(data)
+    if retried and not self.healthy: return
+    await self.flush()

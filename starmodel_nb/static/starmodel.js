@@ -57,9 +57,19 @@ addEventListener('load', () => setTimeout(() => {
   }, 300);
 }));
 const patch = (type, argsRaw) => document.dispatchEvent(new CustomEvent('datastar-fetch', {detail: {type, el: document.documentElement, argsRaw}}));
-function hello(m) { if (m.epoch !== epoch) { epoch = m.epoch; last = 0; seen.clear(); } }
+function hello(m) { if (m.epoch !== epoch) { epoch = m.epoch; last = 0; seen.clear(); } behind(m.behind); }
+// The server's bus to its other instances is away: changes made elsewhere are late. Say so until they flow again.
+function behind(on) {
+  const old = document.getElementById('sm-behind');
+  if (!on) return old?.remove();
+  if (old) return;
+  notify('Live updates are delayed: the server cannot reach its other instances. This page catches up by itself once they are back.', true);
+  const d = document.getElementById('sm-messages').lastElementChild;
+  d.id = 'sm-behind'; d.className = 'uk-alert uk-alert-warning'; d.setAttribute('role', 'status');
+}
 function apply(m) {
   if (m.hello) return hello(m);
+  if (m.behind !== undefined) return behind(m.behind);
   if (m.epoch !== epoch) return;
   if (m.seq > last) last = m.seq;
   if (m.list) document.querySelectorAll(`[data-sm-list="${m.list}"]`).forEach(l => l.dispatchEvent(new CustomEvent('sm-refresh')));

@@ -1,4 +1,4 @@
-"""`PostgresBus`: the `EventBus` across processes on Postgres `LISTEN/NOTIFY`, for deployments with Postgres and no Redis. No replay: a page that reconnects reloads.
+"""`PostgresBus`: the `EventBus` across processes on Postgres `LISTEN/NOTIFY`, for deployments with Postgres and no Redis. Each change is also a row of a capped table: the replay log pages resume from, on any instance.
 
 Docs: https://starmodel.github.io/starmodel_nb/bus_postgres.html.md"""
 
@@ -6,51 +6,60 @@ Docs: https://starmodel.github.io/starmodel_nb/bus_postgres.html.md"""
 
 # %% ../../../nbs/25_bus_postgres.ipynb #7992d901
 from __future__ import annotations
-import asyncio, json, logging
+import asyncio, hashlib, json, logging
 from contextlib import suppress
 from typing import Callable
 import psycopg
 from psycopg import sql
 from fastcore.basics import patch
-from ...app.bus import EntityChanged
+from ...app.bus import EntityChanged, Outbox
 from ...app.uow import Unavailable
 from .redis import decode_event, encode_event
 
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'NOTIFY_LIMIT', 'notify_payload', 'pointer', 'PostgresBus']
+__all__ = ['log', 'NOTIFY_LIMIT', 'notify_payload', 'read_payload', 'PostgresBus']
 
 # %% ../../../nbs/25_bus_postgres.ipynb #ed435f5b
 NOTIFY_LIMIT = 8000   # bytes; Postgres refuses a payload this long or longer
 
-def notify_payload(evt: EntityChanged, limit: int = NOTIFY_LIMIT) -> str | None:
-    "`evt` as a NOTIFY payload if its JSON is shorter than `limit` bytes, else `None` (it goes through the table)."
-    data = encode_event(evt)
-    return data if len(data.encode()) < limit else None
+def notify_payload(ref: int, data: str, limit: int = NOTIFY_LIMIT) -> str:
+    "The NOTIFY payload of row `ref` holding the change `data` (JSON): both if shorter than `limit` bytes, else the id alone."
+    full = f'{{"id":{ref},"evt":{data}}}'
+    return full if len(full.encode()) < limit else f'{{"id":{ref}}}'
 
-def pointer(payload: str) -> int | None:
-    "The table row id that `payload` points to (`{\"ref\": id}`), or `None` if it carries the change itself."
-    if not payload.startswith('{"ref":'): return None
+def read_payload(payload: str) -> tuple[int, EntityChanged | None]:
+    "The row id a notification names and the change it carries (`None`: read it from the table); `ValueError` for anything else."
     d = json.loads(payload)
-    return d["ref"] if isinstance(d, dict) and d.keys() == {"ref"} and type(d["ref"]) is int else None
+    if not isinstance(d, dict) or type(d.get("id")) is not int or not set(d) <= {"id", "evt"}: raise ValueError(f"not a bus notification: {payload[:80]!r}")
+    return d["id"], decode_event(json.dumps(d["evt"])) if "evt" in d else None
 
 # %% ../../../nbs/25_bus_postgres.ipynb #5b7cb7f0
 def _libpq(url: str) -> str: return url.replace("postgresql+psycopg://", "postgresql://", 1).replace("postgres+psycopg://", "postgres://", 1)
 
 class PostgresBus:
-    "`EventBus` on Postgres `LISTEN/NOTIFY` on `channel`; changes too big to notify go through the table `table`."
+    "`EventBus` on Postgres: each change is a row of `table` (the shared replay log) announced by `NOTIFY` on `channel`."
     def __init__(self, url: str, channel: str = "starmodel_changes", table: str = "starmodel_bus",
-                 keep: int = 1000, timeout: float = 2.0,  # big changes kept; the bound on any call
+                 keep: int = 10_000, timeout: float = 2.0,  # rows kept: the replay window; the bound on any call
                  keepalive: float = 5.0):  # seconds of silence after which the listener checks its connection
         self.url, self.channel, self.table, self.keep, self.timeout, self.keepalive = _libpq(url), channel, table, keep, timeout, keepalive
-        self.healthy = True   # False while the listener is disconnected: changes made meanwhile are not heard
+        self.last_id: int | None = None   # the listener's cursor: the last row it delivered
+        self.outbox = Outbox(lambda data: self._append(data), name=f"Postgres bus {channel!r}")
         self._handlers: list[list] = []
         self._task: asyncio.Task | None = None
         self._ready: asyncio.Event | None = None
         self._conn: psycopg.AsyncConnection | None = None
         self._lock, self._table_made, self._down = asyncio.Lock(), False, False
-    def __repr__(self): return f"PostgresBus(channel={self.channel!r}, healthy={self.healthy})"
+        self._key = int.from_bytes(hashlib.sha256(table.encode()).digest()[:8], "big", signed=True)   # its advisory lock
+    @property
+    def healthy(self) -> bool:
+        "Whether the database answers; while not, pages may be behind and changes made here wait in the outbox."
+        return self.outbox.healthy
+    def watch(self, fn: Callable[[bool], None]) -> Callable[[], None]:
+        "Call `fn(healthy)` when the database stops or starts answering."
+        return self.outbox.watch(fn)
+    def __repr__(self): return f"PostgresBus(channel={self.channel!r}, healthy={self.healthy}, last_id={self.last_id})"
 
 # %% ../../../nbs/25_bus_postgres.ipynb #8677267d
 @patch
@@ -75,24 +84,22 @@ async def _ensure_table(self: PostgresBus, conn: psycopg.AsyncConnection):
     self._table_made = True
 
 @patch
-async def _notify_big(self: PostgresBus, conn: psycopg.AsyncConnection, data: str):
+async def _insert(self: PostgresBus, conn: psycopg.AsyncConnection, data: str):
     await self._ensure_table(conn)
     t = sql.Identifier(self.table)
     async with conn.transaction():
-        cur = await conn.execute(sql.SQL("INSERT INTO {} (evt) VALUES (%s) RETURNING id").format(t), (data,))
-        ref = (await cur.fetchone())[0]
-        await conn.execute(sql.SQL("DELETE FROM {} WHERE id <= %s").format(t), (ref - self.keep,))
-        await conn.execute("SELECT pg_notify(%s, %s)", (self.channel, json.dumps({"ref": ref})))
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._key,))   # rows commit in id order
+        ref = (await (await conn.execute(sql.SQL("INSERT INTO {} (evt) VALUES (%s) RETURNING id").format(t), (data,))).fetchone())[0]
+        if ref % 100 == 0: await conn.execute(sql.SQL("DELETE FROM {} WHERE id <= %s").format(t), (ref - self.keep,))
+        await conn.execute("SELECT pg_notify(%s, %s)", (self.channel, notify_payload(ref, data)))
 
 # %% ../../../nbs/25_bus_postgres.ipynb #9fff840c
 @patch
-async def _send(self: PostgresBus, small: str | None, data: str):
+async def _send(self: PostgresBus, data: str):
     for _ in range(2):
         fresh = self._conn is None or self._conn.closed
         conn = await self._connection()
-        try:
-            if small is not None: return await conn.execute("SELECT pg_notify(%s, %s)", (self.channel, small))
-            return await self._notify_big(conn, data)
+        try: return await self._insert(conn, data)
         except psycopg.OperationalError:
             await self._drop()
             if fresh: raise
@@ -100,24 +107,69 @@ async def _send(self: PostgresBus, small: str | None, data: str):
 # %% ../../../nbs/25_bus_postgres.ipynb #9937ae92
 @patch
 async def publish(self: PostgresBus, evt: EntityChanged) -> None:
-    "Notify every listening process of `evt`; `Unavailable` when the database does not answer within `timeout`."
-    small, data = notify_payload(evt), encode_event(evt)
+    "Write `evt` to the log and notify every listening process; while the database is away it waits in `outbox`."
+    data = encode_event(evt)
     if self._handlers: self.start()
+    await self.outbox.send(data, retried=self._task is not None and not self._task.done())
+
+@patch
+async def _append(self: PostgresBus, data: str) -> None:
+    "Send `data`; `Unavailable` when the database does not answer within `timeout`."
     try:
         async with asyncio.timeout(self.timeout):
             if self._ready is not None: await self._ready.wait()
-            async with self._lock: await self._send(small, data)
+            async with self._lock: await self._send(data)
     except (psycopg.Error, OSError) as e:   # a timeout is an OSError
         await self._drop()
-        self.healthy = False
         raise Unavailable(f"Postgres bus {self.channel!r} cannot reach the database: {e!r}"[:300]) from e
-    if self._task is None: self.healthy = True
+
+# %% ../../../nbs/25_bus_postgres.ipynb #rp000001
+@patch
+async def _query(self: PostgresBus, q: sql.Composable, params: tuple = ()) -> list:
+    "The rows `q` gives on the publishing connection (the table made first); `Unavailable` within `timeout`."
+    try:
+        async with asyncio.timeout(self.timeout), self._lock:
+            conn = await self._connection()
+            await self._ensure_table(conn)
+            return await (await conn.execute(q.format(sql.Identifier(self.table)), params)).fetchall()
+    except (psycopg.Error, OSError) as e:
+        await self._drop()
+        raise Unavailable(f"Postgres bus {self.channel!r} cannot reach the database: {e!r}"[:300]) from e
+
+@patch
+async def _rows(self: PostgresBus, after: int, upto: int | None = None, limit: int | None = None) -> list[tuple[int, EntityChanged]]:
+    "The valid changes in rows `after < id <= upto`, in order (at most `limit`)."
+    q = sql.SQL("SELECT id, evt FROM {} WHERE id > %s AND id <= %s ORDER BY id LIMIT %s")
+    out = []
+    for ref, data in await self._query(q, (int(after), 2**63 - 1 if upto is None else upto, limit)):
+        try: out.append((ref, decode_event(data)))
+        except (ValueError, TypeError) as e: log.warning("bus: skipped row %s of %r, not a change: %s", ref, self.table, str(e)[:200])
+    return out
+
+@patch
+async def position(self: PostgresBus) -> int:
+    "The id of the log's last row, 0 if it is empty: where `since` resumes."
+    return (await self._query(sql.SQL("SELECT coalesce(max(id), 0) FROM {}")))[0][0]
+
+@patch
+async def since(self: PostgresBus, position: int, limit: int | None = None) -> list[tuple[int, EntityChanged]]:
+    "Every kept change after `position` (at most `limit`), as `(id, evt)`."
+    return await self._rows(position, limit=limit)
 
 # %% ../../../nbs/25_bus_postgres.ipynb #edc44414
 @patch
 def subscribe(self: PostgresBus, handler: Callable[[EntityChanged], None]) -> Callable[[], None]:
     "Call `handler(evt)` for every change heard from now on; returns the unsubscribe function."
-    o = [handler]
+    return self._add(handler, False)
+
+@patch
+def subscribe_positions(self: PostgresBus, handler: Callable[[int, EntityChanged], None]) -> Callable[[], None]:
+    "Call `handler(id, evt)`, `id` being the change's row (`since`'s cursor); returns the unsubscribe function."
+    return self._add(handler, True)
+
+@patch
+def _add(self: PostgresBus, handler, positions: bool):
+    o = [handler, positions]
     self._handlers.append(o)
     self.start()
     def unsubscribe(): self._handlers[:] = [x for x in self._handlers if x is not o]
@@ -143,34 +195,41 @@ async def _listen(self: PostgresBus):
                                                              connect_timeout=max(2, int(self.timeout)))
             async with conn:
                 async with asyncio.timeout(self.timeout): await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
-                if self._down: log.warning("bus: Postgres listener on %r connected again; changes made meanwhile were not heard", self.channel)
+                if self.last_id is None: self.last_id = await self.position()
+                await self._catch_up()
+                if self._down: log.warning("bus: Postgres listener on %r connected again, read on after row %s", self.channel, self.last_id)
                 self._ready.set()
-                self._down, self.healthy, delay = False, True, 0.1
+                self._down, delay = False, 0.1
+                if await self.outbox.flush(): self.outbox.mark(True)
                 while not self._stopping:
                     async for n in conn.notifies(timeout=self.keepalive): await self._receive(n.payload)
                     async with asyncio.timeout(self.timeout): await conn.execute("SELECT 1")
         except Exception as e:   # a terminated backend, a restart, a timeout: reconnect, whatever it is
             if not self._down: log.warning("bus: Postgres listener on %r lost its connection, reconnecting: %r", self.channel, e)
-            self._down, self.healthy = True, False
+            self._down = True
+            self.outbox.mark(False)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
 # %% ../../../nbs/25_bus_postgres.ipynb #e9cf6777
 @patch
-async def _fetch(self: PostgresBus, ref: int) -> str:
-    async with asyncio.timeout(self.timeout), self._lock:
-        cur = await (await self._connection()).execute(sql.SQL("SELECT evt FROM {} WHERE id = %s").format(sql.Identifier(self.table)), (ref,))
-        row = await cur.fetchone()
-    if row is None: raise ValueError(f"row {ref} of {self.table!r} is gone (more than `keep` big changes since)")
-    return row[0]
+async def _catch_up(self: PostgresBus, upto: int | None = None):
+    for ref, evt in await self._rows(self.last_id, upto): self._deliver(ref, evt)
+    if upto is not None: self.last_id = max(self.last_id, upto)
 
 @patch
 async def _receive(self: PostgresBus, payload: str):
-    try: evt = decode_event(await self._fetch(ref) if (ref := pointer(payload)) is not None else payload)
-    except (ValueError, TypeError, psycopg.Error, OSError) as e:
-        return log.warning("bus: skipped notification on %r, not a change: %s", self.channel, str(e)[:200])
-    for (h,) in list(self._handlers):
-        try: h(evt)
+    try: ref, evt = read_payload(payload)
+    except (ValueError, TypeError) as e: return log.warning("bus: skipped notification on %r, not a change: %s", self.channel, str(e)[:200])
+    if ref <= self.last_id: return
+    if ref == self.last_id + 1 and evt is not None: return self._deliver(ref, evt)
+    await self._catch_up(ref)
+
+@patch
+def _deliver(self: PostgresBus, ref: int, evt: EntityChanged):
+    self.last_id = ref
+    for h, positions in list(self._handlers):
+        try: h(ref, evt) if positions else h(evt)
         except Exception: log.exception("bus handler %r failed", h)
 
 # %% ../../../nbs/25_bus_postgres.ipynb #dfe7dd45

@@ -12,7 +12,7 @@ from typing import Callable
 from fastcore.basics import patch
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from ...app.bus import EntityChanged
+from ...app.bus import EntityChanged, Outbox
 from ...app.uow import Unavailable
 
 log = logging.getLogger("starmodel_nb")
@@ -60,11 +60,18 @@ class RedisStreamBus:
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # owned: one client per event loop
         self.stream, self.maxlen, self.block_ms, self.timeout, self.exact = stream, maxlen, block_ms, timeout, exact
         self.last_id: str | None = None   # the reader's cursor: the id of the last entry it read
-        self.healthy = True               # False while Redis cannot be reached: pages may be behind
+        self.outbox = Outbox(lambda data: self._append(data), name=f"bus {stream!r}")   # committed changes not yet on the stream
         self._handlers: list[list] = []
         self._task: asyncio.Task | None = None
         self._ready: asyncio.Event | None = None
         self._down = False
+    @property
+    def healthy(self) -> bool:
+        "Whether Redis answers; while not, pages may be behind and changes made here wait in the outbox."
+        return self.outbox.healthy
+    def watch(self, fn: Callable[[bool], None]) -> Callable[[], None]:
+        "Call `fn(healthy)` when Redis stops or starts answering."
+        return self.outbox.watch(fn)
     def __repr__(self): return f"RedisStreamBus({self.stream!r}, maxlen={self.maxlen}, healthy={self.healthy}, last_id={self.last_id!r})"
     @property
     def client(self) -> Redis:
@@ -86,18 +93,18 @@ async def _reaching(self: RedisStreamBus):
 # %% ../../../nbs/24_bus_redis.ipynb #4451aeec
 @patch
 async def publish(self: RedisStreamBus, evt: EntityChanged) -> None:
-    "Append `evt` to the stream; `Unavailable` when Redis does not answer within `timeout`."
+    "Append `evt` to the stream; while Redis cannot be reached it waits in `outbox`, sent in order once Redis answers."
     data = encode_event(evt)
     if self._handlers: self.start()
-    try:
-        async with self._reaching():
-            if self._ready is not None and self._task is not None and self._task.get_loop() is asyncio.get_running_loop():
-                await self._ready.wait()   # the reader's cursor is fixed before this process's first change (same loop only)
-            await self.client.xadd(self.stream, {"evt": data}, maxlen=self.maxlen, approximate=not self.exact)
-    except Unavailable:
-        self.healthy = False
-        raise
-    if self._task is None: self.healthy = True
+    await self.outbox.send(data, retried=self._task is not None and not self._task.done())
+
+@patch
+async def _append(self: RedisStreamBus, data: str) -> None:
+    "XADD `data`; `Unavailable` when Redis does not answer within `timeout`."
+    async with self._reaching():
+        if self._ready is not None and self._task is not None and self._task.get_loop() is asyncio.get_running_loop():
+            await self._ready.wait()   # the reader's cursor is fixed before this process's first change (same loop only)
+        await self.client.xadd(self.stream, {"evt": data}, maxlen=self.maxlen, approximate=not self.exact)
 
 # %% ../../../nbs/24_bus_redis.ipynb #a864b847
 @patch
@@ -162,14 +169,16 @@ async def _read(self: RedisStreamBus):
                 got = await self.client.xread({self.stream: self.last_id}, count=500, block=self.block_ms)
         except Exception as e:   # Unavailable, a dropped connection, a timeout: retry, whatever it is
             if not self._down: log.warning("bus: Redis stream %r unreachable, retrying: %r", self.stream, e)
-            self._down, self.healthy = True, False
+            self._down = True
+            self.outbox.mark(False)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
             continue
-        if self._down: log.warning("bus: Redis stream %r reachable again, reading after %s", self.stream, self.last_id)
-        self._down, self.healthy, delay = False, True, 0.1
         for _, entries in got or []:
             for id_, fields in entries: self._deliver(id_, fields)
+        if self._down: log.warning("bus: Redis stream %r reachable again, reading after %s", self.stream, self.last_id)
+        self._down, delay = False, 0.1
+        if await self.outbox.flush(): self.outbox.mark(True)   # what was committed here meanwhile, then: healthy
 
 # %% ../../../nbs/24_bus_redis.ipynb #990fa8fc
 @patch
