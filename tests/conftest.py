@@ -31,3 +31,13 @@ def pytest_runtest_makereport(item, call):
     rep = out.get_result()
     if os.environ.get("CI") == "true" and rep.skipped and not hasattr(rep, "wasxfail"):
         rep.outcome, rep.longrepr = "failed", f"skipped under CI=true: {rep.longrepr}"
+
+@pytest.fixture
+def own_redis():
+    "A redis-server of this test's own on a free port (`url`, `port`, `stop()`, `start()`); stopped afterwards."
+    import shutil
+    from support import OwnRedis
+    if not shutil.which("redis-server"): pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    r = OwnRedis()
+    yield r
+    r.stop()

@@ -116,3 +116,61 @@ class TcpRelay:
             try: c.shutdown(socket.SHUT_RDWR); c.close()
             except OSError: pass
         self._conns = []
+
+class Uvicorn:
+    "`target` (`module:app`, in `cwd`) served by uvicorn in a process of its own on a free port, with `env` added; `ready()` waits for it."
+    def __init__(self, target: str, cwd, env: dict, probe: str = "/"):
+        import subprocess, sys
+        self.port, self.probe = free_port(), probe
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", target, "--port", str(self.port), "--no-access-log",
+                                      "--log-level", "warning"], cwd=cwd, env={**os.environ, **env})
+    def ready(self, timeout: float = 60) -> "Uvicorn":
+        "Return once `probe` answers (`timeout` is only a hang guard); fail if the process ended."
+        import httpx
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.proc.poll() is None, f"{self.url} exited {self.proc.returncode}"
+            try: httpx.get(self.url + self.probe, timeout=10); return self
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, f"{self.url} did not start"
+                time.sleep(0.05)
+    def stop(self):
+        if self.proc.poll() is None: self.proc.terminate(); self.proc.wait(10)
+    def kill(self): self.proc.kill(); self.proc.wait(10)
+
+def uvicorns(n: int, target: str, cwd, env: dict, probe: str = "/") -> list[Uvicorn]:
+    "`n` instances of `target`, started together, once all are ready."
+    out = [Uvicorn(target, cwd, env, probe) for _ in range(n)]
+    try: return [u.ready() for u in out]
+    except BaseException:
+        for u in out: u.stop()
+        raise
+
+class OwnRedis:
+    "A redis-server of a test's own on a free port (never the shared one), without persistence, that the test may stop and start."
+    def __init__(self):
+        import shutil
+        self.exe = shutil.which("redis-server")
+        if not self.exe: raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        self.port, self.proc = free_port(), None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.start()
+    def start(self):
+        "Start it (again, empty) and return once it answers PING."
+        import subprocess, redis
+        self.proc = subprocess.Popen([self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with redis.Redis(port=self.port, socket_connect_timeout=0.2) as r: r.ping(); return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.proc.poll() is not None: self.proc.kill(); raise RuntimeError("redis-server did not start")
+                time.sleep(0.05)
+    def stop(self):
+        import subprocess
+        if self.proc.poll() is not None: return
+        self.proc.terminate()
+        try: self.proc.wait(5)
+        except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait()

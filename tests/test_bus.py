@@ -46,33 +46,6 @@ def redis_client(url: str = None):
     from redis.asyncio import Redis
     return Redis.from_url(url or REDIS, socket_connect_timeout=1, socket_timeout=3)
 
-def start_redis(port: int) -> subprocess.Popen:
-    "A redis-server of this test's own on `port`, without persistence, answering PING."
-    import redis
-    p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with redis.Redis(port=port, socket_connect_timeout=0.2) as r: r.ping(); return p
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or p.poll() is not None: p.kill(); raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
-
-def stop_redis(p: subprocess.Popen):
-    p.terminate()
-    try: p.wait(5)
-    except subprocess.TimeoutExpired: p.kill(); p.wait()
-
-@pytest.fixture
-def own_redis():
-    "A redis-server of this test's own: `(port, proc)`; stopped afterwards whatever the test did to it."
-    port = free_port()
-    procs = [start_redis(port)]
-    yield port, procs
-    for p in procs:
-        if p.poll() is None: stop_redis(p)
-
 # --- Redis Stream bus -------------------------------------------------------------------------------------------
 
 @needs_redis
@@ -238,19 +211,19 @@ def test_since_returns_exactly_the_entries_after_a_position():
 @needs_redis_server
 def test_redis_stopped_publish_keeps_the_change_and_the_reader_recovers_and_sends_it_after_restart(own_redis, caplog):
     from starmodel_nb.adapters.bus.redis import RedisStreamBus
-    port, procs = own_redis
+    port = own_redis.port
     async def go():
         bus, got = RedisStreamBus(f"redis://127.0.0.1:{port}/0", stream="sm:fault:changes", block_ms=500), []
         bus.subscribe(lambda e: got.append(e.version))
         await bus.publish(change(1))
         assert await settle(lambda: got == [1])
-        stop_redis(procs[0])
+        own_redis.stop()
         t0 = time.monotonic()
         await bus.publish(change(2))                              # committed elsewhere: kept, not an error
         took = time.monotonic() - t0
         assert bus.healthy is False and len(bus.outbox) == 1
         await asyncio.sleep(1.0)                                  # the reader retries with backoff meanwhile
-        procs.append(start_redis(port))                           # same port, empty: no persistence
+        own_redis.start()                                         # same port, empty: no persistence
         assert await settle(lambda: bus.healthy, 5)
         await bus.publish(change(3))
         assert await settle(lambda: got == [1, 2, 3])             # the kept change first, then the new one
@@ -266,7 +239,7 @@ def test_redis_stopped_publish_keeps_the_change_and_the_reader_recovers_and_send
 def test_entries_published_during_a_network_cut_are_not_lost(own_redis):
     "The reader reaches Redis through a relay that is cut and restored; another client keeps publishing meanwhile."
     from starmodel_nb.adapters.bus.redis import RedisStreamBus
-    port, _ = own_redis
+    port = own_redis.port
     relay = TcpRelay(("127.0.0.1", port))
     async def go():
         cut = RedisStreamBus(redis_client(f"redis://127.0.0.1:{relay.port}/0"), stream="sm:cut:changes", block_ms=500)

@@ -1,9 +1,9 @@
 """Several instances on one Redis (issue 12): a change made on one instance reaches a live stream held by another, and a
 page reconnecting to an instance started after the change replays it from the Redis Stream (positions are shared)."""
-import json, os, subprocess, sys, time, uuid
+import json, time, uuid
 import httpx, pytest
 from starmodel_nb import create_app
-from support import NO_REDIS, REDIS, free_port
+from support import NO_REDIS, REDIS, uvicorns
 
 pytestmark = pytest.mark.skipif(not REDIS, reason=NO_REDIS)
 DS = {"Datastar-Request": "true"}
@@ -17,21 +17,8 @@ class Board(Entity):
 app = create_app([Board], secret_key="multi-instance-secret-key-of-32-bytes")
 '''
 
-class Instance:
-    def __init__(self, workdir, ns):
-        self.port = free_port()
-        env = {**os.environ, "STARMODEL_REDIS_URL": REDIS, "STARMODEL_APP": ns, "STARMODEL_MEMORY_STORE": "redis"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "multi_app:app", "--port", str(self.port), "--no-access-log",
-                                      "--log-level", "warning"], cwd=workdir, env=env)
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.proc.poll() is None, f"{self.url} exited {self.proc.returncode}"
-            try: httpx.get(self.url + "/board", timeout=5); break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, f"{self.url} did not start"
-                time.sleep(0.05)
-    def stop(self): self.proc.terminate(); self.proc.wait(10)
+def instances(n: int, work, ns: str, **env) -> list:
+    return uvicorns(n, "multi_app:app", work, {"STARMODEL_REDIS_URL": REDIS, "STARMODEL_APP": ns, "STARMODEL_MEMORY_STORE": "redis", **env}, "/board")
 
 def messages(url: str, want: int, since=None, epoch=None, timeout: float = 20) -> list[dict]:
     "The first `want` `sm` messages of a live stream on `url` (the hello included)."
@@ -56,7 +43,7 @@ def ns(tmp_path):
 
 def test_a_change_on_one_instance_reaches_a_stream_on_another_and_replays_anywhere(ns):
     name, work = ns
-    a, b = Instance(work, name), Instance(work, name)
+    a, b = instances(2, work, name)
     try:
         from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(1) as ex:
@@ -67,7 +54,7 @@ def test_a_change_on_one_instance_reaches_a_stream_on_another_and_replays_anywhe
         assert change["signals"] == {"board": {"n": 1}} and change["epoch"] == hello["epoch"] and change["seq"] > hello["seq"]
         seen = change["seq"]
         for _ in range(3): httpx.get(a.url + "/board/hit", headers=DS)
-        c = Instance(work, name)                                     # started after those changes
+        (c,) = instances(1, work, name)                              # started after those changes
         try:
             replay = messages(c.url, 4, since=seen, epoch=hello["epoch"])
             assert [m.get("signals", {}).get("board", {}).get("n") for m in replay[1:]] == [2, 3, 4]

@@ -1,12 +1,12 @@
 """SERVER_REDIS on a real Redis (STARMODEL_TEST_REDIS_URL; db 15): two processes with no lost update, garbage reset,
 the idle TTL, a Redis that stops (its own redis-server on its own port) answering 503 with Retry-After while memory
 entities keep working, and the admin listing Redis instances."""
-import asyncio, os, shutil, subprocess, sys, time, uuid
+import asyncio, time, uuid
 from concurrent.futures import ThreadPoolExecutor
 import httpx, pytest
 from starlette.testclient import TestClient
 from starmodel_nb import Entity, event, create_app
-from support import NO_REDIS, REDIS, free_port
+from support import NO_REDIS, REDIS, uvicorns
 
 needs_redis = pytest.mark.skipif(not REDIS, reason=NO_REDIS)
 SECRET = "redis-tests-secret-key-of-at-least-32-bytes"
@@ -53,20 +53,9 @@ app = create_app([Hitcount], secret_key="redis-tests-secret-key-of-at-least-32-b
 def test_1000_concurrent_events_from_three_processes_lose_nothing(tmp_path):
     ns = f"t{uuid.uuid4().hex[:8]}"
     (tmp_path / "redis_app.py").write_text(APP)
-    env = {**os.environ, "STARMODEL_REDIS_URL": REDIS, "STARMODEL_APP": ns}
-    ports = [free_port(), free_port(), free_port()]
-    procs = [subprocess.Popen([sys.executable, "-m", "uvicorn", "redis_app:app", "--port", str(p), "--no-access-log", "--log-level", "warning"],
-                              cwd=tmp_path, env=env) for p in ports]
+    procs = uvicorns(3, "redis_app:app", tmp_path, {"STARMODEL_REDIS_URL": REDIS, "STARMODEL_APP": ns}, "/hitcount")
     try:
-        urls = [f"http://127.0.0.1:{p}" for p in ports]
-        deadline = time.monotonic() + 60
-        for u, p in zip(urls, procs):
-            while True:
-                assert p.poll() is None, f"{u} exited {p.returncode}"
-                try: httpx.get(u + "/hitcount", timeout=10); break
-                except httpx.HTTPError:
-                    assert time.monotonic() < deadline, f"{u} did not start"
-                    time.sleep(0.05)
+        urls = [p.url for p in procs]
         async def fire():
             sem = asyncio.Semaphore(100)
             async with httpx.AsyncClient(headers=DS, timeout=60) as c:
@@ -79,7 +68,7 @@ def test_1000_concurrent_events_from_three_processes_lose_nothing(tmp_path):
         app = app_for(REDIS, ns, Hitcount)
         assert app.instance(Hitcount).n == 1000                        # read by a third process-like app: exactly 1000
     finally:
-        for p in procs: p.terminate(); p.wait(10)
+        for p in procs: p.stop()
         clear(ns)
 
 @needs_redis
@@ -102,29 +91,6 @@ def test_garbage_is_reset_the_ttl_refreshes_and_expires_and_the_admin_lists():
         admin = TestClient(app, base_url="http://127.0.0.1:5001", client=("127.0.0.1", 1))
         assert "1 live instance" in admin.get("/admin/hitcount").text and "<td>1</td>" in admin.get("/admin").text
     finally: clear(ns)
-
-@pytest.fixture
-def own_redis(tmp_path):
-    "A redis-server of this test's own, on a free port, that the test may stop and start."
-    exe = shutil.which("redis-server")
-    if not exe: pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    def start():
-        p = subprocess.Popen([exe, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        import redis
-        for _ in range(100):
-            try: redis.Redis(port=port).ping(); return p
-            except redis.ConnectionError: time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-    procs = [start()]
-    class Own:
-        url = f"redis://127.0.0.1:{port}/0"
-        def stop(self): procs[-1].terminate(); procs[-1].wait(10)
-        def start(self): procs.append(start())
-    yield Own()
-    for p in procs:
-        if p.poll() is None: p.terminate(); p.wait(10)
 
 def test_redis_down_is_a_quick_503_and_memory_entities_keep_working(own_redis):
     app = app_for(own_redis.url, "down", Hitcount, Local)

@@ -1,12 +1,12 @@
 "SQL entities on SQLite and on the real Postgres: CRUD over JSON and HTML, rollback, conflicts, outages, two processes."
-import asyncio, os, subprocess, sys, time
+import asyncio, time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 import httpx, pytest
 from sqlalchemy import text, update
 from starmodel_nb import Entity, Field, event, create_app
 from starmodel_nb.adapters.persistence.sql import VERSION
-from support import NO_PG, PG, LiveServer, TcpRelay, free_port, fresh_pg_database
+from support import NO_PG, PG, LiveServer, TcpRelay, fresh_pg_database, uvicorns
 
 needs_pg = pytest.mark.skipif(not PG, reason=NO_PG)
 
@@ -127,20 +127,9 @@ app = create_app([Counterweight], secret_key="two-processes-secret-key-of-at-lea
 @needs_pg
 def test_1000_concurrent_events_from_two_processes(pg_db, tmp_path):
     (tmp_path / "conc_app.py").write_text(APP)
-    env = {**os.environ, "STARMODEL_DATABASE_URL": pg_db}
-    ports = [free_port(), free_port()]
-    procs = [subprocess.Popen([sys.executable, "-m", "uvicorn", "conc_app:app", "--port", str(p), "--no-access-log", "--log-level", "warning"],
-                              cwd=tmp_path, env=env) for p in ports]
+    procs = uvicorns(2, "conc_app:app", tmp_path, {"STARMODEL_DATABASE_URL": pg_db}, "/counterweights")
     try:
-        urls = [f"http://127.0.0.1:{p}" for p in ports]
-        deadline = time.monotonic() + 60                                 # only a hang guard
-        for u, p in zip(urls, procs):
-            while True:
-                assert p.poll() is None, f"{u} exited {p.returncode}"
-                try: httpx.get(u + "/counterweights", headers=JSON, timeout=10); break
-                except httpx.HTTPError:
-                    assert time.monotonic() < deadline, f"{u} did not start"
-                    time.sleep(0.05)
+        urls = [p.url for p in procs]
         cid = httpx.post(urls[0] + "/counterweights", json={"stock": 0}, headers=JSON).json()["id"]
         async def fire():
             sem = asyncio.Semaphore(100)
@@ -153,7 +142,7 @@ def test_1000_concurrent_events_from_two_processes(pg_db, tmp_path):
         assert not [r for r in rs if "uk-alert" in r.text]
         assert httpx.get(f"{urls[1]}/counterweights/{cid}", headers=JSON).json()["stock"] == 1000
     finally:
-        for p in procs: p.terminate(); p.wait(10)
+        for p in procs: p.stop()
 
 class Racer(Entity, table=True):
     id: int | None = Field(default=None, primary_key=True)
