@@ -1,11 +1,12 @@
-"""Several instances on one Redis (issue 12): a change made on one instance reaches a live stream held by another, and a
-page reconnecting to an instance started after the change replays it from the Redis Stream (positions are shared)."""
+"""""Several instances on one Redis, or on Postgres alone (issue 12): a change made on one instance reaches a live stream
+held by another, and a page reconnecting to an instance started after the change replays it from the shared log (a
+Redis Stream, or the Postgres bus's table: positions are the same on every instance)."""""
 import json, time, uuid
 import httpx, pytest
 from starmodel_nb import create_app
-from support import NO_REDIS, REDIS, uvicorns
+from support import NO_PG, NO_REDIS, PG, REDIS, fresh_pg_database, uvicorns
 
-pytestmark = pytest.mark.skipif(not REDIS, reason=NO_REDIS)
+needs_redis = pytest.mark.skipif(not REDIS, reason=NO_REDIS)
 DS = {"Datastar-Request": "true"}
 APP = '''
 from starmodel_nb import Entity, event, create_app
@@ -41,6 +42,7 @@ def ns(tmp_path):
     r = redis.Redis.from_url(REDIS)
     for k in r.scan_iter(match=f"sm:{name}:*"): r.delete(k)
 
+@needs_redis
 def test_a_change_on_one_instance_reaches_a_stream_on_another_and_replays_anywhere(ns):
     name, work = ns
     a, b = instances(2, work, name)
@@ -62,9 +64,42 @@ def test_a_change_on_one_instance_reaches_a_stream_on_another_and_replays_anywhe
         finally: c.stop()
     finally: a.stop(); b.stop()
 
+@needs_redis
 def test_memory_entities_need_redis_with_a_shared_bus():
     from starmodel_nb import Entity
     class Scratch(Entity): n: int = 0
     with pytest.raises(ValueError, match="Scratch would be split between them: set memory_store = redis"):
         create_app([Scratch], redis_url=REDIS, secret_key="multi-instance-secret-key-of-32-bytes")
     create_app([Scratch], redis_url=REDIS, bus="local", secret_key="multi-instance-secret-key-of-32-bytes")   # one process: fine
+
+PG_APP = '''
+from starmodel_nb import Entity, Field, event, create_app
+class Ledger(Entity, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    n: int = 0
+    @event(method="post")
+    def add(self, k: int = 1): self.n += k
+app = create_app([Ledger], bus="postgres", secret_key="multi-instance-secret-key-of-32-bytes")
+'''
+
+@pytest.mark.skipif(not PG, reason=NO_PG)
+def test_the_postgres_bus_alone_carries_a_change_across_instances_and_replays_it(tmp_path):
+    (tmp_path / "pg_app.py").write_text(PG_APP)
+    with fresh_pg_database("sm_multi") as db:
+        env = {"STARMODEL_DATABASE_URL": db, "STARMODEL_REDIS_URL": "", "STARMODEL_APP": "pgonly"}
+        a, b = uvicorns(2, "pg_app:app", tmp_path, env, "/ledgers")
+        try:
+            lid = httpx.post(a.url + "/ledgers", json={"n": 0}, headers={"Accept": "application/json"}).json()["id"]
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(1) as ex:
+                got = ex.submit(messages, b.url, 2)                  # a stream held by B
+                time.sleep(0.5)
+                assert httpx.post(f"{a.url}/ledgers/{lid}/add", headers=DS).status_code == 200   # the change made on A
+                hello, change = got.result(timeout=30)
+            assert change["signals"] == {"ledger": {"n": 1}} and change["epoch"] == hello["epoch"] == "postgres:sm_pgonly_bus"
+            for _ in range(3): httpx.post(f"{a.url}/ledgers/{lid}/add", headers=DS)
+            (c,) = uvicorns(1, "pg_app:app", tmp_path, env, "/ledgers")   # started after those changes
+            try: replay = messages(c.url, 4, since=change["seq"], epoch=hello["epoch"])
+            finally: c.stop()
+            assert [m["signals"]["ledger"]["n"] for m in replay[1:]] == [2, 3, 4]
+        finally: a.stop(); b.stop()
