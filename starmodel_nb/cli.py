@@ -193,7 +193,7 @@ def _check_secret(s: Settings) -> None:
     except ValueError as e: raise CliError(str(e)) from None
 
 def _check_workers(s: Settings, workers: int) -> None:
-    "Refuse what `workers` processes cannot share: no common `secret_key`, entities kept in memory."
+    "Refuse what `workers` processes cannot share: no common `secret_key`, entities kept in memory, no shared bus."
     if not s.secret_key: raise CliError(f"{workers} workers need a secret_key, or a session signed by one is refused by the "
                                         f"others: set STARMODEL_SECRET_KEY to the output of {MAKE_SECRET}")
     load_app(s.app)
@@ -204,6 +204,9 @@ def _check_workers(s: Settings, workers: int) -> None:
     red = [c.__name__ for c in registry if entity_store(c) == StateStore.SERVER_REDIS] + (mem if s.memory_store == "redis" else [])
     if red and not s.redis_url:
         raise CliError(f"{', '.join(red)} would be kept by an embedded fakeredis in each worker: set redis_url to a Redis they share")
+    if s.bus == "local" or (s.bus == "auto" and not s.redis_url):
+        raise CliError(f"each of the {workers} workers holds its own pages' live streams, and a change made on one reaches pages held by "
+                       "another only through a shared bus: set redis_url (the bus follows it), or bus = postgres with a Postgres database_url")
 
 # %% ../nbs/60_cli.ipynb #17c8d9ea
 def run(s: Settings, workers: int = 1) -> None:

@@ -98,6 +98,7 @@ def _bus(s: Settings, classes):
     kind = ("redis" if s.redis_url else "local") if s.bus == "auto" else s.bus
     if kind == "local": return LocalBus(), kind
     if kind == "redis" and not s.redis_url: raise ValueError("bus = redis needs a redis_url")
+    if kind == "postgres" and not s.database_url.startswith("postgres"): raise ValueError("bus = postgres needs a Postgres database_url")
     if not s.secret_key: raise ValueError(f"with a shared bus ({kind}) several instances serve the app, and a session signed by one must be "
                                           f"read by all: set secret_key (STARMODEL_SECRET_KEY) to the same value on every instance")
     if mem := [c.__name__ for c in classes if entity_store(c) == StateStore.SERVER_MEMORY and s.memory_store != "redis"]:

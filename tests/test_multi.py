@@ -103,3 +103,52 @@ def test_the_postgres_bus_alone_carries_a_change_across_instances_and_replays_it
             finally: c.stop()
             assert [m["signals"]["ledger"]["n"] for m in replay[1:]] == [2, 3, 4]
         finally: a.stop(); b.stop()
+
+WORKERS_APP = '''
+import os
+from starmodel_nb import Entity, event
+class Board(Entity):
+    model_config = {"scope": "global"}
+    n: int = 0
+    pids: list[int] = []
+    @event
+    def hit(self):
+        self.n += 1
+        self.pids = sorted({*self.pids, os.getpid()})   # which worker ran it
+'''
+
+@needs_redis
+def test_run_with_workers_serves_one_app_whose_changes_reach_every_workers_pages(tmp_path):
+    import asyncio, os, subprocess, sys
+    from pathlib import Path
+    from concurrent.futures import ThreadPoolExecutor
+    from support import free_port
+    mod, port = f"w{uuid.uuid4().hex[:8]}", free_port()
+    (tmp_path / f"{mod}.py").write_text(WORKERS_APP)
+    env = {**os.environ, "STARMODEL_APP": mod, "STARMODEL_REDIS_URL": REDIS, "STARMODEL_MEMORY_STORE": "redis",
+           "STARMODEL_SECRET_KEY": "multi-instance-secret-key-of-32-bytes"}
+    p = subprocess.Popen([str(Path(sys.executable).parent / "starmodel"), "run", "--port", str(port), "--workers", "2"], cwd=tmp_path, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60                              # only a hang guard
+        while True:
+            assert p.poll() is None, p.stderr.read()
+            try: httpx.get(url + "/board", timeout=5); break
+            except httpx.HTTPError: assert time.monotonic() < deadline; time.sleep(0.05)
+        async def fire():
+            async with httpx.AsyncClient(headers=DS, timeout=30, limits=httpx.Limits(max_keepalive_connections=0)) as c:
+                return await asyncio.gather(*[c.get(url + "/board/hit") for _ in range(60)])   # a new connection each: any worker
+        with ThreadPoolExecutor(2) as ex:
+            got = ex.submit(messages, url, 61)                        # one stream, held by one worker
+            time.sleep(0.5)
+            assert {r.status_code for r in ex.submit(lambda: asyncio.run(fire())).result()} == {200}
+            seen = got.result(timeout=30)
+        last = max(seen[1:], key=lambda m: m["seq"])["signals"]["board"]
+        assert sorted(m["signals"]["board"]["n"] for m in seen[1:]) == list(range(1, 61))   # every change, whichever worker made it
+        assert last["n"] == 60 and len(last["pids"]) == 2                                   # and both workers made some
+    finally:
+        p.terminate(); p.wait(10)
+        import redis
+        r = redis.Redis.from_url(REDIS)
+        for k in r.scan_iter(match=f"sm:{mod}:*"): r.delete(k)
