@@ -107,7 +107,7 @@ def test_redis_down_is_a_quick_503_and_memory_entities_keep_working(own_redis):
     own_redis.start()                                                                        # back (empty: no persistence)
     assert c.get("/hitcount/hit").status_code == 200 and app.instance(Hitcount).n == 1
 
-class Crate(Entity, table=True):
+class Pallet(Entity, table=True):
     id: int | None = Field(default=None, primary_key=True)
     n: int = 0
     @event(method="post")
@@ -115,26 +115,26 @@ class Crate(Entity, table=True):
 
 def test_pages_are_told_they_are_behind_while_redis_is_away_and_catch_up_when_it_is_back(own_redis, browser, assets, tmp_path):
     "Redis (store and bus) stops under open pages: Redis events are refused, SQL events commit and wait to be sent."
-    app = create_app([Hitcount, Crate], redis_url=own_redis.url, app="behind", database_url=f"sqlite:///{tmp_path}/crates.db",
+    app = create_app([Hitcount, Pallet], redis_url=own_redis.url, app="behind", database_url=f"sqlite:///{tmp_path}/pallets.db",
                      secret_key=SECRET, assets=assets)
     with LiveServer(app) as srv:
-        cid = httpx.post(srv.url + "/crates", json={"n": 0}, headers=JSON).json()["id"]
-        crate, counter = browser.new_context().new_page(), browser.new_context().new_page()
-        crate.goto(f"{srv.url}/crates/{cid}"); counter.goto(srv.url + "/hitcount")
-        crate.evaluate("window.smKept = 1")
+        cid = httpx.post(srv.url + "/pallets", json={"n": 0}, headers=JSON).json()["id"]
+        pallet, counter = browser.new_context().new_page(), browser.new_context().new_page()
+        pallet.goto(f"{srv.url}/pallets/{cid}"); counter.goto(srv.url + "/hitcount")
+        pallet.evaluate("window.smKept = 1")
         own_redis.stop()
-        for p in (crate, counter): p.locator("#sm-behind").wait_for(timeout=WAIT)     # told, without a request of theirs
-        assert "catches up by itself" in crate.locator("#sm-behind").inner_text()
+        for p in (pallet, counter): p.locator("#sm-behind").wait_for(timeout=WAIT)     # told, without a request of theirs
+        assert "catches up by itself" in pallet.locator("#sm-behind").inner_text()
         counter.get_by_role("button", name="Hit").click()
         counter.locator(".uk-alert-destructive").filter(has_text="Redis is unavailable").wait_for(timeout=WAIT)
-        r = httpx.post(f"{srv.url}/crates/{cid}/adjust?delta=5", headers=DS)
+        r = httpx.post(f"{srv.url}/pallets/{cid}/adjust?delta=5", headers=DS)
         assert r.status_code == 200 and "uk-alert" not in r.text                      # committed; its publishing waits
-        crate.wait_for_timeout(300)
-        assert crate.locator(f"#sm-crate-{cid}-n").inner_text().strip() == "0"       # not heard yet: the bus is away
+        pallet.wait_for_timeout(300)
+        assert pallet.locator(f"#sm-pallet-{cid}-n").inner_text().strip() == "0"       # not heard yet: the bus is away
         own_redis.start()                                                             # back, empty
-        crate.wait_for_function(f"document.getElementById('sm-crate-{cid}-n').textContent.trim() === '5'", polling=50, timeout=WAIT)
-        for p in (crate, counter): p.locator("#sm-behind").wait_for(state="detached", timeout=WAIT)
-        assert crate.evaluate("window.smKept") == 1                                   # caught up in place, no reload
+        pallet.wait_for_function(f"document.getElementById('sm-pallet-{cid}-n').textContent.trim() === '5'", polling=50, timeout=WAIT)
+        for p in (pallet, counter): p.locator("#sm-behind").wait_for(state="detached", timeout=WAIT)
+        assert pallet.evaluate("window.smKept") == 1                                   # caught up in place, no reload
         counter.get_by_role("button", name="Hit").click()
         counter.wait_for_function("document.getElementById('sm-hitcount-n').textContent.trim() === '1'", polling=50, timeout=WAIT)
 
