@@ -80,7 +80,7 @@ async def _ensure_table(self: PostgresBus, conn: psycopg.AsyncConnection):
     if self._table_made: return
     q = sql.SQL("CREATE TABLE IF NOT EXISTS {} (id bigserial PRIMARY KEY, evt text NOT NULL, at timestamptz NOT NULL DEFAULT now())")
     try: await conn.execute(q.format(sql.Identifier(self.table)))
-    except psycopg.errors.UniqueViolation: pass   # another process made it at the same moment
+    except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable): pass   # another process made it at the same moment
     self._table_made = True
 
 @patch

@@ -65,24 +65,27 @@ async def get(self: RedisRepository, cls: type, key) -> tuple[Any, int] | None:
         return None
 
 # %% ../../../nbs/23_persist_redis.ipynb #06566ae6
+_SAVE = """
+local raw = redis.call('GET', KEYS[1])
+local have = 0
+if raw then
+  have = tonumber(string.match(raw, '^{"v":(%d+),'))
+  if not have then return -1 end
+end
+if have ~= tonumber(ARGV[1]) then return -2 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""   # KEYS[1]: the instance; ARGV: the version read, the new value, its idle TTL. -1: not ours, -2: changed since
+
 @patch
 async def save(self: RedisRepository, cls: type, key, obj, version: int) -> int:
     "Store `obj` as `cls[key]` if it is still at `version` (checked in Redis, atomically): the new version, else `Conflict`."
     k, new = self.key(cls, key), version + 1
-    async def attempt():
-        async with self.client.pipeline(transaction=True) as pipe:
-            await pipe.watch(k)
-            raw = await pipe.get(k)
-            have = json.loads(raw).get("v", 0) if raw else 0   # only the version is read here: the state was validated on load
-            if have != version: self._hot[k] = time.monotonic() + HOT_SECONDS; raise Conflict(f"{cls.__name__}[{key}] changed since it was read")
-            pipe.multi()
-            pipe.set(k, _pack(obj, new), ex=self._ttl(cls))
-            await pipe.execute()
-    try: await _call(attempt())
-    except rx.WatchError:
+    got = await _call(self.client.register_script(_SAVE)(keys=[k], args=[version, _pack(obj, new), self._ttl(cls)]))
+    if got == -1: raise Conflict(f"{cls.__name__}[{key}] holds a value that is not ours")
+    if got == -2:
         self._hot[k] = time.monotonic() + HOT_SECONDS
-        raise Conflict(f"{cls.__name__}[{key}] changed while it was saved") from None
-    except (ValueError, AttributeError): raise Conflict(f"{cls.__name__}[{key}] holds a value that is not ours") from None
+        raise Conflict(f"{cls.__name__}[{key}] changed since it was read")
     return new
 
 # %% ../../../nbs/23_persist_redis.ipynb #9dc5bd46
