@@ -30,7 +30,11 @@ class AppProcess:
             try: httpx.get(self.url + probe, timeout=1); return
             except httpx.HTTPError: time.sleep(0.05)
         raise SystemExit(f"{module} did not start on {self.url}")
-    def stop(self): self.proc.terminate(); self.proc.wait(10)
+    def stop(self):
+        "Stop it; killed if it is still waiting on open streams after 5 s."
+        self.proc.terminate()
+        try: self.proc.wait(5)
+        except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait()
 
 def wrk(url: str, seconds: float = 5) -> float:
     "Requests/s of `wrk -t2 -c50` on `url` for `seconds`, with Datastar's header; any non-2xx answer stops the benchmark."

@@ -44,7 +44,7 @@ class Settings:
                                          # process on redis_url: the same entity code on several instances)
     stream_queue: int = 256              # patches buffered per live stream before it is dropped
     stream_heartbeat: float = 15.0       # seconds between keep-alive comments
-    stream_cap: int = 1_000              # live streams per app
+    stream_cap: int = 10_000             # live streams per app (each holds about 15 KiB: 10,000 take some 150 MB)
     stream_replay: int = 1_000           # recent patches kept to replay to a reconnecting stream
     stream_replay_bytes: int = 32 << 20  # and their weight at most
     stream_per_client: int = 100         # live streams one client address may hold (a browser needs one per app)

@@ -42,11 +42,14 @@ class StreamsFull(Exception):
 class StreamHub:
     "Fans committed changes out to live streams; `render(evt, prefix)` gives the message dict (or `None` to skip)."
     def __init__(self, render: Callable[[EntityChanged, str], dict | None], queue: int = 256, heartbeat: float = 15.0,
-                 cap: int = 1000, replay: int = 1000, replay_bytes: int = 32 << 20, per_client: int = 100, epoch: str = ""):
+                 cap: int = 10_000, replay: int = 1000, replay_bytes: int = 32 << 20, per_client: int = 100, epoch: str = "",
+                 send_timeout: float = 10.0):
         self.render, self.queue, self.heartbeat, self.cap, self.per_client = render, queue, heartbeat, cap, per_client
+        self.send_timeout, self._sweeper = send_timeout, None
         self.replay, self.replay_bytes, self._held = replay, replay_bytes, 0   # the replay buffer: entries and bytes
         self.epoch, self.seq, self.lagging = epoch or secrets.token_hex(6), 0, False   # a shared bus names the epoch: its positions are every instance's
         self._recent: deque[Buffered] = deque()
+        self._all: set[Subscription] = set()                                     # open streams
         self._subs: dict[str, set[Subscription]] = {}                           # open streams by channel
         self._per: dict[str, int] = {}                                          # open streams by client address
         self.backfill: Callable[[int], Awaitable[list]] | None = None            # a shared bus's changes after a seq, older than the buffer
@@ -60,24 +63,59 @@ class Subscription:
     prefix: str = ""
     client: str = ""
     dropped: bool = False
+    busy: float = 0.0                       # the loop time its current send started; 0: not sending
+    task: asyncio.Task | None = None        # the task sending it, cancelled if a send is stuck
+    stuck: bool = False
+    conn: Any = None                        # the server's connection, when it says whether the client left (`disconnected`)
 
 _CLOSE = object()   # put on a queue to end its stream
+
+# %% ../../nbs/31_sse_datastar.ipynb #sw000001
+_PING = b": ping\n\n"
+
+@patch
+def _watch(self: StreamHub) -> None:
+    "Start the sweeper on the running loop, unless it runs (or no loop runs: it starts with the first stream read)."
+    if self._sweeper is not None and not self._sweeper.done(): return
+    try: self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="live stream sweeper")
+    except RuntimeError: pass
+
+@patch
+async def _sweep(self: StreamHub) -> None:
+    loop, tick = asyncio.get_running_loop(), min(1.0, self.heartbeat, self.send_timeout)
+    ping_at = loop.time() + self.heartbeat
+    while self._all:
+        await asyncio.sleep(tick)
+        now = loop.time()
+        if ping := now >= ping_at: ping_at = now + self.heartbeat
+        for sub in list(self._all):
+            if sub.conn is not None and sub.conn.disconnected: self.drop(sub)   # the client left
+            elif sub.busy and now - sub.busy > self.send_timeout:
+                log.warning("live stream stuck sending for %.0f s; dropping it", now - sub.busy)
+                sub.stuck = True
+                self.drop(sub)
+                if sub.task is not None: sub.task.cancel()
+            elif ping and not sub.busy:
+                try: sub.queue.put_nowait((None, _PING))
+                except asyncio.QueueFull: self.drop(sub)   # not reading at all
 
 # %% ../../nbs/31_sse_datastar.ipynb #411b112c
 @patch
 def open(self: StreamHub, channels: Iterable[str], prefix: str = "", client: str = "") -> Subscription:
     "Subscribe a new stream to `channels`, rendered for URL `prefix`, from `client`'s address; `StreamsFull` past a cap."
-    if self.clients >= self.cap: raise StreamsFull(f"{self.cap} live streams are open")
+    if len(self._all) >= self.cap: raise StreamsFull(f"{self.cap} live streams are open")
     if self._per.get(client, 0) >= self.per_client: raise StreamsFull(f"{self.per_client} live streams are open from {client or 'one client'}")
     sub = Subscription(asyncio.Queue(self.queue + 1), frozenset(channels), prefix, client)
     self._per[client] = self._per.get(client, 0) + 1
+    self._all.add(sub)
     for c in sub.channels: self._subs.setdefault(c, set()).add(sub)
+    self._watch()
     return sub
 
 @patch(as_prop=True)
 def clients(self: StreamHub) -> int:
     "How many streams are open."
-    return len({s for subs in self._subs.values() for s in subs})
+    return len(self._all)
 
 # %% ../../nbs/31_sse_datastar.ipynb #c1a1dd8a
 @patch
@@ -85,6 +123,7 @@ def drop(self: StreamHub, sub: Subscription) -> None:
     "End `sub`'s stream: unsubscribe it, count it out of its client's streams (once), and close its queue."
     if not sub.dropped:   # the response watcher and `events` both drop a stream that ends
         sub.dropped = True
+        self._all.discard(sub)
         if (n := self._per.get(sub.client, 0) - 1) > 0: self._per[sub.client] = n
         else: self._per.pop(sub.client, None)
     for c in sub.channels:
@@ -100,7 +139,7 @@ class Buffered(NamedTuple):
     seq: int
     channel: str
     evt: EntityChanged
-    texts: dict[str, str]
+    texts: dict[str, bytes]
     size: int
 
 # %% ../../nbs/31_sse_datastar.ipynb #7ae35d63
@@ -121,11 +160,11 @@ def _json(msg: dict) -> str:
         return json.dumps({k: msg[k] for k in ("seq", "epoch") if k in msg})
 
 @patch
-def _text(self: StreamHub, b: Buffered, prefix: str) -> str | None:
-    "The SSE text of `b` for pages under `prefix`, rendered on first use (`None` when the renderer skips it)."
+def _text(self: StreamHub, b: Buffered, prefix: str) -> bytes | None:
+    "The SSE text of `b` for pages under `prefix`, rendered (and encoded) on first use; `None` when the renderer skips it."
     if (text := b.texts.get(prefix)) is None:
         msg = self.render(b.evt, prefix)
-        text = b.texts[prefix] = "" if msg is None else f"event: sm\nid: {b.seq}\ndata: {_json({**msg, 'seq': b.seq, 'epoch': self.epoch})}\n\n"
+        text = b.texts[prefix] = b"" if msg is None else f"event: sm\nid: {b.seq}\ndata: {_json({**msg, 'seq': b.seq, 'epoch': self.epoch})}\n\n".encode()
     return text or None
 
 # %% ../../nbs/31_sse_datastar.ipynb #429ba70f
@@ -135,21 +174,24 @@ def publish(self: StreamHub, evt: EntityChanged, seq: int | None = None) -> None
     self.seq = self.seq + 1 if seq is None else max(seq, self.seq)
     b = Buffered(self.seq, evt.channel, evt, {}, len(json.dumps(evt.state, default=str)))   # what it holds, weighed once
     self._keep(b)
+    prefix, item = None, None
     for sub in list(self._subs.get(evt.channel, ())):
-        if (text := self._text(b, sub.prefix)) is None: continue
-        try: sub.queue.put_nowait((self.seq, text))
+        if sub.prefix != prefix: prefix, text = sub.prefix, self._text(b, sub.prefix); item = (self.seq, text)   # one per prefix
+        if text is None: continue
+        try: sub.queue.put_nowait(item)
         except asyncio.QueueFull:
             log.warning("live stream too slow (%d messages queued); dropping it", sub.queue.maxsize)
             self.drop(sub)
 
 @patch
 def close(self: StreamHub) -> None:
-    "End every open stream (server shutdown)."
-    for sub in {s for subs in self._subs.values() for s in subs}: self.drop(sub)
+    "End every open stream, and the sweeper (server shutdown)."
+    for sub in list(self._all): self.drop(sub)
+    if self._sweeper is not None: self._sweeper.cancel()
 
 # %% ../../nbs/31_sse_datastar.ipynb #1eca190b
 @patch
-def _missed(self: StreamHub, sub: Subscription, chans: set[str], since: int | None, epoch: str | None) -> list[tuple[int, str]]:
+def _missed(self: StreamHub, sub: Subscription, chans: set[str], since: int | None, epoch: str | None) -> list[tuple[int, bytes]]:
     "`(seq, text)` of the buffered messages on `chans` after `since` (all for a page of another `epoch`), for `sub`."
     if since is None: return []
     if epoch != self.epoch: since = 0   # a page of another server (before a restart or swap) saw none of these
@@ -170,18 +212,19 @@ async def _older(self: StreamHub, sub: Subscription, chans: set[str], since: int
 # %% ../../nbs/31_sse_datastar.ipynb #94c3edfd
 @patch
 async def events(self: StreamHub, sub: Subscription, channels: Iterable[str] | None = None, since: int | None = None, epoch: str | None = None):
-    "The text of `sub`'s stream: a hello, what it missed after `since` (see `_missed`), then live messages and heartbeats."
+    "The text of `sub`'s stream (bytes): a hello, what it missed after `since` (see `_missed`), then live messages and heartbeats."
     top = 0
+    self._watch()
     try:
-        yield f"event: sm\ndata: {json.dumps({'hello': 1, 'epoch': self.epoch, 'seq': self.seq, 'behind': int(self.lagging)})}\n\n"
+        yield f"event: sm\ndata: {json.dumps({'hello': 1, 'epoch': self.epoch, 'seq': self.seq, 'behind': int(self.lagging)})}\n\n".encode()
         chans = set(sub.channels if channels is None else channels)
         async for top, text in self._older(sub, chans, since, epoch): yield text
         for top, text in self._missed(sub, chans, since, epoch): yield text
+        get = sub.queue.get
         while True:
-            try: seq, text = await asyncio.wait_for(sub.queue.get(), self.heartbeat)
-            except asyncio.TimeoutError: yield ": ping\n\n"; continue
+            seq, text = await get()
             if text is _CLOSE: return
-            if seq is None or seq > top: yield text   # a notice (`behind`) has no seq
+            if seq is None or seq > top: yield text   # a ping or a notice (`behind`) has no seq
     finally: self.drop(sub)
 
 # %% ../../nbs/31_sse_datastar.ipynb #bh000001
@@ -189,7 +232,7 @@ async def events(self: StreamHub, sub: Subscription, channels: Iterable[str] | N
 def behind(self: StreamHub, lagging: bool) -> None:
     "Tell every open stream whether live changes may be late (a shared bus is away: `True`) or flow again (`False`)."
     self.lagging = lagging
-    text = f"event: sm\ndata: {json.dumps({'behind': int(lagging), 'epoch': self.epoch})}\n\n"
-    for sub in {s for subs in self._subs.values() for s in subs}:
+    text = f"event: sm\ndata: {json.dumps({'behind': int(lagging), 'epoch': self.epoch})}\n\n".encode()
+    for sub in list(self._all):
         try: sub.queue.put_nowait((None, text))
         except asyncio.QueueFull: self.drop(sub)

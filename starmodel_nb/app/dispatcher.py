@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/dispatcher.html.md"""
 
 # %% ../../nbs/12_dispatcher.ipynb #a4a60359
 from __future__ import annotations
-import asyncio, logging, random
+import asyncio, logging, random, time
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, AsyncIterator, Callable, Protocol
@@ -21,8 +21,8 @@ from .uow import Conflict, Repository, UnitOfWork
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'RETRIES', 'UnknownEvent', 'find_event', 'Invalid', 'bind', 'error_message', 'Step', 'conflict_pause',
-           'retry_conflicts', 'Dispatcher', 'Renderer']
+__all__ = ['log', 'RETRIES', 'PATIENCE', 'UnknownEvent', 'find_event', 'Invalid', 'bind', 'error_message', 'Step', 'give_up',
+           'conflict_pause', 'retry_conflicts', 'Dispatcher', 'Renderer']
 
 # %% ../../nbs/12_dispatcher.ipynb #cbaa3715
 class UnknownEvent(LookupError):
@@ -98,37 +98,45 @@ async def _yields(spec: EventSpec, gen) -> AsyncIterator:
         while (r := await to_thread.run_sync(next, gen, _DONE)) is not _DONE: yield r
 
 # %% ../../nbs/12_dispatcher.ipynb #402b63f9
-RETRIES = 12
+RETRIES, PATIENCE = 12, 3.0   # conflicts are re-run at least this many times, and for this many seconds
+
+def give_up(attempt: int, started: float, retries: int = RETRIES, patience: float = PATIENCE) -> bool:
+    "Whether the `attempt`-th conflict (from 0) is the last: `retries` tries made and `patience` seconds gone since `started`."
+    return attempt >= retries - 1 and time.monotonic() - started >= patience
 
 async def conflict_pause(attempt: int) -> None:
     "A short random wait before re-running after the `attempt`-th conflict, doubling with each one up to 0.1 s (so a busy key still gets through)."
     await asyncio.sleep(random.uniform(0, min(0.002 * 2 ** attempt, 0.1)))
 
-async def retry_conflicts(fn: Callable, retries: int = RETRIES):
-    "Await `fn()` again on fresh state while it raises `Conflict`, at most `retries` times in all."
-    for attempt in range(retries):
+async def retry_conflicts(fn: Callable, retries: int = RETRIES, patience: float = PATIENCE):
+    "Await `fn()` again on fresh state while it raises `Conflict`, until `give_up` says so."
+    started, attempt = time.monotonic(), 0
+    while True:
         try: return await fn()
         except Conflict:
-            if attempt == retries - 1: raise
+            if give_up(attempt, started, retries, patience): raise
             await conflict_pause(attempt)
+            attempt += 1
 
 # %% ../../nbs/12_dispatcher.ipynb #ff520973
 class Dispatcher:
     "Runs events in units of work on the repository `repo_for(cls)` gives, recording in `history` and publishing on `bus`."
-    retries = RETRIES
+    retries, patience = RETRIES, PATIENCE
     def __init__(self, repo_for: Callable[[type], Repository], bus: EventBus, history: History | None = None):
         self.repo_for, self.bus, self.history = repo_for, bus, history
 
     async def run(self, cls: type, spec: EventSpec, key: str, channel: str, params: dict) -> AsyncIterator[Step]:
         "Run `spec` on `cls[key]` with validated `params`, yielding `Step`s."
-        for attempt in range(self.retries):
+        started, attempt = time.monotonic(), 0
+        while True:
             streamed, last = False, None
             async for step in self._attempt(cls, spec, key, channel, params):
                 streamed = streamed or not step.final
                 if step.final: last = step
                 else: yield step
-            if not isinstance(last.error, Conflict) or streamed or attempt == self.retries - 1: break
+            if not isinstance(last.error, Conflict) or streamed or give_up(attempt, started, self.retries, self.patience): break
             await conflict_pause(attempt)
+            attempt += 1
         yield last
 
 # %% ../../nbs/12_dispatcher.ipynb #d603a8ad

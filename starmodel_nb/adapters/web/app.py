@@ -19,7 +19,7 @@ from .checks import INNER, Limits, SecurityHeaders, SessionCookies
 from .events import event_endpoint
 from .pages import index_endpoint, page_endpoint
 from .sql import collection_endpoint, record_action_endpoint, record_endpoint
-from .stream import stream_endpoint
+from .stream import StreamGate, stream_endpoint
 
 # %% auto #0
 __all__ = ['ALL', 'StarApp', 'EntityRoute', 'CollectionRoute', 'build_app']
@@ -27,8 +27,14 @@ __all__ = ['ALL', 'StarApp', 'EntityRoute', 'CollectionRoute', 'build_app']
 # %% ../../../nbs/36_web_app.ipynb #c92f4288
 class StarApp(ControlPlane, FastHTML):
     "A FastHTML app with `instances`, `instance`, `edit` and `fire` over its live entities (FastHTML's `get` & co. stay routes)."
+    gate: StreamGate | None = None   # the live stream, served ahead of the middleware (see `web.stream`)
     @property
     def sm(self) -> Runtime: return self.state.sm
+    async def __call__(self, scope, receive, send):
+        if self.gate is not None and self.gate.matches(scope):
+            scope["app"] = self   # as Starlette sets it
+            return await self.gate(scope, receive, send)
+        await super().__call__(scope, receive, send)
 
 # %% ../../../nbs/36_web_app.ipynb #b743298f
 ALL = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -63,7 +69,7 @@ def build_app(rt: Runtime, secret_key: str, routes: list = (), startup: list = (
     app = StarApp(default_hdrs=False, secret_key=secret_key, session_cookie=INNER, same_site="lax",
                   on_startup=[started, *startup], on_shutdown=[rt.hub.close, rt.bus.close, rt.history.close])
     _middleware(app, rt)
-    app.state.sm = rt
+    app.state.sm, app.gate = rt, StreamGate(rt, secret_key)
     app.router.routes.extend([Route("/", index_endpoint), Route("/_sm/stream", stream_endpoint), *asset_routes(s.assets), *routes,
         CollectionRoute("/{slug}", collection_endpoint, methods=ALL), CollectionRoute("/{slug}/{ident}", record_endpoint, methods=ALL),
         CollectionRoute("/{slug}/{ident}/{name}", record_action_endpoint, methods=ALL),

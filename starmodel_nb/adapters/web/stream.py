@@ -6,18 +6,21 @@ Docs: https://starmodel.github.io/starmodel_nb/web_stream.html.md"""
 
 # %% ../../../nbs/33c_web_stream.ipynb #cbdb3ddf
 from __future__ import annotations
-import asyncio
-from starlette.requests import Request
+import asyncio, json
+from fastcore.basics import patch
+from base64 import b64decode
+import itsdangerous
+from starlette.requests import Request, cookie_parser
 from starlette.responses import Response
 from ...core import Scope, entity_plural, entity_scope, prefixed, signals_of
 from ...app.bus import EntityChanged, viewer_channels
 from ...app.runtime import Hub, Runtime
-from .checks import foreign, refuse, session_id, url_root
-from ..sse_datastar import SSE_HEADERS, StreamsFull
+from .checks import SecurityHeaders, SessionCookies, foreign, refuse, session_id, url_root
+from ..sse_datastar import SSE_HEADERS, StreamsFull, Subscription
 from ..ui.monster import view_id
 
 # %% auto #0
-__all__ = ['stream_message', 'LiveStream', 'stream_endpoint']
+__all__ = ['STREAM', 'stream_message', 'LiveStream', 'stream_endpoint', 'StreamGate']
 
 # %% ../../../nbs/33c_web_stream.ipynb #1efad17d
 def stream_message(rt: Runtime, evt: EntityChanged, prefix: str = "") -> dict | None:
@@ -34,28 +37,39 @@ def stream_message(rt: Runtime, evt: EntityChanged, prefix: str = "") -> dict | 
 
 # %% ../../../nbs/33c_web_stream.ipynb #5bef87ae
 class LiveStream:
-    "ASGI response streaming `hub.events(sub, ...)`, with disconnect detection and a send timeout."
-    def __init__(self, hub: Hub, sub: object, channels: list[str], since: int | None, epoch: str | None, send_timeout: float = 10.0):
-        self.hub, self.sub, self.channels, self.since, self.epoch, self.timeout = hub, sub, channels, since, epoch, send_timeout
+    "ASGI response streaming `hub.events(sub, ...)`, with disconnect detection; the hub's sweeper ends a stuck send."
+    def __init__(self, hub: Hub, sub: Subscription, channels: list[str], since: int | None, epoch: str | None, headers: list | None = None):
+        self.hub, self.sub, self.channels, self.since, self.epoch = hub, sub, channels, since, epoch
+        self.headers = _HEADERS if headers is None else headers
     async def __call__(self, scope, receive, send):
-        hdrs = [(k.lower().encode(), v.encode()) for k, v in {**SSE_HEADERS, "Connection": "keep-alive"}.items()]
-        events = self.hub.events(self.sub, self.channels, self.since, self.epoch)
+        sub, loop = self.sub, asyncio.get_running_loop()
+        sub.task = asyncio.current_task()
+        events = self.hub.events(sub, self.channels, self.since, self.epoch)
         async def watch():
             while (await receive())["type"] != "http.disconnect": pass
-            self.hub.drop(self.sub)
-        w = asyncio.ensure_future(watch())
+            self.hub.drop(sub)
+        conn = getattr(send, "__self__", None)   # uvicorn's connection, served directly (see `StreamGate`): it says when the client left
+        if hasattr(conn, "disconnected"): sub.conn, w = conn, None   # the hub's sweeper looks, once a second: no task per stream
+        else: w = asyncio.ensure_future(watch())
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": hdrs})
+            await send({"type": "http.response.start", "status": 200, "headers": self.headers})
             async for text in events:
-                await asyncio.wait_for(send({"type": "http.response.body", "body": text.encode(), "more_body": True}), self.timeout)
-            if not w.done(): await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except (asyncio.TimeoutError, OSError): pass
+                sub.busy = loop.time()   # what the sweeper reads: nothing is timed here, per message
+                await send({"type": "http.response.body", "body": text, "more_body": True})
+                sub.busy = 0.0
+            if w is None or not w.done(): await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError: pass
+        except asyncio.CancelledError:
+            if not sub.stuck: raise
+            asyncio.current_task().uncancel()   # the sweeper's doing: this stream is over, the server is fine
         finally:
-            w.cancel()
+            if w is not None: w.cancel()
             await events.aclose()
 
+_HEADERS = [(k.lower().encode(), v.encode()) for k, v in {**SSE_HEADERS, "Connection": "keep-alive"}.items()]
+
 # %% ../../../nbs/33c_web_stream.ipynb #cc44e5ac
-async def stream_endpoint(req: Request) -> Response | LiveStream:
+async def stream_endpoint(req: Request, headers: list | None = None) -> Response | LiveStream:
     "GET /_sm/stream: this browser's live stream (global changes and its session's), replaying after `since`."
     rt: Runtime = req.app.state.sm
     if why := foreign(req): return refuse(req, 403, why)
@@ -64,4 +78,41 @@ async def stream_endpoint(req: Request) -> Response | LiveStream:
     except ValueError: since = None
     try: sub = rt.hub.open(chans, url_root(rt.settings, req), req.client.host if req.client else "")
     except StreamsFull as e: return refuse(req, 503, f"Server busy: {e}.")
-    return LiveStream(rt.hub, sub, chans, since, req.query_params.get("epoch"))
+    return LiveStream(rt.hub, sub, chans, since, req.query_params.get("epoch"), headers)
+
+# %% ../../../nbs/33c_web_stream.ipynb #gt000001
+STREAM = "/_sm/stream"
+
+class StreamGate:
+    "`GET /_sm/stream` served ahead of the middleware stack, with the checks the stack would make for it."
+    def __init__(self, rt: Runtime, secret: str, max_age: int = 365 * 24 * 3600):   # FastHTML's session lifetime
+        s = rt.settings
+        self.rt, self.root, self.max_age = rt, s.root_path.rstrip("/"), max_age
+        self.cookies, self.signer = SessionCookies(None, name=s.session_cookie), itsdangerous.TimestampSigner(str(secret))
+        self.secure = SecurityHeaders(None, extra=s.frame_ancestors).headers
+        self.headers = _HEADERS + self.secure
+    def matches(self, scope) -> bool:
+        "Whether `scope` is a GET of the live stream (under the root path, if any)."
+        if scope["type"] != "http" or scope["method"] != "GET" or not scope["path"].endswith(STREAM): return False
+        return scope["path"][:-len(STREAM)] in ("", self.root, scope.get("root_path", "").rstrip("/"))
+    def session(self, scope) -> dict:
+        "The browser's session from its signed cookie, read as the session middleware reads it; `{}` if none, forged or expired."
+        jar = cookie_parser(next((v.decode("latin-1") for k, v in scope["headers"] if k == b"cookie"), ""))
+        name = self.cookies.outer(scope)
+        if not (raw := jar.get(name) or jar.get(name + "-p")): return {}
+        try: return json.loads(b64decode(self.signer.unsign(raw.encode("utf-8"), max_age=self.max_age)))
+        except (itsdangerous.BadSignature, ValueError): return {}
+
+# %% ../../../nbs/33c_web_stream.ipynb #gt000002
+@patch
+async def __call__(self: StreamGate, scope, receive, send):
+    scope["path"], scope["session"] = STREAM, self.session(scope)   # in place, as Starlette does: a stream holds one scope
+    req = Request(scope, receive)
+    if len(scope.get("query_string", b"")) > self.rt.settings.max_query: resp = refuse(req, 414, f"Query string over {self.rt.settings.max_query} bytes.")
+    else: resp = await stream_endpoint(req, self.headers)
+    del req   # not held for the stream's life
+    if isinstance(resp, LiveStream): return await resp(scope, receive, send)
+    async def secured(msg):   # a refusal: the security headers the stack would have added
+        if msg["type"] == "http.response.start": msg = {**msg, "headers": [*msg.get("headers", []), *self.secure]}
+        await send(msg)
+    await resp(scope, receive, secured)
