@@ -17,7 +17,8 @@ from ..app.bus import EntityChanged
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'SSE_HEADERS', 'patch_signals', 'patch_elements', 'StreamsFull', 'StreamHub', 'Subscription', 'Buffered']
+__all__ = ['log', 'SSE_HEADERS', 'patch_signals', 'patch_elements', 'StreamsFull', 'StreamHub', 'Mailbox', 'Subscription',
+           'Buffered']
 
 # %% ../../nbs/31_sse_datastar.ipynb #120e6e82
 SSE_HEADERS = {"Cache-Control": "no-store", "Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
@@ -54,11 +55,32 @@ class StreamHub:
         self._per: dict[str, int] = {}                                          # open streams by client address
         self.backfill: Callable[[int], Awaitable[list]] | None = None            # a shared bus's changes after a seq, older than the buffer
 
+# %% ../../nbs/31_sse_datastar.ipynb #mb000001
+class Mailbox:
+    "A bounded queue for one reader: `put_nowait` (`asyncio.QueueFull` past `maxsize`), `get`, `get_nowait`, `empty`."
+    __slots__ = ("items", "maxsize", "waiter")
+    def __init__(self, maxsize: int): self.items, self.maxsize, self.waiter = [], maxsize, None
+    def __len__(self): return len(self.items)
+    def empty(self) -> bool: return not self.items
+    def put_nowait(self, item) -> None:
+        if len(self.items) >= self.maxsize: raise asyncio.QueueFull
+        self.items.append(item)
+        if (w := self.waiter) is not None and not w.done(): w.set_result(None)
+    def get_nowait(self):
+        if not self.items: raise asyncio.QueueEmpty
+        return self.items.pop(0)
+    async def get(self):
+        while not self.items:
+            self.waiter = asyncio.get_running_loop().create_future()
+            try: await self.waiter
+            finally: self.waiter = None
+        return self.items.pop(0)
+
 # %% ../../nbs/31_sse_datastar.ipynb #588a5995
 @dataclass(slots=True, eq=False)
 class Subscription:
     "One open live stream: its `queue` of `(seq, text)`, the `channels` it hears, its URL `prefix`, its `client` address, whether `dropped`."
-    queue: asyncio.Queue
+    queue: Mailbox
     channels: frozenset[str]
     prefix: str = ""
     client: str = ""
@@ -105,7 +127,7 @@ def open(self: StreamHub, channels: Iterable[str], prefix: str = "", client: str
     "Subscribe a new stream to `channels`, rendered for URL `prefix`, from `client`'s address; `StreamsFull` past a cap."
     if len(self._all) >= self.cap: raise StreamsFull(f"{self.cap} live streams are open")
     if self._per.get(client, 0) >= self.per_client: raise StreamsFull(f"{self.per_client} live streams are open from {client or 'one client'}")
-    sub = Subscription(asyncio.Queue(self.queue + 1), frozenset(channels), prefix, client)
+    sub = Subscription(Mailbox(self.queue + 1), frozenset(channels), prefix, client)
     self._per[client] = self._per.get(client, 0) + 1
     self._all.add(sub)
     for c in sub.channels: self._subs.setdefault(c, set()).add(sub)
