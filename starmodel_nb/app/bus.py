@@ -16,7 +16,7 @@ from ..core import Scope, entity_scope
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'EntityChanged', 'channel_for', 'viewer_channels', 'EventBus', 'LocalBus', 'Outbox']
+__all__ = ['log', 'EntityChanged', 'channel_for', 'viewer_channels', 'EventBus', 'LocalBus', 'Outbox', 'SharedBus']
 
 # %% ../../nbs/10_bus.ipynb #519c1307
 @dataclass(frozen=True)
@@ -111,3 +111,68 @@ async def send(self: Outbox, data: str, retried: bool = False) -> None:
     self.pending.append(data)
     if retried and not self.healthy: return
     await self.flush()
+
+# %% ../../nbs/10_bus.ipynb #sb000001
+class SharedBus:
+    "The common part of a bus across processes: handlers, one reader task (the adapter's `_run`), an `Outbox` (`_append` sends)."
+    def __init__(self, name: str):
+        self.name = name
+        self.outbox = Outbox(lambda data: self._append(data), name=name)   # committed changes not yet sent
+        self._handlers: list[list] = []
+        self._task: asyncio.Task | None = None
+        self._ready: asyncio.Event | None = None   # set once the reader knows where it reads from
+        self._stopping = self._down = False
+    @property
+    def healthy(self) -> bool:
+        "Whether the server answers; while not, pages may be behind and changes made here wait in the outbox."
+        return self.outbox.healthy
+    def watch(self, fn: Callable[[bool], None]) -> Callable[[], None]:
+        "Call `fn(healthy)` when the server stops or starts answering."
+        return self.outbox.watch(fn)
+    def subscribe(self, handler: Callable[[EntityChanged], None]) -> Callable[[], None]:
+        "Call `handler(evt)` for every change read from now on; returns the unsubscribe function."
+        return self._add(handler, False)
+    def subscribe_positions(self, handler: Callable[[object, EntityChanged], None]) -> Callable[[], None]:
+        "Call `handler(position, evt)`, `position` being where `since` resumes after it; returns the unsubscribe function."
+        return self._add(handler, True)
+
+# %% ../../nbs/10_bus.ipynb #sb000002
+@patch
+def _add(self: SharedBus, handler, positions: bool):
+    o = [handler, positions]
+    self._handlers.append(o)
+    self.start()
+    def unsubscribe(): self._handlers[:] = [x for x in self._handlers if x is not o]
+    return unsubscribe
+
+@patch
+def start(self: SharedBus) -> None:
+    "Start the reader task on the running loop, unless it runs already or no loop is running."
+    if self._task is not None and not self._task.done(): return
+    try: loop = asyncio.get_running_loop()
+    except RuntimeError: return
+    self._ready, self._stopping = asyncio.Event(), False
+    self._task = loop.create_task(self._run(), name=self.name)
+
+@patch
+async def _publish(self: SharedBus, data: str) -> None:
+    "Send `data` (a change as JSON) through the outbox; while the reader retries a server that is away, only keep it."
+    if self._handlers: self.start()
+    await self.outbox.send(data, retried=self._task is not None and not self._task.done())
+
+@patch
+def _fan(self: SharedBus, position, evt: EntityChanged) -> None:
+    "Give `evt`, read at `position`, to every handler in turn; one that raises is logged and the others still run."
+    for h, positions in list(self._handlers):
+        try: h(position, evt) if positions else h(evt)
+        except Exception: log.exception("bus handler %r failed", h)
+
+@patch
+async def _stop(self: SharedBus, grace: float) -> None:
+    "Drop the handlers and stop the reader, waiting at most `grace` seconds for it."
+    self._handlers.clear()
+    if self._task is not None:
+        self._stopping = True   # a cancellation swallowed inside a client still ends the reader at its next turn
+        self._task.cancel()
+        await asyncio.wait({self._task}, timeout=grace)
+    self._task, self._ready = None, None

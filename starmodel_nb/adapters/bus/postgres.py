@@ -8,11 +8,10 @@ Docs: https://starmodel.github.io/starmodel_nb/bus_postgres.html.md"""
 from __future__ import annotations
 import asyncio, hashlib, json, logging
 from contextlib import suppress
-from typing import Callable
 import psycopg
 from psycopg import sql
 from fastcore.basics import patch
-from ...app.bus import EntityChanged, Outbox
+from ...app.bus import EntityChanged, SharedBus
 from ...app.uow import Unavailable
 from .redis import decode_event, encode_event
 
@@ -38,27 +37,17 @@ def read_payload(payload: str) -> tuple[int, EntityChanged | None]:
 # %% ../../../nbs/25_bus_postgres.ipynb #5b7cb7f0
 def _libpq(url: str) -> str: return url.replace("postgresql+psycopg://", "postgresql://", 1).replace("postgres+psycopg://", "postgres://", 1)
 
-class PostgresBus:
+class PostgresBus(SharedBus):
     "`EventBus` on Postgres: each change is a row of `table` (the shared replay log) announced by `NOTIFY` on `channel`."
     def __init__(self, url: str, channel: str = "starmodel_changes", table: str = "starmodel_bus",
                  keep: int = 10_000, timeout: float = 2.0,  # rows kept: the replay window; the bound on any call
                  keepalive: float = 5.0):  # seconds of silence after which the listener checks its connection
+        super().__init__(f"Postgres bus {channel!r}")   # handlers, the listener task, the outbox (see `SharedBus`)
         self.url, self.channel, self.table, self.keep, self.timeout, self.keepalive = _libpq(url), channel, table, keep, timeout, keepalive
         self.last_id: int | None = None   # the listener's cursor: the last row it delivered
-        self.outbox = Outbox(lambda data: self._append(data), name=f"Postgres bus {channel!r}")
-        self._handlers: list[list] = []
-        self._task: asyncio.Task | None = None
-        self._ready: asyncio.Event | None = None
         self._conn: psycopg.AsyncConnection | None = None
-        self._lock, self._table_made, self._down = asyncio.Lock(), False, False
+        self._lock, self._table_made = asyncio.Lock(), False
         self._key = int.from_bytes(hashlib.sha256(table.encode()).digest()[:8], "big", signed=True)   # its advisory lock
-    @property
-    def healthy(self) -> bool:
-        "Whether the database answers; while not, pages may be behind and changes made here wait in the outbox."
-        return self.outbox.healthy
-    def watch(self, fn: Callable[[bool], None]) -> Callable[[], None]:
-        "Call `fn(healthy)` when the database stops or starts answering."
-        return self.outbox.watch(fn)
     def __repr__(self): return f"PostgresBus(channel={self.channel!r}, healthy={self.healthy}, last_id={self.last_id})"
 
 # %% ../../../nbs/25_bus_postgres.ipynb #8677267d
@@ -108,9 +97,7 @@ async def _send(self: PostgresBus, data: str):
 @patch
 async def publish(self: PostgresBus, evt: EntityChanged) -> None:
     "Write `evt` to the log and notify every listening process; while the database is away it waits in `outbox`."
-    data = encode_event(evt)
-    if self._handlers: self.start()
-    await self.outbox.send(data, retried=self._task is not None and not self._task.done())
+    await self._publish(encode_event(evt))
 
 @patch
 async def _append(self: PostgresBus, data: str) -> None:
@@ -156,37 +143,9 @@ async def since(self: PostgresBus, position: int, limit: int | None = None) -> l
     "Every kept change after `position` (at most `limit`), as `(id, evt)`."
     return await self._rows(position, limit=limit)
 
-# %% ../../../nbs/25_bus_postgres.ipynb #edc44414
-@patch
-def subscribe(self: PostgresBus, handler: Callable[[EntityChanged], None]) -> Callable[[], None]:
-    "Call `handler(evt)` for every change heard from now on; returns the unsubscribe function."
-    return self._add(handler, False)
-
-@patch
-def subscribe_positions(self: PostgresBus, handler: Callable[[int, EntityChanged], None]) -> Callable[[], None]:
-    "Call `handler(id, evt)`, `id` being the change's row (`since`'s cursor); returns the unsubscribe function."
-    return self._add(handler, True)
-
-@patch
-def _add(self: PostgresBus, handler, positions: bool):
-    o = [handler, positions]
-    self._handlers.append(o)
-    self.start()
-    def unsubscribe(): self._handlers[:] = [x for x in self._handlers if x is not o]
-    return unsubscribe
-
-@patch
-def start(self: PostgresBus) -> None:
-    "Start the listener task on the running loop, unless it runs already or no loop is running."
-    if self._task is not None and not self._task.done(): return
-    try: loop = asyncio.get_running_loop()
-    except RuntimeError: return
-    self._ready, self._stopping = asyncio.Event(), False
-    self._task = loop.create_task(self._listen(), name=f"bus listener {self.channel}")
-
 # %% ../../../nbs/25_bus_postgres.ipynb #e1f7b28b
 @patch
-async def _listen(self: PostgresBus):
+async def _run(self: PostgresBus):
     delay = 0.1
     while not self._stopping:
         try:
@@ -228,18 +187,11 @@ async def _receive(self: PostgresBus, payload: str):
 @patch
 def _deliver(self: PostgresBus, ref: int, evt: EntityChanged):
     self.last_id = ref
-    for h, positions in list(self._handlers):
-        try: h(ref, evt) if positions else h(evt)
-        except Exception: log.exception("bus handler %r failed", h)
+    self._fan(ref, evt)
 
 # %% ../../../nbs/25_bus_postgres.ipynb #dfe7dd45
 @patch
 async def close(self: PostgresBus) -> None:
     "Stop the listener, drop the handlers, close the publishing connection."
-    self._handlers.clear()
-    if self._task is not None:
-        self._stopping = True   # a cancellation swallowed inside the client still ends the listener at its next turn
-        self._task.cancel()
-        await asyncio.wait({self._task}, timeout=self.keepalive + self.timeout)
-    self._task, self._ready = None, None
+    await self._stop(self.keepalive + self.timeout)
     await self._drop()

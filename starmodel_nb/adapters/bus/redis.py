@@ -8,11 +8,10 @@ Docs: https://starmodel.github.io/starmodel_nb/bus_redis.html.md"""
 from __future__ import annotations
 import asyncio, weakref, json, logging, re
 from contextlib import asynccontextmanager
-from typing import Callable
 from fastcore.basics import patch
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from ...app.bus import EntityChanged, Outbox
+from ...app.bus import EntityChanged, SharedBus
 from ...app.uow import Unavailable
 
 log = logging.getLogger("starmodel_nb")
@@ -49,29 +48,18 @@ def check_position(position: str) -> str:
 def _text(o) -> str: return o.decode() if isinstance(o, bytes) else o
 
 # %% ../../../nbs/24_bus_redis.ipynb #ad070c2d
-class RedisStreamBus:
+class RedisStreamBus(SharedBus):
     "`EventBus` on the capped Redis Stream `stream`: `publish` appends, one reader task fans entries out to local handlers."
     def __init__(self, client: Redis | str,  # a `redis.asyncio` client (left open), or a URL (its client is owned)
                  stream: str = "sm:starmodel:changes", maxlen: int = 10_000,  # entries kept: the replay window
                  block_ms: int = 1000, timeout: float = 2.0,  # how long one read blocks; the bound on any call
                  exact: bool = False):  # trim to exactly `maxlen` instead of `MAXLEN ~`
+        super().__init__(f"bus {stream!r}")   # handlers, the reader task, the outbox (see `SharedBus`)
         self._own = isinstance(client, str)
         self._given, self._url = (None, client) if self._own else (client, None)
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # owned: one client per event loop
         self.stream, self.maxlen, self.block_ms, self.timeout, self.exact = stream, maxlen, block_ms, timeout, exact
         self.last_id: str | None = None   # the reader's cursor: the id of the last entry it read
-        self.outbox = Outbox(lambda data: self._append(data), name=f"bus {stream!r}")   # committed changes not yet on the stream
-        self._handlers: list[list] = []
-        self._task: asyncio.Task | None = None
-        self._ready: asyncio.Event | None = None
-        self._down = False
-    @property
-    def healthy(self) -> bool:
-        "Whether Redis answers; while not, pages may be behind and changes made here wait in the outbox."
-        return self.outbox.healthy
-    def watch(self, fn: Callable[[bool], None]) -> Callable[[], None]:
-        "Call `fn(healthy)` when Redis stops or starts answering."
-        return self.outbox.watch(fn)
     def __repr__(self): return f"RedisStreamBus({self.stream!r}, maxlen={self.maxlen}, healthy={self.healthy}, last_id={self.last_id!r})"
     @property
     def client(self) -> Redis:
@@ -94,9 +82,7 @@ async def _reaching(self: RedisStreamBus):
 @patch
 async def publish(self: RedisStreamBus, evt: EntityChanged) -> None:
     "Append `evt` to the stream; while Redis cannot be reached it waits in `outbox`, sent in order once Redis answers."
-    data = encode_event(evt)
-    if self._handlers: self.start()
-    await self.outbox.send(data, retried=self._task is not None and not self._task.done())
+    await self._publish(encode_event(evt))
 
 @patch
 async def _append(self: RedisStreamBus, data: str) -> None:
@@ -128,38 +114,9 @@ async def since(self: RedisStreamBus, position: str, limit: int | None = None) -
     async with self._reaching(): got = await self.client.xrange(self.stream, f"({pos}", "+", count=limit)
     return [(p, e) for p, e in (self._entry(i, f) for i, f in got) if e is not None]
 
-# %% ../../../nbs/24_bus_redis.ipynb #db100676
-@patch
-def subscribe(self: RedisStreamBus, handler: Callable[[EntityChanged], None]) -> Callable[[], None]:
-    "Call `handler(evt)` for every change read from now on; returns the unsubscribe function."
-    return self._add(handler, False)
-
-@patch
-def subscribe_positions(self: RedisStreamBus, handler: Callable[[str, EntityChanged], None]) -> Callable[[], None]:
-    "Call `handler(position, evt)`, `position` being the entry's stream id (`since`'s cursor); returns the unsubscribe function."
-    return self._add(handler, True)
-
-@patch
-def _add(self: RedisStreamBus, handler, positions: bool):
-    o = [handler, positions]
-    self._handlers.append(o)
-    self.start()
-    def unsubscribe(): self._handlers[:] = [x for x in self._handlers if x is not o]
-    return unsubscribe
-
-# %% ../../../nbs/24_bus_redis.ipynb #6c636353
-@patch
-def start(self: RedisStreamBus) -> None:
-    "Start the reader task on the running loop, unless it runs already or no loop is running."
-    if self._task is not None and not self._task.done(): return
-    try: loop = asyncio.get_running_loop()
-    except RuntimeError: return
-    self._ready, self._stopping = asyncio.Event(), False
-    self._task = loop.create_task(self._read(), name=f"bus reader {self.stream}")
-
 # %% ../../../nbs/24_bus_redis.ipynb #b2dc1337
 @patch
-async def _read(self: RedisStreamBus):
+async def _run(self: RedisStreamBus):
     delay = 0.1
     while not self._stopping:
         try:
@@ -184,21 +141,13 @@ async def _read(self: RedisStreamBus):
 @patch
 def _deliver(self: RedisStreamBus, id_, fields: dict):
     self.last_id, evt = self._entry(id_, fields)
-    if evt is None: return
-    for h, positions in list(self._handlers):
-        try: h(self.last_id, evt) if positions else h(evt)
-        except Exception: log.exception("bus handler %r failed", h)
+    if evt is not None: self._fan(self.last_id, evt)
 
 # %% ../../../nbs/24_bus_redis.ipynb #9b16cdad
 @patch
 async def close(self: RedisStreamBus) -> None:
     "Stop the reader and drop the handlers; close the client only if this bus made it from a URL."
-    self._handlers.clear()
-    if self._task is not None:
-        self._stopping = True   # a cancellation swallowed inside the client still ends the reader at its next turn
-        self._task.cancel()
-        await asyncio.wait({self._task}, timeout=self.block_ms / 1000 + self.timeout)
-    self._task, self._ready = None, None
+    await self._stop(self.block_ms / 1000 + self.timeout)
     if self._own and (c := self._clients.pop(asyncio.get_running_loop(), None)) is not None:
         await c.aclose()   # this loop's client; another loop's went, or goes, with its loop
 
