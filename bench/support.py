@@ -36,9 +36,15 @@ class AppProcess:
         try: self.proc.wait(5)
         except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait()
 
-def wrk(url: str, seconds: float = 5) -> float:
-    "Requests/s of `wrk -t2 -c50` on `url` for `seconds`, with Datastar's header; any non-2xx answer stops the benchmark."
-    out = subprocess.run(["wrk", "-t2", "-c50", f"-d{seconds:g}s", "-H", "Datastar-Request: true", url],
+def wrk(url: str, seconds: float = 5, script: str | None = None) -> float:
+    "Requests/s of `wrk -t2 -c50` on `url` for `seconds` (with the Lua `script` file, if any) and Datastar's header; any non-2xx answer stops the benchmark."
+    return wrk_run(url, seconds, script)[0]
+
+def wrk_run(url: str, seconds: float = 5, script: str | None = None) -> tuple[float, int]:
+    "`wrk`'s requests/s and the number of requests it completed, as `wrk` does."
+    extra = ["-s", script] if script else []
+    out = subprocess.run(["wrk", "-t2", "-c50", f"-d{seconds:g}s", "-H", "Datastar-Request: true", *extra, url],
                          capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in out: raise SystemExit(f"non-2xx answers from {url}:\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    if m := re.search(r"Socket errors: .*", out): print(f"  ({url}: {m.group(0)})")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), int(re.search(r"(\d+) requests in", out).group(1))

@@ -11,12 +11,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import MappingProxyType
-from functools import cached_property
+from functools import cached_property, lru_cache
 from enum import Enum
 from typing import Any, Callable, ClassVar
 from urllib.parse import quote
 from fastcore.basics import patch
-from pydantic import ConfigDict, create_model
+from pydantic import ConfigDict, TypeAdapter, create_model
 from pydantic_core import to_jsonable_python
 from sqlmodel import SQLModel
 from sqlmodel.main import SQLModelMetaclass
@@ -26,7 +26,7 @@ __all__ = ['AVAILABLE_STORES', 'METHODS', 'PATCH_MODES', 'registry', 'url_prefix
            'Scope', 'EventSpec', 'EventMethod', 'event', 'Sig', 'entity_slug', 'Registry', 'entity_store',
            'entity_scope', 'entity_plural', 'primary_key', 'EntityMeta', 'Signals', 'Entity', 'public_fields',
            'stored_state', 'mutable_fields', 'browser_safe', 'signals_of', 'public_state', 'Action', 'prefixed',
-           'loads_strict', 'datastar_json']
+           'loads_strict', 'datastar_json', 'parse_key']
 
 # %% ../nbs/01_core.ipynb #99e9658c
 class StateStore(str, Enum):
@@ -416,3 +416,11 @@ def loads_strict(text: str | bytes) -> Any:
 def datastar_json(v: Any) -> str:
     "`v` as JSON that Datastar reads as data in a `data-*` attribute: `@`, `$` and `\\` escaped, no `NaN`."
     return json.dumps(v, allow_nan=False).replace("\\\\", "\\u005c").replace("@", "\\u0040").replace("$", "\\u0024")
+
+# %% ../nbs/01_core.ipynb #b06c95c0
+@lru_cache(maxsize=256)
+def _key_adapter(annotation) -> TypeAdapter: return TypeAdapter(annotation)
+
+def parse_key(cls, raw: str):
+    "The key `raw` (text) names as `cls`'s key field's type; pydantic's `ValidationError` if it names none."
+    return _key_adapter(cls.model_fields[primary_key(cls)].annotation).validate_python(raw)

@@ -37,8 +37,9 @@ def _lookup(entities: list | None):
 
 # %% ../nbs/40_factory.ipynb #3b70867d
 def _sql_repo(s: Settings):
+    from starmodel_nb.adapters.persistence.cache import RowCache
     from starmodel_nb.adapters.persistence.sql import SQLRepository, make_engine
-    return SQLRepository(make_engine(s.database_url))
+    return SQLRepository(make_engine(s.database_url), cache=RowCache(s.sql_cache, s.sql_cache_seconds))
 
 def _redis_repo(s: Settings):
     "The Redis store on `redis_url`; without one, an embedded fakeredis in this process (said in one line)."
@@ -123,6 +124,7 @@ async def _connect(rt: Runtime, kind: str) -> None:
         log.warning("the %s bus cannot be reached at start (%s): pages are told they are behind until it answers", kind, e)
         rt.bus.outbox.mark(False)
     rt.bus.subscribe_positions(lambda pos, evt: rt.hub.publish(evt, to_seq(pos)))
+    if sql := [c for c in rt.entities().values() if entity_store(c) == StateStore.SERVER_SQL]: rt.bus.subscribe(rt.repo_for(sql[0]).heard)   # copies other instances made old
     async def backfill(since: int) -> list: return [(to_seq(p), e) for p, e in await rt.bus.since(to_position(since), limit=rt.hub.replay)]
     rt.hub.backfill = backfill
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio, threading, time, warnings, weakref
 from typing import Coroutine, Iterable
 from fastcore.basics import patch
-from pydantic import TypeAdapter
-from ..core import Entity, Scope, entity_scope, entity_slug, primary_key, stored_state
+from ..core import Entity, Scope, entity_scope, entity_slug, parse_key, primary_key, stored_state
 from .bus import EntityChanged, channel_for
 from .dispatcher import bind, find_event
 from .history import MASK, Change, Timeline, diff_of, origin, state_at
@@ -118,7 +117,7 @@ async def record_changed(rt: Runtime, cls: type, key: object, version: int, obj:
 def typed_key(cls: type, key):
     "`key` as `cls`'s primary key type (a history row or a URL holds it as text)."
     pk = primary_key(cls)
-    return key if pk is None or not isinstance(key, str) else TypeAdapter(cls.model_fields[pk].annotation).validate_python(key)
+    return key if pk is None or not isinstance(key, str) else parse_key(cls, key)
 
 @patch
 def create(self: ControlPlane, cls: type, **values) -> Entity:

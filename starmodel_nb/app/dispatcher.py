@@ -90,6 +90,10 @@ async def _call(spec: EventSpec, obj, params: dict):
     res = spec.fn(obj, **params)
     return await res if spec.kind == "async" else res
 
+def _and_commit(spec: EventSpec, uow: UnitOfWork, params: dict) -> tuple[Any, dict]:
+    "A sync event and the commit of what it changed, in the worker thread it runs in (for a store that saves from there)."
+    return spec.fn(uow.obj, **params), uow.commit_blocking()
+
 async def _yields(spec: EventSpec, gen) -> AsyncIterator:
     "What the generator `gen` of a generator event yields."
     if spec.kind == "asyncgen":
@@ -144,11 +148,13 @@ class Dispatcher:
 async def _attempt(self: Dispatcher, cls, spec: EventSpec, key, channel, params) -> AsyncIterator[Step]:
     async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel, self.history, spec.name, params) as uow:
         try:
-            res = await _call(spec, uow.obj, params)
-            if spec.kind in ("gen", "asyncgen"):
-                async for r in _yields(spec, res): yield Step(uow.obj, uow.version, r, final=False)
-                res = None
-            changed = await uow.commit()
+            if spec.kind == "sync" and uow.saves_blocking: res, changed = await to_thread.run_sync(_and_commit, spec, uow, params)
+            else:
+                res = await _call(spec, uow.obj, params)
+                if spec.kind in ("gen", "asyncgen"):
+                    async for r in _yields(spec, res): yield Step(uow.obj, uow.version, r, final=False)
+                    res = None
+                changed = await uow.commit()
         except Exception as e:
             if not isinstance(e, Conflict): log.warning("%s.%s failed: %s", cls.__name__, spec.name, error_message(e), exc_info=e)
             await uow.rollback()

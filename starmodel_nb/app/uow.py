@@ -7,24 +7,30 @@ Docs: https://starmodel.github.io/starmodel_nb/uow.html.md"""
 # %% ../../nbs/11_uow.ipynb #b3c386b4
 from __future__ import annotations
 import time
-from typing import Any, AsyncContextManager, Protocol
+from typing import Any, AsyncContextManager, Protocol, runtime_checkable
 from fastcore.basics import patch
 from ..core import Scope, entity_scope, entity_slug, mutable_fields, stored_state
 from .bus import EntityChanged, EventBus
 from .history import Change, History, NoHistory, diff_of, origin, params_of
 
 # %% auto #0
-__all__ = ['Repository', 'Conflict', 'NotFound', 'Unavailable', 'Unfit', 'UnitOfWork']
+__all__ = ['Repository', 'SavesBlocking', 'Conflict', 'NotFound', 'Unavailable', 'Unfit', 'UnitOfWork']
 
 # %% ../../nbs/11_uow.ipynb #d434f56c
 class Repository(Protocol):
     "Storage for entity instances of one or more classes, by key."
-    async def get(self, cls: type, key: str) -> tuple[Any, int] | None: ...
+    async def get(self, cls: type, key: str, cached: bool = False) -> tuple[Any, int] | None: ...
     async def save(self, cls: type, key: str, obj: Any, version: int) -> int: ...
     async def delete(self, cls: type, key: str) -> None: ...
     def lock(self, cls: type, key: str) -> AsyncContextManager: ...
     async def list(self, cls: type) -> list[tuple[str, Any, int]]: ...
     async def count(self, cls: type) -> int: ...
+
+# %% ../../nbs/11_uow.ipynb #sb000001
+@runtime_checkable
+class SavesBlocking(Protocol):
+    "A `Repository` whose `save` also comes as a blocking call, for the worker thread a sync event runs in."
+    def save_blocking(self, cls: type, key: str, obj: Any, version: int) -> int: ...
 
 # %% ../../nbs/11_uow.ipynb #474106b5
 class Conflict(Exception):
@@ -53,6 +59,7 @@ class UnitOfWork:
         self.history = None if history is None or isinstance(history, NoHistory) else history   # off: no row is even made
         self.events: list[EntityChanged] = []
         self.changes: list[Change] = []
+        self.saves_blocking = isinstance(repo, SavesBlocking)
 
     async def __aenter__(self) -> UnitOfWork:
         self._lock, self.started = self.repo.lock(self.cls, self.key), time.perf_counter()
@@ -74,7 +81,7 @@ async def __aexit__(self: UnitOfWork, *exc) -> None:
 # %% ../../nbs/11_uow.ipynb #2b9f3aa4
 @patch
 async def _load(self: UnitOfWork):
-    try: got = await self.repo.get(self.cls, self.key)
+    try: got = await self.repo.get(self.cls, self.key, cached=True)
     except Unfit as u:                       # only a repair may open it: from its old state, as it is, checked at commit
         if not self.repair: raise
         self.obj, self.version, self.before = self.cls.model_construct(**{k: v for k, v in u.state.items() if k in self.cls.model_fields}), u.version, u.state
@@ -85,16 +92,25 @@ async def _load(self: UnitOfWork):
 
 # %% ../../nbs/11_uow.ipynb #411644fc
 @patch
-async def commit(self: UnitOfWork) -> dict:
-    "Validate, save if anything changed, and queue the change for recording and publishing: the changed fields (JSON-ready)."
+def _staged(self: UnitOfWork) -> tuple[dict, dict]:
+    "Validate the working copy: its JSON-ready state, and the fields changed since it was loaded."
     if mutable_fields(self.cls) or self.repair: self.cls.model_validate(stored_state(self.obj))
     state = stored_state(self.obj, "json")
-    changed = {k: v for k, v in state.items() if self.before.get(k, object()) != v}
-    if changed:
-        before, self.version = self.version, await self.repo.save(self.cls, self.key, self.obj, self.version)
-        self.events.append(EntityChanged(entity_slug(self.cls), str(self.key), self.version, changed, state, self.channel))
-        if self.history is not None: self.changes.append(self._change(state, before))
-        self.before = state
+    return state, {k: v for k, v in state.items() if self.before.get(k, object()) != v}
+
+@patch
+def _saved(self: UnitOfWork, state: dict, changed: dict, version: int) -> None:
+    "Queue the change just saved as `version` for recording and publishing."
+    before, self.version = self.version, version
+    self.events.append(EntityChanged(entity_slug(self.cls), str(self.key), version, changed, state, self.channel))
+    if self.history is not None: self.changes.append(self._change(state, before))
+    self.before = state
+
+@patch
+async def commit(self: UnitOfWork) -> dict:
+    "Validate, save if anything changed, and queue the change for recording and publishing: the changed fields (JSON-ready)."
+    state, changed = self._staged()
+    if changed: self._saved(state, changed, await self.repo.save(self.cls, self.key, self.obj, self.version))
     return changed
 
 # %% ../../nbs/11_uow.ipynb #e1f2a3b4
@@ -110,3 +126,11 @@ async def rollback(self: UnitOfWork) -> None:
     "Put the working copy back to what is stored."
     got = await self.repo.get(self.cls, self.key)
     self.obj, self.version = got if got is not None else (self.cls(), 0)
+
+# %% ../../nbs/11_uow.ipynb #f89544e5
+@patch
+def commit_blocking(self: UnitOfWork) -> dict:
+    "`commit` from a worker thread, for a `SavesBlocking` repository."
+    state, changed = self._staged()
+    if changed: self._saved(state, changed, self.repo.save_blocking(self.cls, self.key, self.obj, self.version))
+    return changed

@@ -106,7 +106,7 @@ def _sweep(self: MemoryRepository) -> None:
 
 # %% ../../../nbs/20_persist_memory.ipynb #3c4a9c1a
 @patch
-async def get(self: MemoryRepository, cls: type, key: str) -> tuple[Any, int] | None:
+async def get(self: MemoryRepository, cls: type, key: str, cached: bool = False) -> tuple[Any, int] | None:
     "A private copy of `cls[key]` and its version, or `None`."
     e = self._entry(cls, key)
     return None if e is None else (e.obj.model_copy(deep=bool(mutable_fields(cls))), e.version)

@@ -53,7 +53,7 @@ async def _call(coro):
 
 # %% ../../../nbs/23_persist_redis.ipynb #bc0b6d58
 @patch
-async def get(self: RedisRepository, cls: type, key) -> tuple[Any, int] | None:
+async def get(self: RedisRepository, cls: type, key, cached: bool = False) -> tuple[Any, int] | None:
     "`(instance, version)` of `cls[key]`, or `None`; the idle TTL restarts."
     k = self.key(cls, key)
     raw = await _call(self.client.getex(k, ex=self._ttl(cls)))

@@ -6,42 +6,52 @@ Docs: https://starmodel.github.io/starmodel_nb/persist_sql.html.md"""
 
 # %% ../../../nbs/21_persist_sql.ipynb #5acd1aa3
 from __future__ import annotations
-import asyncio, logging, typing
+import asyncio, copy, logging, threading, typing
+from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any, Callable
 from fastcore.basics import patch
 from pydantic import ValidationError
 from sqlalchemy import BigInteger, Column, Integer, SmallInteger, create_engine, delete, event as sa_event, func, insert, inspect as sa_inspect
-from sqlalchemy import or_, select, update
+from sqlalchemy import Boolean, Date, DateTime, Float, Interval, LargeBinary, Numeric, String, Time, TypeDecorator, Uuid
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 from sqlalchemy.pool import StaticPool
 from ...core import entity_slug, primary_key, public_fields, stored_state
 from ...app.uow import Conflict, NotFound, Unavailable
 from .memory import KeyedLocks
+from .cache import RowCache
 
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'VERSION', 'make_engine', 'ensure_version', 'SchemaBehind', 'create_table', 'prepare_schema', 'SQLRepository',
-           'int_bounds', 'check_storable']
+__all__ = ['log', 'VERSION', 'make_engine', 'autocommit', 'ensure_version', 'SchemaBehind', 'create_table', 'prepare_schema',
+           'SQLRepository', 'int_bounds', 'check_storable', 'Statements', 'comparable']
 
 # %% ../../../nbs/21_persist_sql.ipynb #d6bf3012
-def make_engine(url: str):
-    "A SQLAlchemy engine for `url`, set up for a server (timeouts; SQLite: WAL, see `_sqlite_engine`)."
+def make_engine(url: str, **kw):
+    "A SQLAlchemy engine for `url`, set up for a server (timeouts; SQLite: WAL, see `_sqlite_engine`); `kw` go to `create_engine`."
     if url.startswith(("postgresql://", "postgres://")): url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    if url.startswith("sqlite"): return _sqlite_engine(url)
-    kw = {"connect_args": {"connect_timeout": 3}} if url.startswith("postgresql") else {}
+    if url.startswith("sqlite"): return _sqlite_engine(url, **kw)
+    if url.startswith("postgresql"): kw = {"connect_args": {"connect_timeout": 3}, **kw}
     return create_engine(url, pool_size=10, max_overflow=10, pool_timeout=5, **kw)
 
 # %% ../../../nbs/21_persist_sql.ipynb #ace22a4e
-def _sqlite_engine(url: str):
+def _sqlite_engine(url: str, **kw):
     memory = url in ("sqlite://", "sqlite:///:memory:")
     eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10},
-                        **({"poolclass": StaticPool} if memory else {}))
+                        **({"poolclass": StaticPool} if memory else {}), **kw)
     @sa_event.listens_for(eng, "connect")
     def _pragmas(conn, _):
         if not memory: conn.execute("PRAGMA journal_mode=WAL"); conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
     return eng
+
+# %% ../../../nbs/21_persist_sql.ipynb #12840fe7
+def autocommit(engine):
+    "An engine on `engine`'s database whose connections commit each statement themselves: set once per connection, never reset."
+    if isinstance(engine.pool, StaticPool): return engine.execution_options(isolation_level="AUTOCOMMIT")   # in memory: one connection
+    return make_engine(engine.url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
 
 # %% ../../../nbs/21_persist_sql.ipynb #d752eedf
 VERSION = "sm_version"
@@ -82,9 +92,12 @@ def prepare_schema(engine, classes) -> list[str]:
 # %% ../../../nbs/21_persist_sql.ipynb #13b5e516
 class SQLRepository:
     "The `Repository` of `SERVER_SQL` entities, on `engine`."
-    def __init__(self, engine, classes=()):
+    def __init__(self, engine, classes=(), cache: RowCache | None = None):
         self.engine, self._locks, self._classes, self._ready = engine, KeyedLocks(), list(classes), set()
-        self.reader = engine.execution_options(isolation_level="AUTOCOMMIT")   # reads need no transaction round trips
+        self.auto = autocommit(engine)
+        self.writing = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        self.cache = cache if cache is not None else RowCache()
+        self._statements: dict = {}   # table -> its `Statements`, built once
 
     def lock(self, cls, key): return self._locks((entity_slug(cls), key))
 
@@ -100,17 +113,22 @@ def _unavailable(e: Exception) -> bool:
     return isinstance(e, OperationalError) or (isinstance(e, DBAPIError) and e.connection_invalidated)
 
 @patch
-async def _run(self: SQLRepository, cls, fn: Callable):
-    "`fn()` in a worker thread, once more if its pooled connection had died; the database's refusals as our errors."
+def _blocking(self: SQLRepository, cls, fn: Callable):
+    "`fn()` in this (worker) thread, once more if its pooled connection had died; the database's refusals as our errors."
     try:
-        if cls not in self._ready: await asyncio.to_thread(self.prepare, [cls])
-        try: return await asyncio.to_thread(fn)
+        if cls not in self._ready: self.prepare([cls])
+        try: return fn()
         except DBAPIError as e:
             if not e.connection_invalidated: raise
-            return await asyncio.to_thread(fn)   # a pooled connection died (database restarted): once more, fresh
+            return fn()   # a pooled connection died (database restarted): once more, fresh
     except StatementError as e:   # the message, never the SQL statement: it would leak the schema to the browser
         if _unavailable(e): raise Unavailable("The database is unavailable; try again in a moment.") from e
         raise ValueError(f"Refused by the database: {e.orig}") from e
+
+@patch
+async def _run(self: SQLRepository, cls, fn: Callable):
+    "`_blocking(cls, fn)` in a worker thread."
+    return await asyncio.to_thread(self._blocking, cls, fn)
 
 # %% ../../../nbs/21_persist_sql.ipynb #ce74b40a
 def int_bounds(col) -> tuple[int, int] | None:
@@ -140,40 +158,96 @@ def _row_obj(cls, row) -> tuple[Any, int]:
         log.warning("%s %s in the database does not validate (%s); shown unvalidated", cls.__name__, row.get(primary_key(cls)), e.errors()[0]["msg"])
         return cls.model_construct(**data), row[VERSION]
 
+# %% ../../../nbs/21_persist_sql.ipynb #22926da4
+@dataclass(frozen=True)
+class Statements:
+    "One table's statements: `get`, `save`, `checked` (a save that also compares the `compared` columns), `exists`, `delete`."
+    get: Any
+    save: Any
+    checked: Any
+    compared: list[str]
+    returning: bool   # whether the saves return the row written
+    exists: Any
+    delete: Any
+
+_COMPARABLE = (Integer, String, Boolean, Numeric, Float, Date, DateTime, Time, Uuid, LargeBinary, Interval)
+
+def comparable(col) -> bool:
+    "Whether `=` on `col` exists on every database (not for JSON or arrays); a type of a library's own counts as the type it stores."
+    return isinstance(col.type.impl_instance if isinstance(col.type, TypeDecorator) else col.type, _COMPARABLE)
+
+# %% ../../../nbs/21_persist_sql.ipynb #5b6e17f6
+@patch
+def statements(self: SQLRepository, cls) -> Statements:
+    "The `Statements` of `cls`'s table, built on first use."
+    t = cls.__table__
+    if (st := self._statements.get(t)) is None:
+        ensure_version(cls)
+        pk, k, ret = t.c[primary_key(cls)], bindparam("_sm_key"), self.engine.dialect.update_returning
+        save = update(t).where(pk == k, t.c[VERSION] == bindparam("_sm_version"))   # SET: from the parameters given
+        compared = [c.name for c in t.c if c.name not in (pk.name, VERSION) and comparable(c)]
+        checked = save.where(*[t.c[c].is_not_distinct_from(bindparam(f"_sm_was_{i}", type_=t.c[c].type)) for i, c in enumerate(compared)])
+        if ret: save, checked = save.returning(*t.c), checked.returning(*t.c)
+        st = self._statements[t] = Statements(select(t).where(pk == k), save, checked, compared, ret, select(pk).where(pk == k), delete(t).where(pk == k))
+    return st
+
 # %% ../../../nbs/21_persist_sql.ipynb #6c4c4c91
-def _get(self: SQLRepository, cls, key):
-    t, pk = cls.__table__, primary_key(cls)
-    with self.reader.connect() as c: row = c.execute(select(t).where(t.c[pk] == key)).mappings().first()
-    return None if row is None else _row_obj(cls, row)
+def _get(self: SQLRepository, cls, key) -> dict | None:
+    with self.auto.connect() as c: row = c.execute(self.statements(cls).get, {"_sm_key": key}).mappings().first()
+    return None if row is None else dict(row)
+
+def _copy(row: dict) -> dict: return {k: copy.deepcopy(v) if isinstance(v, (list, dict)) else v for k, v in row.items()}
 
 @patch
-async def get(self: SQLRepository, cls: type, key: str) -> tuple[Any, int] | None:
-    "The record of `cls` whose primary key is `key`, and its version; `None` if there is none."
-    return await self._run(cls, lambda: _get(self, cls, key))
+async def get(self: SQLRepository, cls: type, key: str, cached: bool = False) -> tuple[Any, int] | None:
+    "The record of `cls` whose primary key is `key`, and its version (`None` if there is none); `cached`: a copy kept here will do."
+    k = (entity_slug(cls), str(key))
+    if cached and (e := self.cache.get(k)) is not None:
+        e.served = e.row
+        return _row_obj(cls, _copy(e.row))
+    row = await self._run(cls, lambda: _get(self, cls, key))
+    if row is None: self.cache.forget(k); return None
+    self.cache.put(k, row, row[VERSION])
+    return _row_obj(cls, row)
 
 # %% ../../../nbs/21_persist_sql.ipynb #ba45bddd
-def _save(self: SQLRepository, cls, key, obj, version) -> int:
-    t, pk = cls.__table__, primary_key(cls)
+def _save(self: SQLRepository, cls, key, obj, version, was: dict | None) -> dict | None:
+    pk, st = primary_key(cls), self.statements(cls)
     data = {k: v for k, v in stored_state(obj).items() if k != pk}
     check_storable(cls, data)
-    with self.engine.begin() as c:
-        n = c.execute(update(t).where(t.c[pk] == key, t.c[VERSION] == version).values(**data, **{VERSION: version + 1})).rowcount
-        if n == 1: return version + 1
-        exists = c.execute(select(t.c[pk]).where(t.c[pk] == key)).first()
+    params = {**data, VERSION: version + 1, "_sm_key": key, "_sm_version": version}
+    if was is not None: params.update({f"_sm_was_{i}": was[c] for i, c in enumerate(st.compared)})
+    with self.writing, self.auto.connect() as c:
+        res = c.execute(st.checked if was is not None else st.save, params)
+        if st.returning and (row := res.mappings().first()) is not None: return dict(row)
+        if not st.returning and res.rowcount == 1: return None
+        exists = c.execute(st.exists, {"_sm_key": key}).first()
     if exists: raise Conflict(f"{cls.__name__} {key} was changed by someone else")
     raise NotFound(f"{cls.__name__} {key} does not exist")
 
 @patch
+def save_blocking(self: SQLRepository, cls: type, key: str, obj: Any, version: int) -> int:
+    "Write `obj` as record `key` if it is still at `version` (and holds what was served): the new version, else `Conflict` (or `NotFound`). Blocks."
+    k = (entity_slug(cls), str(key))
+    e = self.cache.get(k)
+    was = e.served if e is not None and e.served is not None and e.version == version else None
+    try: row = self._blocking(cls, lambda: _save(self, cls, key, obj, version, was))
+    except (Conflict, NotFound): self.cache.forget(k); raise
+    if row is None: self.cache.forget(k)
+    else: self.cache.put(k, row, version + 1)
+    return version + 1
+
+@patch
 async def save(self: SQLRepository, cls: type, key: str, obj: Any, version: int) -> int:
-    "Write `obj` as record `key` if it is still at `version`: the new version, else `Conflict` (or `NotFound`)."
-    return await self._run(cls, lambda: _save(self, cls, key, obj, version))
+    "`save_blocking` in a worker thread."
+    return await asyncio.to_thread(self.save_blocking, cls, key, obj, version)
 
 # %% ../../../nbs/21_persist_sql.ipynb #a2668ca4
 def _insert(self: SQLRepository, cls, obj):
     t, pk = cls.__table__, primary_key(cls)
     data = {k: v for k, v in stored_state(obj).items() if not (k == pk and v is None)}
     check_storable(cls, data)
-    with self.engine.begin() as c: key = c.execute(insert(t).values(**data, **{VERSION: 1})).inserted_primary_key[0]
+    with self.writing, self.auto.connect() as c: key = c.execute(insert(t).values(**data, **{VERSION: 1})).inserted_primary_key[0]
     setattr(obj, pk, key)
     return key, 1
 
@@ -184,13 +258,19 @@ async def insert(self: SQLRepository, cls: type, obj: Any) -> tuple[Any, int]:
 
 # %% ../../../nbs/21_persist_sql.ipynb #0b8a7ba8
 def _delete(self: SQLRepository, cls, key) -> bool:
-    t, pk = cls.__table__, primary_key(cls)
-    with self.engine.begin() as c: return c.execute(delete(t).where(t.c[pk] == key)).rowcount == 1
+    with self.writing, self.auto.connect() as c: return c.execute(self.statements(cls).delete, {"_sm_key": key}).rowcount == 1
 
 @patch
 async def delete(self: SQLRepository, cls: type, key: str) -> bool:
     "Delete record `key` of `cls`: whether there was one."
+    self.cache.forget((entity_slug(cls), str(key)))
     return await self._run(cls, lambda: _delete(self, cls, key))
+
+# %% ../../../nbs/21_persist_sql.ipynb #661f4212
+@patch
+def heard(self: SQLRepository, evt) -> None:
+    "Drop the cached row that `evt` (an `EntityChanged` from the bus) made old: one at a lower version, or deleted."
+    self.cache.forget((evt.entity, evt.key), None if evt.deleted else evt.version)
 
 # %% ../../../nbs/21_persist_sql.ipynb #345b4818
 def _strings(cls) -> list[str]:
@@ -204,7 +284,7 @@ def _query(self: SQLRepository, cls, page: int = 1, per_page: int = 20, sort: st
         pat = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(or_(*[t.c[f].ilike(pat, escape="\\") for f in fs]))
     stmt = stmt.limit(per_page + 1).offset((max(page, 1) - 1) * per_page)
-    with self.reader.connect() as c: rows = c.execute(stmt).mappings().all()
+    with self.auto.connect() as c: rows = c.execute(stmt).mappings().all()
     return [_row_obj(cls, r) for r in rows[:per_page]], len(rows) > per_page
 
 # %% ../../../nbs/21_persist_sql.ipynb #fc2982b8
@@ -216,11 +296,11 @@ async def query(self: SQLRepository, cls: type, page: int = 1, per_page: int = 2
 
 # %% ../../../nbs/21_persist_sql.ipynb #aea094d6
 def _count(self: SQLRepository, cls) -> int:
-    with self.reader.connect() as c: return c.execute(select(func.count()).select_from(cls.__table__)).scalar_one()
+    with self.auto.connect() as c: return c.execute(select(func.count()).select_from(cls.__table__)).scalar_one()
 
 def _list(self: SQLRepository, cls, limit: int = 1000):
     t, pk = cls.__table__, primary_key(cls)
-    with self.reader.connect() as c: rows = c.execute(select(t).order_by(t.c[pk]).limit(limit)).mappings().all()
+    with self.auto.connect() as c: rows = c.execute(select(t).order_by(t.c[pk]).limit(limit)).mappings().all()
     return [(r[pk], *_row_obj(cls, r)) for r in rows]
 
 @patch

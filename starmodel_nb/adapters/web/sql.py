@@ -7,10 +7,10 @@ Docs: https://starmodel.github.io/starmodel_nb/web_sql.html.md"""
 # %% ../../../nbs/34_web_sql.ipynb #0f65dfa4
 from __future__ import annotations
 from urllib.parse import parse_qsl, quote
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from ...core import entity_plural, loads_strict, primary_key, public_fields, public_state, signals_of, prefixed
+from ...core import entity_plural, loads_strict, parse_key, primary_key, public_fields, public_state, signals_of, prefixed
 from ...app.control import record_changed
 from ...app.dispatcher import Invalid, error_message, retry_conflicts
 from ...app.runtime import Runtime
@@ -33,7 +33,7 @@ __all__ = ['PER_PAGE', 'record_key', 'record_input', 'failed', 'list_query', 'li
 def record_key(cls: type, raw: str):
     "The primary key `raw` names, or `None` (then the record is not found): an id no column could hold included."
     pk = primary_key(cls)
-    try: k = TypeAdapter(cls.model_fields[pk].annotation).validate_python(raw)
+    try: k = parse_key(cls, raw)
     except ValidationError: return None
     b = int_bounds(cls.__table__.c[pk]) if isinstance(k, int) and hasattr(cls, "__table__") else None   # a Redis key: any int
     return None if b and not b[0] <= k <= b[1] else k
