@@ -6,23 +6,23 @@ Docs: https://starmodel.github.io/starmodel_nb/dispatcher.html.md"""
 
 # %% ../../nbs/12_dispatcher.ipynb #a4a60359
 from __future__ import annotations
-import asyncio, logging, random, time
+import asyncio, contextvars, copy, logging, random, time
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, AsyncIterator, Callable, Protocol
 from anyio import to_thread
 from fastcore.basics import patch
 from pydantic import ValidationError
-from ..core import EventSpec
+from ..core import EventSpec, mutable_fields, stored_state
 from .bus import EventBus
 from .history import History
-from .uow import Conflict, Repository, UnitOfWork
+from .uow import Conflict, Repository, UnitOfWork, saves_blocking
 
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'RETRIES', 'PATIENCE', 'UnknownEvent', 'find_event', 'Invalid', 'bind', 'error_message', 'Step', 'give_up',
-           'conflict_pause', 'retry_conflicts', 'Dispatcher', 'Renderer']
+__all__ = ['log', 'RETRIES', 'PATIENCE', 'BATCH', 'UnknownEvent', 'find_event', 'Invalid', 'bind', 'error_message', 'Step',
+           'give_up', 'conflict_pause', 'retry_conflicts', 'Dispatcher', 'Trips', 'Queued', 'Renderer']
 
 # %% ../../nbs/12_dispatcher.ipynb #cbaa3715
 class UnknownEvent(LookupError):
@@ -125,12 +125,20 @@ async def retry_conflicts(fn: Callable, retries: int = RETRIES, patience: float 
 # %% ../../nbs/12_dispatcher.ipynb #ff520973
 class Dispatcher:
     "Runs events in units of work on the repository `repo_for(cls)` gives, recording in `history` and publishing on `bus`."
-    retries, patience = RETRIES, PATIENCE
+    retries, patience, trips = RETRIES, PATIENCE, 8   # trips: runners in worker threads at once (each holds a database connection)
     def __init__(self, repo_for: Callable[[type], Repository], bus: EventBus, history: History | None = None):
         self.repo_for, self.bus, self.history = repo_for, bus, history
+        self._waiting: dict[tuple, list] = {}   # (class, key) -> the sync events queued on that record (see below)
+        self._runners: set[asyncio.Task] = set()
+        self._trips = None   # the `Trips` of its runners (below), made on first use
 
     async def run(self, cls: type, spec: EventSpec, key: str, channel: str, params: dict) -> AsyncIterator[Step]:
-        "Run `spec` on `cls[key]` with validated `params`, yielding `Step`s."
+        "Run `spec` on `cls[key]` with validated `params`, yielding `Step`s (a sync event on a `SavesBlocking` store joins its record's queue)."
+        if spec.kind == "sync" and saves_blocking(self.repo_for(cls)): yield await self._queued(cls, spec, key, channel, params)
+        else:
+            async for s in self._retried(cls, spec, key, channel, params): yield s
+
+    async def _retried(self, cls: type, spec: EventSpec, key: str, channel: str, params: dict) -> AsyncIterator[Step]:
         started, attempt = time.monotonic(), 0
         while True:
             streamed, last = False, None
@@ -161,6 +169,142 @@ async def _attempt(self: Dispatcher, cls, spec: EventSpec, key, channel, params)
             err = Step(uow.obj, uow.version, error=e)
         else: err = None
     yield err or Step(uow.obj, uow.version, res, changed)
+
+# %% ../../nbs/12_dispatcher.ipynb #0f586d97
+def _each(calls: list) -> list[tuple[bool, Any]]:
+    "Each `(fn, args, _)` of `calls` called in turn: `(True, result)` or `(False, exception)`."
+    out = []
+    for fn, args, _ in calls:
+        try: out.append((True, fn(*args)))
+        except Exception as e: out.append((False, e))
+    return out
+
+class Trips:
+    "Calls for worker threads, sent in trips: what waits when a thread is free goes together, at most `threads` trips at once."
+    def __init__(self, threads: int = 8):
+        self.threads, self.waiting, self.running, self._tasks = threads, [], 0, set()
+
+    async def run(self, fn: Callable, *args):
+        "`fn(*args)` in a worker thread, in the next trip."
+        fut = asyncio.get_running_loop().create_future()
+        self.waiting.append((fn, args, fut))
+        if self.running < self.threads:
+            self.running += 1
+            t = asyncio.create_task(self._trips()); self._tasks.add(t); t.add_done_callback(self._tasks.discard)
+        try: return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            if not fut.done(): await asyncio.wait({fut})   # cancelled: still not before the thread is done with it
+            raise
+
+# %% ../../nbs/12_dispatcher.ipynb #1fb7e767
+@patch
+async def _trips(self: Trips) -> None:
+    "Send what waits, trip after trip, until nothing does."
+    try:
+        while self.waiting:
+            calls, self.waiting = self.waiting, []
+            for (_, _, fut), (ok, v) in zip(calls, await to_thread.run_sync(_each, calls)):
+                if fut.done(): continue
+                if ok: fut.set_result(v)
+                else: fut.set_exception(v)
+    finally: self.running -= 1
+
+# %% ../../nbs/12_dispatcher.ipynb #24d96800
+@dataclass
+class Queued:
+    "A sync event waiting for its record: `spec` with `params`, its request's context (origin, URL prefix), and the future of its `Step`."
+    spec: EventSpec
+    params: dict
+    ctx: contextvars.Context
+    done: asyncio.Future
+
+BATCH = 100   # queued events one runner takes at a time
+
+@patch
+async def _queued(self: Dispatcher, cls, spec: EventSpec, key, channel, params) -> Step:
+    "Queue a sync event on `cls[key]`; the record's runner, started by the first one queued, answers it."
+    k = (cls, str(key))
+    if (q := self._waiting.get(k)) is None:
+        q = self._waiting[k] = []
+        t = asyncio.create_task(self._runner(cls, key, channel, q))
+        self._runners.add(t); t.add_done_callback(self._runners.discard)
+    q.append(item := Queued(spec, params, contextvars.copy_context(), asyncio.get_running_loop().create_future()))
+    return await asyncio.shield(item.done)   # a request that goes away does not take its queued event with it
+
+# %% ../../nbs/12_dispatcher.ipynb #96c642c0
+@patch
+async def _runner(self: Dispatcher, cls, key, channel, q: list[Queued]) -> None:
+    "Run what waits on `cls[key]`, `BATCH` at a time, until nothing does."
+    batch = []
+    try:
+        while q:
+            batch = q[:BATCH]; del q[:BATCH]
+            try: outcome = await self._batch(cls, key, channel, batch)
+            except Exception as e: outcome = [e] * len(batch)   # the record could not be opened: no such record, store down
+            for item, o in zip(batch, outcome):
+                if item.done.done(): continue
+                if isinstance(o, Exception): item.done.set_exception(o)
+                else: item.done.set_result(o)
+    finally:
+        self._waiting.pop((cls, str(key)), None)
+        for item in batch + q:
+            if not item.done.done(): item.done.cancel()   # the runner itself was cancelled (the app stops)
+
+# %% ../../nbs/12_dispatcher.ipynb #cdc9d326
+@patch
+async def _batch(self: Dispatcher, cls, key, channel, batch: list[Queued]) -> list[Step]:
+    "The steps of `batch` run together on `cls[key]` (again on fresh state after a conflict); those left over run alone."
+    started, attempt = time.monotonic(), 0
+    if self._trips is None: self._trips = Trips(self.trips)
+    while True:
+        try:
+            async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel, self.history) as uow:
+                steps, alone = await self._trips.run(_together, uow, batch)
+            break
+        except Conflict as e:
+            if give_up(attempt, started, self.retries, self.patience): return [Step(None, 0, error=e) for _ in batch]
+            await conflict_pause(attempt)
+            attempt += 1
+    return steps + [await self._alone(cls, key, channel, q) for q in alone]
+
+@patch
+async def _alone(self: Dispatcher, cls, key, channel, q: Queued) -> Step:
+    "The last step of `q` run by itself, in its request's context."
+    async def last(): return [s async for s in self._retried(cls, q.spec, key, channel, q.params)][-1]
+    return await asyncio.create_task(last(), context=q.ctx)
+
+# %% ../../nbs/12_dispatcher.ipynb #30765cb9
+def _copied(obj) -> dict:
+    "`obj`'s state, its mutable fields copied: what it was, whatever an event does to it in place."
+    mut = mutable_fields(type(obj))
+    return {k: copy.deepcopy(v) if k in mut else v for k, v in stored_state(obj).items()}
+
+def _frozen(obj):
+    "A copy of `obj` to render once the batch is done, whatever the next events do to `obj`."
+    o = obj.model_copy()
+    for k in mutable_fields(type(obj)): o.__dict__[k] = copy.deepcopy(o.__dict__[k])
+    return o
+
+# %% ../../nbs/12_dispatcher.ipynb #4c18f5d2
+def _together(uow: UnitOfWork, batch: list[Queued]) -> tuple[list[Step], list[Queued]]:
+    "In a worker thread: each event of `batch` in turn, a failure undone, then one save. Their steps, and the events to run alone instead."
+    steps = []
+    for q in batch:
+        before = _copied(uow.obj)
+        try:
+            res = q.ctx.run(q.spec.fn, uow.obj, **q.params)
+            changed = q.ctx.run(uow.stage, q.spec.name, q.params)
+        except Exception as e:
+            log.warning("%s.%s failed: %s", uow.cls.__name__, q.spec.name, error_message(e), exc_info=e)
+            try: uow.obj = uow.cls.model_validate(before)
+            except ValidationError: break                 # what it was does not validate: the rest run alone
+            steps.append(Step(_frozen(uow.obj), uow.version + len(uow.staged), error=e))
+            continue
+        steps.append(Step(_frozen(uow.obj), uow.version + len(uow.staged), res, changed))
+    try: uow.save_staged()
+    except Conflict: raise
+    except Exception: return [], batch                    # one write refused: each event alone says whose it was
+    return steps, batch[len(steps):]
 
 # %% ../../nbs/12_dispatcher.ipynb #f7a14f4a
 class Renderer(Protocol):

@@ -7,14 +7,16 @@ Docs: https://starmodel.github.io/starmodel_nb/uow.html.md"""
 # %% ../../nbs/11_uow.ipynb #b3c386b4
 from __future__ import annotations
 import time
-from typing import Any, AsyncContextManager, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, AsyncContextManager, Protocol
 from fastcore.basics import patch
 from ..core import Scope, entity_scope, entity_slug, mutable_fields, stored_state
 from .bus import EntityChanged, EventBus
 from .history import Change, History, NoHistory, diff_of, origin, params_of
 
 # %% auto #0
-__all__ = ['Repository', 'SavesBlocking', 'Conflict', 'NotFound', 'Unavailable', 'Unfit', 'UnitOfWork']
+__all__ = ['Repository', 'SavesBlocking', 'saves_blocking', 'Conflict', 'NotFound', 'Unavailable', 'Unfit', 'UnitOfWork',
+           'Staged']
 
 # %% ../../nbs/11_uow.ipynb #d434f56c
 class Repository(Protocol):
@@ -27,10 +29,13 @@ class Repository(Protocol):
     async def count(self, cls: type) -> int: ...
 
 # %% ../../nbs/11_uow.ipynb #sb000001
-@runtime_checkable
 class SavesBlocking(Protocol):
-    "A `Repository` whose `save` also comes as a blocking call, for the worker thread a sync event runs in."
-    def save_blocking(self, cls: type, key: str, obj: Any, version: int) -> int: ...
+    "A `Repository` whose `save` also comes as a blocking call, for a worker thread: `steps` changes saved at once advance the version by as many."
+    def save_blocking(self, cls: type, key: str, obj: Any, version: int, steps: int = 1) -> int: ...
+
+def saves_blocking(repo) -> bool:
+    "Whether `repo` is `SavesBlocking` (asked of a `runtime_checkable` protocol, `isinstance` costs a hundred times more)."
+    return callable(getattr(repo, "save_blocking", None))
 
 # %% ../../nbs/11_uow.ipynb #474106b5
 class Conflict(Exception):
@@ -59,7 +64,8 @@ class UnitOfWork:
         self.history = None if history is None or isinstance(history, NoHistory) else history   # off: no row is even made
         self.events: list[EntityChanged] = []
         self.changes: list[Change] = []
-        self.saves_blocking = isinstance(repo, SavesBlocking)
+        self.staged = []   # `Staged` changes, not saved yet
+        self.saves_blocking = saves_blocking(repo)
 
     async def __aenter__(self) -> UnitOfWork:
         self._lock, self.started = self.repo.lock(self.cls, self.key), time.perf_counter()
@@ -91,34 +97,48 @@ async def _load(self: UnitOfWork):
     self.before = stored_state(self.obj, "json")
 
 # %% ../../nbs/11_uow.ipynb #411644fc
+@dataclass
+class Staged:
+    "A change not yet saved: the `state` after `event` (run with `params`, from origin `who`), the fields it `changed`, the state `before`."
+    state: dict
+    changed: dict
+    before: dict
+    event: str
+    params: dict
+    who: str
+
 @patch
-def _staged(self: UnitOfWork) -> tuple[dict, dict]:
-    "Validate the working copy: its JSON-ready state, and the fields changed since it was loaded."
+def stage(self: UnitOfWork, event: str | None = None, params: dict | None = None) -> dict:
+    "Validate the working copy after `event` (default: this unit's) ran with `params`: the fields it changed (JSON-ready), kept to be saved."
     if mutable_fields(self.cls) or self.repair: self.cls.model_validate(stored_state(self.obj))
     state = stored_state(self.obj, "json")
-    return state, {k: v for k, v in state.items() if self.before.get(k, object()) != v}
-
-@patch
-def _saved(self: UnitOfWork, state: dict, changed: dict, version: int) -> None:
-    "Queue the change just saved as `version` for recording and publishing."
-    before, self.version = self.version, version
-    self.events.append(EntityChanged(entity_slug(self.cls), str(self.key), version, changed, state, self.channel))
-    if self.history is not None: self.changes.append(self._change(state, before))
-    self.before = state
-
-@patch
-async def commit(self: UnitOfWork) -> dict:
-    "Validate, save if anything changed, and queue the change for recording and publishing: the changed fields (JSON-ready)."
-    state, changed = self._staged()
-    if changed: self._saved(state, changed, await self.repo.save(self.cls, self.key, self.obj, self.version))
+    changed = {k: v for k, v in state.items() if self.before.get(k, object()) != v}
+    if changed:
+        self.staged.append(Staged(state, changed, self.before, event or self.event, self.params if params is None else params, origin.get()))
+        self.before = state
     return changed
 
 # %% ../../nbs/11_uow.ipynb #e1f2a3b4
 @patch
-def _change(self: UnitOfWork, state: dict, before: int) -> Change:
-    "The history row of the change just saved: `before` -> `self.version`, `self.before` -> `state`."
-    return Change(entity_slug(self.cls), str(self.key), self.event, params_of(self.cls, self.params), origin.get(), time.time(),
-                  round((time.perf_counter() - self.started) * 1000, 3), before, self.version, diff_of(self.cls, self.before, state))
+def _saved(self: UnitOfWork, version: int) -> None:
+    "The staged changes are saved, the last as `version`: queue each, numbered in turn, for recording and publishing."
+    for v, s in enumerate(self.staged, start=version - len(self.staged) + 1):
+        self.events.append(EntityChanged(entity_slug(self.cls), str(self.key), v, s.changed, s.state, self.channel))
+        if self.history is not None: self.changes.append(self._change(s, v))
+    self.version, self.staged = version, []
+
+@patch
+def _change(self: UnitOfWork, s: Staged, version: int) -> Change:
+    "The history row of `s`, saved as `version`."
+    return Change(entity_slug(self.cls), str(self.key), s.event, params_of(self.cls, s.params), s.who, time.time(),
+                  round((time.perf_counter() - self.started) * 1000, 3), version - 1, version, diff_of(self.cls, s.before, s.state))
+
+@patch
+async def commit(self: UnitOfWork) -> dict:
+    "Validate, save if anything changed, and queue the change for recording and publishing: the changed fields (JSON-ready)."
+    changed = self.stage()
+    if self.staged: self._saved(await self.repo.save(self.cls, self.key, self.obj, self.version))
+    return changed
 
 # %% ../../nbs/11_uow.ipynb #b9324ce9
 @patch
@@ -126,11 +146,17 @@ async def rollback(self: UnitOfWork) -> None:
     "Put the working copy back to what is stored."
     got = await self.repo.get(self.cls, self.key)
     self.obj, self.version = got if got is not None else (self.cls(), 0)
+    self.before, self.staged = stored_state(self.obj, "json"), []
 
 # %% ../../nbs/11_uow.ipynb #f89544e5
 @patch
+def save_staged(self: UnitOfWork) -> None:
+    "Save every staged change in one write, from a worker thread (a `SavesBlocking` store)."
+    if self.staged: self._saved(self.repo.save_blocking(self.cls, self.key, self.obj, self.version, len(self.staged)))
+
+@patch
 def commit_blocking(self: UnitOfWork) -> dict:
-    "`commit` from a worker thread, for a `SavesBlocking` repository."
-    state, changed = self._staged()
-    if changed: self._saved(state, changed, self.repo.save_blocking(self.cls, self.key, self.obj, self.version))
+    "`commit` from a worker thread, for a `SavesBlocking` store."
+    changed = self.stage()
+    self.save_staged()
     return changed

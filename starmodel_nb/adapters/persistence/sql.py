@@ -211,11 +211,11 @@ async def get(self: SQLRepository, cls: type, key: str, cached: bool = False) ->
     return _row_obj(cls, row)
 
 # %% ../../../nbs/21_persist_sql.ipynb #ba45bddd
-def _save(self: SQLRepository, cls, key, obj, version, was: dict | None) -> dict | None:
+def _save(self: SQLRepository, cls, key, obj, version, steps, was: dict | None) -> dict | None:
     pk, st = primary_key(cls), self.statements(cls)
     data = {k: v for k, v in stored_state(obj).items() if k != pk}
     check_storable(cls, data)
-    params = {**data, VERSION: version + 1, "_sm_key": key, "_sm_version": version}
+    params = {**data, VERSION: version + steps, "_sm_key": key, "_sm_version": version}
     if was is not None: params.update({f"_sm_was_{i}": was[c] for i, c in enumerate(st.compared)})
     with self.writing, self.auto.connect() as c:
         res = c.execute(st.checked if was is not None else st.save, params)
@@ -226,16 +226,16 @@ def _save(self: SQLRepository, cls, key, obj, version, was: dict | None) -> dict
     raise NotFound(f"{cls.__name__} {key} does not exist")
 
 @patch
-def save_blocking(self: SQLRepository, cls: type, key: str, obj: Any, version: int) -> int:
-    "Write `obj` as record `key` if it is still at `version` (and holds what was served): the new version, else `Conflict` (or `NotFound`). Blocks."
+def save_blocking(self: SQLRepository, cls: type, key: str, obj: Any, version: int, steps: int = 1) -> int:
+    "Write `obj` as record `key` if it is still at `version` (and holds what was served) as `version + steps`, else `Conflict` (or `NotFound`). Blocks."
     k = (entity_slug(cls), str(key))
     e = self.cache.get(k)
     was = e.served if e is not None and e.served is not None and e.version == version else None
-    try: row = self._blocking(cls, lambda: _save(self, cls, key, obj, version, was))
+    try: row = self._blocking(cls, lambda: _save(self, cls, key, obj, version, steps, was))
     except (Conflict, NotFound): self.cache.forget(k); raise
     if row is None: self.cache.forget(k)
-    else: self.cache.put(k, row, version + 1)
-    return version + 1
+    else: self.cache.put(k, row, version + steps)
+    return version + steps
 
 @patch
 async def save(self: SQLRepository, cls: type, key: str, obj: Any, version: int) -> int:
