@@ -104,6 +104,31 @@ def test_the_postgres_bus_alone_carries_a_change_across_instances_and_replays_it
             assert [m["signals"]["ledger"]["n"] for m in replay[1:]] == [2, 3, 4]
         finally: a.stop(); b.stop()
 
+@pytest.mark.skipif(not PG, reason=NO_PG)
+def test_a_change_heard_on_the_shared_bus_drops_the_row_another_instance_kept():
+    "Each instance keeps the row its last save returned; another instance's change, heard on the bus, drops that copy."
+    from starmodel_nb import Entity, Field, event
+    from support import LiveServer
+    class Till(Entity, table=True):
+        id: int | None = Field(default=None, primary_key=True)
+        n: int = 0
+        @event(method="post")
+        def add(self): self.n += 1
+    with fresh_pg_database("sm_heard") as db:
+        apps = [create_app([Till], database_url=db, redis_url="", bus="postgres", app="heard", secret_key="multi-instance-secret-key-of-32-bytes")
+                for _ in range(2)]
+        with LiveServer(apps[0]) as a, LiveServer(apps[1]) as b:
+            tid = httpx.post(a.url + "/tills", json={"n": 0}, headers={"Accept": "application/json"}).json()["id"]
+            assert httpx.post(f"{b.url}/tills/{tid}/add", headers=DS).status_code == 200
+            kept = apps[1].sm.repo_for(Till).cache
+            assert kept.get(("till", str(tid))).version == 2                  # B keeps the row it wrote
+            assert httpx.post(f"{a.url}/tills/{tid}/add", headers=DS).status_code == 200   # A changes it
+            deadline = time.monotonic() + 20                                 # only a hang guard
+            while kept.get(("till", str(tid))) is not None and time.monotonic() < deadline: time.sleep(0.02)
+            assert kept.get(("till", str(tid))) is None                      # heard: dropped
+            assert httpx.post(f"{b.url}/tills/{tid}/add", headers=DS).status_code == 200
+            assert httpx.get(f"{a.url}/tills/{tid}", headers={"Accept": "application/json"}).json()["n"] == 3
+
 WORKERS_APP = '''
 import os
 from starmodel_nb import Entity, event

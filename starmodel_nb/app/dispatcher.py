@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from ..core import EventSpec, mutable_fields, stored_state
 from .bus import EventBus
 from .history import History
-from .uow import Conflict, Repository, UnitOfWork, saves_blocking
+from .uow import Conflict, Repository, UnitOfWork, blocking
 
 log = logging.getLogger("starmodel_nb")
 
@@ -132,11 +132,10 @@ class Dispatcher:
         self._runners: set[asyncio.Task] = set()
         self._trips = None   # the `Trips` of its runners (below), made on first use
 
-    async def run(self, cls: type, spec: EventSpec, key: str, channel: str, params: dict) -> AsyncIterator[Step]:
-        "Run `spec` on `cls[key]` with validated `params`, yielding `Step`s (a sync event on a `SavesBlocking` store joins its record's queue)."
-        if spec.kind == "sync" and saves_blocking(self.repo_for(cls)): yield await self._queued(cls, spec, key, channel, params)
-        else:
-            async for s in self._retried(cls, spec, key, channel, params): yield s
+    def run(self, cls: type, spec: EventSpec, key: str, channel: str, params: dict) -> AsyncIterator[Step]:
+        "Run `spec` on `cls[key]` with validated `params`, yielding `Step`s (a sync event on a `BlockingRepository` joins its record's queue)."
+        if spec.kind == "sync" and blocking(self.repo_for(cls)): return self._queued(cls, spec, key, channel, params)
+        return self._retried(cls, spec, key, channel, params)
 
     async def _retried(self, cls: type, spec: EventSpec, key: str, channel: str, params: dict) -> AsyncIterator[Step]:
         started, attempt = time.monotonic(), 0
@@ -156,7 +155,7 @@ class Dispatcher:
 async def _attempt(self: Dispatcher, cls, spec: EventSpec, key, channel, params) -> AsyncIterator[Step]:
     async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel, self.history, spec.name, params) as uow:
         try:
-            if spec.kind == "sync" and uow.saves_blocking: res, changed = await to_thread.run_sync(_and_commit, spec, uow, params)
+            if spec.kind == "sync" and uow.blocking: res, changed = await to_thread.run_sync(_and_commit, spec, uow, params)
             else:
                 res = await _call(spec, uow.obj, params)
                 if spec.kind in ("gen", "asyncgen"):
@@ -180,9 +179,9 @@ def _each(calls: list) -> list[tuple[bool, Any]]:
     return out
 
 class Trips:
-    "Calls for worker threads, sent in trips: what waits when a thread is free goes together, at most `threads` trips at once."
-    def __init__(self, threads: int = 8):
-        self.threads, self.waiting, self.running, self._tasks = threads, [], 0, set()
+    "Calls for worker threads, sent in trips: what waits when a thread is free goes together (`size` at most), `threads` trips at once."
+    def __init__(self, threads: int = 8, size: int = 4):
+        self.threads, self.size, self.waiting, self.running, self._tasks = threads, size, [], 0, set()
 
     async def run(self, fn: Callable, *args):
         "`fn(*args)` in a worker thread, in the next trip."
@@ -202,7 +201,7 @@ async def _trips(self: Trips) -> None:
     "Send what waits, trip after trip, until nothing does."
     try:
         while self.waiting:
-            calls, self.waiting = self.waiting, []
+            calls, self.waiting = self.waiting[:self.size], self.waiting[self.size:]
             for (_, _, fut), (ok, v) in zip(calls, await to_thread.run_sync(_each, calls)):
                 if fut.done(): continue
                 if ok: fut.set_result(v)
@@ -221,7 +220,7 @@ class Queued:
 BATCH = 100   # queued events one runner takes at a time
 
 @patch
-async def _queued(self: Dispatcher, cls, spec: EventSpec, key, channel, params) -> Step:
+async def _queued(self: Dispatcher, cls, spec: EventSpec, key, channel, params) -> AsyncIterator[Step]:
     "Queue a sync event on `cls[key]`; the record's runner, started by the first one queued, answers it."
     k = (cls, str(key))
     if (q := self._waiting.get(k)) is None:
@@ -229,7 +228,7 @@ async def _queued(self: Dispatcher, cls, spec: EventSpec, key, channel, params) 
         t = asyncio.create_task(self._runner(cls, key, channel, q))
         self._runners.add(t); t.add_done_callback(self._runners.discard)
     q.append(item := Queued(spec, params, contextvars.copy_context(), asyncio.get_running_loop().create_future()))
-    return await asyncio.shield(item.done)   # a request that goes away does not take its queued event with it
+    yield await asyncio.shield(item.done)   # a request that goes away does not take its queued event with it
 
 # %% ../../nbs/12_dispatcher.ipynb #96c642c0
 @patch
@@ -258,7 +257,7 @@ async def _batch(self: Dispatcher, cls, key, channel, batch: list[Queued]) -> li
     if self._trips is None: self._trips = Trips(self.trips)
     while True:
         try:
-            async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel, self.history) as uow:
+            async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel, self.history, load=False) as uow:
                 steps, alone = await self._trips.run(_together, uow, batch)
             break
         except Conflict as e:
@@ -287,7 +286,8 @@ def _frozen(obj):
 
 # %% ../../nbs/12_dispatcher.ipynb #4c18f5d2
 def _together(uow: UnitOfWork, batch: list[Queued]) -> tuple[list[Step], list[Queued]]:
-    "In a worker thread: each event of `batch` in turn, a failure undone, then one save. Their steps, and the events to run alone instead."
+    "In a worker thread: load, each event of `batch` in turn (a failure undone), then one save. Their steps, and the events to run alone instead."
+    uow.load_blocking()
     steps = []
     for q in batch:
         before = _copied(uow.obj)

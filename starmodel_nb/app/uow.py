@@ -15,8 +15,7 @@ from .bus import EntityChanged, EventBus
 from .history import Change, History, NoHistory, diff_of, origin, params_of
 
 # %% auto #0
-__all__ = ['Repository', 'SavesBlocking', 'saves_blocking', 'Conflict', 'NotFound', 'Unavailable', 'Unfit', 'UnitOfWork',
-           'Staged']
+__all__ = ['Repository', 'BlockingRepository', 'blocking', 'Conflict', 'NotFound', 'Unavailable', 'Unfit', 'UnitOfWork', 'Staged']
 
 # %% ../../nbs/11_uow.ipynb #d434f56c
 class Repository(Protocol):
@@ -29,13 +28,14 @@ class Repository(Protocol):
     async def count(self, cls: type) -> int: ...
 
 # %% ../../nbs/11_uow.ipynb #sb000001
-class SavesBlocking(Protocol):
-    "A `Repository` whose `save` also comes as a blocking call, for a worker thread: `steps` changes saved at once advance the version by as many."
-    def save_blocking(self, cls: type, key: str, obj: Any, version: int, steps: int = 1) -> int: ...
+class BlockingRepository(Protocol):
+    "A `Repository` whose calls block (a database driver) and so also come as plain calls, for a worker thread."
+    def get_blocking(self, cls: type, key: str, cached: bool = False) -> tuple[Any, int] | None: ...
+    def save_blocking(self, cls: type, key: str, obj: Any, version: int, steps: int = 1) -> int: ...   # `steps` changes at once
 
-def saves_blocking(repo) -> bool:
-    "Whether `repo` is `SavesBlocking` (asked of a `runtime_checkable` protocol, `isinstance` costs a hundred times more)."
-    return callable(getattr(repo, "save_blocking", None))
+def blocking(repo) -> bool:
+    "Whether `repo` is a `BlockingRepository` (asked of a `runtime_checkable` protocol, `isinstance` costs a hundred times more)."
+    return callable(getattr(repo, "save_blocking", None)) and callable(getattr(repo, "get_blocking", None))
 
 # %% ../../nbs/11_uow.ipynb #474106b5
 class Conflict(Exception):
@@ -57,20 +57,21 @@ class Unfit(Exception):
 # %% ../../nbs/11_uow.ipynb #f97f05b9
 class UnitOfWork:
     "Run one change of `cls[key]` in `repo` under its lock; `commit()` saves, leaving without it rolls back."
-    def __init__(self, repo: Repository, bus: EventBus, cls: type, key: str, channel: str,
-                 history: History | None = None, event: str = "edit", params: dict | None = None, repair: bool = False):
+    def __init__(self, repo: Repository, bus: EventBus, cls: type, key: str, channel: str, history: History | None = None,
+                 event: str = "edit", params: dict | None = None, repair: bool = False, load: bool = True):
         self.repo, self.bus, self.cls, self.key, self.channel = repo, bus, cls, key, channel
-        self.event, self.params, self.repair = event, params or {}, repair
+        self.event, self.params, self.repair, self.load = event, params or {}, repair, load   # load: on entry (else `load_blocking`)
         self.history = None if history is None or isinstance(history, NoHistory) else history   # off: no row is even made
         self.events: list[EntityChanged] = []
         self.changes: list[Change] = []
         self.staged = []   # `Staged` changes, not saved yet
-        self.saves_blocking = saves_blocking(repo)
+        self.blocking = blocking(repo)
 
     async def __aenter__(self) -> UnitOfWork:
         self._lock, self.started = self.repo.lock(self.cls, self.key), time.perf_counter()
         await self._lock.__aenter__()
-        try: await self._load()
+        try:
+            if self.load: await self._load()
         except BaseException:
             await self._lock.__aexit__(None, None, None)
             raise
@@ -92,9 +93,19 @@ async def _load(self: UnitOfWork):
         if not self.repair: raise
         self.obj, self.version, self.before = self.cls.model_construct(**{k: v for k, v in u.state.items() if k in self.cls.model_fields}), u.version, u.state
         return
+    self._take(got)
+
+@patch
+def _take(self: UnitOfWork, got) -> None:
+    "Start from `got`, `(obj, version)` as the store gave it (or `None`: a fresh instance, or `NotFound` for a record)."
     if got is None and entity_scope(self.cls) == Scope.RECORD: raise NotFound(f"{self.cls.__name__} {self.key} does not exist")
     self.obj, self.version = got if got is not None else (self.cls(), 0)
     self.before = stored_state(self.obj, "json")
+
+@patch
+def load_blocking(self: UnitOfWork) -> None:
+    "Load from a worker thread, for a unit of work on a `BlockingRepository` opened with `load=False`."
+    self._take(self.repo.get_blocking(self.cls, self.key, cached=True))
 
 # %% ../../nbs/11_uow.ipynb #411644fc
 @dataclass
@@ -151,12 +162,12 @@ async def rollback(self: UnitOfWork) -> None:
 # %% ../../nbs/11_uow.ipynb #f89544e5
 @patch
 def save_staged(self: UnitOfWork) -> None:
-    "Save every staged change in one write, from a worker thread (a `SavesBlocking` store)."
+    "Save every staged change in one write, from a worker thread (a `BlockingRepository` store)."
     if self.staged: self._saved(self.repo.save_blocking(self.cls, self.key, self.obj, self.version, len(self.staged)))
 
 @patch
 def commit_blocking(self: UnitOfWork) -> dict:
-    "`commit` from a worker thread, for a `SavesBlocking` store."
+    "`commit` from a worker thread, for a `BlockingRepository` store."
     changed = self.stage()
     self.save_staged()
     return changed

@@ -26,7 +26,7 @@ log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
 __all__ = ['log', 'VERSION', 'make_engine', 'autocommit', 'ensure_version', 'SchemaBehind', 'create_table', 'prepare_schema',
-           'SQLRepository', 'int_bounds', 'check_storable', 'Statements', 'comparable']
+           'SQLRepository', 'int_bounds', 'check_storable', 'Statements', 'comparable', 'Prepared']
 
 # %% ../../../nbs/21_persist_sql.ipynb #d6bf3012
 def make_engine(url: str, **kw):
@@ -98,6 +98,7 @@ class SQLRepository:
         self.writing = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
         self.cache = cache if cache is not None else RowCache()
         self._statements: dict = {}   # table -> its `Statements`, built once
+        self._prepared: dict = {}     # (statement, columns set) -> its `Prepared`, compiled once
 
     def lock(self, cls, key): return self._locks((entity_slug(cls), key))
 
@@ -191,24 +192,84 @@ def statements(self: SQLRepository, cls) -> Statements:
         st = self._statements[t] = Statements(select(t).where(pk == k), save, checked, compared, ret, select(pk).where(pk == k), delete(t).where(pk == k))
     return st
 
+# %% ../../../nbs/21_persist_sql.ipynb #4adb55c6
+@dataclass
+class Prepared:
+    "A statement compiled once for the columns it sets: `sql` in the driver's style, parameter `names` in order (`None`: by name), `binds` converting values, `columns` it returns (their `results` converters once seen)."
+    sql: str
+    names: tuple | None
+    binds: dict
+    columns: list
+    results: list | None = None
+
+@patch
+def prepared(self: SQLRepository, stmt, keys: tuple, columns=()) -> Prepared | None:
+    "`stmt` compiled for this database, setting the columns `keys` and returning `columns`, once; `None` if it must go through SQLAlchemy."
+    if (p := self._prepared.get((stmt, keys), False)) is False:
+        d = self.auto.dialect
+        c = stmt.compile(dialect=d, column_keys=list(keys))
+        binds = {n: f for n, b in c.binds.items() if (f := b.type.dialect_impl(d).bind_processor(d)) is not None}
+        p = None if c.escaped_bind_names else Prepared(c.string, tuple(c.positiontup) if c.positional else None, binds, list(columns))
+        self._prepared[(stmt, keys)] = p
+    return p
+
+# %% ../../../nbs/21_persist_sql.ipynb #8e10f12b
+def _converted(p: Prepared, row, description, dialect) -> dict:
+    if p.results is None: p.results = [(c.name, c.type.dialect_impl(dialect).result_processor(dialect, d[1])) for c, d in zip(p.columns, description)]
+    return {k: f(v) if f else v for (k, f), v in zip(p.results, row)}
+
+@patch
+def _execute(self: SQLRepository, p: Prepared, params: dict) -> tuple[dict | None, int]:
+    "Run `p` with `params` on the driver: the row it returned (converted) if any, and its rowcount."
+    d = self.auto.dialect
+    args = {k: p.binds[k](v) if k in p.binds else v for k, v in params.items()}
+    if p.names is not None: args = tuple(args[n] for n in p.names)
+    raw = cur = None
+    try:
+        raw = self.auto.raw_connection()   # its own failure to connect is the driver's error too
+        cur = raw.cursor()
+        cur.execute(p.sql, args)
+        row = cur.fetchone() if p.columns else None
+        got = (None if row is None else _converted(p, row, cur.description, d)), cur.rowcount
+        cur.close()
+        raw.commit()   # a no-op in autocommit; an in-memory database's one connection is not in it
+        return got
+    except d.loaded_dbapi.Error as e:
+        gone = raw is not None and d.is_disconnect(e, raw.dbapi_connection, cur)
+        if gone: raw.invalidate(e)
+        raise DBAPIError.instance(p.sql, args, e, d.loaded_dbapi.Error, connection_invalidated=gone, dialect=d) from e
+    finally:
+        if raw is not None: raw.close()
+
 # %% ../../../nbs/21_persist_sql.ipynb #6c4c4c91
 def _get(self: SQLRepository, cls, key) -> dict | None:
-    with self.auto.connect() as c: row = c.execute(self.statements(cls).get, {"_sm_key": key}).mappings().first()
+    if p := self.prepared(stmt := self.statements(cls).get, (), cls.__table__.c): return self._execute(p, {"_sm_key": key})[0]
+    with self.auto.connect() as c: row = c.execute(stmt, {"_sm_key": key}).mappings().first()
     return None if row is None else dict(row)
 
 def _copy(row: dict) -> dict: return {k: copy.deepcopy(v) if isinstance(v, (list, dict)) else v for k, v in row.items()}
 
 @patch
-async def get(self: SQLRepository, cls: type, key: str, cached: bool = False) -> tuple[Any, int] | None:
-    "The record of `cls` whose primary key is `key`, and its version (`None` if there is none); `cached`: a copy kept here will do."
-    k = (entity_slug(cls), str(key))
-    if cached and (e := self.cache.get(k)) is not None:
-        e.served = e.row
-        return _row_obj(cls, _copy(e.row))
-    row = await self._run(cls, lambda: _get(self, cls, key))
+def _hit(self: SQLRepository, cls, key) -> tuple[Any, int] | None:
+    "The cached copy of record `key` as an instance, marked as served; `None` if there is none."
+    if (e := self.cache.get((entity_slug(cls), str(key)))) is None: return None
+    e.served = e.row
+    return _row_obj(cls, _copy(e.row))
+
+@patch
+def get_blocking(self: SQLRepository, cls: type, key: str, cached: bool = False) -> tuple[Any, int] | None:
+    "The record of `cls` whose primary key is `key`, and its version (`None` if there is none); `cached`: a copy kept here will do. Blocks."
+    if cached and (got := self._hit(cls, key)) is not None: return got
+    k, row = (entity_slug(cls), str(key)), self._blocking(cls, lambda: _get(self, cls, key))
     if row is None: self.cache.forget(k); return None
     self.cache.put(k, row, row[VERSION])
     return _row_obj(cls, row)
+
+@patch
+async def get(self: SQLRepository, cls: type, key: str, cached: bool = False) -> tuple[Any, int] | None:
+    "`get_blocking` in a worker thread, or at once from the cache."
+    if cached and (got := self._hit(cls, key)) is not None: return got
+    return await asyncio.to_thread(self.get_blocking, cls, key)
 
 # %% ../../../nbs/21_persist_sql.ipynb #ba45bddd
 def _save(self: SQLRepository, cls, key, obj, version, steps, was: dict | None) -> dict | None:
@@ -217,11 +278,16 @@ def _save(self: SQLRepository, cls, key, obj, version, steps, was: dict | None) 
     check_storable(cls, data)
     params = {**data, VERSION: version + steps, "_sm_key": key, "_sm_version": version}
     if was is not None: params.update({f"_sm_was_{i}": was[c] for i, c in enumerate(st.compared)})
-    with self.writing, self.auto.connect() as c:
-        res = c.execute(st.checked if was is not None else st.save, params)
-        if st.returning and (row := res.mappings().first()) is not None: return dict(row)
-        if not st.returning and res.rowcount == 1: return None
-        exists = c.execute(st.exists, {"_sm_key": key}).first()
+    stmt = st.checked if was is not None else st.save
+    with self.writing:
+        if p := self.prepared(stmt, (*data, VERSION), cls.__table__.c if st.returning else ()): row, n = self._execute(p, params)
+        else:
+            with self.auto.connect() as c:
+                res = c.execute(stmt, params)
+                row, n = (dict(r) if st.returning and (r := res.mappings().first()) is not None else None), res.rowcount
+    if row is not None: return row
+    if not st.returning and n == 1: return None
+    with self.auto.connect() as c: exists = c.execute(st.exists, {"_sm_key": key}).first()
     if exists: raise Conflict(f"{cls.__name__} {key} was changed by someone else")
     raise NotFound(f"{cls.__name__} {key} does not exist")
 
