@@ -202,7 +202,11 @@ async def _trips(self: Trips) -> None:
     try:
         while self.waiting:
             calls, self.waiting = self.waiting[:self.size], self.waiting[self.size:]
-            for (_, _, fut), (ok, v) in zip(calls, await to_thread.run_sync(_each, calls)):
+            try: done = await to_thread.run_sync(_each, calls)
+            except BaseException:   # not a call's own failure (those are in `done`): the task itself is cancelled
+                for _, _, fut in calls: fut.cancel()
+                raise
+            for (_, _, fut), (ok, v) in zip(calls, done):
                 if fut.done(): continue
                 if ok: fut.set_result(v)
                 else: fut.set_exception(v)

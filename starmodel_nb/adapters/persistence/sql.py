@@ -277,7 +277,9 @@ def _save(self: SQLRepository, cls, key, obj, version, steps, was: dict | None) 
     data = {k: v for k, v in stored_state(obj).items() if k != pk}
     check_storable(cls, data)
     params = {**data, VERSION: version + steps, "_sm_key": key, "_sm_version": version}
-    if was is not None: params.update({f"_sm_was_{i}": was[c] for i, c in enumerate(st.compared)})
+    if was is not None and all(c in was for c in st.compared):   # (a row cached before its class gained a column: by version)
+        params.update({f"_sm_was_{i}": was[c] for i, c in enumerate(st.compared)})
+    else: was = None
     stmt = st.checked if was is not None else st.save
     with self.writing:
         if p := self.prepared(stmt, (*data, VERSION), cls.__table__.c if st.returning else ()): row, n = self._execute(p, params)
