@@ -257,17 +257,12 @@ async def _runner(self: Dispatcher, cls, key, channel, q: list[Queued]) -> None:
 @patch
 async def _batch(self: Dispatcher, cls, key, channel, batch: list[Queued]) -> list[Step]:
     "The steps of `batch` run together on `cls[key]` (again on fresh state after a conflict); those left over run alone."
-    started, attempt = time.monotonic(), 0
     if self._trips is None: self._trips = Trips(self.trips)
-    while True:
-        try:
-            async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel, self.history, load=False) as uow:
-                steps, alone = await self._trips.run(_together, uow, batch)
-            break
-        except Conflict as e:
-            if give_up(attempt, started, self.retries, self.patience): return [Step(None, 0, error=e) for _ in batch]
-            await conflict_pause(attempt)
-            attempt += 1
+    async def attempt():
+        async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel, self.history, load=False) as uow:
+            return await self._trips.run(_together, uow, batch)
+    try: steps, alone = await retry_conflicts(attempt, self.retries, self.patience)
+    except Conflict as e: return [Step(None, 0, error=e) for _ in batch]
     return steps + [await self._alone(cls, key, channel, q) for q in alone]
 
 @patch
