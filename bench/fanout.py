@@ -9,7 +9,7 @@ change (from /proc); its RSS per open stream; and the time to open the N streams
 hand-written one (targets: <= 1.2 in latency and CPU, memory no higher). starmodel_nb's change is triggered like the
 hand-written one's, by a bare ASGI route that publishes it to the hub (rendered as any change is); a line `event` shows
 the same fan-out when the change is a real event request (`/ticker/tick`: its dispatch and response on top).
-Run: `python bench/fanout.py` (~3 min on 2 cores), `--sizes 100,1000` for a shorter run.
+Run: `python bench/fanout.py` (~6 min on 2 cores), `--sizes 100,1000` or `--rounds 1` for a shorter run.
 """
 import argparse, asyncio, os, resource, statistics, sys, tempfile, time
 from pathlib import Path
@@ -142,6 +142,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100,1000,5000,10000")
     ap.add_argument("--changes", type=int, default=15)
+    ap.add_argument("--rounds", type=int, default=2, help="fresh servers per size and side, taking turns; medians are printed")
     a = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))   # the servers inherit it
@@ -154,17 +155,19 @@ def main():
         sm = AppProcess(work, "fan_sm:app", {}, probe="/ticker")
         try: size = message_bytes(sm)
         finally: sm.stop()
-        print(f"message: {size} bytes of data; medians over at least {a.changes} changes per size; fresh servers for each size\n")
+        print(f"message: {size} bytes of data; medians over at least {a.changes} changes per size and over {a.rounds} rounds of fresh servers\n")
         print(f"{'streams':>8} {'server':<12} {'first':>8} {'median':>8} {'p95':>8} {'last':>8} {'cpu/change':>11} {'KiB/stream':>11} {'open':>7}")
         for n in sizes:
             changes = max(a.changes, min(300, 30_000 // n))   # enough for /proc's 10 ms CPU ticks, and the machine's noise, to even out
             runs = [("hand-written", "fan_base:app", "/stream", "/fire"), ("starmodel_nb", "fan_sm:app", "/_sm/stream", "/_bench/fire"),
                     ("event", "fan_sm:app", "/_sm/stream", "/ticker/tick")]
-            got = {}
-            for name, module, path, fire in runs:
-                server = AppProcess(work, module, {"FANOUT_BYTES": str(size)}, probe="/")
-                try: got[name] = asyncio.run(measure(server, path, fire, n, changes if name != "event" else max(3, changes // 2)))
-                finally: server.stop()
+            tries = {name: [] for name, *_ in runs}
+            for r in range(a.rounds):   # the servers take turns, so that the machine's drift falls on each alike
+                for name, module, path, fire in (runs if r % 2 == 0 else runs[::-1]):
+                    server = AppProcess(work, module, {"FANOUT_BYTES": str(size)}, probe="/")
+                    try: tries[name].append(asyncio.run(measure(server, path, fire, n, changes if name != "event" else max(3, changes // 2))))
+                    finally: server.stop()
+            got = {name: {k: statistics.median(t[k] for t in ts) for k in ts[0]} for name, ts in tries.items()}
             for k, r in got.items():
                 print(f"{n:>8} {k:<12} {r['first']:>6.1f}ms {r['median']:>6.1f}ms {r['p95']:>6.1f}ms {r['last']:>6.1f}ms "
                       f"{r['cpu']:>9.1f}ms {r['rss']:>10.1f} {r['open']:>6.2f}s")

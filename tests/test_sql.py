@@ -146,7 +146,8 @@ def test_concurrent_events_on_one_row_are_saved_together_each_with_its_answer(db
             stock = httpx.get(f"{srv.url}/gadgets/{gid}", headers=JSON).json()["stock"]
             assert stock == 200 - 3 * (100 - refused) >= 0                           # every event applied or refused, none lost
         assert 0 < len(writes) < 300 - refused                                       # fewer writes than changes: saved together
-        rows = [r for r in asyncio.run(app.sm.history.rows(entity="gadget", key=str(gid), last=1000)) if r.event == "adjust_stock" and r.at >= t0]
+        with ThreadPoolExecutor(1) as ex: got = ex.submit(lambda: asyncio.run(app.sm.history.rows(entity="gadget", key=str(gid), last=1000))).result()
+        rows = [r for r in got if r.event == "adjust_stock" and r.at >= t0]
         assert [(r.before, r.after) for r in rows] == [(v, v + 1) for v in range(1, 301 - refused)]   # a version and a row each
     finally:
         with repo.engine.begin() as c: c.execute(text("DROP TABLE IF EXISTS gadget"))
