@@ -25,8 +25,8 @@ from sqlmodel.main import SQLModelMetaclass
 __all__ = ['AVAILABLE_STORES', 'METHODS', 'PATCH_MODES', 'registry', 'url_prefix', 'record_key', 'MAX_DEPTH', 'StateStore',
            'Scope', 'EventSpec', 'EventMethod', 'event', 'Sig', 'entity_slug', 'Registry', 'entity_store',
            'entity_scope', 'entity_plural', 'primary_key', 'EntityMeta', 'Signals', 'Entity', 'public_fields',
-           'stored_state', 'mutable_fields', 'browser_safe', 'signals_of', 'public_state', 'Action', 'prefixed',
-           'loads_strict', 'datastar_json', 'parse_key']
+           'stored_state', 'mutable_fields', 'browser_safe', 'signals_of', 'signals_from', 'public_state', 'Action',
+           'prefixed', 'loads_strict', 'datastar_json', 'parse_key']
 
 # %% ../nbs/01_core.ipynb #99e9658c
 class StateStore(str, Enum):
@@ -297,7 +297,11 @@ def browser_safe(v, big_as_text: bool = True):
 def signals_of(obj, only: set[str] | None = None) -> dict:
     "The Datastar signals of `obj`, `{slug: {field: value}}`, restricted to `only` when given; big ints as exact strings."
     names = [k for k in public_fields(type(obj)) if only is None or k in only]
-    return {entity_slug(type(obj)): browser_safe(obj.model_dump(mode="json", include=set(names)))}
+    return signals_from(type(obj), obj.model_dump(mode="json", include=set(names)))
+
+def signals_from(cls, state: dict) -> dict:
+    "The signals of the instance of `cls` whose JSON-ready state is `state` (a committed change's): no instance needed."
+    return {entity_slug(cls): browser_safe({k: state[k] for k in public_fields(cls) if k in state})}
 
 def public_state(obj) -> dict:
     "What the JSON API shows of `obj`: its key and public fields."

@@ -240,12 +240,13 @@ def record_form(cls, obj=None, values: dict | None = None, errors: dict | None =
 
 # %% ../../../nbs/32_ui_monster.ipynb #8cb3d8d3
 class MonsterUI:
-    "The default interface adapter: MonsterUI views, pages, lists, forms and messages; it caches card templates and form defaults (`cache` entries each)."
-    def __init__(self, cache: int = 256): self.template, self.defaults = lru_cache(cache)(card_template), lru_cache(cache)(field_defaults)
+    "The default interface adapter: MonsterUI views, pages, lists, forms and messages; it caches card templates, form defaults and which views signals alone update (`cache` entries each)."
+    def __init__(self, cache: int = 256):
+        self.template, self.defaults, self.signal_bound = lru_cache(cache)(card_template), lru_cache(cache)(field_defaults), lru_cache(cache)(signal_bound)
     def render_view(self, obj, version: int = 0, epoch: str = "") -> str: return render_view(obj, version, epoch, self.template)
     def detail_content(self, obj, version: int, epoch: str) -> str: return detail_content(obj, version, epoch, self.template)
     def record_form(self, cls, obj=None, values: dict | None = None, errors: dict | None = None) -> str:
         return record_form(cls, obj, values, errors, self.defaults)
-    version_marker, signal_bound, render_page = staticmethod(version_marker), staticmethod(signal_bound), staticmethod(render_page)
+    version_marker, render_page = staticmethod(version_marker), staticmethod(render_page)
     error_fragment, index_content, event_control = staticmethod(error_fragment), staticmethod(index_content), staticmethod(event_control)
     list_content, list_page_content = staticmethod(list_content), staticmethod(list_page_content)

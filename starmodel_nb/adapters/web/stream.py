@@ -12,7 +12,7 @@ from base64 import b64decode
 import itsdangerous
 from starlette.requests import Request, cookie_parser
 from starlette.responses import Response
-from ...core import Scope, entity_plural, entity_scope, prefixed, signals_of
+from ...core import Scope, entity_plural, entity_scope, prefixed, signals_from, signals_of
 from ...app.bus import EntityChanged, viewer_channels
 from ...app.runtime import Hub, Runtime
 from .checks import SecurityHeaders, SessionCookies, foreign, refuse, session_id, url_root
@@ -30,10 +30,12 @@ def stream_message(rt: Runtime, evt: EntityChanged, prefix: str = "") -> dict | 
     rec = entity_scope(cls) == Scope.RECORD
     key, extra = (evt.key, {"rec": 1, "list": entity_plural(cls)}) if rec else (None, {})
     if evt.deleted: return {"id": view_id(cls, key), "remove": 1, "v": evt.version, **extra}
-    obj, ui = cls.model_validate(evt.state), rt.ui
-    with prefixed(prefix):
-        view = ui.version_marker(cls, evt.version, rt.hub.epoch, key) if ui.signal_bound(cls) else ui.render_view(obj, evt.version, rt.hub.epoch)
-    return {"id": view_id(cls, key), "ns": evt.entity, "v": evt.version, "signals": signals_of(obj), "elements": view, **extra}
+    ui = rt.ui
+    if ui.signal_bound(cls): view, signals = ui.version_marker(cls, evt.version, rt.hub.epoch, key), signals_from(cls, evt.state)   # no instance needed
+    else:
+        obj = cls.model_validate(evt.state)
+        with prefixed(prefix): view, signals = ui.render_view(obj, evt.version, rt.hub.epoch), signals_of(obj)
+    return {"id": view_id(cls, key), "ns": evt.entity, "v": evt.version, "signals": signals, "elements": view, **extra}
 
 # %% ../../../nbs/33c_web_stream.ipynb #5bef87ae
 class LiveStream:
