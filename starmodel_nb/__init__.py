@@ -5,7 +5,7 @@ from .core import Entity, StateStore, Scope, event, registry
 from sqlmodel import Field
 
 _LAZY = {"create_app": "factory", "Settings": "config", "load_settings": "config",
-         "serve": "notebook", "show": "notebook", "inspect": "notebook"}
+         "serve": "notebook", "show": "notebook", "inspect": "notebook", "on": "app.reactions"}
 __all__ = ["Entity", "Field", "StateStore", "Scope", "event", "registry", *_LAZY]
 
 def __getattr__(name):

@@ -13,6 +13,7 @@ from ..core import Entity, Scope, entity_scope, entity_slug, parse_key, primary_
 from .bus import EntityChanged, channel_for
 from .dispatcher import bind, find_event
 from .history import MASK, Change, Timeline, diff_of, origin, state_at
+from .reactions import committed
 from .runtime import Runtime
 from .uow import UnitOfWork, Unfit
 
@@ -79,7 +80,8 @@ class Edit:
     "`with app.edit(cls, key) as obj:` one unit of work on `cls[key]`, run on the app's loop (recorded as `event` with `params`)."
     def __init__(self, cp: ControlPlane, cls: type, key: str | None, event: str = "edit", params: dict | None = None):
         key, rt = instance_key(cls, key), cp.sm
-        self.cp, self.uow = cp, UnitOfWork(rt.repo_for(cls), rt.bus, cls, key, channel_for(cls, str(key)), rt.history, event, params, repair=True)
+        self.cp, self.uow = cp, UnitOfWork(rt.repo_for(cls), rt.bus, cls, key, channel_for(cls, str(key)), rt.history, event, params, repair=True,
+                                         reactor=rt.reactor)
     def __enter__(self) -> Entity:
         self.cp.call(self.uow.__aenter__())
         return self.uow.obj
@@ -105,6 +107,11 @@ def fire(self: ControlPlane, cls: type, event: str, key: str | None = None, **pa
     if last.error is not None: raise last.error
     return last.obj
 
+@patch
+def reactions_done(self: ControlPlane, timeout: float = 10) -> bool:
+    "Wait until the `@on` reactions to every change committed so far have run (at most `timeout` s); whether they have."
+    return self.call(self.sm.reactor.idle(timeout), timeout + 5)
+
 # %% ../../nbs/14_control.ipynb #a88eed21
 async def record_changed(rt: Runtime, cls: type, key: object, version: int, obj: Entity | None = None, old: Entity | None = None) -> None:
     "Record and publish that record `cls[key]` is now `obj` at `version` (`obj=None`: deleted; `old`: what it was)."
@@ -112,6 +119,8 @@ async def record_changed(rt: Runtime, cls: type, key: object, version: int, obj:
     await rt.history.record(Change(entity_slug(cls), str(key), "delete" if obj is None else "create", {}, origin.get(), time.time(), 0.0,
                                    version - 1, version, diff_of(cls, was, state)))
     await rt.bus.publish(EntityChanged(entity_slug(cls), str(key), version, state, state, channel_for(cls, str(key)), deleted=obj is None))
+    if rt.reactor is not None and rt.reactor.wants(cls):
+        rt.reactor.submit(committed(cls, key, "delete" if obj is None else "create", {}, origin.get(), version, was, None if obj is None else state))
 
 # %% ../../nbs/14_control.ipynb #ab23c448
 def typed_key(cls: type, key):
@@ -156,7 +165,8 @@ def restore(self: ControlPlane, cls: type, key=None, version: int = 0) -> Entity
     key, rt = typed_key(cls, instance_key(cls, key)), self.sm
     async def go():
         rows = await rt.history.rows(entity_slug(cls), str(key), last=1 << 30)
-        async with UnitOfWork(rt.repo_for(cls), rt.bus, cls, key, channel_for(cls, str(key)), rt.history, "restore", {"version": version}) as uow:
+        async with UnitOfWork(rt.repo_for(cls), rt.bus, cls, key, channel_for(cls, str(key)), rt.history, "restore", {"version": version},
+                              reactor=rt.reactor) as uow:
             state, kept = state_at(uow.before, uow.version, rows, version)
             back = cls.model_validate(state)               # JSON-ready values back to the model's types, checked as a whole
             for k in state: setattr(uow.obj, k, getattr(back, k))

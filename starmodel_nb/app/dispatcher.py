@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from ..core import EventSpec, mutable_fields, stored_state
 from .bus import EventBus
 from .history import History
+from .reactions import Reactor
 from .uow import Conflict, Repository, UnitOfWork, blocking
 
 log = logging.getLogger("starmodel_nb")
@@ -126,8 +127,8 @@ async def retry_conflicts(fn: Callable, retries: int = RETRIES, patience: float 
 class Dispatcher:
     "Runs events in units of work on the repository `repo_for(cls)` gives, recording in `history` and publishing on `bus`."
     retries, patience, trips = RETRIES, PATIENCE, 8   # trips: runners in worker threads at once (each holds a database connection)
-    def __init__(self, repo_for: Callable[[type], Repository], bus: EventBus, history: History | None = None):
-        self.repo_for, self.bus, self.history = repo_for, bus, history
+    def __init__(self, repo_for: Callable[[type], Repository], bus: EventBus, history: History | None = None, reactor: Reactor | None = None):
+        self.repo_for, self.bus, self.history, self.reactor = repo_for, bus, history, reactor   # reactor: runs the reactions to its changes
         self._waiting: dict[tuple, list] = {}   # (class, key) -> the sync events queued on that record (see below)
         self._runners: set[asyncio.Task] = set()
         self._trips = None   # the `Trips` of its runners (below), made on first use
@@ -153,7 +154,7 @@ class Dispatcher:
 # %% ../../nbs/12_dispatcher.ipynb #d603a8ad
 @patch
 async def _attempt(self: Dispatcher, cls, spec: EventSpec, key, channel, params) -> AsyncIterator[Step]:
-    async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel, self.history, spec.name, params) as uow:
+    async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel, self.history, spec.name, params, reactor=self.reactor) as uow:
         try:
             if spec.kind == "sync" and uow.blocking: res, changed = await to_thread.run_sync(_and_commit, spec, uow, params)
             else:
@@ -259,7 +260,7 @@ async def _batch(self: Dispatcher, cls, key, channel, batch: list[Queued]) -> li
     "The steps of `batch` run together on `cls[key]` (again on fresh state after a conflict); those left over run alone."
     if self._trips is None: self._trips = Trips(self.trips)
     async def attempt():
-        async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel, self.history, load=False) as uow:
+        async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel, self.history, load=False, reactor=self.reactor) as uow:
             return await self._trips.run(_together, uow, batch)
     try: steps, alone = await retry_conflicts(attempt, self.retries, self.patience)
     except Conflict as e: return [Step(None, 0, error=e) for _ in batch]

@@ -17,6 +17,7 @@ from ..core import EventSpec, Scope, entity_plural, entity_scope
 from .bus import EntityChanged, EventBus
 from .dispatcher import Dispatcher, Renderer
 from .history import History, NoHistory
+from .reactions import Reactor
 from .uow import Repository
 
 # %% auto #0
@@ -60,9 +61,11 @@ class Runtime:
     dispatcher: Dispatcher | None = None
     loop: asyncio.AbstractEventLoop | None = None     # the loop serving the app, once it runs
     private_loop: asyncio.AbstractEventLoop | None = None   # the control plane's own, while the app is not served
+    reactor: Reactor | None = None                    # runs the `@on` reactions to committed changes (default: all declared)
     def __post_init__(self):
         if self.history is None: self.history = NoHistory()
-        self.dispatcher = Dispatcher(self.repo_for, self.bus, self.history)
+        if self.reactor is None: self.reactor = Reactor()
+        self.dispatcher = Dispatcher(self.repo_for, self.bus, self.history, self.reactor)
 
 # %% ../../nbs/13_runtime.ipynb #0ed3bc38
 @patch

@@ -13,6 +13,7 @@ from fastcore.basics import patch
 from ..core import Scope, entity_scope, entity_slug, mutable_fields, stored_state
 from .bus import EntityChanged, EventBus
 from .history import Change, History, NoHistory, diff_of, origin, params_of
+from .reactions import Committed, Reactor, committed
 
 # %% auto #0
 __all__ = ['Repository', 'BlockingRepository', 'blocking', 'Conflict', 'NotFound', 'Unavailable', 'Unfit', 'UnitOfWork', 'Staged']
@@ -58,12 +59,14 @@ class Unfit(Exception):
 class UnitOfWork:
     "Run one change of `cls[key]` in `repo` under its lock; `commit()` saves, leaving without it rolls back."
     def __init__(self, repo: Repository, bus: EventBus, cls: type, key: str, channel: str, history: History | None = None,
-                 event: str = "edit", params: dict | None = None, repair: bool = False, load: bool = True):
+                 event: str = "edit", params: dict | None = None, repair: bool = False, load: bool = True, reactor: Reactor | None = None):
         self.repo, self.bus, self.cls, self.key, self.channel = repo, bus, cls, key, channel
         self.event, self.params, self.repair, self.load = event, params or {}, repair, load   # load: on entry (else `load_blocking`)
         self.history = None if history is None or isinstance(history, NoHistory) else history   # off: no row is even made
         self.events: list[EntityChanged] = []
         self.changes: list[Change] = []
+        self.reactor = reactor if reactor is not None and reactor.wants(cls) else None   # none listening: no `Committed` is made
+        self.reacted: list[Committed] = []
         self.staged = []   # `Staged` changes, not saved yet
         self.blocking = blocking(repo)
 
@@ -83,7 +86,8 @@ async def __aexit__(self: UnitOfWork, *exc) -> None:
     await self._lock.__aexit__(*exc)
     for c in self.changes: await self.history.record(c)   # (none without a history)
     for e in self.events: await self.bus.publish(e)
-    self.events, self.changes = [], []
+    for c in self.reacted: self.reactor.submit(c)   # queued: reactions run off this request's path
+    self.events, self.changes, self.reacted = [], [], []
 
 # %% ../../nbs/11_uow.ipynb #2b9f3aa4
 @patch
@@ -136,6 +140,7 @@ def _saved(self: UnitOfWork, version: int) -> None:
     for v, s in enumerate(self.staged, start=version - len(self.staged) + 1):
         self.events.append(EntityChanged(entity_slug(self.cls), str(self.key), v, s.changed, s.state, self.channel))
         if self.history is not None: self.changes.append(self._change(s, v))
+        if self.reactor is not None: self.reacted.append(committed(self.cls, self.key, s.event, s.params, s.who, v, s.before, s.state))
     self.version, self.staged = version, []
 
 @patch

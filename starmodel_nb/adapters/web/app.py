@@ -67,7 +67,7 @@ def build_app(rt: Runtime, secret_key: str, routes: list = (), startup: list = (
     s = rt.settings = replace(rt.settings, assets=resolve_assets(rt.settings.assets))   # auto: a local copy or the CDN, once
     async def started(): rt.loop = asyncio.get_running_loop(); close_private_loop(rt)   # the app's loop takes over
     app = StarApp(default_hdrs=False, secret_key=secret_key, session_cookie=INNER, same_site="lax",
-                  on_startup=[started, *startup], on_shutdown=[rt.hub.close, rt.bus.close, rt.history.close])
+                  on_startup=[started, *startup], on_shutdown=[rt.hub.close, rt.reactor.close, rt.bus.close, rt.history.close])
     _middleware(app, rt)
     app.state.sm, app.gate = rt, StreamGate(rt, secret_key)
     app.router.routes.extend([Route("/", index_endpoint), Route("/_sm/stream", stream_endpoint), *asset_routes(s.assets), *routes,

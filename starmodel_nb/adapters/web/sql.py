@@ -144,7 +144,7 @@ async def create_record(req: Request, cls: type) -> Response:
 async def _apply(rt: Runtime, cls: type, key, data: dict):
     "Set `data`'s fields on `cls[key]` in one unit of work, retried on a version conflict."
     async def once():
-        async with UnitOfWork(rt.repo_for(cls), rt.bus, cls, key, channel_for(cls, str(key)), rt.history, "update", data) as uow:
+        async with UnitOfWork(rt.repo_for(cls), rt.bus, cls, key, channel_for(cls, str(key)), rt.history, "update", data, reactor=rt.reactor) as uow:
             for k, v in data.items(): setattr(uow.obj, k, v)
             await uow.commit()
         return uow.obj
