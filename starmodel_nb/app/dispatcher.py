@@ -10,7 +10,8 @@ import asyncio, contextvars, copy, logging, random, time
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, AsyncIterator, Callable, Protocol
-from anyio import to_thread
+from contextlib import aclosing
+from anyio import CancelScope, to_thread
 from fastcore.basics import patch
 from pydantic import ValidationError
 from ..core import EventSpec, mutable_fields, stored_state
@@ -96,11 +97,16 @@ def _and_commit(spec: EventSpec, uow: UnitOfWork, params: dict) -> tuple[Any, di
     return spec.fn(uow.obj, **params), uow.commit_blocking()
 
 async def _yields(spec: EventSpec, gen) -> AsyncIterator:
-    "What the generator `gen` of a generator event yields."
-    if spec.kind == "asyncgen":
-        async for r in gen: yield r
-    else:
-        while (r := await to_thread.run_sync(next, gen, _DONE)) is not _DONE: yield r
+    "What the generator `gen` of a generator event yields; `gen` is closed (its `finally` runs) however the loop over it ends."
+    try:
+        if spec.kind == "asyncgen":
+            async for r in gen: yield r
+        else:
+            while (r := await to_thread.run_sync(next, gen, _DONE)) is not _DONE: yield r
+    finally:
+        with CancelScope(shield=True):   # even when the page went away: the request is being cancelled
+            if spec.kind == "asyncgen": await gen.aclose()
+            else: await to_thread.run_sync(gen.close)
 
 # %% ../../nbs/12_dispatcher.ipynb #402b63f9
 RETRIES, PATIENCE = 12, 3.0   # conflicts are re-run at least this many times, and for this many seconds
@@ -142,10 +148,11 @@ class Dispatcher:
         started, attempt = time.monotonic(), 0
         while True:
             streamed, last = False, None
-            async for step in self._attempt(cls, spec, key, channel, params):
-                streamed = streamed or not step.final
-                if step.final: last = step
-                else: yield step
+            async with aclosing(self._attempt(cls, spec, key, channel, params)) as steps:   # closed at once if the caller stops
+                async for step in steps:
+                    streamed = streamed or not step.final
+                    if step.final: last = step
+                    else: yield step
             if not isinstance(last.error, Conflict) or streamed or give_up(attempt, started, self.retries, self.patience): break
             await conflict_pause(attempt)
             attempt += 1
@@ -160,7 +167,11 @@ async def _attempt(self: Dispatcher, cls, spec: EventSpec, key, channel, params)
             else:
                 res = await _call(spec, uow.obj, params)
                 if spec.kind in ("gen", "asyncgen"):
-                    async for r in _yields(spec, res): yield Step(uow.obj, uow.version, r, final=False)
+                    async with aclosing(_yields(spec, res)) as ys:
+                        async for r in ys:
+                            done = await uow.commit()   # what it changed before this `yield`: saved, and every page sees it now
+                            await uow.flush()
+                            yield Step(uow.obj, uow.version, r, done, final=False)
                     res = None
                 changed = await uow.commit()
         except Exception as e:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any, AsyncContextManager, Protocol
+from anyio import CancelScope
 from fastcore.basics import patch
 from ..core import Scope, entity_scope, entity_slug, mutable_fields, stored_state
 from .bus import EntityChanged, EventBus
@@ -84,10 +85,16 @@ class UnitOfWork:
 @patch
 async def __aexit__(self: UnitOfWork, *exc) -> None:
     await self._lock.__aexit__(*exc)
-    for c in self.changes: await self.history.record(c)   # (none without a history)
-    for e in self.events: await self.bus.publish(e)
-    for c in self.reacted: self.reactor.submit(c)   # queued: reactions run off this request's path
-    self.events, self.changes, self.reacted = [], [], []
+    with CancelScope(shield=True): await self.flush()   # a page gone away (cancelled) must not lose the record of a commit
+
+@patch
+async def flush(self: UnitOfWork) -> None:
+    "Record, publish and hand to the reactions what was committed so far (on leaving, or mid-way through a streaming event)."
+    changes, events, reacted = self.changes, self.events, self.reacted
+    self.changes, self.events, self.reacted = [], [], []
+    for c in changes: await self.history.record(c)   # (none without a history)
+    for e in events: await self.bus.publish(e)
+    for c in reacted: self.reactor.submit(c)   # queued: reactions run off this request's path
 
 # %% ../../nbs/11_uow.ipynb #2b9f3aa4
 @patch

@@ -7,6 +7,7 @@ Docs: https://starmodel.github.io/starmodel_nb/web_events.html.md"""
 # %% ../../../nbs/33a_web_events.ipynb #5414c69d
 from __future__ import annotations
 import html
+from contextlib import aclosing
 from urllib.parse import parse_qsl
 from fasthtml.common import Div, to_xml
 from starlette.requests import Request
@@ -117,9 +118,10 @@ async def run_event(req: Request, cls: type, spec: EventSpec, key: str | None = 
 async def _stream(rt: Runtime, spec: EventSpec, steps, prefix: str, who: str):
     try:
         with acting_as(who):   # set here: the body is streamed in a task of its own
-            async for s in steps:
-                with prefixed(prefix): text = render_step(rt, spec, s)
-                yield text
+            async with aclosing(steps):   # a page gone away closes the event's generator now, not when it is collected
+                async for s in steps:
+                    with prefixed(prefix): text = render_step(rt, spec, s)
+                    yield text
     except Exception as e:
         if status_of(e) is None: raise
         yield patch_elements(rt.ui.error_fragment(error_message(e)), "#sm-messages", "append")
