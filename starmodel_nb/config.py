@@ -48,6 +48,8 @@ class Settings:
     stream_replay: int = 1_000           # recent patches kept to replay to a reconnecting stream
     stream_replay_bytes: int = 32 << 20  # and their weight at most
     stream_per_client: int = 100         # live streams one client address may hold (a browser needs one per app)
+    jobs: int = 16                       # background jobs (`@event(background=True)`) running at once; more wait their turn
+    jobs_cap: int = 10_000               # jobs waiting or running at most (beyond: 503); the last 200 ended are kept to list
     history: str = "auto"              # where committed changes are kept: auto (the app's database if it has SQL entities,
                                          # else memory), memory, sql or off
     history_size: int = 10_000           # changes the memory history keeps (the oldest go first)

@@ -63,6 +63,7 @@ class EventSpec:
     selector: str | None = None
     mode: str | None = None
     path: str | None = None
+    background: bool = False   # answered at once, run on as a job (see `app.jobs`)
 
     @property
     def name(self) -> str: return self.fn.__name__
@@ -105,9 +106,9 @@ class EventMethod:
         return Action(owner, self.spec) if obj is None else self.spec.fn.__get__(obj, owner)
 
 def event(fn: Callable | None = None, *, method: str = "get", selector: str | None = None,
-          mode: str | None = None, path: str | None = None):
-    "Mark a method as a browser event: `@event` or `@event(method='post', selector='#status', mode='inner', path=...)`."
-    def deco(f): return EventMethod(_check_spec(EventSpec(f, method.lower(), selector, mode, path)))
+          mode: str | None = None, path: str | None = None, background: bool = False):
+    "Mark a method as a browser event: `@event` or `@event(method='post', selector='#status', mode='inner', path=..., background=True)`."
+    def deco(f): return EventMethod(_check_spec(EventSpec(f, method.lower(), selector, mode, path, background)))
     return deco(fn) if fn is not None else deco
 
 # %% ../nbs/01_core.ipynb #0deae39e

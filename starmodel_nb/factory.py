@@ -141,6 +141,7 @@ def create_app(entities: list | None = None, settings: Settings | None = None, u
                        replay=s.stream_replay, replay_bytes=s.stream_replay_bytes, per_client=s.stream_per_client,
                        epoch="" if kind == "local" else f"{kind}:{bus.stream if kind == 'redis' else bus.table}")
     if kind == "local": rt.bus.subscribe(rt.hub.publish)   # in process at once; a shared bus's reader starts with the app
+    rt.bus.subscribe(rt.jobs.heard)   # other instances' jobs, listed here; a cancel asked of one of ours
     secret = session_secret(s)
     if s.admin: print("starmodel_nb: the admin is on at /admin; with no authentication configured it answers this machine only")
     return build_app(rt, secret, admin_routes(), startup=[partial(_connect, rt, kind)])

@@ -21,7 +21,7 @@ __all__ = ['log', 'EntityChanged', 'channel_for', 'viewer_channels', 'EventBus',
 # %% ../../nbs/10_bus.ipynb #519c1307
 @dataclass(frozen=True)
 class EntityChanged:
-    "A committed change: `entity` slug, instance `key`, new `version`, `changed` fields, full `state`, `channel`, `deleted`."
+    "A committed change: `entity` slug, instance `key`, new `version`, `changed` fields, full `state`, `channel`, `deleted` (or a `job`'s news)."
     entity: str
     key: str
     version: int
@@ -29,6 +29,7 @@ class EntityChanged:
     state: dict
     channel: str
     deleted: bool = False
+    job: dict | None = None   # not a change: news of a background job on this instance (`app.jobs`), at its last `version`
     def __post_init__(self):
         if not isinstance(self.key, str): object.__setattr__(self, "key", str(self.key))   # frozen: set once, here
     def to_dict(self) -> dict: return asdict(self)

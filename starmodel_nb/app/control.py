@@ -14,6 +14,7 @@ from .bus import EntityChanged, channel_for
 from .dispatcher import bind, find_event
 from .history import MASK, Change, Timeline, diff_of, origin, state_at
 from .reactions import committed
+from .jobs import Job
 from .runtime import Runtime
 from .uow import UnitOfWork, Unfit
 
@@ -100,12 +101,32 @@ def edit(self: ControlPlane, cls: type, key: str | None = None) -> Edit:
 
 @patch
 def fire(self: ControlPlane, cls: type, event: str, key: str | None = None, **params) -> Entity:
-    "Run `cls`'s `event` on `cls[key]` with `params` as a browser would; returns the instance, or raises its error."
+    "Run `cls`'s `event` on `cls[key]` with `params` as a browser would; returns the instance (a background event: its `Job`), or raises its error."
     spec, key = find_event(cls, event), instance_key(cls, key)
+    if spec.background:
+        async def start(): return self.sm.jobs.start(cls, spec, key, bind(spec, params), origin.get())
+        return self.call(start())
     async def go(): return [s async for s in self.sm.dispatcher.run(cls, spec, key, channel_for(cls, str(key)), bind(spec, params))]
     last = self.call(go())[-1]
     if last.error is not None: raise last.error
     return last.obj
+
+@patch
+def jobs(self: ControlPlane, cls: type | None = None, key=None, active: bool = False) -> list[Job]:
+    "The background jobs this app knows (of `cls`, of its instance `key`, only the `active` ones), newest first."
+    return self.sm.jobs.list(cls, key, active)
+
+@patch
+def cancel(self: ControlPlane, job: Job | str) -> Job | None:
+    "Cancel a background job (a `Job` or its id): its generator is closed, what it committed stays; the `Job`."
+    i = job if isinstance(job, str) else job.id
+    got = self.sm.jobs.jobs.get(i)
+    return self.call(self.sm.jobs.cancel(i, None if got is None else self.sm.entity(got.entity)))
+
+@patch
+def wait(self: ControlPlane, job: Job | str, timeout: float = 30) -> Job | None:
+    "Wait for a background job (run by this instance) to end, at most `timeout` seconds; the `Job`."
+    return self.call(self.sm.jobs.wait(job if isinstance(job, str) else job.id, timeout), timeout + 5)
 
 @patch
 def reactions_done(self: ControlPlane, timeout: float = 10) -> bool:

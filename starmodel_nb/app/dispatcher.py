@@ -24,7 +24,8 @@ log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
 __all__ = ['log', 'RETRIES', 'PATIENCE', 'BATCH', 'UnknownEvent', 'find_event', 'Invalid', 'bind', 'error_message', 'Step',
-           'give_up', 'conflict_pause', 'retry_conflicts', 'Dispatcher', 'Trips', 'Queued', 'Renderer']
+           'call_event', 'event_yields', 'give_up', 'conflict_pause', 'retry_conflicts', 'Dispatcher', 'Trips',
+           'Queued', 'Renderer']
 
 # %% ../../nbs/12_dispatcher.ipynb #cbaa3715
 class UnknownEvent(LookupError):
@@ -86,8 +87,8 @@ class Step:
 # %% ../../nbs/12_dispatcher.ipynb #cf7cc5b1
 _DONE = object()
 
-async def _call(spec: EventSpec, obj, params: dict):
-    "Run `spec` on `obj`: its result, or for a generator event the generator to step through with `_yields`."
+async def call_event(spec: EventSpec, obj, params: dict):
+    "Run `spec` on `obj`: its result, or for a generator event the generator to step through with `event_yields`."
     if spec.kind == "sync": return await to_thread.run_sync(partial(spec.fn, obj, **params))
     res = spec.fn(obj, **params)
     return await res if spec.kind == "async" else res
@@ -96,7 +97,7 @@ def _and_commit(spec: EventSpec, uow: UnitOfWork, params: dict) -> tuple[Any, di
     "A sync event and the commit of what it changed, in the worker thread it runs in (for a store that saves from there)."
     return spec.fn(uow.obj, **params), uow.commit_blocking()
 
-async def _yields(spec: EventSpec, gen) -> AsyncIterator:
+async def event_yields(spec: EventSpec, gen) -> AsyncIterator:
     "What the generator `gen` of a generator event yields; `gen` is closed (its `finally` runs) however the loop over it ends."
     try:
         if spec.kind == "asyncgen":
@@ -165,9 +166,9 @@ async def _attempt(self: Dispatcher, cls, spec: EventSpec, key, channel, params)
         try:
             if spec.kind == "sync" and uow.blocking: res, changed = await to_thread.run_sync(_and_commit, spec, uow, params)
             else:
-                res = await _call(spec, uow.obj, params)
+                res = await call_event(spec, uow.obj, params)
                 if spec.kind in ("gen", "asyncgen"):
-                    async with aclosing(_yields(spec, res)) as ys:
+                    async with aclosing(event_yields(spec, res)) as ys:
                         async for r in ys:
                             done = await uow.commit()   # what it changed before this `yield`: saved, and every page sees it now
                             await uow.flush()

@@ -18,6 +18,7 @@ from .bus import EntityChanged, EventBus
 from .dispatcher import Dispatcher, Renderer
 from .history import History, NoHistory
 from .reactions import Reactor
+from .jobs import Jobs
 from .uow import Repository
 
 # %% auto #0
@@ -66,6 +67,7 @@ class Runtime:
         if self.history is None: self.history = NoHistory()
         if self.reactor is None: self.reactor = Reactor()
         self.dispatcher = Dispatcher(self.repo_for, self.bus, self.history, self.reactor)
+        self.jobs = Jobs(self.dispatcher, self.settings.jobs, self.settings.jobs_cap)
 
 # %% ../../nbs/13_runtime.ipynb #0ed3bc38
 @patch

@@ -72,6 +72,10 @@ function apply(m) {
   if (m.behind !== undefined) return behind(m.behind);
   if (m.epoch !== epoch) return;
   if (m.seq > last) last = m.seq;
+  if (m.job) {   // a background job's news: its signals only, in order (no version: it changes no state)
+    if (m.rec ? document.getElementById(m.id) : document.querySelector(`[data-sm-ns~="${m.ns}"]`)) patch('datastar-patch-signals', {signals: JSON.stringify(m.signals)});
+    return;
+  }
   if (m.list) document.querySelectorAll(`[data-sm-list="${m.list}"]`).forEach(l => l.dispatchEvent(new CustomEvent('sm-refresh')));
   const el = document.getElementById(m.id), mk = document.getElementById(m.id + '-v');
   const shown = mk && mk.dataset.smE === epoch ? +(mk.dataset.smV ?? -1) : -1;

@@ -20,7 +20,8 @@ log = logging.getLogger("starmodel_nb")
 __all__ = ['log', 'encode_event', 'decode_event', 'check_position', 'RedisStreamBus', 'seq_of', 'position_of']
 
 # %% ../../../nbs/24_bus_redis.ipynb #77cf0d34
-_FIELDS = {"entity": str, "key": str, "version": int, "changed": dict, "state": dict, "channel": str, "deleted": bool}
+_FIELDS = {"entity": str, "key": str, "version": int, "changed": dict, "state": dict, "channel": str, "deleted": bool, "job": dict}
+_OPTIONAL = {"deleted", "job"}
 
 def encode_event(evt: EntityChanged) -> str:
     "`evt` as compact JSON, refusing `NaN` and infinities (what crosses processes is plain JSON)."
@@ -32,9 +33,9 @@ def decode_event(raw: str | bytes) -> EntityChanged:
     "The `EntityChanged` that `raw` JSON holds; `ValueError` naming what is wrong with anything else."
     d = json.loads(raw, parse_constant=_refuse)
     if not isinstance(d, dict): raise ValueError(f"not an object: {type(d).__name__}")
-    if bad := sorted(k for k in _FIELDS.keys() - {"deleted"} if k not in d) + sorted(set(d) - _FIELDS.keys()):
+    if bad := sorted(k for k in _FIELDS.keys() - _OPTIONAL if k not in d) + sorted(set(d) - _FIELDS.keys()):
         raise ValueError(f"missing or unknown fields: {bad}")
-    if bad := [k for k, v in d.items() if type(v) is not _FIELDS[k]]: raise ValueError(f"wrong types: {bad}")
+    if bad := [k for k, v in d.items() if type(v) is not _FIELDS[k] and not (k == "job" and v is None)]: raise ValueError(f"wrong types: {bad}")
     return EntityChanged(**d)
 
 # %% ../../../nbs/24_bus_redis.ipynb #0a371e1b

@@ -338,7 +338,7 @@ async def delete(self: SQLRepository, cls: type, key: str) -> bool:
 @patch
 def heard(self: SQLRepository, evt) -> None:
     "Drop the cached row that `evt` (an `EntityChanged` from the bus) made old: one at a lower version, or deleted."
-    self.cache.forget((evt.entity, evt.key), None if evt.deleted else evt.version)
+    if evt.job is None: self.cache.forget((evt.entity, evt.key), None if evt.deleted else evt.version)   # a job's news changes no row
 
 # %% ../../../nbs/21_persist_sql.ipynb #345b4818
 def _strings(cls) -> list[str]:

@@ -10,15 +10,15 @@ import html, inspect, json, typing
 from functools import lru_cache
 from urllib.parse import quote, urlencode
 from pydantic_core import to_jsonable_python
-from fasthtml.common import A, Button, Div, Form, H3, Input, Label, Li, P, Span, Table, Tbody, Td, Th, Thead, Tr, Ul, to_xml
+from fasthtml.common import A, Button, Div, Form, H3, Input, Label, Li, P, Progress, Span, Table, Tbody, Td, Th, Thead, Tr, Ul, to_xml
 from ...core import (EventSpec, Scope, datastar_json, entity_plural, entity_scope, entity_slug, primary_key, record_key,
                               url_prefix)
 from .fields import base_type, field_input, field_label, is_json, label, list_columns, natural_key, shown_fields
 
 # %% auto #0
-__all__ = ['view_id', 'key_of', 'event_control', 'card_template', 'signal_bound', 'version_marker', 'render_view', 'render_page',
-           'error_fragment', 'index_content', 'detail_content', 'list_content', 'list_page_content', 'field_defaults',
-           'record_form', 'MonsterUI']
+__all__ = ['view_id', 'key_of', 'event_control', 'job_panel', 'card_template', 'signal_bound', 'version_marker', 'render_view',
+           'render_page', 'error_fragment', 'index_content', 'detail_content', 'list_content', 'list_page_content',
+           'field_defaults', 'record_form', 'MonsterUI']
 
 # %% ../../../nbs/32_ui_monster.ipynb #51c90966
 def view_id(cls, key=None) -> str:
@@ -63,8 +63,7 @@ def _input(cls, spec: EventSpec, p: inspect.Parameter, hint) -> tuple:
 # %% ../../../nbs/32_ui_monster.ipynb #c10fe4c0
 _URLENC = "application/x-www-form-urlencoded"   # FastHTML's Form defaults to multipart; Datastar then posts FormData
 
-def event_control(cls, spec: EventSpec, url: str | None = None):
-    "A button (no parameters) or a small form (with parameters) that fires `spec` on `cls` (at `url` if given)."
+def _control(cls, spec: EventSpec, url: str | None = None):
     act = getattr(cls, spec.name)
     click = str(act) if url is None else f"@{spec.method}({json.dumps(url)})"
     btn_cls = "uk-btn uk-btn-primary uk-btn-sm"
@@ -74,6 +73,24 @@ def event_control(cls, spec: EventSpec, url: str | None = None):
     submit = str(act.options(contentType="form")) if url is None else f"@{spec.method}({json.dumps(url)}, {{contentType: 'form'}})"
     return Form(*ins, Button(label(spec.name), type="submit", cls=btn_cls), cls="flex items-center gap-2", enctype=_URLENC,
                 **{"data-on:submit": submit})
+
+def event_control(cls, spec: EventSpec, url: str | None = None):
+    "A button (no parameters) or a small form (with parameters) that fires `spec` on `cls` (at `url` if given); a background event's with its job."
+    ctl = _control(cls, spec, url)
+    return Div(ctl, job_panel(cls, spec), cls="flex flex-wrap items-center gap-2") if spec.background else ctl
+
+# %% ../../../nbs/32_ui_monster.ipynb #5fe850b4
+def job_panel(cls, spec: EventSpec):
+    "What a page shows of the background job of `spec` on the instance it views, bound to `$slug._jobs.<event>`."
+    j = f"${entity_slug(cls)}._jobs.{spec.name}"
+    cancel = f"@post({json.dumps(url_prefix.get() + '/_sm/jobs/')} + {j}.id + '/cancel')"
+    return Div(Span(cls="uk-label", data_text=f"{j}.state", data_sm_job_state=""),
+               Progress(max="1", cls="uk-progress w-32", **{"data-attr:value": f"{j}.progress < 0 ? false : {j}.progress"}),
+               Span(cls="text-sm", data_text=f"{j}.note", data_sm_job_note=""),
+               Button("Cancel", type="button", cls="uk-btn uk-btn-default uk-btn-sm",
+                      **{"data-show": f"{j}.state === 'running' || {j}.state === 'queued'", "data-on:click": cancel}),
+               Span(cls="text-sm text-red-600", role="alert", data_text=f"{j}.error", **{"data-show": f"{j}.error !== ''"}),
+               cls="flex items-center gap-2", data_sm_job=spec.name, **{"data-show": f"{j}.state !== ''"})
 
 # %% ../../../nbs/32_ui_monster.ipynb #57a6d8f8
 _HOLE = "\x00"

@@ -16,7 +16,7 @@ from ...app.control import ControlPlane, close_private_loop
 from ...app.runtime import Runtime
 from ..assets import asset_routes, resolve_assets
 from .checks import INNER, Limits, SecurityHeaders, SessionCookies
-from .events import event_endpoint
+from .events import cancel_endpoint, event_endpoint
 from .pages import index_endpoint, page_endpoint
 from .sql import collection_endpoint, record_action_endpoint, record_endpoint
 from .stream import StreamGate, stream_endpoint
@@ -67,10 +67,11 @@ def build_app(rt: Runtime, secret_key: str, routes: list = (), startup: list = (
     s = rt.settings = replace(rt.settings, assets=resolve_assets(rt.settings.assets))   # auto: a local copy or the CDN, once
     async def started(): rt.loop = asyncio.get_running_loop(); close_private_loop(rt)   # the app's loop takes over
     app = StarApp(default_hdrs=False, secret_key=secret_key, session_cookie=INNER, same_site="lax",
-                  on_startup=[started, *startup], on_shutdown=[rt.hub.close, rt.reactor.close, rt.bus.close, rt.history.close])
+                  on_startup=[started, *startup], on_shutdown=[rt.hub.close, rt.jobs.close, rt.reactor.close, rt.bus.close, rt.history.close])
     _middleware(app, rt)
     app.state.sm, app.gate = rt, StreamGate(rt, secret_key)
-    app.router.routes.extend([Route("/", index_endpoint), Route("/_sm/stream", stream_endpoint), *asset_routes(s.assets), *routes,
+    app.router.routes.extend([Route("/", index_endpoint), Route("/_sm/stream", stream_endpoint),
+        Route("/_sm/jobs/{id}/cancel", cancel_endpoint, methods=["POST"]), *asset_routes(s.assets), *routes,
         CollectionRoute("/{slug}", collection_endpoint, methods=ALL), CollectionRoute("/{slug}/{ident}", record_endpoint, methods=ALL),
         CollectionRoute("/{slug}/{ident}/{name}", record_action_endpoint, methods=ALL),
         EntityRoute("/{slug}", page_endpoint, methods=ALL), EntityRoute("/{slug}/{name}", event_endpoint, methods=ALL)])

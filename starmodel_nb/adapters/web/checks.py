@@ -16,6 +16,7 @@ from ...core import Scope, entity_scope, loads_strict
 from ...app.bus import channel_for
 from ...app.dispatcher import Invalid
 from ...app.uow import Conflict, NotFound, Unavailable, Unfit
+from ...app.jobs import Busy
 
 # %% auto #0
 __all__ = ['NO_STORE', 'INNER', 'FRAME_ANCESTORS', 'url_root', 'session_id', 'key_for', 'refuse', 'foreign', 'status_of',
@@ -68,7 +69,7 @@ def foreign(req: Request, need_datastar: bool = True) -> str | None:
 # %% ../../../nbs/33_web_checks.ipynb #2faa65ff
 def status_of(e: BaseException) -> int | None:
     "The HTTP status that error `e` answers with, or `None` when it is an event's own error (shown as a message)."
-    for kind, status in ((NotFound, 404), (Unavailable, 503), (Conflict, 409), (Unfit, 409), (Invalid, 422)):
+    for kind, status in ((NotFound, 404), (Unavailable, 503), (Conflict, 409), (Unfit, 409), (Busy, 409), (Invalid, 422)):
         if isinstance(e, kind): return status
     return None
 

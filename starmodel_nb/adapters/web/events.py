@@ -12,16 +12,17 @@ from urllib.parse import parse_qsl
 from fasthtml.common import Div, to_xml
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from ...core import EventSpec, entity_slug, loads_strict, prefixed, signals_of
+from ...core import EventSpec, Scope, entity_scope, entity_slug, loads_strict, prefixed, signals_of
 from ...app.dispatcher import Invalid, Step, bind, error_message
 from ...app.runtime import Runtime
+from ...app.jobs import job_signals
 from ...app.history import acting_as
-from .checks import foreign, json_object, key_for, origin_of, refuse, status_of, url_root
+from .checks import foreign, json_object, key_for, origin_of, refuse, session_id, status_of, url_root
 from ..sse_datastar import SSE_HEADERS, patch_elements, patch_signals
 from ..ui.fields import is_json
 
 # %% auto #0
-__all__ = ['gather', 'render_step', 'run_event', 'event_endpoint']
+__all__ = ['gather', 'render_step', 'run_event', 'event_endpoint', 'cancel_endpoint']
 
 # %% ../../../nbs/33a_web_events.ipynb #e126b836
 def _signals(req: Request, body: bytes) -> tuple[dict, dict]:
@@ -104,7 +105,9 @@ async def run_event(req: Request, cls: type, spec: EventSpec, key: str | None = 
         r = refuse(req, 405, f"{spec.name} takes {spec.method.upper()}."); r.headers["Allow"] = spec.method.upper(); return r
     try: params = bind(spec, await gather(req, cls, spec, await req.body()))
     except Invalid as e: return refuse(req, 422, str(e), e.errors)
-    steps, who = rt.dispatcher.run(cls, spec, key, channel, params), who or origin_of(req)
+    who = who or origin_of(req)
+    if spec.background: return _started(req, rt, cls, spec, key, params, who)
+    steps = rt.dispatcher.run(cls, spec, key, channel, params)
     if spec.kind in ("gen", "asyncgen"): return StreamingResponse(_stream(rt, spec, steps, url_root(rt.settings, req), who), headers=SSE_HEADERS)
     try:
         with acting_as(who): done = [s async for s in steps]
@@ -115,6 +118,14 @@ async def run_event(req: Request, cls: type, spec: EventSpec, key: str | None = 
     with prefixed(url_root(rt.settings, req)): return Response("".join(render_step(rt, spec, s) for s in done), headers=SSE_HEADERS)
 
 # %% ../../../nbs/33a_web_events.ipynb #367905ba
+def _started(req: Request, rt: Runtime, cls: type, spec: EventSpec, key, params: dict, who: str) -> Response:
+    "A background event: its job started, answered at once; its news, in order, is on the live stream (an answer could overtake it)."
+    try: rt.jobs.start(cls, spec, key, params, who)
+    except Exception as e:
+        if (status := status_of(e)) is None: raise
+        return refuse(req, status, error_message(e))
+    return Response("", headers=SSE_HEADERS)
+
 async def _stream(rt: Runtime, spec: EventSpec, steps, prefix: str, who: str):
     try:
         with acting_as(who):   # set here: the body is streamed in a task of its own
@@ -133,3 +144,15 @@ async def event_endpoint(req: Request) -> Response:
     spec = cls.__sm_events__.get(req.path_params["name"]) if cls else None
     if spec is None: return refuse(req, 404, "Not found.")
     return await run_event(req, cls, spec)
+
+# %% ../../../nbs/33a_web_events.ipynb #00d8ae22
+async def cancel_endpoint(req: Request) -> Response:
+    "/_sm/jobs/{id}/cancel: cancel a background job the requester may see; the job's signals."
+    rt: Runtime = req.app.state.sm
+    if why := foreign(req): return refuse(req, 403, why)
+    job = rt.jobs.jobs.get(req.path_params["id"])
+    cls = rt.entity(job.entity) if job is not None else None
+    if cls is None or (entity_scope(cls) == Scope.SESSION and session_id(req, create=False) != job.key): return refuse(req, 404, "No such job.")
+    await rt.jobs.cancel(job.id, cls)
+    job = await rt.jobs.wait(job.id, 5) or job   # ended here (its generator closed), or news to follow from the instance running it
+    return Response(patch_signals(job_signals(cls, {job.event: job.signal()})) if not job.active else "", headers=SSE_HEADERS)

@@ -18,7 +18,7 @@ from ..sse_datastar import SSE_HEADERS
 from ..ui.fields import label
 
 # %% auto #0
-__all__ = ['page_headers', 'page', 'redirect', 'page_endpoint', 'index_endpoint']
+__all__ = ['page_headers', 'page', 'redirect', 'page_endpoint', 'page_signals', 'index_endpoint']
 
 # %% ../../../nbs/33b_web_pages.ipynb #ceea7fb8
 def page_headers(rt: Runtime, prefix: str) -> list:
@@ -54,8 +54,14 @@ async def page_endpoint(req: Request) -> Response:
         if (status := status_of(e)) is None: raise
         return refuse(req, status, str(e))
     obj, version = got if got is not None else (cls(), 0)
-    with prefixed(prefix): html = rt.ui.render_page(label(cls.__name__), rt.ui.render_view(obj, version, rt.hub.epoch), hdrs, signals_of(obj))
+    with prefixed(prefix): html = rt.ui.render_page(label(cls.__name__), rt.ui.render_view(obj, version, rt.hub.epoch), hdrs, page_signals(rt, obj, key))
     return HTMLResponse(html, headers=NO_STORE)
+
+def page_signals(rt: Runtime, obj, key) -> dict:
+    "The signals a page of `obj` (the instance `key`) starts with: its fields, and its background jobs' (`_jobs`)."
+    sig = signals_of(obj)
+    for slug, v in rt.jobs.signals(type(obj), key).items(): sig.setdefault(slug, {}).update(v)
+    return sig
 
 # %% ../../../nbs/33b_web_pages.ipynb #38d5ef8a
 async def index_endpoint(req: Request) -> Response:

@@ -19,7 +19,7 @@ from ...app.bus import channel_for
 from ...app.history import acting_as
 from .checks import NO_STORE, is_datastar, json_object, mutation_refused, origin_of, refuse, status_of, url_root, wants_json
 from .events import run_event
-from .pages import page, redirect
+from .pages import page, page_signals, redirect
 from ..persistence.sql import int_bounds
 from ..sse_datastar import SSE_HEADERS, patch_elements
 from ..ui.fields import creatable_fields, editable_fields, is_json, label
@@ -110,7 +110,7 @@ async def show_record(req: Request, cls: type, key) -> Response:
     except Exception as e: return failed(req, e)
     if wants_json(req): return JSONResponse(public_state(obj), headers=NO_STORE)
     with prefixed(url_root(rt.settings, req)): content = rt.ui.detail_content(obj, version, rt.hub.epoch)
-    return page(req, f"{label(cls.__name__)} {key}", content, signals_of(obj))
+    return page(req, f"{label(cls.__name__)} {key}", content, page_signals(rt, obj, key))
 
 # %% ../../../nbs/34_web_sql.ipynb #68cc2975
 async def form_errors(req: Request, cls: type, obj, e: Exception) -> Response | None:

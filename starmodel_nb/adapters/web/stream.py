@@ -15,6 +15,7 @@ from starlette.responses import Response
 from ...core import Scope, entity_plural, entity_scope, prefixed, signals_from, signals_of
 from ...app.bus import EntityChanged, viewer_channels
 from ...app.runtime import Hub, Runtime
+from ...app.jobs import Job, job_signals
 from .checks import SecurityHeaders, SessionCookies, foreign, refuse, session_id, url_root
 from ..sse_datastar import SSE_HEADERS, StreamsFull, Subscription
 from ..ui.monster import view_id
@@ -28,6 +29,11 @@ def stream_message(rt: Runtime, evt: EntityChanged, prefix: str = "") -> dict | 
     cls = rt.entity(evt.entity)
     if cls is None: return None
     rec = entity_scope(cls) == Scope.RECORD
+    if evt.job is not None:   # a background job's news: its signals, not a change (no version, no list to refresh)
+        try: sig = Job(**evt.job).signal()
+        except TypeError: return None   # a cancel asked of the instance running it (or not a job's news)
+        return {"id": view_id(cls, evt.key if rec else None), "ns": evt.entity, "job": 1, **({"rec": 1} if rec else {}),
+                "signals": job_signals(cls, {evt.job["event"]: sig})}
     key, extra = (evt.key, {"rec": 1, "list": entity_plural(cls)}) if rec else (None, {})
     if evt.deleted: return {"id": view_id(cls, key), "remove": 1, "v": evt.version, **extra}
     ui = rt.ui
