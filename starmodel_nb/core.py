@@ -23,7 +23,7 @@ from sqlmodel.main import SQLModelMetaclass
 
 # %% auto #0
 __all__ = ['AVAILABLE_STORES', 'METHODS', 'PATCH_MODES', 'registry', 'url_prefix', 'record_key', 'MAX_DEPTH', 'StateStore',
-           'Scope', 'EventSpec', 'EventMethod', 'event', 'Sig', 'entity_slug', 'Registry', 'entity_store',
+           'Scope', 'EventSpec', 'EventMethod', 'event', 'every', 'Sig', 'entity_slug', 'Registry', 'entity_store',
            'entity_scope', 'entity_plural', 'primary_key', 'EntityMeta', 'Signals', 'Entity', 'public_fields',
            'stored_state', 'mutable_fields', 'browser_safe', 'signals_of', 'signals_from', 'public_state', 'Action',
            'prefixed', 'loads_strict', 'datastar_json', 'parse_key']
@@ -64,6 +64,7 @@ class EventSpec:
     mode: str | None = None
     path: str | None = None
     background: bool = False   # answered at once, run on as a job (see `app.jobs`)
+    every: float | None = None # seconds: the app also runs it on that beat while it is up (see `app.schedule`)
 
     @property
     def name(self) -> str: return self.fn.__name__
@@ -91,6 +92,11 @@ def _check_spec(s: EventSpec) -> EventSpec:
     if s.mode is not None and s.mode not in PATCH_MODES:
         raise ValueError(f"@event {s.name}: mode must be one of {PATCH_MODES}, not {s.mode!r}")
     if s.path is not None and not _NAME.match(s.path): raise ValueError(f"@event {s.name}: path {s.path!r} must be one word")
+    if s.every is not None:
+        if isinstance(s.every, bool) or not isinstance(s.every, (int, float)) or not math.isfinite(s.every) or s.every < 0.05:
+            raise ValueError(f"@every {s.name}: seconds must be a number of at least 0.05, not {s.every!r}")
+        if req := [p.name for p in s.params if p.default is p.empty]:
+            raise TypeError(f"@every {s.name}: the app runs it with no arguments, so {', '.join(req)} need defaults")
     for p in s.params:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD): raise TypeError(f"@event {s.name}: *args/**kwargs cannot be bound")
         if p.name.startswith("_"): raise ValueError(f"@event {s.name}: parameter {p.name!r} must not start with '_'")
@@ -106,10 +112,14 @@ class EventMethod:
         return Action(owner, self.spec) if obj is None else self.spec.fn.__get__(obj, owner)
 
 def event(fn: Callable | None = None, *, method: str = "get", selector: str | None = None,
-          mode: str | None = None, path: str | None = None, background: bool = False):
-    "Mark a method as a browser event: `@event` or `@event(method='post', selector='#status', mode='inner', path=..., background=True)`."
-    def deco(f): return EventMethod(_check_spec(EventSpec(f, method.lower(), selector, mode, path, background)))
+          mode: str | None = None, path: str | None = None, background: bool = False, every: float | None = None):
+    "Mark a method as a browser event: `@event` or `@event(method='post', selector='#status', mode='inner', path=..., background=True, every=5)`."
+    def deco(f): return EventMethod(_check_spec(EventSpec(f, method.lower(), selector, mode, path, background, every)))
     return deco(fn) if fn is not None else deco
+
+def every(seconds: float, **kw):
+    "An event the app runs every `seconds` while it is up (and a browser may fire too): `@every(seconds=60)`; `kw` as `event`'s."
+    return event(every=seconds, **kw)
 
 # %% ../nbs/01_core.ipynb #0deae39e
 class Sig(str):
@@ -209,6 +219,8 @@ def _configure(cls) -> None:
     if ttl is not None and not (isinstance(ttl, (int, float)) and ttl > 0): raise ValueError(f"{cls.__name__}: ttl must be > 0 seconds")
     cfg.update(store=store, scope=scope)
     cls.__sm_events__ = {v.spec.segment: v.spec for k in reversed(cls.__mro__) for v in vars(k).values() if isinstance(v, EventMethod)}
+    if scope == Scope.SESSION and (timed := [s.name for s in cls.__sm_events__.values() if s.every]):
+        raise ValueError(f"{cls.__name__}: @every {', '.join(timed)} would run for no one: scheduled events belong to global or record entities")
 
 # %% ../nbs/01_core.ipynb #bf2e361d
 _REPLACED = "This declarative base already contains a class with the same class name and module name"

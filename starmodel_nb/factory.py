@@ -142,6 +142,7 @@ def create_app(entities: list | None = None, settings: Settings | None = None, u
                        epoch="" if kind == "local" else f"{kind}:{bus.stream if kind == 'redis' else bus.table}")
     if kind == "local": rt.bus.subscribe(rt.hub.publish)   # in process at once; a shared bus's reader starts with the app
     rt.bus.subscribe(rt.jobs.heard)   # other instances' jobs, listed here; a cancel asked of one of ours
+    if kind != "local": rt.scheduler.lease = bus   # scheduled events: one instance at a time, by a lease in Redis or Postgres
     secret = session_secret(s)
     if s.admin: print("starmodel_nb: the admin is on at /admin; with no authentication configured it answers this machine only")
     return build_app(rt, secret, admin_routes(), startup=[partial(_connect, rt, kind)])

@@ -6,7 +6,7 @@ from support import LiveServer
 
 ended: list = []
 
-class Importer(Entity):
+class Loader(Entity):
     model_config = {"scope": "global"}
     done: int = 0
     @event
@@ -37,18 +37,18 @@ def read_then_leave(port: int, path: str, chunks: int) -> bytes:
 @pytest.mark.parametrize("kind", ["async", "sync"])
 def test_a_page_gone_mid_stream_closes_the_generator_and_keeps_its_commits(kind):
     ended.clear()
-    app = create_app([Importer], secret_key="streaming-secret-key-of-at-least-32-bytes")
+    app = create_app([Loader], secret_key="streaming-secret-key-of-at-least-32-bytes")
     with LiveServer(app) as srv:
-        got = read_then_leave(srv.port, f"/importer/run_{kind}?n=200", 5)
+        got = read_then_leave(srv.port, f"/loader/run_{kind}?n=200", 5)
         assert b"200 OK" in got.split(b"\r\n")[0]
         deadline = time.monotonic() + 20
         while not ended and time.monotonic() < deadline: time.sleep(0.05)
         assert ended and ended[0][0] == kind, ended            # its `finally` ran, once the page went away
         if kind == "sync": assert ended[0][2] is False         # in the worker thread it ran in
-        kept = app.instance(Importer).done
+        kept = app.instance(Loader).done
         time.sleep(0.3)
-        assert app.instance(Importer).done == kept             # nothing runs on
+        assert app.instance(Loader).done == kept             # nothing runs on
         assert 5 <= kept < 200                                 # what it committed by its yields stays
         assert kept in (ended[0][1], ended[0][1] - 1)          # all but the step it was on when the page left
-        rows = app.history(Importer)
+        rows = app.history(Loader)
         assert len(rows) == kept and rows[0].event == f"run_{kind}"   # each yield: a commit, recorded

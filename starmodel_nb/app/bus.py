@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/bus.html.md"""
 
 # %% ../../nbs/10_bus.ipynb #8d58944c
 from __future__ import annotations
-import asyncio, logging
+import asyncio, logging, secrets
 from collections import deque
 from dataclasses import dataclass, asdict
 from typing import Awaitable, Callable, Protocol
@@ -123,6 +123,7 @@ class SharedBus:
         self._task: asyncio.Task | None = None
         self._ready: asyncio.Event | None = None   # set once the reader knows where it reads from
         self._stopping = self._down = False
+        self.holder = secrets.token_hex(8)   # this instance, as the holder of a lease (see `app.schedule`)
     @property
     def healthy(self) -> bool:
         "Whether the server answers; while not, pages may be behind and changes made here wait in the outbox."

@@ -19,6 +19,7 @@ from .dispatcher import Dispatcher, Renderer
 from .history import History, NoHistory
 from .reactions import Reactor
 from .jobs import Jobs
+from .schedule import Scheduler
 from .uow import Repository
 
 # %% auto #0
@@ -68,6 +69,7 @@ class Runtime:
         if self.reactor is None: self.reactor = Reactor()
         self.dispatcher = Dispatcher(self.repo_for, self.bus, self.history, self.reactor)
         self.jobs = Jobs(self.dispatcher, self.settings.jobs, self.settings.jobs_cap)
+        self.scheduler = Scheduler(self.dispatcher, self.entities, name=self.settings.app or "app")   # one process's lease; a shared bus gives its own
 
 # %% ../../nbs/13_runtime.ipynb #0ed3bc38
 @patch

@@ -195,3 +195,32 @@ async def close(self: PostgresBus) -> None:
     "Stop the listener, drop the handlers, close the publishing connection."
     await self._stop(self.keepalive + self.timeout)
     await self._drop()
+
+# %% ../../../nbs/25_bus_postgres.ipynb #f92d43b8
+@patch
+async def _lease(self: PostgresBus, q: str, params: tuple) -> list:
+    t = sql.Identifier(self.table + "_lease")
+    try:
+        async with asyncio.timeout(self.timeout), self._lock:
+            conn = await self._connection()
+            if not getattr(self, "_lease_made", False):
+                try: await conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, holder text NOT NULL, until timestamptz NOT NULL)").format(t))
+                except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable): pass   # another process made it at the same moment
+                self._lease_made = True
+            cur = await conn.execute(sql.SQL(q).format(t=t), params)
+            return await cur.fetchall() if cur.description else []
+    except (psycopg.Error, OSError) as e:
+        await self._drop()
+        raise Unavailable(f"Postgres bus {self.channel!r} cannot reach the database: {e!r}"[:300]) from e
+
+@patch
+async def hold(self: PostgresBus, name: str, seconds: float) -> bool:
+    "Take or renew the lease `name` for `seconds`: whether this instance holds it; `Unavailable` if the database does not answer."
+    return bool(await self._lease("INSERT INTO {t} AS l (name, holder, until) VALUES (%s, %s, now() + make_interval(secs => %s)) "
+                                  "ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until "
+                                  "WHERE l.holder = EXCLUDED.holder OR l.until < now() RETURNING holder", (name, self.holder, float(seconds))))
+
+@patch
+async def release(self: PostgresBus, name: str) -> None:
+    "Give the lease `name` up, if this instance holds it."
+    await self._lease("DELETE FROM {t} WHERE name = %s AND holder = %s", (name, self.holder))

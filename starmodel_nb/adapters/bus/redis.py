@@ -162,3 +162,21 @@ def seq_of(position: str) -> int:
 def position_of(seq: int) -> str:
     "The stream position of number `seq` (the inverse of `seq_of`)."
     return f"{seq // 1000}-{seq % 1000}"
+
+# %% ../../../nbs/24_bus_redis.ipynb #19f17dbb
+_HOLD = """local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if not cur then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0"""
+_RELEASE = """if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"""
+
+@patch
+async def hold(self: RedisStreamBus, name: str, seconds: float) -> bool:
+    "Take or renew the lease `name` for `seconds`: whether this instance holds it; `Unavailable` if Redis does not answer."
+    async with self._reaching():
+        return bool(await self.client.eval(_HOLD, 1, f"{self.stream}:lease:{name}", self.holder, max(1, int(seconds * 1000))))
+
+@patch
+async def release(self: RedisStreamBus, name: str) -> None:
+    "Give the lease `name` up, if this instance holds it."
+    async with self._reaching(): await self.client.eval(_RELEASE, 1, f"{self.stream}:lease:{name}", self.holder)

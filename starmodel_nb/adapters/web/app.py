@@ -65,9 +65,9 @@ def _middleware(app: StarApp, rt: Runtime) -> None:
 def build_app(rt: Runtime, secret_key: str, routes: list = (), startup: list = ()) -> StarApp:
     "The app serving `rt`: index, live stream, assets, extra `routes` (the admin), collections, entity pages and events; `startup` hooks run first."
     s = rt.settings = replace(rt.settings, assets=resolve_assets(rt.settings.assets))   # auto: a local copy or the CDN, once
-    async def started(): rt.loop = asyncio.get_running_loop(); close_private_loop(rt)   # the app's loop takes over
+    async def started(): rt.loop = asyncio.get_running_loop(); close_private_loop(rt); rt.scheduler.start()   # the app's loop takes over
     app = StarApp(default_hdrs=False, secret_key=secret_key, session_cookie=INNER, same_site="lax",
-                  on_startup=[started, *startup], on_shutdown=[rt.hub.close, rt.jobs.close, rt.reactor.close, rt.bus.close, rt.history.close])
+                  on_startup=[started, *startup], on_shutdown=[rt.scheduler.close, rt.hub.close, rt.jobs.close, rt.reactor.close, rt.bus.close, rt.history.close])
     _middleware(app, rt)
     app.state.sm, app.gate = rt, StreamGate(rt, secret_key)
     app.router.routes.extend([Route("/", index_endpoint), Route("/_sm/stream", stream_endpoint),
