@@ -22,11 +22,11 @@ from sqlmodel import SQLModel
 from sqlmodel.main import SQLModelMetaclass
 
 # %% auto #0
-__all__ = ['AVAILABLE_STORES', 'METHODS', 'PATCH_MODES', 'registry', 'url_prefix', 'record_key', 'MAX_DEPTH', 'StateStore',
-           'Scope', 'EventSpec', 'EventMethod', 'event', 'every', 'Sig', 'entity_slug', 'Registry', 'entity_store',
-           'entity_scope', 'entity_plural', 'primary_key', 'EntityMeta', 'Signals', 'Entity', 'public_fields',
-           'stored_state', 'mutable_fields', 'browser_safe', 'signals_of', 'signals_from', 'public_state', 'Action',
-           'prefixed', 'loads_strict', 'datastar_json', 'parse_key']
+__all__ = ['AVAILABLE_STORES', 'BROWSER_STORES', 'METHODS', 'PATCH_MODES', 'registry', 'url_prefix', 'record_key', 'MAX_DEPTH',
+           'StateStore', 'Scope', 'EventSpec', 'EventMethod', 'event', 'every', 'Sig', 'entity_slug', 'Registry',
+           'entity_store', 'entity_scope', 'entity_plural', 'primary_key', 'ui_hidden', 'EntityMeta', 'Signals',
+           'Entity', 'public_fields', 'stored_state', 'mutable_fields', 'browser_safe', 'signals_of', 'signals_from',
+           'public_state', 'Action', 'prefixed', 'loads_strict', 'datastar_json', 'parse_key']
 
 # %% ../nbs/01_core.ipynb #99e9658c
 class StateStore(str, Enum):
@@ -45,9 +45,11 @@ class Scope(str, Enum):
     RECORD = "record"
 
 # %% ../nbs/01_core.ipynb #e1e42c3a
-AVAILABLE_STORES = frozenset({StateStore.SERVER_MEMORY, StateStore.SERVER_SQL, StateStore.SERVER_REDIS})
+AVAILABLE_STORES = frozenset({StateStore.SERVER_MEMORY, StateStore.SERVER_SQL, StateStore.SERVER_REDIS,
+                              StateStore.CLIENT_SESSION, StateStore.CLIENT_LOCAL})
+BROWSER_STORES = frozenset({StateStore.CLIENT_SESSION, StateStore.CLIENT_LOCAL})   # kept in the browser: the server keeps nothing
 _DEFAULT_SCOPE = {StateStore.SERVER_MEMORY: Scope.SESSION, StateStore.SERVER_SQL: Scope.RECORD,
-                  StateStore.SERVER_REDIS: Scope.SESSION}
+                  StateStore.SERVER_REDIS: Scope.SESSION, StateStore.CLIENT_SESSION: Scope.SESSION, StateStore.CLIENT_LOCAL: Scope.SESSION}
 
 # %% ../nbs/01_core.ipynb #5bc5db81
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -183,6 +185,8 @@ def _store_scope(cls) -> tuple[StateStore, Scope]:
     except ValueError: raise ValueError(f"{cls.__name__}: unknown scope {cfg.get('scope')!r}") from None
     if scope == Scope.RECORD and store not in (StateStore.SERVER_SQL, StateStore.SERVER_REDIS):
         raise ValueError(f"{cls.__name__}: scope 'record' needs SERVER_SQL, or SERVER_REDIS with a key field")
+    if store in BROWSER_STORES and scope != Scope.SESSION:
+        raise ValueError(f"{cls.__name__}: StateStore.{store.name} keeps the state in each browser, so its scope is 'session' (that browser's)")
     return store, scope
 
 # %% ../nbs/01_core.ipynb #3048a20c
@@ -210,6 +214,19 @@ def _declared_key(cls, store: StateStore, scope: Scope) -> str | None:
                         f"naming each instance (e.g. `user_id: str` and \"key\": \"user_id\")")
     return k
 
+def ui_hidden(cls) -> set[str]:
+    "The fields of `cls` its `model_config['ui']` hides (`hidden`, less those made `public`): kept server-side."
+    ui = cls.model_config.get("ui") or {}
+    return set(ui.get("hidden", ())) - set(ui.get("public", ()))
+
+def _check_browser_kept(cls, store: StateStore) -> None:
+    "A browser-kept entity holds nothing secret and runs nothing after its request: every field public, no background event."
+    if secret := [k for k, f in cls.model_fields.items() if f.exclude or k in ui_hidden(cls)]:
+        raise TypeError(f"{cls.__name__}: StateStore.{store.name} sends every field to the browser, so {', '.join(secret)} "
+                        "(hidden or excluded) would not stay secret: keep it on the server (SERVER_MEMORY, SQL or Redis)")
+    if bg := [s.name for s in cls.__sm_events__.values() if s.background]:
+        raise TypeError(f"{cls.__name__}: {', '.join(bg)} cannot run in the background: the state is in the browser, only while a request lasts")
+
 def _configure(cls) -> None:
     "Check and normalise `cls.model_config`, and collect the `@event`s of `cls` (by URL segment) into `__sm_events__`."
     cfg = cls.model_config
@@ -221,6 +238,7 @@ def _configure(cls) -> None:
     cls.__sm_events__ = {v.spec.segment: v.spec for k in reversed(cls.__mro__) for v in vars(k).values() if isinstance(v, EventMethod)}
     if scope == Scope.SESSION and (timed := [s.name for s in cls.__sm_events__.values() if s.every]):
         raise ValueError(f"{cls.__name__}: @every {', '.join(timed)} would run for no one: scheduled events belong to global or record entities")
+    if store in BROWSER_STORES: _check_browser_kept(cls, store)
 
 # %% ../nbs/01_core.ipynb #bf2e361d
 _REPLACED = "This declarative base already contains a class with the same class name and module name"
@@ -260,8 +278,7 @@ class Entity(SQLModel, metaclass=EntityMeta):
 # %% ../nbs/01_core.ipynb #9c4380bf
 def public_fields(cls) -> list[str]:
     "Field names of `cls` that may be sent to the browser: not excluded, not the key, not `ui.hidden` (unless `ui.public`)."
-    ui = cls.model_config.get("ui") or {}
-    hidden = set(ui.get("hidden", ())) - set(ui.get("public", ()))   # hidden in the UI: kept server-side (signals, stream, API, sort)
+    hidden = ui_hidden(cls)   # hidden in the UI: kept server-side (signals, stream, API, sort)
     pk = cls.model_config.get("primary_key")   # a table's, or the field a Redis entity declares as its key
     return [k for k, f in cls.model_fields.items()
             if not f.exclude and not getattr(f, "primary_key", False) is True and k != pk and not k.startswith("_") and k not in hidden]

@@ -10,13 +10,14 @@ import logging
 from functools import partial
 from typing import Callable
 from .config import Settings, load_settings, session_secret
-from .core import StateStore, entity_slug, entity_store, registry
+from .core import BROWSER_STORES, StateStore, entity_slug, entity_store, registry
 from .app.bus import LocalBus
 from .app.history import History, MemoryHistory, NoHistory
 from .app.runtime import Runtime
 from .app.uow import Repository, Unavailable
 from .adapters.assets import asset_headers
 from .adapters.persistence.memory import MemoryRepository
+from .adapters.persistence.client import BrowserRepository
 from .adapters.sse_datastar import StreamHub
 from .adapters.ui.monster import MonsterUI
 from .adapters.web.admin import admin_routes
@@ -67,7 +68,9 @@ def _repositories(s: Settings, classes) -> Callable[[type], Repository]:
     def repo_for(cls) -> Repository:
         store = entity_store(cls)
         if store == StateStore.SERVER_MEMORY and s.memory_store == "redis": store = StateStore.SERVER_REDIS   # same code, shared state
-        if store not in repos: repos[store] = _sql_repo(s) if store == StateStore.SERVER_SQL else _redis_repo(s)
+        if store in BROWSER_STORES: store = StateStore.CLIENT_LOCAL   # one for both: it keeps nothing
+        if store not in repos: repos[store] = (_sql_repo(s) if store == StateStore.SERVER_SQL else BrowserRepository() if store == StateStore.CLIENT_LOCAL
+                                               else _redis_repo(s))
         return repos[store]
     if sql := [c for c in classes if entity_store(c) == StateStore.SERVER_SQL]: _check_schema(repo_for(sql[0]), sql)
     return repo_for

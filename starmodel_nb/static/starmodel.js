@@ -1,9 +1,9 @@
 (() => {
 // A frame inside a non-http page (VS Code's outputs) may be denied storage; theme scripts read it, so lend them a memory one.
-try { self.localStorage; } catch (e) {
+for (const kind of ['localStorage', 'sessionStorage']) try { self[kind]; } catch (e) {
   const m = new Map(), mem = {getItem: k => m.has(k) ? m.get(k) : null, setItem: (k, v) => m.set(k, `${v}`), removeItem: k => m.delete(k),
                               clear: () => m.clear(), key: i => [...m.keys()][i] ?? null, get length() { return m.size; }};
-  try { Object.defineProperty(self, 'localStorage', {value: mem, configurable: true}); } catch (e2) { }
+  try { Object.defineProperty(self, kind, {value: mem, configurable: true}); } catch (e2) { }
 }
 const meta = n => document.querySelector(`meta[name="sm-${n}"]`)?.content ?? '';
 const root = meta('root'), name = `starmodel:${root || '/'}`;
@@ -57,6 +57,31 @@ addEventListener('load', () => setTimeout(() => {
   }, 300);
 }));
 const patch = (type, argsRaw) => document.dispatchEvent(new CustomEvent('datastar-fetch', {detail: {type, el: document.documentElement, argsRaw}}));
+// Entities kept in the browser (CLIENT_LOCAL / CLIENT_SESSION): their signals live in the browser's storage. The page's
+// own signals (the defaults) are replaced by what the storage holds as soon as Datastar sets them; every later patch of
+// those signals (an event's answer) is written back; and another tab's change to localStorage is followed here.
+const kept = (() => { try { return JSON.parse(meta('keep') || '[]'); } catch (e) { return []; } })();
+const box = k => k.store === 'local' ? localStorage : sessionStorage, slot = k => `starmodel:${root || '/'}:${k.ns}`;
+function stored(k) { try { const v = JSON.parse(box(k).getItem(slot(k)) || 'null'); return v && typeof v === 'object' && !Array.isArray(v) ? v : null; } catch (e) { return null; } }
+const only = (k, o) => Object.fromEntries(Object.entries(o).filter(([f]) => k.fields.includes(f)));
+const restored = new Set();
+document.addEventListener('datastar-signal-patch', e => {
+  for (const k of kept) {
+    const d = e.detail?.[k.ns];
+    if (!d || typeof d !== 'object') continue;
+    if (!restored.has(k.ns)) {   // the page's defaults: the browser's own state takes their place
+      restored.add(k.ns);
+      const s = stored(k);
+      if (s) { queueMicrotask(() => patch('datastar-patch-signals', {signals: JSON.stringify({[k.ns]: only(k, s)})})); continue; }
+    }
+    try { box(k).setItem(slot(k), JSON.stringify({...(stored(k) || {}), ...only(k, d)})); } catch (err) { console.debug('starmodel keep', err); }
+  }
+});
+addEventListener('storage', e => {
+  const k = kept.find(k => k.store === 'local' && e.key === slot(k));
+  const s = k && e.newValue ? stored(k) : null;
+  if (s) patch('datastar-patch-signals', {signals: JSON.stringify({[k.ns]: only(k, s)})});
+});
 function hello(m) { if (m.epoch !== epoch) { epoch = m.epoch; last = 0; seen.clear(); } behind(m.behind); }
 // The server's bus to its other instances is away: changes made elsewhere are late. Say so until they flow again.
 function behind(on) {

@@ -12,10 +12,11 @@ from urllib.parse import parse_qsl
 from fasthtml.common import Div, to_xml
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from ...core import EventSpec, Scope, entity_scope, entity_slug, loads_strict, prefixed, signals_of
+from ...core import BROWSER_STORES, EventSpec, Scope, entity_scope, entity_slug, entity_store, loads_strict, prefixed, signals_of
 from ...app.dispatcher import Invalid, Step, bind, error_message
 from ...app.runtime import Runtime
 from ...app.jobs import job_signals
+from ..persistence.client import browser_state, run_in_browser_state
 from ...app.history import acting_as
 from .checks import foreign, json_object, key_for, origin_of, refuse, session_id, status_of, url_root
 from ..sse_datastar import SSE_HEADERS, patch_elements, patch_signals
@@ -100,14 +101,18 @@ async def run_event(req: Request, cls: type, spec: EventSpec, key: str | None = 
     "Check, bind and run `spec` on `cls[key]` (default: the instance `req` addresses) as `who` (default: `origin_of(req)`); the SSE answer, or an error response."
     rt: Runtime = req.app.state.sm
     if why := foreign(req): return refuse(req, 403, why)
-    if key is None: key, channel = key_for(cls, req)   # only now: a refused request must not get a session
     if req.method.lower() != spec.method:
         r = refuse(req, 405, f"{spec.name} takes {spec.method.upper()}."); r.headers["Allow"] = spec.method.upper(); return r
-    try: params = bind(spec, await gather(req, cls, spec, await req.body()))
+    in_browser = entity_store(cls) in BROWSER_STORES   # its state comes with the request; the server keeps none
+    if key is None and not in_browser: key, channel = key_for(cls, req)   # only now: a refused request must not get a session
+    body = await req.body()
+    try:
+        params = bind(spec, await gather(req, cls, spec, body))
+        kept = browser_state(cls, _signals(req, body)[0].get(entity_slug(cls))) if in_browser else None
     except Invalid as e: return refuse(req, 422, str(e), e.errors)
     who = who or origin_of(req)
     if spec.background: return _started(req, rt, cls, spec, key, params, who)
-    steps = rt.dispatcher.run(cls, spec, key, channel, params)
+    steps = run_in_browser_state(cls, spec, kept, params) if in_browser else rt.dispatcher.run(cls, spec, key, channel, params)
     if spec.kind in ("gen", "asyncgen"): return StreamingResponse(_stream(rt, spec, steps, url_root(rt.settings, req), who), headers=SSE_HEADERS)
     try:
         with acting_as(who): done = [s async for s in steps]

@@ -10,7 +10,8 @@ import json
 from datastar_py import ServerSentEventGenerator as SSE
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from ...core import Scope, entity_scope, prefixed, signals_of
+from fasthtml.common import FT, Meta
+from ...core import BROWSER_STORES, Scope, StateStore, entity_scope, entity_slug, entity_store, prefixed, public_fields, signals_of
 from ...app.runtime import Runtime
 from ..assets import asset_headers
 from .checks import NO_STORE, is_datastar, key_for, refuse, session_id, status_of, url_root
@@ -18,7 +19,7 @@ from ..sse_datastar import SSE_HEADERS
 from ..ui.fields import label
 
 # %% auto #0
-__all__ = ['page_headers', 'page', 'redirect', 'page_endpoint', 'page_signals', 'index_endpoint']
+__all__ = ['page_headers', 'page', 'redirect', 'page_endpoint', 'kept_in_browser', 'page_signals', 'index_endpoint']
 
 # %% ../../../nbs/33b_web_pages.ipynb #ceea7fb8
 def page_headers(rt: Runtime, prefix: str) -> list:
@@ -54,8 +55,14 @@ async def page_endpoint(req: Request) -> Response:
         if (status := status_of(e)) is None: raise
         return refuse(req, status, str(e))
     obj, version = got if got is not None else (cls(), 0)
+    if entity_store(cls) in BROWSER_STORES: hdrs = [kept_in_browser(cls), *hdrs]   # before the script that reads it
     with prefixed(prefix): html = rt.ui.render_page(label(cls.__name__), rt.ui.render_view(obj, version, rt.hub.epoch), hdrs, page_signals(rt, obj, key))
     return HTMLResponse(html, headers=NO_STORE)
+
+def kept_in_browser(cls) -> FT:
+    "The page's note to its script that `cls`'s signals live in the browser's storage (`local` or `session`), and which fields."
+    store = "local" if entity_store(cls) == StateStore.CLIENT_LOCAL else "session"
+    return Meta(name="sm-keep", content=json.dumps([{"ns": entity_slug(cls), "store": store, "fields": public_fields(cls)}]))
 
 def page_signals(rt: Runtime, obj, key) -> dict:
     "The signals a page of `obj` (the instance `key`) starts with: its fields, and its background jobs' (`_jobs`)."
