@@ -36,8 +36,14 @@ def _private_loop(rt: Runtime) -> asyncio.AbstractEventLoop:
     return loop
 
 def close_private_loop(rt: Runtime) -> None:
-    "Stop `rt`'s private loop, if it has one (the app is being served, or closed)."
-    if (loop := rt.private_loop) is not None: rt.private_loop = None; _stop(loop)
+    "Stop `rt`'s private loop, if it has one (the app is being served, or closed), once what runs on it is done: the reactions to its changes, its jobs."
+    if (loop := rt.private_loop) is None: return
+    rt.private_loop = None
+    async def finish():
+        await rt.reactor.idle(30)
+        if mine := [t for t in rt.jobs.tasks() if t.get_loop() is loop]: await asyncio.wait(mine)
+        loop.stop()
+    if not loop.is_closed(): loop.call_soon_threadsafe(lambda: loop.create_task(finish()))
 
 # %% ../../nbs/14_control.ipynb #d19c505a
 def run_on(rt: Runtime, coro: Coroutine, timeout: float = 30):

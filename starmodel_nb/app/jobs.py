@@ -231,6 +231,11 @@ def list(self: Jobs, cls: type | None = None, key=None, active: bool = False) ->
     return sorted(js, key=lambda j: j.started, reverse=True)
 
 @patch
+def tasks(self: Jobs) -> list[asyncio.Task]:
+    "The tasks of the jobs this instance runs now."
+    return [*self._mine.values()]
+
+@patch
 async def wait(self: Jobs, job_id: str, timeout: float | None = None) -> Job | None:
     "Wait for job `job_id` (one run here) to end, at most `timeout` seconds; the `Job`."
     if (t := self._mine.get(job_id)) is not None: await asyncio.wait([t], timeout=timeout)

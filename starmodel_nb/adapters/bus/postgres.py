@@ -163,6 +163,7 @@ async def _run(self: PostgresBus):
                 while not self._stopping:
                     async for n in conn.notifies(timeout=self.keepalive): await self._receive(n.payload)
                     async with asyncio.timeout(self.timeout): await conn.execute("SELECT 1")
+                    if self.outbox.pending and await self.outbox.flush(): self.outbox.mark(True)   # a send that timed out alone: again now
         except Exception as e:   # a terminated backend, a restart, a timeout: reconnect, whatever it is
             if not self._down: log.warning("bus: Postgres listener on %r lost its connection, reconnecting: %r", self.channel, e)
             self._down = True
