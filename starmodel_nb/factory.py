@@ -127,6 +127,7 @@ async def _connect(rt: Runtime, kind: str) -> None:
         log.warning("the %s bus cannot be reached at start (%s): pages are told they are behind until it answers", kind, e)
         rt.bus.outbox.mark(False)
     rt.bus.subscribe_positions(lambda pos, evt: rt.hub.publish(evt, to_seq(pos)))
+    rt.bus.subscribe(rt.jobs.heard)   # other instances' jobs, listed here; a cancel asked of one of ours
     if sql := [c for c in rt.entities().values() if entity_store(c) == StateStore.SERVER_SQL]: rt.bus.subscribe(rt.repo_for(sql[0]).heard)   # copies other instances made old
     async def backfill(since: int) -> list: return [(to_seq(p), e) for p, e in await rt.bus.since(to_position(since), limit=rt.hub.replay)]
     rt.hub.backfill = backfill
@@ -143,8 +144,7 @@ def create_app(entities: list | None = None, settings: Settings | None = None, u
     rt.hub = StreamHub(partial(stream_message, rt), queue=s.stream_queue, heartbeat=s.stream_heartbeat, cap=s.stream_cap,
                        replay=s.stream_replay, replay_bytes=s.stream_replay_bytes, per_client=s.stream_per_client,
                        epoch="" if kind == "local" else f"{kind}:{bus.stream if kind == 'redis' else bus.table}")
-    if kind == "local": rt.bus.subscribe(rt.hub.publish)   # in process at once; a shared bus's reader starts with the app
-    rt.bus.subscribe(rt.jobs.heard)   # other instances' jobs, listed here; a cancel asked of one of ours
+    if kind == "local": rt.bus.subscribe(rt.hub.publish); rt.bus.subscribe(rt.jobs.heard)   # in process at once; a shared bus's reader starts with the app
     if kind != "local": rt.scheduler.lease = bus   # scheduled events: one instance at a time, by a lease in Redis or Postgres
     secret = session_secret(s)
     if s.admin: print("starmodel_nb: the admin is on at /admin; with no authentication configured it answers this machine only")

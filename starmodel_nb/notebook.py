@@ -298,9 +298,12 @@ class InstanceView:
         self.fields = {k: self._field(k, f, getattr(obj, k)) for k, f in cls.model_fields.items()}
         self.status, self.timeline = W.HTML(), W.HTML(Timeline(app.history(cls, self.key, last=TIMELINE))._repr_html_())
         self.events = {n: self._event_box(n, s) for n, s in cls.__sm_events__.items()}
+        self.jobs, self.stop_jobs = W.HTML(), W.Button(description="Cancel its jobs", button_style="warning")
+        self.stop_jobs.on_click(lambda _: [app.cancel(j) for j in app.jobs(cls, self.key, active=True)])
+        self._show_jobs()
         self.widget = W.VBox([W.HTML(f"<b>{html.escape(cls.__name__)}</b> <code>{html.escape(str(self.key)[:12])}</code>"),
                               *self.fields.values(), W.HBox(list(self.events.values()), layout=W.Layout(flex_flow="row wrap")),
-                              self.status, W.Accordion([self.timeline], titles=("History",))])
+                              self.status, W.HBox([self.jobs, self.stop_jobs]), W.Accordion([self.timeline], titles=("History",))])
         self._unsub = app.sm.bus.subscribe(self._changed)
 
     def _repr_mimebundle_(self, **kw): return self.widget._repr_mimebundle_(**kw)   # a cell's result, not a print
@@ -352,8 +355,17 @@ def _set(self: InstanceView, k: str, v) -> None:
     finally: self._quiet = False
 
 @patch
+def _show_jobs(self: InstanceView) -> None:
+    "The instance's background jobs, newest first (the last 5), and the Cancel button while one runs."
+    js = self.app.jobs(self.cls, self.key)[:5]
+    self.jobs.value = "".join(f"<div><code>{j.id}</code> {html.escape(j.event)}: <b>{j.state}</b>"
+                              f"{'' if j.progress is None else f' {j.progress:.0%}'} {html.escape(j.error or j.note)}</div>" for j in js)
+    self.stop_jobs.layout.display = None if any(j.active for j in js) else "none"
+
+@patch
 def _changed(self: InstanceView, evt) -> None:
     if evt.entity != entity_slug(self.cls) or evt.key != str(self.key): return
+    if evt.job is not None: return _kernel_call(self._show_jobs)   # a job's news: no change of state
     obj = self.cls.model_validate(evt.state)
     _kernel_call(lambda: [self._set(k, getattr(obj, k)) for k in evt.changed if k in self.fields])
     asyncio.get_running_loop().create_task(self._follow_history())   # called on the app's loop, by its bus

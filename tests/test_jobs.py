@@ -44,3 +44,18 @@ def test_a_background_import_shows_progress_in_two_pages_and_is_cancelled_from_o
     a.wait_for_timeout(300)
     assert app.instance(Importer).done == kept.done                              # nothing ran on
     assert log == []
+
+def test_the_admin_lists_jobs_and_cancels_one():
+    import time
+    from starlette.testclient import TestClient
+    app = create_app([Importer], admin=True, secret_key="jobs-admin-secret-key-of-at-least-32-bytes")
+    with TestClient(app, headers={"Datastar-Request": "true"}, client=("127.0.0.1", 50000), base_url="http://127.0.0.1:5001") as c:
+        job = app.fire(Importer, "process_batch", items=[f"r{i}" for i in range(400)])
+        time.sleep(0.2)
+        page = c.get("/admin").text
+        assert f'data-sm-job-row="{job.id}"' in page and "process_batch" in page and "running" in page
+        assert c.post(f"/admin/_jobs/{job.id}/cancel", headers={"Datastar-Request": ""}).status_code == 403   # not from a page of the app
+        assert c.post("/admin/_jobs/0000000000000000/cancel").status_code == 404
+        assert c.post(f"/admin/_jobs/{job.id}/cancel").status_code == 200
+        assert app.wait(job).state == "cancelled" and app.instance(Importer).done == job.commits
+        assert "cancelled" in c.get("/admin").text

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio, copy, logging, math, re, secrets, time
 from collections import deque
 from contextlib import aclosing
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 from anyio import CancelScope
 from fastcore.basics import patch
@@ -68,7 +68,7 @@ class Job:
     ended: float | None = None
     @property
     def active(self) -> bool: return self.state in ACTIVE
-    def to_dict(self) -> dict: return asdict(self)
+    def to_dict(self) -> dict: return {f.name: getattr(self, f.name) for f in fields(Job)}   # shallow: its params are JSON-ready already
     def signal(self) -> dict:
         "What a page shows of it (under its entity's `_jobs` signal, by event); no fraction yet is -1 (a `null` would delete the signal)."
         return {"id": self.id, "state": self.state, "progress": -1 if self.progress is None else self.progress, "note": self.note, "error": self.error}
@@ -226,7 +226,7 @@ def heard(self: Jobs, evt: EntityChanged) -> None:
 @patch
 def list(self: Jobs, cls: type | None = None, key=None, active: bool = False) -> list[Job]:
     "The jobs known here (of `cls`, of its instance `key`, only those `active`), newest first."
-    js = [j for j in self.jobs.values() if (cls is None or j.entity == entity_slug(cls)) and (key is None or j.key == str(key))
+    js = [j for j in [*self.jobs.values()] if (cls is None or j.entity == entity_slug(cls)) and (key is None or j.key == str(key))
           and (not active or j.active)]
     return sorted(js, key=lambda j: j.started, reverse=True)
 

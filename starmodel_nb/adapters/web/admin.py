@@ -26,8 +26,8 @@ from .pages import page, redirect
 from .sql import list_query, record_key
 
 # %% auto #0
-__all__ = ['admin_refused', 'short_key', 'admin_index', 'admin_entity', 'admin_bulk_delete', 'admin_instance', 'admin_event',
-           'admin_history', 'admin_routes']
+__all__ = ['admin_refused', 'short_key', 'admin_cancel_job', 'admin_index', 'admin_entity', 'admin_bulk_delete', 'admin_instance',
+           'admin_event', 'admin_history', 'admin_routes']
 
 # %% ../../../nbs/35_web_admin.ipynb #2f05b6b1
 def _loopback(name: str) -> bool:
@@ -73,13 +73,35 @@ async def _index_table(rt: Runtime, pre: str):
                Td(entity_scope(c).value), Td(str(await _count(rt, c)))) for c in rt.entities().values()]
     return Table(Thead(Tr(Th("Entity"), Th("Store"), Th("Scope"), Th("Count"))), Tbody(*rows), cls="uk-table uk-table-divider")
 
+# %% ../../../nbs/35_web_admin.ipynb #1dc72c01
+def _jobs_table(rt: Runtime, pre: str):
+    "The background jobs this instance knows, newest first (the last 50): instance, event, origin, state, progress, note or error, Cancel."
+    def row(j):
+        cancel = Button("Cancel", type="button", cls="uk-btn uk-btn-default uk-btn-xs", **{"data-on:click": f"@post('{pre}/admin/_jobs/{j.id}/cancel')"})
+        inst = f"{j.entity} {j.key if (c := rt.entity(j.entity)) is not None and entity_scope(c) != Scope.SESSION else short_key(j.key)}"
+        return Tr(Td(when(j.started)), Td(inst, cls="font-mono"), Td(f"{j.event}({', '.join(f'{k}={_cell(v)}'[:60] for k, v in j.params.items())})"),
+                  Td(j.origin), Td(j.state), Td("" if j.progress is None else f"{j.progress:.0%}"), Td(j.error or j.note), Td(cancel if j.active else ""),
+                  data_sm_job_row=j.id)
+    jobs = rt.jobs.list()[:50]
+    head = Thead(Tr(*[Th(h) for h in ("Started", "Instance", "Event", "Origin", "State", "Progress", "Note", "")]))
+    return Table(head, Tbody(*map(row, jobs)), cls="uk-table uk-table-small uk-table-divider") if jobs else P("No background jobs.", cls="text-muted-foreground")
+
+async def admin_cancel_job(req: Request) -> Response:
+    "POST /admin/_jobs/{id}/cancel: cancel any background job."
+    if r := admin_refused(req) or mutation_refused(req): return r
+    rt: Runtime = req.app.state.sm
+    job = rt.jobs.jobs.get(req.path_params["id"])
+    if job is None: return refuse(req, 404, "No such job.")
+    await rt.jobs.cancel(job.id, rt.entity(job.entity))
+    return Response("", headers=SSE_HEADERS)
+
 # %% ../../../nbs/35_web_admin.ipynb #2ae48da5
 async def admin_index(req: Request) -> Response:
-    "GET /admin: every entity type with its store, scope and count."
+    "GET /admin: every entity type with its store, scope and count, and the background jobs."
     if r := admin_refused(req): return r
     rt: Runtime = req.app.state.sm
     pre = url_root(rt.settings, req)
-    t = Div(H3("Entities", cls="uk-h3"), await _index_table(rt, pre), id="sm-admin-index",
+    t = Div(H3("Entities", cls="uk-h3"), await _index_table(rt, pre), H3("Background jobs", cls="uk-h3"), _jobs_table(rt, pre), id="sm-admin-index",
             **{"data-on-interval__duration.2s": f"@get('{pre}/admin?partial=1')"})
     if req.query_params.get("partial"): return Response(patch_elements(to_xml(t, indent=False)), headers=SSE_HEADERS)
     return _page(req, "Admin", to_xml(t, indent=False))
@@ -224,5 +246,6 @@ async def admin_history(req: Request) -> Response:
 def admin_routes() -> list:
     "The admin's routes (they answer 404 unless the `admin` setting is on)."
     m = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-    return [Route("/admin", admin_index), Route("/admin/_history", admin_history), Route("/admin/{slug}", admin_entity), Route("/admin/{slug}/bulk_delete", admin_bulk_delete, methods=["POST"]),
+    return [Route("/admin", admin_index), Route("/admin/_history", admin_history), Route("/admin/_jobs/{id}/cancel", admin_cancel_job, methods=["POST"]),
+            Route("/admin/{slug}", admin_entity), Route("/admin/{slug}/bulk_delete", admin_bulk_delete, methods=["POST"]),
             Route("/admin/{slug}/{key}", admin_instance), Route("/admin/{slug}/{key}/{name}", admin_event, methods=m)]
