@@ -59,3 +59,51 @@ def test_the_admin_lists_jobs_and_cancels_one():
         assert c.post(f"/admin/_jobs/{job.id}/cancel").status_code == 200
         assert app.wait(job).state == "cancelled" and app.instance(Importer).done == job.commits
         assert "cancelled" in c.get("/admin").text
+
+class Flaky(Entity):
+    model_config = {"scope": "global"}
+    n: int = 0
+    @event(background=True)
+    async def crunch(self):
+        for _ in range(3): await asyncio.sleep(0.05); self.n += 1; yield
+        raise RuntimeError("the source went away")
+
+def test_a_failing_job_shows_its_error_and_keeps_its_last_commit(browser, assets):
+    app = create_app([Flaky], assets=assets, secret_key="jobs-browser-secret-key-of-at-least-32-bytes")
+    with LiveServer(app) as srv:
+        p = browser.new_page(); p.goto(srv.url + "/flaky")
+        p.get_by_role("button", name="Crunch").click()
+        panel = p.locator("[data-sm-job=crunch]")
+        panel.get_by_role("alert").filter(has_text="the source went away").wait_for(timeout=20_000)
+        assert panel.locator("[data-sm-job-state]").inner_text().strip() == "failed"
+        assert app.instance(Flaky).n == 3
+        p.wait_for_function("document.getElementById('sm-flaky-n').textContent.trim() === '3'", polling=50, timeout=20_000)
+
+from support import NO_REDIS, REDIS
+
+@pytest.mark.skipif(not REDIS, reason=NO_REDIS)
+def test_a_job_on_one_instance_is_followed_and_cancelled_from_another():
+    import httpx, threading, uuid
+    ns = f"j{uuid.uuid4().hex[:8]}"
+    a, b = (create_app([Importer], redis_url=REDIS, bus="redis", memory_store="redis", app=ns, secret_key="jobs-shared-secret-key-of-at-least-32-bytes")
+            for _ in range(2))
+    with LiveServer(a) as sa, LiveServer(b) as sb:
+        seen = []
+        def listen():   # a page's live stream, held by B
+            with httpx.stream("GET", sb.url + "/_sm/stream", headers={"Accept": "text/event-stream", "Datastar-Request": "true"}, timeout=30) as r:
+                for line in r.iter_lines():
+                    if line.startswith("data: ") and '"job"' in line:
+                        seen.append(json.loads(line[6:])["signals"]["importer"]["_jobs"]["process_batch"])
+                        if seen[-1]["state"] in ("cancelled", "done", "failed"): return
+        t = threading.Thread(target=listen, daemon=True); t.start()
+        import time; time.sleep(0.5)
+        job = a.fire(Importer, "process_batch", items=[f"r{i}" for i in range(400)])   # runs on A
+        deadline = time.monotonic() + 20
+        while not any(s["state"] == "running" and s["progress"] > 0 for s in seen) and time.monotonic() < deadline: time.sleep(0.05)
+        assert [j.id for j in b.jobs(Importer)] == [job.id]                              # B lists A's job
+        r = httpx.post(f"{sb.url}/_sm/jobs/{job.id}/cancel", headers={"Datastar-Request": "true", "Sec-Fetch-Site": "same-origin"})
+        assert r.status_code == 200                                                       # asked of B ...
+        assert a.wait(job, 10).state == "cancelled"                                       # ... done by A
+        t.join(20)
+        assert seen[-1]["state"] == "cancelled" and seen[-1]["id"] == job.id             # and B's page was told
+        assert a.instance(Importer).done == job.commits == b.instance(Importer).done
