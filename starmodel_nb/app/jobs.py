@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/jobs.html.md"""
 
 # %% ../../nbs/12a_jobs.ipynb #8f5a91f4
 from __future__ import annotations
-import asyncio, copy, logging, math, re, secrets, time
+import asyncio, copy, json, logging, math, re, secrets, time
 from collections import deque
 from contextlib import aclosing
 from dataclasses import dataclass, field, fields
@@ -22,7 +22,8 @@ from .uow import Conflict, NotFound, Unavailable, UnitOfWork
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'ACTIVE', 'IDLE', 'progress_of', 'Job', 'Busy', 'Jobs', 'job_channel', 'job_signals', 'background_events']
+__all__ = ['log', 'ACTIVE', 'IDLE', 'progress_of', 'Job', 'brief', 'Busy', 'Jobs', 'job_channel', 'job_signals',
+           'background_events']
 
 # %% ../../nbs/12a_jobs.ipynb #ee09ecec
 def _text(r) -> str:
@@ -73,6 +74,13 @@ class Job:
         "What a page shows of it (under its entity's `_jobs` signal, by event); no fraction yet is -1 (a `null` would delete the signal)."
         return {"id": self.id, "state": self.state, "progress": -1 if self.progress is None else self.progress, "note": self.note, "error": self.error}
 
+def brief(params: dict, most: int = 200) -> dict:
+    "`params` (JSON-ready) with each value longer than `most` characters of JSON cut short: a job's news carries them, often."
+    def cut(v):
+        t = json.dumps(v)
+        return v if len(t) <= most else f"{t[:most // 2]}… ({len(t):,} characters)"
+    return {k: cut(v) for k, v in params.items()}
+
 class Busy(Exception):
     "That event is already running as a job on that instance."
 
@@ -97,7 +105,7 @@ def start(self: Jobs, cls: type, spec: EventSpec, key, params: dict, origin: str
     if (other := self._running.get(where)) is not None:
         raise Busy(f"{spec.name} is already running on this {cls.__name__} (job {other}): wait for it or cancel it")
     if len(self._running) >= self.cap: raise Unavailable(f"{len(self._running)} background jobs are waiting or running: try again later")
-    job = self.jobs[i] = Job(i := secrets.token_hex(8), slug, str(key), spec.name, params_of(cls, params), origin)
+    job = self.jobs[i] = Job(i := secrets.token_hex(8), slug, str(key), spec.name, brief(params_of(cls, params)), origin)
     self._running[where] = i
     if self._gate is None: self._gate = asyncio.Semaphore(self.limit)
     self._mine[i] = asyncio.get_running_loop().create_task(self._run(job, cls, spec, key, params), name=f"starmodel-job-{i}")
