@@ -107,3 +107,25 @@ def test_a_job_on_one_instance_is_followed_and_cancelled_from_another():
         t.join(20)
         assert seen[-1]["state"] == "cancelled" and seen[-1]["id"] == job.id             # and B's page was told
         assert a.instance(Importer).done == job.commits == b.instance(Importer).done
+
+from starmodel_nb import Field
+
+class Shipment(Entity, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    packed: int = 0
+    @event(method="post", background=True)
+    def pack(self, boxes: int = 3):
+        for i in range(boxes): self.packed += 1; yield (i + 1, boxes)   # a sync generator: in a worker thread
+
+def test_a_record_job_needs_its_record_and_runs_in_a_worker_thread(tmp_path):
+    from starlette.testclient import TestClient
+    app = create_app([Shipment], database_url=f"sqlite:///{tmp_path}/ship.db", secret_key="jobs-sql-secret-key-of-at-least-32-bytes")
+    with TestClient(app, headers={"Datastar-Request": "true"}) as c:
+        s = app.create(Shipment)
+        r = c.post("/shipments/999/pack")
+        assert r.status_code == 404 and "does not exist" in r.text and app.jobs() == []
+        assert c.post(f"/shipments/{s.id}/pack?boxes=lots").status_code == 422
+        assert c.post(f"/shipments/{s.id}/pack?boxes=4").status_code == 200
+        (job,) = app.jobs(Shipment, s.id)
+        assert app.wait(job).state == "done" and job.note == "4/4"
+        assert app.instance(Shipment, s.id).packed == 4 and [h.event for h in app.history(Shipment, s.id)][-4:] == ["pack"] * 4

@@ -16,6 +16,7 @@ from ...core import BROWSER_STORES, EventSpec, Scope, entity_scope, entity_slug,
 from ...app.dispatcher import Invalid, Step, bind, error_message
 from ...app.runtime import Runtime
 from ...app.jobs import job_signals
+from ...app.uow import NotFound
 from ..persistence.client import browser_state, run_in_browser_state
 from ...app.history import acting_as
 from .checks import foreign, json_object, key_for, origin_of, refuse, session_id, status_of, url_root
@@ -111,7 +112,7 @@ async def run_event(req: Request, cls: type, spec: EventSpec, key: str | None = 
         kept = browser_state(cls, _signals(req, body)[0].get(entity_slug(cls))) if in_browser else None
     except Invalid as e: return refuse(req, 422, str(e), e.errors)
     who = who or origin_of(req)
-    if spec.background: return _started(req, rt, cls, spec, key, params, who)
+    if spec.background: return await _started(req, rt, cls, spec, key, params, who)
     steps = run_in_browser_state(cls, spec, kept, params) if in_browser else rt.dispatcher.run(cls, spec, key, channel, params)
     if spec.kind in ("gen", "asyncgen"): return StreamingResponse(_stream(rt, spec, steps, url_root(rt.settings, req), who), headers=SSE_HEADERS)
     try:
@@ -123,9 +124,11 @@ async def run_event(req: Request, cls: type, spec: EventSpec, key: str | None = 
     with prefixed(url_root(rt.settings, req)): return Response("".join(render_step(rt, spec, s) for s in done), headers=SSE_HEADERS)
 
 # %% ../../../nbs/33a_web_events.ipynb #367905ba
-def _started(req: Request, rt: Runtime, cls: type, spec: EventSpec, key, params: dict, who: str) -> Response:
+async def _started(req: Request, rt: Runtime, cls: type, spec: EventSpec, key, params: dict, who: str) -> Response:
     "A background event: its job started, answered at once; its news, in order, is on the live stream (an answer could overtake it)."
-    try: rt.jobs.start(cls, spec, key, params, who)
+    try:
+        if entity_scope(cls) == Scope.RECORD and await rt.repo_for(cls).get(cls, key) is None: raise NotFound(f"{cls.__name__} {key} does not exist")
+        rt.jobs.start(cls, spec, key, params, who)
     except Exception as e:
         if (status := status_of(e)) is None: raise
         return refuse(req, status, error_message(e))
