@@ -15,13 +15,13 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, select
 from starlette.applications import Starlette
 from .config import MAKE_SECRET, Settings, check_secret, load_settings, session_secret
-from .core import StateStore, entity_scope, entity_store, primary_key, registry
+from .core import Scope, StateStore, entity_plural, entity_scope, entity_slug, entity_store, primary_key, public_fields, registry
 from .adapters.persistence.sql import SchemaBehind, ensure_version, make_engine
 
 # %% auto #0
 __all__ = ['CliError', 'Unreachable', 'one_line', 'safe_url', 'load_app', 'open_engine', 'sql_entities', 'confirm', 'reset',
-           'shell_namespace', 'shell', 'entity_table', 'entities', 'app_to_serve', 'worker_app', 'run', 'assets',
-           'main']
+           'shell_namespace', 'shell', 'entity_table', 'entities', 'describe', 'inspect_entity', 'app_to_serve',
+           'worker_app', 'run', 'assets', 'main']
 
 # %% ../nbs/60_cli.ipynb #3fa06564
 class CliError(Exception):
@@ -173,6 +173,48 @@ def entities(s: Settings) -> None:
     print(_columns(rows))
     if any(r[-1] == "?" for r in rows): print("? = could not count: the database is unreachable or the table is missing (`starmodel migrate`)")
 
+# %% ../nbs/60_cli.ipynb #a1075acd
+_LIMITS = ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern", "max_digits", "decimal_places")
+
+def _type_name(t) -> str:
+    "A readable name of the annotation `t`: `int`, `str | None`, `list[str]`, `Literal['a', 'b']`."
+    return t.__name__ if isinstance(t, type) and not getattr(t, "__args__", None) else str(t).replace("typing.", "")
+
+def _constraints(f) -> str:
+    "The constraints pydantic checks on field `f`, as `ge=0, max_length=80`."
+    got = [f"{k}={getattr(m, k)!r}" for m in f.metadata for k in _LIMITS if getattr(m, k, None) is not None]
+    return ", ".join(got)
+
+def _route(cls, spec) -> str:
+    base = f"/{entity_plural(cls)}/{{{primary_key(cls)}}}" if entity_scope(cls) == Scope.RECORD else f"/{entity_slug(cls)}"
+    return f"{spec.method.upper()} {base}/{spec.segment}"
+
+def _how(spec) -> str:
+    return ", ".join(x for x in ("background" if spec.background else "", f"every {spec.every:g} s" if spec.every else "",
+                                 "streams" if spec.kind in ("gen", "asyncgen") and not spec.background else "",
+                                 "worker thread" if spec.kind in ("sync", "gen") else "") if x)
+
+def describe(cls) -> str:
+    "What `starmodel entities inspect` prints of `cls`: store, scope, key, fields, events."
+    cfg, hidden = cls.model_config, set(cls.model_fields) - set(public_fields(cls)) - {primary_key(cls)}
+    head = [f"{cls.__module__}.{cls.__qualname__}  (/{entity_plural(cls) if entity_scope(cls) == Scope.RECORD else entity_slug(cls)})",
+            f"  store {entity_store(cls).name}, scope {entity_scope(cls).value}" + (f", key {primary_key(cls)}" if primary_key(cls) else "")
+            + (f", ttl {cfg['ttl']} s" if cfg.get("ttl") else "")]
+    fields = [(k, _type_name(f.annotation), "required" if f.is_required() else f"= {f.get_default(call_default_factory=True)!r}",
+               _constraints(f), "hidden" if k in hidden else "key" if k == primary_key(cls) else "") for k, f in cls.model_fields.items()]
+    events = [(s.name, "(" + ", ".join(f"{p.name}: {_type_name(p.annotation) if p.annotation is not p.empty else 'Any'}"
+                                      + ("" if p.default is p.empty else f" = {p.default!r}") for p in s.params) + ")", _route(cls, s), _how(s))
+              for s in cls.__sm_events__.values()]
+    ind = lambda rows: "\n".join("    " + l for l in _columns(rows).splitlines())
+    return "\n".join(head + ["  fields", ind(fields) if fields else "    (none)", "  events", ind(events) if events else "    (none)"])
+
+def inspect_entity(s: Settings, name: str) -> None:
+    "Print `describe` of the registered entity named `name` (its slug or class name)."
+    load_app(s.app)
+    found = [c for c in registry if name in (entity_slug(c), c.__name__, f"{c.__module__}.{c.__qualname__}")]
+    if not found: raise CliError(f"no entity {name!r}: the entities are {', '.join(c.__name__ for c in registry) or '(none)'}")
+    print("\n\n".join(describe(c) for c in found))
+
 # %% ../nbs/60_cli.ipynb #00803ee0
 def app_to_serve(s: Settings):
     "The ASGI app `starmodel run` serves: `s.app`'s attr if it is an app, else `create_app(settings=s)`."
@@ -209,10 +251,20 @@ def _check_workers(s: Settings, workers: int) -> None:
                        "another only through a shared bus: set redis_url (the bus follows it), or bus = postgres with a Postgres database_url")
 
 # %% ../nbs/60_cli.ipynb #17c8d9ea
-def run(s: Settings, workers: int = 1) -> None:
-    "Serve `app_to_serve(s)` on `s.host`:`s.port` in `workers` processes (several need `secret_key` and no memory entities)."
+def _reloading(s: Settings, workers: int) -> None:
+    "`run --reload`: one uvicorn process that restarts when a file of the project (the current folder) changes."
+    import uvicorn
+    if workers > 1: raise CliError("--reload serves one process that restarts on each change: drop --workers")
+    load_app(s.app)   # a broken module is said here, in one line, not by the reloader's worker
+    os.environ["STARMODEL_APP"] = s.app   # the reloaded process reads its settings anew
+    print(f"serving {s.app} on http://{s.host}:{s.port}, restarting when a .py file under {os.getcwd()} changes (Ctrl-C stops it)")
+    uvicorn.run("starmodel_nb.cli:worker_app", factory=True, reload=True, reload_dirs=[os.getcwd()], host=s.host, port=s.port, access_log=False)
+
+def run(s: Settings, workers: int = 1, reload: bool = False) -> None:
+    "Serve `app_to_serve(s)` on `s.host`:`s.port` in `workers` processes (several need `secret_key` and no memory entities), or one that `reload`s."
     import uvicorn
     _check_secret(s)
+    if reload: return _reloading(s, workers)
     if workers > 1:
         _check_workers(s, workers)
         os.environ["STARMODEL_APP"] = s.app    # each worker reads its settings anew
@@ -264,13 +316,20 @@ def _serve_parsers(sub, app: argparse.ArgumentParser) -> None:
     r = sub.add_parser("run", parents=[app], help="serve the app with uvicorn")
     r.add_argument("--host"); r.add_argument("--port", type=int)
     r.add_argument("--workers", type=int, default=1, help="processes to serve with (needs a secret_key)")
-    r.set_defaults(go=lambda s, a: run(s, a.workers))
+    r.add_argument("--reload", action="store_true", help="restart when a .py file of the project changes (in a notebook, re-run serve() instead)")
+    r.set_defaults(go=lambda s, a: run(s, a.workers, a.reload))
     f = sub.add_parser("assets", help="where pages load Datastar and the styles from; `assets pull [DIR]` fetches them")
     f.add_argument("action", nargs="?", choices=["pull"], help="fetch the pinned files, checked by sha256")
     f.add_argument("dir", nargs="?", help="the folder to fill (default: the user cache, where assets = auto looks)")
     f.set_defaults(go=lambda s, a: assets(s, a.action == "pull", a.dir))
 
 # %% ../nbs/60_cli.ipynb #019c1403
+def _entities(s: Settings, a: argparse.Namespace) -> None:
+    "`starmodel entities [list]` or `starmodel entities inspect NAME` (`entities NAME` too)."
+    if a.action == "list": return entities(s) if a.name is None else inspect_entity(s, a.name)
+    if not a.name: raise CliError("entities inspect needs the name of an entity (see `starmodel entities`)")
+    inspect_entity(s, a.name)
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="starmodel", description="Chores of a starmodel_nb project: migrations, the database, entities, serving, front-end files.")
     app = argparse.ArgumentParser(add_help=False)
@@ -280,7 +339,10 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("-m", "--message", help="the revision's name (default: its operations)")
     m.set_defaults(go=_migrate)
     _db_parser(sub, app)
-    sub.add_parser("entities", parents=[app], help="list the entities, their stores and row counts").set_defaults(go=lambda s, a: entities(s))
+    e = sub.add_parser("entities", parents=[app], help="list the entities (stores, row counts), or inspect one: entities inspect NAME")
+    e.add_argument("action", nargs="?", choices=["list", "inspect"], default="list", help="list (the default) or inspect")
+    e.add_argument("name", nargs="?", help="the entity to inspect: its slug or class name")
+    e.set_defaults(go=_entities)
     _serve_parsers(sub, app)
     return p
 

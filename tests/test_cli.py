@@ -260,3 +260,35 @@ def test_the_starmodel_script_is_installed():
     if STARMODEL is None: pytest.skip("the starmodel script is not installed (pip install -e .)")
     r = subprocess.run([STARMODEL, "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and all(c in r.stdout for c in ("migrate", "db", "entities", "run"))
+
+def test_run_reload_restarts_on_a_change_of_the_project(sqlite_project):
+    p = sqlite_project
+    proc, port = _serve(p, "--reload")
+    try:
+        assert _get(proc, port, "/widgets", headers={"Accept": "application/json"}).status_code == 200
+        assert _get(proc, port, "/memo").status_code == 404
+        (p.path/"shop.py").write_text((p.path/"shop.py").read_text() + "\nclass Memo(Entity):\n    text: str = 'written after the start'\n")
+        deadline = time.monotonic() + 60                     # a hang guard only
+        while time.monotonic() < deadline and _get(proc, port, "/memo").status_code != 200: time.sleep(0.2)
+        assert "written after the start" in _get(proc, port, "/memo").text   # the new entity, served by the restarted process
+    finally:
+        proc.terminate()
+        try: proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired: proc.kill(); proc.communicate()
+
+def test_entities_inspect_and_every_command_has_help(sqlite_project):
+    p = sqlite_project
+    out = ok(p("entities", "inspect", "widget"))
+    assert "shop.Widget  (/widgets)" in out and "store SERVER_SQL, scope record, key id" in out and "name" in out
+    assert ok(p("entities", "list")).splitlines()[0].split()[:3] == ["entity", "store", "scope"]
+    r = p("entities", "inspect", "gadget")
+    assert r.returncode == 1 and "no entity 'gadget'" in r.stderr
+    r = p("entities", "inspect")
+    assert r.returncode == 1 and "needs the name of an entity" in r.stderr
+    for cmd in (["migrate"], ["db"], ["db", "reset"], ["db", "shell"], ["entities"], ["run"], ["assets"]):
+        r = p(*cmd, "--help")
+        assert r.returncode == 0 and "usage: starmodel" in r.stdout, cmd
+    (p.path/"settings.ini").write_text("[starmodel]\n")        # no app at all
+    for cmd in (["entities"], ["run"], ["db", "reset", "--yes"]):
+        r = p(*cmd)
+        assert r.returncode == 1 and "no app: set app in settings.ini [starmodel] or pass --app" in r.stderr, (cmd, r.stderr)
