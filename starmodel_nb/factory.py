@@ -13,7 +13,7 @@ from .config import Settings, load_settings, session_secret
 from .core import BROWSER_STORES, StateStore, entity_slug, entity_store, registry
 from .app.bus import LocalBus
 from .app.history import History, MemoryHistory, NoHistory
-from .app.runtime import Runtime
+from .app.runtime import Runtime, missing_methods
 from .app.uow import Repository, Unavailable
 from .adapters.assets import asset_headers
 from .adapters.persistence.memory import MemoryRepository
@@ -136,6 +136,8 @@ async def _connect(rt: Runtime, kind: str) -> None:
 def create_app(entities: list | None = None, settings: Settings | None = None, ui=None, **overrides) -> StarApp:
     "An app serving `entities` (default: all registered) with `settings` (default: `load_settings(**overrides)`) and `ui`."
     s = settings if settings is not None else load_settings(**overrides)
+    if ui is not None and (gaps := missing_methods(ui)):
+        raise TypeError(f"ui={type(ui).__name__}: a renderer needs every method of the Renderer protocol; it lacks {', '.join(gaps)}")
     asset_headers(s.assets, theme=s.theme, mode=s.mode)   # a misspelt theme or mode fails here, not on the first page
     lookup = _lookup(entities)
     repo_for = _repositories(s, lookup().values())

@@ -25,7 +25,7 @@ log = logging.getLogger("starmodel_nb")
 # %% auto #0
 __all__ = ['log', 'RETRIES', 'PATIENCE', 'BATCH', 'UnknownEvent', 'find_event', 'Invalid', 'bind', 'error_message', 'Step',
            'call_event', 'event_yields', 'give_up', 'conflict_pause', 'retry_conflicts', 'Dispatcher', 'Trips',
-           'Queued', 'Renderer']
+           'Queued']
 
 # %% ../../nbs/12_dispatcher.ipynb #cbaa3715
 class UnknownEvent(LookupError):
@@ -317,12 +317,3 @@ def _together(uow: UnitOfWork, batch: list[Queued]) -> tuple[list[Step], list[Qu
     except Conflict: raise
     except Exception: return [], batch                    # one write refused: each event alone says whose it was
     return steps, batch[len(steps):]
-
-# %% ../../nbs/12_dispatcher.ipynb #f7a14f4a
-class Renderer(Protocol):
-    "Renders entities for the web routes: views, version markers, pages and error messages."
-    def render_view(self, obj: Any, version: int, epoch: str) -> str: ...
-    def signal_bound(self, cls: type) -> bool: ...
-    def version_marker(self, cls: type, version: int, epoch: str = "", key: Any = None) -> str: ...
-    def render_page(self, title: str, content: str, headers: list, signals: dict | None = None) -> str: ...
-    def error_fragment(self, message: str) -> str: ...

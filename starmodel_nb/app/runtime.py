@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable, Iterable, Protocol
+from typing import Any, AsyncIterator, Callable, Iterable, Protocol
 from fastcore.basics import patch
 from fasthtml.common import FT
 from ..config import Settings
 from ..core import EventSpec, Scope, entity_plural, entity_scope
 from .bus import EntityChanged, EventBus
-from .dispatcher import Dispatcher, Renderer
+from .dispatcher import Dispatcher
 from .history import History, NoHistory
 from .reactions import Reactor
 from .jobs import Jobs
@@ -23,7 +23,7 @@ from .schedule import Scheduler
 from .uow import Repository
 
 # %% auto #0
-__all__ = ['Hub', 'Interface', 'Runtime']
+__all__ = ['Hub', 'Renderer', 'missing_methods', 'Runtime']
 
 # %% ../../nbs/13_runtime.ipynb #b517677d
 class Hub(Protocol):
@@ -39,8 +39,14 @@ class Hub(Protocol):
     def close(self) -> None: ...
 
 # %% ../../nbs/13_runtime.ipynb #10415a27
-class Interface(Renderer, Protocol):
-    "The interface adapter: `Renderer` plus the index, record lists, detail pages, forms and event controls."
+class Renderer(Protocol):
+    "Renders entities for the web routes: views and their ids, version markers, pages, errors, the index, lists, detail pages, forms, event controls."
+    def render_view(self, obj: Any, version: int, epoch: str) -> str: ...
+    def view_id(self, cls: type, key: Any = None) -> str: ...
+    def signal_bound(self, cls: type) -> bool: ...
+    def version_marker(self, cls: type, version: int, epoch: str = "", key: Any = None) -> str: ...
+    def render_page(self, title: str, content: str, headers: list, signals: dict | None = None) -> str: ...
+    def error_fragment(self, message: str) -> str: ...
     def index_content(self, classes: Iterable[type]) -> str: ...
     def detail_content(self, obj: object, version: int, epoch: str) -> str: ...
     def list_content(self, cls: type, rows: list, page: int, has_next: bool, sort: str | None, desc: bool, q: str,
@@ -48,6 +54,10 @@ class Interface(Renderer, Protocol):
     def list_page_content(self, cls: type, list_html: str, q: str) -> str: ...
     def record_form(self, cls: type, obj: object = None, values: dict | None = None, errors: dict | None = None) -> str: ...
     def event_control(self, cls: type, spec: EventSpec, url: str | None = None) -> FT: ...
+
+def missing_methods(obj, port: type = Renderer) -> list[str]:
+    "The methods of the protocol `port` that `obj` does not have (callable)."
+    return [m for m in port.__dict__ if not m.startswith("_") and callable(port.__dict__[m]) and not callable(getattr(obj, m, None))]
 
 # %% ../../nbs/13_runtime.ipynb #715ce11b
 @dataclass
@@ -57,7 +67,7 @@ class Runtime:
     entities: Callable[[], Mapping[str, type]]
     repo_for: Callable[[type], Repository]
     bus: EventBus
-    ui: Interface
+    ui: Renderer
     history: History = None                           # where committed changes are recorded (default: nowhere)
     hub: Hub | None = None                            # set once the hub, which renders through the runtime, exists
     dispatcher: Dispatcher | None = None

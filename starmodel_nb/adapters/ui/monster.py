@@ -264,6 +264,6 @@ class MonsterUI:
     def detail_content(self, obj, version: int, epoch: str) -> str: return detail_content(obj, version, epoch, self.template)
     def record_form(self, cls, obj=None, values: dict | None = None, errors: dict | None = None) -> str:
         return record_form(cls, obj, values, errors, self.defaults)
-    version_marker, render_page = staticmethod(version_marker), staticmethod(render_page)
+    version_marker, render_page, view_id = staticmethod(version_marker), staticmethod(render_page), staticmethod(view_id)
     error_fragment, index_content, event_control = staticmethod(error_fragment), staticmethod(index_content), staticmethod(event_control)
     list_content, list_page_content = staticmethod(list_content), staticmethod(list_page_content)

@@ -18,7 +18,6 @@ from ...app.runtime import Hub, Runtime
 from ...app.jobs import Job, job_signals
 from .checks import SecurityHeaders, SessionCookies, foreign, refuse, session_id, url_root
 from ..sse_datastar import SSE_HEADERS, StreamsFull, Subscription
-from ..ui.monster import view_id
 
 # %% auto #0
 __all__ = ['STREAM', 'stream_message', 'LiveStream', 'stream_endpoint', 'StreamGate']
@@ -32,16 +31,16 @@ def stream_message(rt: Runtime, evt: EntityChanged, prefix: str = "") -> dict | 
     if evt.job is not None:   # a background job's news: its signals, not a change (no version, no list to refresh)
         try: sig = Job(**evt.job).signal()
         except TypeError: return None   # a cancel asked of the instance running it (or not a job's news)
-        return {"id": view_id(cls, evt.key if rec else None), "ns": evt.entity, "job": 1, **({"rec": 1} if rec else {}),
+        return {"id": rt.ui.view_id(cls, evt.key if rec else None), "ns": evt.entity, "job": 1, **({"rec": 1} if rec else {}),
                 "signals": job_signals(cls, {evt.job["event"]: sig})}
     key, extra = (evt.key, {"rec": 1, "list": entity_plural(cls)}) if rec else (None, {})
-    if evt.deleted: return {"id": view_id(cls, key), "remove": 1, "v": evt.version, **extra}
+    if evt.deleted: return {"id": rt.ui.view_id(cls, key), "remove": 1, "v": evt.version, **extra}
     ui = rt.ui
     if ui.signal_bound(cls): view, signals = ui.version_marker(cls, evt.version, rt.hub.epoch, key), signals_from(cls, evt.state)   # no instance needed
     else:
         obj = cls.model_validate(evt.state)
         with prefixed(prefix): view, signals = ui.render_view(obj, evt.version, rt.hub.epoch), signals_of(obj)
-    return {"id": view_id(cls, key), "ns": evt.entity, "v": evt.version, "signals": signals, "elements": view, **extra}
+    return {"id": ui.view_id(cls, key), "ns": evt.entity, "v": evt.version, "signals": signals, "elements": view, **extra}
 
 # %% ../../../nbs/33c_web_stream.ipynb #5bef87ae
 class LiveStream:
