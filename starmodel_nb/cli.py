@@ -324,6 +324,12 @@ def _serve_parsers(sub, app: argparse.ArgumentParser) -> None:
     f.set_defaults(go=lambda s, a: assets(s, a.action == "pull", a.dir))
 
 # %% ../nbs/60_cli.ipynb #019c1403
+def _init(s: Settings, a: argparse.Namespace) -> None:
+    "`starmodel init NAME [DIR] [--force]`."
+    from starmodel_nb.init import InitError, init
+    try: init(a.name, a.dir, a.force)
+    except InitError as e: raise CliError(str(e)) from None
+
 def _entities(s: Settings, a: argparse.Namespace) -> None:
     "`starmodel entities [list]` or `starmodel entities inspect NAME` (`entities NAME` too)."
     if a.action == "list": return entities(s) if a.name is None else inspect_entity(s, a.name)
@@ -344,6 +350,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("name", nargs="?", help="the entity to inspect: its slug or class name")
     e.set_defaults(go=_entities)
     _serve_parsers(sub, app)
+    i = sub.add_parser("init", help="make a new project (an nbdev 3 project whose notebook holds its entities), offline")
+    i.add_argument("name", help="the project's name; its package is the name with - as _")
+    i.add_argument("dir", nargs="?", help="the folder to make it in (default: a new folder NAME)")
+    i.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    i.set_defaults(go=_init)
     return p
 
 # %% ../nbs/60_cli.ipynb #c4ad29ed

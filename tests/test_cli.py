@@ -292,3 +292,28 @@ def test_entities_inspect_and_every_command_has_help(sqlite_project):
     for cmd in (["entities"], ["run"], ["db", "reset", "--yes"]):
         r = p(*cmd)
         assert r.returncode == 1 and "no app: set app in settings.ini [starmodel] or pass --app" in r.stderr, (cmd, r.stderr)
+
+def test_init_makes_a_project_that_passes_its_own_tests_and_serves(tmp_path):
+    if STARMODEL is None: pytest.skip("the starmodel script is not installed (pip install -e .)")
+    bin_ = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STARMODEL_") and k != "IN_TEST"}
+    r = subprocess.run([STARMODEL, "init", "shop-app"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    root = tmp_path/"shop-app"
+    assert "starmodel run" in (root/"README.md").read_text() and (root/"shop_app/entities.py").exists()
+    again = subprocess.run([STARMODEL, "init", "shop-app"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and "is not empty" in again.stderr                     # refused
+    t = subprocess.run([str(bin_/"nbdev-test")], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert t.returncode == 0, t.stdout + t.stderr                                        # its own notebook tests
+    t = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "nbs", "tests", "-q", "-p", "no:cacheprovider"], cwd=root,
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert t.returncode == 0 and " passed" in t.stdout, t.stdout[-2000:]                 # nbval and its pytest
+    e = subprocess.run([str(bin_/"nbdev-export")], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert e.returncode == 0 and not e.stderr.strip(), e.stderr
+    port = free_port()
+    proc = subprocess.Popen([STARMODEL, "run", "--port", str(port)], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert _get(proc, port, "/tasks").status_code == 200 and "No tasks yet." in _get(proc, port, "/tasks").text
+        assert _get(proc, port, "/visits").status_code == 200
+    finally:
+        proc.terminate(); proc.communicate(timeout=10)
