@@ -125,9 +125,7 @@ def jobs(self: ControlPlane, cls: type | None = None, key=None, active: bool = F
 @patch
 def cancel(self: ControlPlane, job: Job | str) -> Job | None:
     "Cancel a background job (a `Job` or its id): its generator is closed, what it committed stays; the `Job`."
-    i = job if isinstance(job, str) else job.id
-    got = self.sm.jobs.jobs.get(i)
-    return self.call(self.sm.jobs.cancel(i, None if got is None else self.sm.entity(got.entity)))
+    return self.call(self.sm.jobs.cancel(job if isinstance(job, str) else job.id))
 
 @patch
 def wait(self: ControlPlane, job: Job | str, timeout: float = 30) -> Job | None:
@@ -146,7 +144,7 @@ async def record_changed(rt: Runtime, cls: type, key: object, version: int, obj:
     await rt.history.record(Change(entity_slug(cls), str(key), "delete" if obj is None else "create", {}, origin.get(), time.time(), 0.0,
                                    version - 1, version, diff_of(cls, was, state)))
     await rt.bus.publish(EntityChanged(entity_slug(cls), str(key), version, state, state, channel_for(cls, str(key)), deleted=obj is None))
-    if rt.reactor is not None and rt.reactor.wants(cls):
+    if rt.reactor.wants(cls):
         rt.reactor.submit(committed(cls, key, "delete" if obj is None else "create", {}, origin.get(), version, was, None if obj is None else state))
 
 # %% ../../nbs/14_control.ipynb #ab23c448

@@ -43,9 +43,9 @@ def _hidden(cls: type) -> frozenset[str]:
         type.__setattr__(cls, "__sm_hidden__", got := frozenset(k for k in cls.model_fields if k not in shown))
     return got
 
-def diff_of(cls: type, old: dict, new: dict) -> dict:
-    "The changed fields of `cls` between states `old` and `new` (JSON-ready dicts): `{field: [old, new]}`, hidden ones masked."
-    hidden, keys = _hidden(cls), [*new, *(k for k in old if k not in new)]   # a deleted record: every field to None
+def diff_of(cls: type, old: dict, new: dict, masked: bool = True) -> dict:
+    "The changed fields of `cls` between states `old` and `new` (JSON-ready dicts): `{field: [old, new]}`, hidden ones masked unless not `masked`."
+    hidden, keys = _hidden(cls) if masked else (), [*new, *(k for k in old if k not in new)]   # a deleted record: every field to None
     return {k: [MASK, MASK] if k in hidden else [old.get(k), new.get(k)] for k in keys if old.get(k, object()) != new.get(k, object())}
 
 def params_of(cls: type, params: dict) -> dict:

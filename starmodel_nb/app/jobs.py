@@ -22,8 +22,7 @@ from .uow import Conflict, NotFound, Unavailable, UnitOfWork
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'ACTIVE', 'IDLE', 'progress_of', 'Job', 'brief', 'Busy', 'Jobs', 'job_channel', 'job_signals',
-           'background_events']
+__all__ = ['log', 'ACTIVE', 'IDLE', 'progress_of', 'Job', 'brief', 'Busy', 'Jobs', 'job_signals', 'background_events']
 
 # %% ../../nbs/12a_jobs.ipynb #ee09ecec
 def _text(r) -> str:
@@ -34,18 +33,20 @@ def _text(r) -> str:
 
 _COUNT = re.compile(r"(\d+)\s*/\s*(\d+)")
 
+def _unit(x: float) -> float: return min(max(float(x), 0.0), 1.0)
+
 def progress_of(r) -> tuple[float | None, str | None]:
     "What a job's `yield r` says: `(fraction or None, note or None)`."
     if r is None: return None, None
     if isinstance(r, (int, float)) and not isinstance(r, bool):
-        return (min(max(float(r), 0.0), 1.0), f"{min(max(float(r), 0.0), 1.0):.0%}") if math.isfinite(r) else (None, None)
+        return (_unit(r), f"{_unit(r):.0%}") if math.isfinite(r) else (None, None)
     if isinstance(r, tuple) and len(r) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in r):
         done, total = r
         ok = math.isfinite(done) and math.isfinite(total) and total > 0
-        return (min(max(done / total, 0.0), 1.0) if ok else None), f"{done:g}/{total:g}"
+        return (_unit(done / total) if ok else None), f"{done:g}/{total:g}"
     note = " ".join(_text(r).split())[:200]
     m = _COUNT.search(note)
-    return (min(int(m[1]) / int(m[2]), 1.0) if m and int(m[2]) else None), note
+    return (_unit(int(m[1]) / int(m[2])) if m and int(m[2]) else None), note
 
 # %% ../../nbs/12a_jobs.ipynb #1a434034
 ACTIVE = ("queued", "running")
@@ -101,7 +102,7 @@ class Jobs:
 @patch
 def start(self: Jobs, cls: type, spec: EventSpec, key, params: dict, origin: str = "notebook") -> Job:
     "Start `spec` on `cls[key]` with validated `params` as a job, from the app's loop; the `Job`, at once."
-    slug, where = entity_slug(cls), (entity_slug(cls), str(key), spec.name)
+    where = (slug := entity_slug(cls), str(key), spec.name)
     if (other := self._running.get(where)) is not None:
         raise Busy(f"{spec.name} is already running on this {cls.__name__} (job {other}): wait for it or cancel it")
     if len(self._running) >= self.cap: raise Unavailable(f"{len(self._running)} background jobs are waiting or running: try again later")
@@ -207,16 +208,14 @@ async def _say(self: Jobs, job: Job, cls: type, turn: bool = False) -> None:
 
 # %% ../../nbs/12a_jobs.ipynb #badbf7a1
 @patch
-async def cancel(self: Jobs, job_id: str, cls: type | None = None) -> Job | None:
+async def cancel(self: Jobs, job_id: str) -> Job | None:
     "Cancel job `job_id` (here, or on the instance that runs it); the `Job` as known here, `None` if unknown."
     job = self.jobs.get(job_id)
     if job is None: return None
     if (t := self._mine.get(job_id)) is not None: t.cancel()
-    elif job.active: await self.d.bus.publish(EntityChanged(job.entity, job.key, job.version, {}, {}, job_channel(job, cls), job={"cancel": job_id}))
+    elif job.active:   # for the instances' `heard`, not for pages (the stream skips it): any channel will do
+        await self.d.bus.publish(EntityChanged(job.entity, job.key, job.version, {}, {}, "global", job={"cancel": job_id}))
     return job
-
-def job_channel(job: Job, cls: type | None) -> str:
-    return "global" if cls is None else channel_for(cls, job.key)
 
 @patch
 def heard(self: Jobs, evt: EntityChanged) -> None:

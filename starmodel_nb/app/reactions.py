@@ -13,7 +13,7 @@ from typing import Any, Callable
 from anyio import to_thread
 from fastcore.basics import patch
 from ..core import Action, entity_slug
-from .history import acting_as
+from .history import acting_as, diff_of
 
 log = logging.getLogger("starmodel_nb")
 
@@ -44,9 +44,7 @@ class Committed:
 
 def committed(cls: type, key, event: str, params: dict, origin: str, version: int, before: dict, state: dict | None) -> Committed:
     "The `Committed` of `cls[key]` going from state `before` to `state` (JSON-ready dicts; `None`: deleted)."
-    after = state or {}
-    diff = {k: [before.get(k), after.get(k)] for k in before.keys() | after.keys() if before.get(k, ...) != after.get(k, ...)}
-    return Committed(cls, key, event, dict(params), origin, version, diff, state)
+    return Committed(cls, key, event, dict(params), origin, version, diff_of(cls, before, state or {}, masked=False), state)
 
 # %% ../../nbs/11a_reactions.ipynb #07d07400
 ANY = "changed"
@@ -99,7 +97,7 @@ class Reactor:
         self.handlers, self.cap = reactions if handlers is None else handlers, cap
         self.failures: deque[Failure] = deque(maxlen=100)
         self.ran = self.dropped = 0
-        self._lanes: dict[asyncio.AbstractEventLoop, tuple[deque, asyncio.Event, list]] = {}   # loop -> (waiting, wake, [task])
+        self._lanes: dict[asyncio.AbstractEventLoop, tuple[deque, list]] = {}   # loop -> (waiting, [its task])
     def wants(self, cls: type) -> bool:
         "Whether any reaction listens to `cls` (else the unit of work does not even make a `Committed`)."
         return self.handlers.wants(cls)
@@ -112,21 +110,20 @@ def submit(self: Reactor, c: Committed) -> None:
     loop = asyncio.get_running_loop()
     if (lane := self._lanes.get(loop)) is None:
         self._lanes = {l: v for l, v in self._lanes.items() if not l.is_closed()}
-        lane = self._lanes[loop] = (deque(), asyncio.Event(), [])
-    waiting, wake, task = lane
+        lane = self._lanes[loop] = (deque(), [])
+    waiting, task = lane
     if len(waiting) >= self.cap:
         waiting.popleft(); self.dropped += 1
         log.error("reactions: more than %d changes waiting: the oldest is dropped (a reaction is slower than the changes it hears)", self.cap)
-    waiting.append(c); wake.set()
-    if not task or task[0].done(): task[:] = [loop.create_task(self._drain(waiting, wake), name="starmodel-reactions")]
+    waiting.append(c)
+    if not task or task[0].done(): task[:] = [loop.create_task(self._drain(waiting), name="starmodel-reactions")]
 
 @patch
-async def _drain(self: Reactor, waiting: deque, wake: asyncio.Event) -> None:
+async def _drain(self: Reactor, waiting: deque) -> None:
     while waiting:
         c = waiting[0]
         for fn in self.handlers.for_change(c): await self._one(fn, c)
         waiting.popleft(); self.ran += 1
-    wake.clear()
 
 @patch
 async def _one(self: Reactor, fn: Callable, c: Committed) -> None:
@@ -148,16 +145,16 @@ async def _one(self: Reactor, fn: Callable, c: Committed) -> None:
 async def idle(self: Reactor, timeout: float | None = None) -> bool:
     "Wait until the changes submitted on this loop have been reacted to (at most `timeout` s); whether they have."
     lane = self._lanes.get(asyncio.get_running_loop())
-    if lane is None or not lane[2]: return True
-    done, _ = await asyncio.wait([lane[2][0]], timeout=timeout)
+    if lane is None or not lane[1]: return True
+    done, _ = await asyncio.wait([lane[1][0]], timeout=timeout)
     return bool(done)
 
 @patch
 async def close(self: Reactor, grace: float = 5.0) -> None:
     "Let the waiting reactions on this loop run for `grace` seconds, then cancel what is left."
     lane = self._lanes.pop(asyncio.get_running_loop(), None)
-    if lane is None or not lane[2] or lane[2][0].done(): return
-    done, pending = await asyncio.wait([lane[2][0]], timeout=grace)
+    if lane is None or not lane[1] or lane[1][0].done(): return
+    done, pending = await asyncio.wait([lane[1][0]], timeout=grace)
     for t in pending:
         log.warning("reactions: %d change(s) not reacted to at shutdown", len(lane[0]))
         t.cancel()

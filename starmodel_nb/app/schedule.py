@@ -7,6 +7,7 @@ Docs: https://starmodel.github.io/starmodel_nb/schedule.html.md"""
 # %% ../../nbs/12b_schedule.ipynb #5edd7e73
 from __future__ import annotations
 import asyncio, logging, time
+from collections import deque
 from collections.abc import Mapping
 from typing import Callable, Protocol
 from fastcore.basics import patch
@@ -41,7 +42,7 @@ class Scheduler:
     def __init__(self, dispatcher: Dispatcher, entities: Callable[[], Mapping[str, type]], lease: Lease | None = None, name: str = "app"):
         self.d, self.entities, self.lease, self.name = dispatcher, entities, lease or LocalLease(), name
         self.runs: dict[str, int] = {}         # "slug.event" -> beats run here
-        self.failures: list[tuple[str, str]] = []   # (what, error), the last 100
+        self.failures: deque[tuple[str, str]] = deque(maxlen=100)   # (what, error)
         self._tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
@@ -50,10 +51,12 @@ class Scheduler:
         self._tasks = [loop.create_task(self._beat(c, s), name=f"starmodel-every-{entity_slug(c)}.{s.name}")
                        for c in self.entities().values() for s in scheduled(c)]
 
-# %% ../../nbs/12b_schedule.ipynb #292aa8aa
+# %% ../../nbs/12b_schedule.ipynb #ac5b7222
+def _beat_name(cls: type, spec: EventSpec) -> str: return f"{entity_slug(cls)}.{spec.name}"
+
 @patch
 async def _beat(self: Scheduler, cls: type, spec: EventSpec) -> None:
-    what, start = f"{self.name}:{entity_slug(cls)}.{spec.name}", time.monotonic()
+    what, start = f"{self.name}:{_beat_name(cls, spec)}", time.monotonic()
     n = 0
     while True:
         n = max(n + 1, int((time.monotonic() - start) / spec.every) + 1)   # the next beat not yet passed
@@ -71,14 +74,14 @@ async def _run(self: Scheduler, cls: type, spec: EventSpec) -> None:
     with acting_as("schedule"):
         for key in keys:
             async for step in self.d.run(cls, spec, key, channel_for(cls, str(key)), {}):
-                if step.final and step.error is not None: self._failed(f"{entity_slug(cls)}.{spec.name} on {key}", step.error)
-    k = f"{entity_slug(cls)}.{spec.name}"
+                if step.final and step.error is not None: self._failed(f"{_beat_name(cls, spec)} on {key}", step.error)
+    k = _beat_name(cls, spec)
     self.runs[k] = self.runs.get(k, 0) + 1
 
 @patch
 def _failed(self: Scheduler, what: str, e: BaseException) -> None:
     log.warning("scheduled %s failed: %s", what, error_message(e))
-    self.failures = (self.failures + [(what, error_message(e))])[-100:]
+    self.failures.append((what, error_message(e)))
 
 @patch
 async def close(self: Scheduler) -> None:
@@ -87,6 +90,6 @@ async def close(self: Scheduler) -> None:
     if self._tasks: await asyncio.wait(self._tasks, timeout=5)
     for c in self.entities().values():
         for s in scheduled(c):
-            try: await self.lease.release(f"{self.name}:{entity_slug(c)}.{s.name}")
-            except Exception as e: log.warning("lease of %s.%s not released (it lapses by itself): %s", entity_slug(c), s.name, e)
+            try: await self.lease.release(f"{self.name}:{_beat_name(c, s)}")
+            except Exception as e: log.warning("lease of %s not released (it lapses by itself): %s", _beat_name(c, s), e)
     self._tasks = []

@@ -90,9 +90,7 @@ async def admin_cancel_job(req: Request) -> Response:
     "POST /admin/_jobs/{id}/cancel: cancel any background job."
     if r := admin_refused(req) or mutation_refused(req): return r
     rt: Runtime = req.app.state.sm
-    job = rt.jobs.jobs.get(req.path_params["id"])
-    if job is None: return refuse(req, 404, "No such job.")
-    await rt.jobs.cancel(job.id, rt.entity(job.entity))
+    if await rt.jobs.cancel(req.path_params["id"]) is None: return refuse(req, 404, "No such job.")
     return Response("", headers=SSE_HEADERS)
 
 # %% ../../../nbs/35_web_admin.ipynb #2ae48da5

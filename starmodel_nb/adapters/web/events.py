@@ -161,6 +161,6 @@ async def cancel_endpoint(req: Request) -> Response:
     job = rt.jobs.jobs.get(req.path_params["id"])
     cls = rt.entity(job.entity) if job is not None else None
     if cls is None or (entity_scope(cls) == Scope.SESSION and session_id(req, create=False) != job.key): return refuse(req, 404, "No such job.")
-    await rt.jobs.cancel(job.id, cls)
+    await rt.jobs.cancel(job.id)
     job = await rt.jobs.wait(job.id, 5) or job   # ended here (its generator closed), or news to follow from the instance running it
     return Response(patch_signals(job_signals(cls, {job.event: job.signal()})) if not job.active else "", headers=SSE_HEADERS)
