@@ -85,7 +85,8 @@ class UnitOfWork:
 @patch
 async def __aexit__(self: UnitOfWork, *exc) -> None:
     await self._lock.__aexit__(*exc)
-    with CancelScope(shield=True): await self.flush()   # a page gone away (cancelled) must not lose the record of a commit
+    if self.changes or self.events or self.reacted:   # something committed: a page gone away (cancelled) must not lose its record
+        with CancelScope(shield=True): await self.flush()
 
 @patch
 async def flush(self: UnitOfWork) -> None:
