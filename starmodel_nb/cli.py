@@ -1,4 +1,4 @@
-"""`starmodel migrate`, `db reset`, `db shell`, `entities`, `run` and `assets`: the project's chores, on the same settings and entity classes as the app.
+"""`starmodel migrate`, `db reset`, `db shell`, `entities`, `run`, `assets`, `init`, `plugins` and the plugins' own commands: the project's chores, on the same settings and entity classes as the app.
 
 Docs: https://starmodel.github.io/starmodel_nb/cli.html.md"""
 
@@ -7,6 +7,7 @@ Docs: https://starmodel.github.io/starmodel_nb/cli.html.md"""
 # %% ../nbs/60_cli.ipynb #6e4cf532
 from __future__ import annotations
 import argparse, code, importlib, os, sys, traceback
+from functools import partial
 from pathlib import Path
 from fastcore.imports import in_notebook
 from sqlalchemy import MetaData, Table, func
@@ -21,7 +22,7 @@ from .adapters.persistence.sql import SchemaBehind, ensure_version, make_engine
 # %% auto #0
 __all__ = ['CliError', 'Unreachable', 'one_line', 'safe_url', 'load_app', 'open_engine', 'sql_entities', 'confirm', 'reset',
            'shell_namespace', 'shell', 'entity_table', 'entities', 'describe', 'inspect_entity', 'app_to_serve',
-           'worker_app', 'run', 'assets', 'main']
+           'worker_app', 'run', 'assets', 'plugins_report', 'main']
 
 # %% ../nbs/60_cli.ipynb #3fa06564
 class CliError(Exception):
@@ -336,8 +337,9 @@ def _entities(s: Settings, a: argparse.Namespace) -> None:
     if not a.name: raise CliError("entities inspect needs the name of an entity (see `starmodel entities`)")
     inspect_entity(s, a.name)
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="starmodel", description="Chores of a starmodel_nb project: migrations, the database, entities, serving, front-end files.")
+def _parser(ps=None) -> argparse.ArgumentParser:
+    "The command line, with the commands of the plugins `ps` (if given)."
+    p = argparse.ArgumentParser(prog="starmodel", description="Chores of a starmodel_nb project: migrations, the database, entities, serving, front-end files, plugins.")
     app = argparse.ArgumentParser(add_help=False)
     app.add_argument("--app", help="module (or module:attr) defining the entities; default: app in settings.ini")
     sub = p.add_subparsers(metavar="COMMAND")
@@ -355,7 +357,49 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("dir", nargs="?", help="the folder to make it in (default: a new folder NAME)")
     i.add_argument("--force", action="store_true", help="write into a folder that is not empty")
     i.set_defaults(go=_init)
+    pl = sub.add_parser("plugins", help="the plugins loaded, with what each adds, and those that are not, with why (then it fails)")
+    pl.set_defaults(go=lambda s, a: plugins_report(_loaded_plugins(s)))
+    if ps is not None: _plugin_commands(sub, app, ps)
     return p
+
+# %% ../nbs/60_cli.ipynb #15e94d81
+def _what(p) -> str:
+    "What the plugin `p` adds, on one line."
+    parts = [f"{k}: {', '.join(getattr(p, k))}" for k in ("stores", "renderers", "buses", "commands") if getattr(p, k)]
+    if p.widgets: parts.append("widgets: " + ", ".join(t.__name__ for t, _ in p.widgets))
+    if p.routes: parts.append("routes: " + ", ".join(r.path for r in p.routes))
+    if p.middlewares: parts.append("middleware: " + ", ".join(getattr(m.cls, "__name__", repr(m.cls)) for m in p.middlewares))
+    return " · ".join(parts) or "nothing"
+
+def plugins_report(ps) -> None:
+    "`starmodel plugins`: each loaded plugin with what it adds, each broken one with why; a broken one fails the command."
+    from starmodel_nb.plugins import installed
+    rows = [(p.name, _what(p)) for p in ps.loaded] + [(n, f"NOT LOADED: {why}") for n, why in ps.broken.items()]
+    print(_columns([("plugin", "adds")] + rows) if rows else f"no plugins (installed: {', '.join(installed()) or 'none'})")
+    if ps.broken: raise CliError(f"{len(ps.broken)} plugin(s) not loaded: {', '.join(ps.broken)}")
+
+
+
+# %% ../nbs/60_cli.ipynb #7a1ec9e0
+def _plugin_commands(sub, app: argparse.ArgumentParser, ps) -> None:
+    "Each plugin command under `sub` (with `--app`), unless the name is taken: said on stderr."
+    for name, (owner, cmd) in ps.named("commands").items():
+        if name in sub.choices:
+            print(f"starmodel: plugin {owner!r}: its command {name!r} is a built-in one: not added", file=sys.stderr); continue
+        own = argparse.ArgumentParser(add_help=False)
+        try:
+            if cmd.arguments: cmd.arguments(own)
+        except Exception as e:   # a plugin's mistake is said, and its command is left out
+            print(f"starmodel: plugin {owner!r}: its command {name!r} is not added: {type(e).__name__}: {e}", file=sys.stderr); continue
+        c = sub.add_parser(name, parents=[app, own], help=f"{cmd.help or name} (plugin {owner})")
+        c.set_defaults(go=partial(_run_plugin_command, owner, cmd))
+
+def _run_plugin_command(owner: str, cmd, s: Settings, a: argparse.Namespace):
+    "Run a plugin's command; its failure is one line naming the plugin."
+    try: return cmd.run(s, a)
+    except (CliError, KeyboardInterrupt): raise
+    except Exception as e: raise CliError(f"plugin {owner!r}: {cmd.name} failed: {type(e).__name__}: {e}") from None
+
 
 # %% ../nbs/60_cli.ipynb #c4ad29ed
 def _settings(a: argparse.Namespace) -> Settings:
@@ -364,11 +408,22 @@ def _settings(a: argparse.Namespace) -> Settings:
     except (ValueError, OSError) as e: raise CliError(f"settings: {e}") from None
 
 # %% ../nbs/60_cli.ipynb #b16293a5
+def _loaded_plugins(s: Settings | None = None):
+    "The plugins the settings `s` choose (read now if not given; all installed if they cannot be read: the command says why)."
+    from starmodel_nb.plugins import load_plugins
+    if s is None:
+        try: s = load_settings()
+        except (ValueError, OSError, TypeError): s = Settings()
+    return load_plugins(s.plugins)
+
 def main(argv: list[str] | None = None) -> int:
     "Run the `starmodel` command line on `argv` (default: `sys.argv[1:]`); returns the exit code."
-    p = _parser()
+    ps = _loaded_plugins()
+    p = _parser(ps)
     try: a = p.parse_args(argv)
-    except SystemExit as e: return e.code or 0
+    except SystemExit as e:
+        if e.code: ps.report(say=lambda m: print(m, file=sys.stderr))   # a plugin's command may be missing for this
+        return e.code or 0
     if not hasattr(a, "go"): getattr(a, "parser", p).print_help(); return 1
     try: a.go(_settings(a), a); return 0
     except (CliError, SchemaBehind, SQLAlchemyError) as e:

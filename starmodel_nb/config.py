@@ -55,6 +55,8 @@ class Settings:
     history_size: int = 10_000           # changes the memory history keeps (the oldest go first)
     sql_cache: int = 10_000              # SQL rows kept for the next event on them (its save is checked all the same); 0: none
     sql_cache_seconds: float = 60.0      # how long a kept row is used before it is read again
+    plugins: str = "auto"                # installed plugins the app loads: auto (all), off, or their names (e.g. jsonfile, audit)
+    ui: str = "monster"                  # the renderer: monster (MonsterUI, built in) or one a plugin adds
 
 # %% ../nbs/00_config.ipynb #d2106f6e
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}

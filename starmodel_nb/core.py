@@ -22,10 +22,10 @@ from sqlmodel import SQLModel
 from sqlmodel.main import SQLModelMetaclass
 
 # %% auto #0
-__all__ = ['AVAILABLE_STORES', 'BROWSER_STORES', 'METHODS', 'PATCH_MODES', 'registry', 'url_prefix', 'record_key', 'MAX_DEPTH',
-           'StateStore', 'Scope', 'EventSpec', 'EventMethod', 'event', 'every', 'Sig', 'entity_slug', 'Registry',
-           'entity_store', 'entity_scope', 'entity_plural', 'primary_key', 'ui_hidden', 'EntityMeta', 'Signals',
-           'Entity', 'public_fields', 'stored_state', 'mutable_fields', 'browser_safe', 'signals_of', 'signals_from',
+__all__ = ['BROWSER_STORES', 'METHODS', 'PATCH_MODES', 'registry', 'url_prefix', 'record_key', 'MAX_DEPTH', 'StateStore', 'Scope',
+           'EventSpec', 'EventMethod', 'event', 'every', 'Sig', 'entity_slug', 'Registry', 'entity_store',
+           'entity_scope', 'entity_plural', 'primary_key', 'ui_hidden', 'EntityMeta', 'Signals', 'Entity',
+           'public_fields', 'stored_state', 'mutable_fields', 'browser_safe', 'signals_of', 'signals_from',
            'public_state', 'Action', 'prefixed', 'loads_strict', 'datastar_json', 'parse_key']
 
 # %% ../nbs/01_core.ipynb #99e9658c
@@ -45,11 +45,10 @@ class Scope(str, Enum):
     RECORD = "record"
 
 # %% ../nbs/01_core.ipynb #e1e42c3a
-AVAILABLE_STORES = frozenset({StateStore.SERVER_MEMORY, StateStore.SERVER_SQL, StateStore.SERVER_REDIS,
-                              StateStore.CLIENT_SESSION, StateStore.CLIENT_LOCAL})
 BROWSER_STORES = frozenset({StateStore.CLIENT_SESSION, StateStore.CLIENT_LOCAL})   # kept in the browser: the server keeps nothing
 _DEFAULT_SCOPE = {StateStore.SERVER_MEMORY: Scope.SESSION, StateStore.SERVER_SQL: Scope.RECORD,
-                  StateStore.SERVER_REDIS: Scope.SESSION, StateStore.CLIENT_SESSION: Scope.SESSION, StateStore.CLIENT_LOCAL: Scope.SESSION}
+                  StateStore.SERVER_REDIS: Scope.SESSION, StateStore.CLIENT_SESSION: Scope.SESSION, StateStore.CLIENT_LOCAL: Scope.SESSION,
+                  StateStore.CUSTOM: Scope.SESSION}
 
 # %% ../nbs/01_core.ipynb #5bc5db81
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -174,13 +173,15 @@ def primary_key(cls) -> str | None:
 
 # %% ../nbs/01_core.ipynb #8ad165e2
 def _store_scope(cls) -> tuple[StateStore, Scope]:
-    "The store and scope `cls` declares, checked: an unknown or unbuilt store, or a scope it cannot have, is an error."
+    "The store and scope `cls` declares, checked: an unknown store, a `CUSTOM` one naming no `backend`, or a scope it cannot have, is an error."
     cfg = cls.model_config
     try: store = StateStore(cfg.get("store") or (StateStore.SERVER_SQL if cfg.get("table") else StateStore.SERVER_MEMORY))
     except ValueError: raise ValueError(f"{cls.__name__}: unknown store {cfg.get('store')!r}") from None
-    if store not in AVAILABLE_STORES:
-        raise NotImplementedError(f"{cls.__name__}: StateStore.{store.name} is not available in this version of "
-                                  f"starmodel_nb (available: {', '.join('StateStore.' + s.name for s in AVAILABLE_STORES)})")
+    backend = cfg.get("backend")
+    if store == StateStore.CUSTOM and not (isinstance(backend, str) and backend.strip()):
+        raise ValueError(f"{cls.__name__}: StateStore.CUSTOM entities name the plugin store that keeps them, e.g. \"backend\": \"mongo\"")
+    if store != StateStore.CUSTOM and backend is not None:
+        raise ValueError(f"{cls.__name__}: model_config['backend'] names a plugin store, for StateStore.CUSTOM entities only")
     try: scope = Scope(cfg.get("scope") or (Scope.RECORD if cfg.get("key") else _DEFAULT_SCOPE[store]))
     except ValueError: raise ValueError(f"{cls.__name__}: unknown scope {cfg.get('scope')!r}") from None
     if scope == Scope.RECORD and store not in (StateStore.SERVER_SQL, StateStore.SERVER_REDIS):

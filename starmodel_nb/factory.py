@@ -11,6 +11,7 @@ from functools import partial
 from typing import Callable
 from .config import Settings, load_settings, session_secret
 from .core import BROWSER_STORES, StateStore, entity_slug, entity_store, registry
+from .plugins import Missing, Plugins, PluginError, load_plugins, make
 from .app.bus import LocalBus
 from .app.history import History, MemoryHistory, NoHistory
 from .app.runtime import Runtime, missing_methods
@@ -61,12 +62,13 @@ def _check_schema(repo, classes) -> None:
     except OperationalError as e: log.warning("database unavailable at start (%s); SQL requests will answer 503 until it is back", e.orig)
 
 # %% ../nbs/40_factory.ipynb #829c3a5f
-def _repositories(s: Settings, classes) -> Callable[[type], Repository]:
-    "`repo_for(cls)`: the repository of `cls`'s store, made on first need; SQL tables among `classes` checked now."
+def _repositories(s: Settings, classes, custom: Callable[[str], Repository]) -> Callable[[type], Repository]:
+    "`repo_for(cls)`: the repository of `cls`'s store, made on first need (a `CUSTOM` one by `custom(backend)`); SQL tables among `classes` checked now."
     if s.memory_store not in ("memory", "redis"): raise ValueError(f"memory_store = {s.memory_store!r}: use memory or redis")
     repos = {StateStore.SERVER_MEMORY: MemoryRepository(ttl=s.memory_ttl, cap=s.memory_cap, cap_bytes=s.memory_bytes)}
     def repo_for(cls) -> Repository:
         store = entity_store(cls)
+        if store == StateStore.CUSTOM: return custom(cls.model_config["backend"])
         if store == StateStore.SERVER_MEMORY and s.memory_store == "redis": store = StateStore.SERVER_REDIS   # same code, shared state
         if store in BROWSER_STORES: store = StateStore.CLIENT_LOCAL   # one for both: it keeps nothing
         if store not in repos: repos[store] = (_sql_repo(s) if store == StateStore.SERVER_SQL else BrowserRepository() if store == StateStore.CLIENT_LOCAL
@@ -74,6 +76,29 @@ def _repositories(s: Settings, classes) -> Callable[[type], Repository]:
         return repos[store]
     if sql := [c for c in classes if entity_store(c) == StateStore.SERVER_SQL]: _check_schema(repo_for(sql[0]), sql)
     return repo_for
+
+# %% ../nbs/40_factory.ipynb #cc522d47
+def _custom_stores(s: Settings, plugins: Plugins, given: dict | None, classes) -> Callable[[str], Repository]:
+    "`store(backend)`: the repository `given` names, else the plugin store's, made now for the `CUSTOM` entities among `classes`."
+    made = {}
+    for name, repo in (given or {}).items():
+        if gaps := missing_methods(repo, Repository):
+            raise TypeError(f"stores[{name!r}]: {type(repo).__name__} is not a Repository: it lacks {', '.join(gaps)}")
+        made[name] = repo
+    def store(name: str) -> Repository:
+        if name not in made:
+            try: made[name] = make(plugins, "stores", name, s)
+            except PluginError as e:
+                if not plugins.broken: raise
+                print(f"starmodel_nb: {e}: its entities answer 503 until it loads")
+                made[name] = Missing(str(e))
+        return made[name]
+    for c in classes:
+        if entity_store(c) == StateStore.CUSTOM:
+            try: store(c.model_config["backend"])
+            except PluginError as e: raise ValueError(f"{c.__name__}: {e}") from None
+    return store
+
 
 # %% ../nbs/40_factory.ipynb #f4c7a002
 HISTORIES = ("auto", "memory", "sql", "off")
@@ -96,9 +121,12 @@ def _history(s: Settings, classes, repo_for) -> History:
 # %% ../nbs/40_factory.ipynb #bs000001
 BUSES = ("auto", "local", "redis", "postgres")
 
-def _bus(s: Settings, classes):
-    "The bus the settings ask for, and its kind."
-    if s.bus not in BUSES: raise ValueError(f"bus = {s.bus!r}: use one of {', '.join(BUSES)}")
+def _bus(s: Settings, classes, plugins: Plugins = Plugins()):
+    "The bus the settings ask for (a plugin's, by its name), and its kind."
+    if s.bus not in BUSES:
+        if s.bus in plugins.named("buses"): return make(plugins, "buses", s.bus, s), "plugin"
+        extra = f", or a plugin's ({', '.join(plugins.named('buses'))})" if plugins.named("buses") else ""
+        raise ValueError(f"bus = {s.bus!r}: use one of {', '.join(BUSES)}{extra}")
     kind = ("redis" if s.redis_url else "local") if s.bus == "auto" else s.bus
     if kind == "local": return LocalBus(), kind
     if kind == "redis" and not s.redis_url: raise ValueError("bus = redis needs a redis_url")
@@ -118,7 +146,7 @@ def _bus(s: Settings, classes):
 # %% ../nbs/40_factory.ipynb #bs000002
 async def _connect(rt: Runtime, kind: str) -> None:
     "At start, on the app's loop: a shared bus's reader feeding the hub with positions, replay from it, and its health shown to pages."
-    if kind == "local": return
+    if kind not in ("redis", "postgres"): return   # in process, or a plugin's: wired when the app was made
     if kind == "redis": from starmodel_nb.adapters.bus.redis import position_of as to_position, seq_of as to_seq
     else: to_position = to_seq = int   # a Postgres log's row ids are numbers already
     rt.bus.watch(lambda healthy: rt.hub.behind(not healthy))
@@ -133,21 +161,42 @@ async def _connect(rt: Runtime, kind: str) -> None:
     rt.hub.backfill = backfill
 
 # %% ../nbs/40_factory.ipynb #bc4cbb22
-def create_app(entities: list | None = None, settings: Settings | None = None, ui=None, **overrides) -> StarApp:
-    "An app serving `entities` (default: all registered) with `settings` (default: `load_settings(**overrides)`) and `ui`."
+def _renderer(s: Settings, plugins: Plugins, ui):
+    "The app's `Renderer`: `ui` itself, or the one `ui` (else the setting `ui`) names: `monster`, or a plugin's."
+    if ui is not None and not isinstance(ui, str):
+        if gaps := missing_methods(ui):
+            raise TypeError(f"ui={type(ui).__name__}: a renderer needs every method of the Renderer protocol; it lacks {', '.join(gaps)}")
+        return ui
+    name = ui or s.ui
+    if name == "monster": return MonsterUI()
+    try: return make(plugins, "renderers", name, s)
+    except PluginError as e: raise ValueError(f"ui = {name}: {e}") from None
+
+def _plugged(app: StarApp, plugins: Plugins) -> StarApp:
+    "`app` with the plugins' middleware inside its own, and the plugins kept as `app.state.plugins`."
+    app.user_middleware.extend(plugins.listed("middlewares"))   # innermost: after the app's limits, with the session read
+    app.state.plugins = plugins
+    return app
+
+def create_app(entities: list | None = None, settings: Settings | None = None, ui=None, plugins: list | None = None,
+               stores: dict | None = None, **overrides) -> StarApp:
+    "An app serving `entities` (default: all registered) with `settings` (default: `load_settings(**overrides)`), `ui`, plugin functions `plugins` and `stores` by name."
+    if isinstance(plugins, str): overrides["plugins"], plugins = plugins, None   # the setting: which installed plugins to load
     s = settings if settings is not None else load_settings(**overrides)
-    if ui is not None and (gaps := missing_methods(ui)):
-        raise TypeError(f"ui={type(ui).__name__}: a renderer needs every method of the Renderer protocol; it lacks {', '.join(gaps)}")
+    ps = load_plugins(s.plugins, extra=plugins or ())
+    ps.report()
+    renderer = _renderer(s, ps, ui)
     asset_headers(s.assets, theme=s.theme, mode=s.mode)   # a misspelt theme or mode fails here, not on the first page
     lookup = _lookup(entities)
-    repo_for = _repositories(s, lookup().values())
-    bus, kind = _bus(s, lookup().values())
-    rt = Runtime(s, lookup, repo_for, bus, ui=ui if ui is not None else MonsterUI(), history=_history(s, lookup().values(), repo_for))
+    repo_for = _repositories(s, lookup().values(), _custom_stores(s, ps, stores, lookup().values()))
+    bus, kind = _bus(s, lookup().values(), ps)
+    rt = Runtime(s, lookup, repo_for, bus, ui=renderer, history=_history(s, lookup().values(), repo_for))
     rt.hub = StreamHub(partial(stream_message, rt), queue=s.stream_queue, heartbeat=s.stream_heartbeat, cap=s.stream_cap,
                        replay=s.stream_replay, replay_bytes=s.stream_replay_bytes, per_client=s.stream_per_client,
-                       epoch="" if kind == "local" else f"{kind}:{bus.stream if kind == 'redis' else bus.table}")
-    if kind == "local": rt.bus.subscribe(rt.hub.publish); rt.bus.subscribe(rt.jobs.heard)   # in process at once; a shared bus's reader starts with the app
-    if kind != "local": rt.scheduler.lease = bus   # scheduled events: one instance at a time, by a lease in Redis or Postgres
+                       epoch=f"{kind}:{bus.stream if kind == 'redis' else bus.table}" if kind in ("redis", "postgres") else "")
+    if kind in ("redis", "postgres"): rt.scheduler.lease = bus   # scheduled events: one instance at a time, by a lease in Redis or Postgres
+    else: rt.bus.subscribe(rt.hub.publish); rt.bus.subscribe(rt.jobs.heard)   # in process at once; a shared bus's reader starts with the app
     secret = session_secret(s)
     if s.admin: print("starmodel_nb: the admin is on at /admin; with no authentication configured it answers this machine only")
-    return build_app(rt, secret, admin_routes(), startup=[partial(_connect, rt, kind)])
+    return _plugged(build_app(rt, secret, [*admin_routes(), *ps.listed("routes")], startup=[partial(_connect, rt, kind)]), ps)
+

@@ -48,7 +48,10 @@ def close_private_loop(rt: Runtime) -> None:
 # %% ../../nbs/14_control.ipynb #d19c505a
 def run_on(rt: Runtime, coro: Coroutine, timeout: float = 30):
     "Run `coro` on `rt`'s loop (a private one if the app is not running) from another thread; its result."
-    if rt.loop is None or rt.loop.is_closed() or not rt.loop.is_running(): rt.loop = _private_loop(rt)
+    if rt.loop is None or rt.loop.is_closed() or not rt.loop.is_running():
+        with rt.loop_lock:   # several threads at once share one private loop (two would split the app's locks between them)
+            if rt.private_loop is None or rt.private_loop.is_closed(): _private_loop(rt)
+            rt.loop = rt.private_loop
     try: running = asyncio.get_running_loop()
     except RuntimeError: running = None
     if running is rt.loop:

@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/runtime.html.md"""
 
 # %% ../../nbs/13_runtime.ipynb #bead3a7d
 from __future__ import annotations
-import asyncio
+import asyncio, threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Iterable, Protocol
@@ -76,6 +76,7 @@ class Runtime:
     reactor: Reactor | None = None                    # runs the `@on` reactions to committed changes (default: all declared)
     def __post_init__(self):
         if self.history is None: self.history = NoHistory()
+        self.loop_lock = threading.Lock()                 # the control plane's private loop is made once, whichever thread asks first
         if self.reactor is None: self.reactor = Reactor()
         self.dispatcher = Dispatcher(self.repo_for, self.bus, self.history, self.reactor)
         self.jobs = Jobs(self.dispatcher, self.settings.jobs, self.settings.jobs_cap)
