@@ -57,6 +57,11 @@ class Settings:
     sql_cache_seconds: float = 60.0      # how long a kept row is used before it is read again
     plugins: str = "auto"                # installed plugins the app loads: auto (all), off, or their names (e.g. jsonfile, audit)
     ui: str = "monster"                  # the renderer: monster (MonsterUI, built in) or one a plugin adds
+    auth: bool = False                   # sign-in: users in the app's database, login/sign-up pages, scope="user", guards, /admin for admins
+    auth_signup: bool = True             # with auth: anyone may sign up (else users are added with `starmodel users add` or app.users)
+    auth_scrypt_n: int = 16_384          # the password KDF's cost (scrypt N; memory 128·8·N bytes: 16 MiB); kept in each hash
+    auth_attempts: int = 5               # failed sign-ins per name (and 4× per address) in auth_window seconds before 429
+    auth_window: int = 300               # seconds
 
 # %% ../nbs/00_config.ipynb #d2106f6e
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}

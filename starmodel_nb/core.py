@@ -23,9 +23,9 @@ from sqlmodel.main import SQLModelMetaclass
 
 # %% auto #0
 __all__ = ['BROWSER_STORES', 'METHODS', 'PATCH_MODES', 'registry', 'url_prefix', 'record_key', 'MAX_DEPTH', 'StateStore', 'Scope',
-           'EventSpec', 'EventMethod', 'event', 'every', 'Sig', 'entity_slug', 'Registry', 'entity_store',
-           'entity_scope', 'entity_plural', 'primary_key', 'ui_hidden', 'EntityMeta', 'Signals', 'Entity',
-           'public_fields', 'stored_state', 'mutable_fields', 'browser_safe', 'signals_of', 'signals_from',
+           'EventSpec', 'check_guard', 'EventMethod', 'event', 'every', 'Sig', 'entity_slug', 'Registry',
+           'entity_store', 'entity_scope', 'entity_plural', 'primary_key', 'ui_hidden', 'EntityMeta', 'Signals',
+           'Entity', 'public_fields', 'stored_state', 'mutable_fields', 'browser_safe', 'signals_of', 'signals_from',
            'public_state', 'Action', 'prefixed', 'loads_strict', 'datastar_json', 'parse_key']
 
 # %% ../nbs/01_core.ipynb #99e9658c
@@ -39,10 +39,11 @@ class StateStore(str, Enum):
     CUSTOM = "custom"
 
 class Scope(str, Enum):
-    "Who shares one instance: each browser session, everyone, or one per primary key."
+    "Who shares one instance: each browser session, everyone, one per primary key, or each signed-in user (on every device)."
     SESSION = "session"
     GLOBAL = "global"
     RECORD = "record"
+    USER = "user"
 
 # %% ../nbs/01_core.ipynb #e1e42c3a
 BROWSER_STORES = frozenset({StateStore.CLIENT_SESSION, StateStore.CLIENT_LOCAL})   # kept in the browser: the server keeps nothing
@@ -66,6 +67,7 @@ class EventSpec:
     path: str | None = None
     background: bool = False   # answered at once, run on as a job (see `app.jobs`)
     every: float | None = None # seconds: the app also runs it on that beat while it is up (see `app.schedule`)
+    auth: Any = None           # who may fire it from the web: None (anyone), True (signed in), a role or roles, or `fn(user) -> bool`
 
     @property
     def name(self) -> str: return self.fn.__name__
@@ -87,6 +89,14 @@ class EventSpec:
         return create_model(f"{self.fn.__qualname__}.params", __config__=ConfigDict(extra="forbid", allow_inf_nan=False), **flds)
 
 # %% ../nbs/01_core.ipynb #7f0d2c1e
+def check_guard(where: str, g: Any) -> Any:
+    "A guard as `auth=` takes it (None, True, a role, roles, or a callable of the user), normalised (roles as a tuple); else `TypeError`."
+    if g is None or g is True or callable(g): return g
+    roles = (g,) if isinstance(g, str) else tuple(g) if isinstance(g, (list, tuple, set, frozenset)) else None
+    if not roles or not all(isinstance(r, str) and _NAME.match(r) for r in roles):
+        raise TypeError(f"{where}: auth is None (anyone), True (signed in), a role such as 'admin', roles, or a function of the user; not {g!r}")
+    return tuple(sorted(roles))
+
 def _check_spec(s: EventSpec) -> EventSpec:
     if not _NAME.match(s.name): raise ValueError(f"@event {s.name!r}: event names must not start with '_'")
     if s.method not in METHODS: raise ValueError(f"@event {s.name}: method must be one of {METHODS}, not {s.method!r}")
@@ -112,10 +122,10 @@ class EventMethod:
     def __get__(self, obj, owner=None):
         return Action(owner, self.spec) if obj is None else self.spec.fn.__get__(obj, owner)
 
-def event(fn: Callable | None = None, *, method: str = "get", selector: str | None = None,
-          mode: str | None = None, path: str | None = None, background: bool = False, every: float | None = None):
-    "Mark a method as a browser event: `@event` or `@event(method='post', selector='#status', mode='inner', path=..., background=True, every=5)`."
-    def deco(f): return EventMethod(_check_spec(EventSpec(f, method.lower(), selector, mode, path, background, every)))
+def event(fn: Callable | None = None, *, method: str = "get", selector: str | None = None, mode: str | None = None,
+          path: str | None = None, background: bool = False, every: float | None = None, auth: Any = None):
+    "Mark a method as a browser event: `@event` or `@event(method='post', selector='#status', mode='inner', path=..., background=True, every=5, auth='admin')`."
+    def deco(f): return EventMethod(_check_spec(EventSpec(f, method.lower(), selector, mode, path, background, every, check_guard(f"@event {f.__name__}", auth))))
     return deco(fn) if fn is not None else deco
 
 def every(seconds: float, **kw):
@@ -186,6 +196,8 @@ def _store_scope(cls) -> tuple[StateStore, Scope]:
     except ValueError: raise ValueError(f"{cls.__name__}: unknown scope {cfg.get('scope')!r}") from None
     if scope == Scope.RECORD and store not in (StateStore.SERVER_SQL, StateStore.SERVER_REDIS):
         raise ValueError(f"{cls.__name__}: scope 'record' needs SERVER_SQL, or SERVER_REDIS with a key field")
+    if scope == Scope.USER and store == StateStore.SERVER_SQL:
+        raise ValueError(f"{cls.__name__}: a SQL row belongs to its primary key, not to a user: keep per-user state in memory, Redis or a plugin store")
     if store in BROWSER_STORES and scope != Scope.SESSION:
         raise ValueError(f"{cls.__name__}: StateStore.{store.name} keeps the state in each browser, so its scope is 'session' (that browser's)")
     return store, scope
@@ -235,9 +247,9 @@ def _configure(cls) -> None:
     if (pk := _sql_key(cls, store) or _declared_key(cls, store, scope)) is not None: cfg["primary_key"] = pk
     ttl = cfg.get("ttl")
     if ttl is not None and not (isinstance(ttl, (int, float)) and ttl > 0): raise ValueError(f"{cls.__name__}: ttl must be > 0 seconds")
-    cfg.update(store=store, scope=scope)
+    cfg.update(store=store, scope=scope, auth=check_guard(cls.__name__, cfg.get("auth")))
     cls.__sm_events__ = {v.spec.segment: v.spec for k in reversed(cls.__mro__) for v in vars(k).values() if isinstance(v, EventMethod)}
-    if scope == Scope.SESSION and (timed := [s.name for s in cls.__sm_events__.values() if s.every]):
+    if scope in (Scope.SESSION, Scope.USER) and (timed := [s.name for s in cls.__sm_events__.values() if s.every]):
         raise ValueError(f"{cls.__name__}: @every {', '.join(timed)} would run for no one: scheduled events belong to global or record entities")
     if store in BROWSER_STORES: _check_browser_kept(cls, store)
 

@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/factory.html.md"""
 
 # %% ../nbs/40_factory.ipynb #d4f9c5a5
 from __future__ import annotations
-import logging
+import asyncio, logging, os
 from functools import partial
 from typing import Callable
 from .config import Settings, load_settings, session_secret
@@ -22,6 +22,7 @@ from .adapters.persistence.client import BrowserRepository
 from .adapters.sse_datastar import StreamHub
 from .adapters.ui.monster import MonsterUI
 from .adapters.web.admin import admin_routes
+from .adapters.web.auth import Attempts, auth_plugin
 from .adapters.web.app import StarApp, build_app
 from .adapters.web.stream import stream_message
 
@@ -172,6 +173,17 @@ def _renderer(s: Settings, plugins: Plugins, ui):
     try: return make(plugins, "renderers", name, s)
     except PluginError as e: raise ValueError(f"ui = {name}: {e}") from None
 
+def _users(s: Settings, classes, repo_for):
+    "With `auth`: the app's users in its SQL database (the SQL entities' engine, else one on `database_url`), their table made now."
+    from starmodel_nb.adapters.persistence.users import SQLUsers
+    from starmodel_nb.adapters.persistence.sql import make_engine
+    from sqlalchemy.exc import OperationalError
+    sql = [c for c in classes if entity_store(c) == StateStore.SERVER_SQL]
+    users = SQLUsers(repo_for(sql[0]).engine if sql else make_engine(s.database_url), n=s.auth_scrypt_n)
+    try: users.prepare()
+    except OperationalError as e: log.warning("users table not checked (%s): sign-in answers 503 until the database answers", e.orig)
+    return users
+
 def _plugged(app: StarApp, plugins: Plugins) -> StarApp:
     "`app` with the plugins' middleware inside its own, and the plugins kept as `app.state.plugins`."
     app.user_middleware.extend(plugins.listed("middlewares"))   # innermost: after the app's limits, with the session read
@@ -183,20 +195,24 @@ def create_app(entities: list | None = None, settings: Settings | None = None, u
     "An app serving `entities` (default: all registered) with `settings` (default: `load_settings(**overrides)`), `ui`, plugin functions `plugins` and `stores` by name."
     if isinstance(plugins, str): overrides["plugins"], plugins = plugins, None   # the setting: which installed plugins to load
     s = settings if settings is not None else load_settings(**overrides)
-    ps = load_plugins(s.plugins, extra=plugins or ())
+    ps = load_plugins(s.plugins, extra=[*(plugins or ()), *([auth_plugin] if s.auth else [])])
     ps.report()
     renderer = _renderer(s, ps, ui)
     asset_headers(s.assets, theme=s.theme, mode=s.mode)   # a misspelt theme or mode fails here, not on the first page
     lookup = _lookup(entities)
     repo_for = _repositories(s, lookup().values(), _custom_stores(s, ps, stores, lookup().values()))
     bus, kind = _bus(s, lookup().values(), ps)
-    rt = Runtime(s, lookup, repo_for, bus, ui=renderer, history=_history(s, lookup().values(), repo_for))
+    rt = Runtime(s, lookup, repo_for, bus, ui=renderer, history=_history(s, lookup().values(), repo_for),
+                 users=_users(s, lookup().values(), repo_for) if s.auth else None)
     rt.hub = StreamHub(partial(stream_message, rt), queue=s.stream_queue, heartbeat=s.stream_heartbeat, cap=s.stream_cap,
                        replay=s.stream_replay, replay_bytes=s.stream_replay_bytes, per_client=s.stream_per_client,
                        epoch=f"{kind}:{bus.stream if kind == 'redis' else bus.table}" if kind in ("redis", "postgres") else "")
     if kind in ("redis", "postgres"): rt.scheduler.lease = bus   # scheduled events: one instance at a time, by a lease in Redis or Postgres
     else: rt.bus.subscribe(rt.hub.publish); rt.bus.subscribe(rt.jobs.heard)   # in process at once; a shared bus's reader starts with the app
     secret = session_secret(s)
-    if s.admin: print("starmodel_nb: the admin is on at /admin; with no authentication configured it answers this machine only")
-    return _plugged(build_app(rt, secret, [*admin_routes(), *ps.listed("routes")], startup=[partial(_connect, rt, kind)]), ps)
+    if s.admin: print("starmodel_nb: the admin is on at /admin; " + ("it answers users with the admin role" if s.auth else
+                                                                    "with no authentication configured it answers this machine only"))
+    app = build_app(rt, secret, [*admin_routes(), *ps.listed("routes")], startup=[partial(_connect, rt, kind)])
+    app.state.auth_attempts, app.state.auth_kdf = Attempts(s.auth_window), asyncio.Semaphore(os.cpu_count() or 2)
+    return _plugged(app, ps)
 

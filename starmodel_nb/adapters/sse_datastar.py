@@ -211,6 +211,18 @@ def close(self: StreamHub) -> None:
     for sub in list(self._all): self.drop(sub)
     if self._sweeper is not None: self._sweeper.cancel()
 
+@patch
+def drop_channel(self: StreamHub, channel: str) -> int:
+    "End every stream that hears `channel` (a session's, when it signs out); how many there were (`listeners` counts them first)."
+    subs = list(self._subs.get(channel, ()))
+    for sub in subs: self.drop(sub)
+    return len(subs)
+
+@patch
+def listeners(self: StreamHub, channel: str) -> int:
+    "How many open streams hear `channel`."
+    return len(self._subs.get(channel, ()))
+
 # %% ../../nbs/31_sse_datastar.ipynb #1eca190b
 @patch
 def _missed(self: StreamHub, sub: Subscription, chans: set[str], since: int | None, epoch: str | None) -> list[tuple[int, bytes]]:

@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, asdict
 from typing import Awaitable, Callable, Protocol
 from fastcore.basics import patch
-from ..core import Scope, entity_scope
+from ..core import Scope, entity_scope, entity_slug
 
 log = logging.getLogger("starmodel_nb")
 
@@ -36,12 +36,15 @@ class EntityChanged:
 
 # %% ../../nbs/10_bus.ipynb #62a34298
 def channel_for(cls: type, key: str) -> str:
-    "The live-stream channel a change of `cls[key]` goes to: `session:<key>` for session entities, else `global`."
-    return f"session:{key}" if entity_scope(cls) == Scope.SESSION else "global"   # records are everyone's, like globals
+    "The live-stream channel a change of `cls[key]` goes to: `session:<key>`, the user's (`user:<id>`, the key), `guarded:<slug>` for a guarded entity, else `global`."
+    scope = entity_scope(cls)
+    if scope == Scope.SESSION: return f"session:{key}"
+    if scope == Scope.USER: return key                              # every device of that user
+    return f"guarded:{entity_slug(cls)}" if cls.model_config.get("auth") is not None else "global"   # records are everyone's, like globals
 
-def viewer_channels(session_id: str | None) -> list[str]:
-    "The channels a browser with `session_id` (or none yet) hears: `global`, and its own session's."
-    return ["global"] + ([f"session:{session_id}"] if session_id else [])
+def viewer_channels(session_id: str | None, user_key: str | None = None, guarded: list[str] = ()) -> list[str]:
+    "The channels a browser with `session_id` (or none yet) hears: `global`, its own session's, its user's, and those of the `guarded` entities it may see."
+    return ["global"] + ([f"session:{session_id}"] if session_id else []) + ([user_key] if user_key else []) + [f"guarded:{s}" for s in guarded]
 
 # %% ../../nbs/10_bus.ipynb #d48cf466
 class EventBus(Protocol):

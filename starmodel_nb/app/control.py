@@ -15,11 +15,12 @@ from .dispatcher import bind, find_event
 from .history import MASK, Change, Timeline, diff_of, origin, state_at
 from .reactions import committed
 from .jobs import Job
+from .access import User, Users, refusal, user_key
 from .runtime import Runtime
 from .uow import UnitOfWork, Unfit
 
 # %% auto #0
-__all__ = ['close_private_loop', 'run_on', 'instance_key', 'ControlPlane', 'Edit', 'record_changed', 'typed_key']
+__all__ = ['close_private_loop', 'run_on', 'instance_key', 'ControlPlane', 'Edit', 'ActingAs', 'record_changed', 'typed_key']
 
 # %% ../../nbs/14_control.ipynb #3b4a9f90
 def _stop(loop: asyncio.AbstractEventLoop) -> None:
@@ -139,6 +140,40 @@ def wait(self: ControlPlane, job: Job | str, timeout: float = 30) -> Job | None:
 def reactions_done(self: ControlPlane, timeout: float = 10) -> bool:
     "Wait until the `@on` reactions to every change committed so far have run (at most `timeout` s); whether they have."
     return self.call(self.sm.reactor.idle(timeout), timeout + 5)
+
+# %% ../../nbs/14_control.ipynb #f25831bf
+@patch(as_prop=True)
+def users(self: ControlPlane) -> Users:
+    "The app's users (`add`, `list`, `set_roles`, `set_password`, `remove`…), with authentication on."
+    if self.sm.users is None: raise RuntimeError("authentication is off: create_app(auth=True), or STARMODEL_AUTH=1")
+    return self.sm.users
+
+class ActingAs:
+    "The control plane as the user `user`: `instance`, `edit` and `fire` on that user's instances, refused (`PermissionError`) where their guards refuse them."
+    def __init__(self, cp: ControlPlane, user: User): self.cp, self.user = cp, user
+    def __repr__(self): return f"ActingAs({self.user.name!r})"
+    def key(self, cls: type) -> str:
+        "The key of the instance of `cls` this user sees: theirs (`scope='user'`), everyone's (global); a session entity has none."
+        if entity_scope(cls) == Scope.USER: return user_key(self.user)
+        if entity_scope(cls) == Scope.GLOBAL: return "global"
+        raise ValueError(f"{cls.__name__} belongs to browser sessions, not users: use app.instance({cls.__name__}, key)")
+    def check(self, cls: type, spec=None) -> None:
+        "`PermissionError` unless this user passes the guards of `cls` (and of `spec`)."
+        for g in (cls.model_config.get("auth"), getattr(spec, "auth", None)):
+            if (why := refusal(g, self.user)) is not None: raise PermissionError(f"{self.user.name}: {why}")
+    def instance(self, cls: type):
+        self.check(cls); return self.cp.instance(cls, self.key(cls))
+    def edit(self, cls: type) -> Edit:
+        self.check(cls); return self.cp.edit(cls, self.key(cls))
+    def fire(self, cls: type, event: str, **params):
+        self.check(cls, find_event(cls, event)); return self.cp.fire(cls, event, key=self.key(cls), **params)
+
+@patch
+def as_user(self: ControlPlane, name: str) -> ActingAs:
+    "The control plane acting as the user `name` (with authentication on): `app.as_user('ada').fire(Cart, 'add', item='tea')`."
+    if (user := self.users.find(name)) is None: raise LookupError(f"no user {name!r}")
+    return ActingAs(self, user)
+
 
 # %% ../../nbs/14_control.ipynb #a88eed21
 async def record_changed(rt: Runtime, cls: type, key: object, version: int, obj: Entity | None = None, old: Entity | None = None) -> None:

@@ -15,6 +15,7 @@ from fasthtml.common import FT
 from ..config import Settings
 from ..core import EventSpec, Scope, entity_plural, entity_scope
 from .bus import EntityChanged, EventBus
+from .access import Users
 from .dispatcher import Dispatcher
 from .history import History, NoHistory
 from .reactions import Reactor
@@ -74,6 +75,7 @@ class Runtime:
     loop: asyncio.AbstractEventLoop | None = None     # the loop serving the app, once it runs
     private_loop: asyncio.AbstractEventLoop | None = None   # the control plane's own, while the app is not served
     reactor: Reactor | None = None                    # runs the `@on` reactions to committed changes (default: all declared)
+    users: Users | None = None                        # the app's users, when authentication is on
     def __post_init__(self):
         if self.history is None: self.history = NoHistory()
         self.loop_lock = threading.Lock()                 # the control plane's private loop is made once, whichever thread asks first

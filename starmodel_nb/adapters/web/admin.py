@@ -20,7 +20,7 @@ from ...app.runtime import Runtime
 from ...app.uow import Unavailable
 from ..sse_datastar import SSE_HEADERS, patch_elements
 from ..ui.fields import field_label, label, shown_fields
-from .checks import mutation_refused, refuse, url_root
+from .checks import mutation_refused, refuse, url_root, user_of
 from .events import run_event
 from .pages import page, redirect
 from .sql import list_query, record_key
@@ -38,8 +38,12 @@ def _loopback(name: str) -> bool:
     return ip.is_loopback or bool(getattr(ip, "ipv4_mapped", None) and ip.ipv4_mapped.is_loopback)
 
 def admin_refused(req: Request) -> Response | None:
-    "Why `req` may not use the admin: it is off (404), or, with no authentication configured, not from this machine (403)."
+    "Why `req` may not use the admin: it is off (404); with authentication, the user is not an admin (403); without, not from this machine (403)."
     if not req.app.state.sm.settings.admin: return refuse(req, 404, "Not found.")
+    if req.app.state.sm.users is not None:
+        user = user_of(req)
+        if user is None: return refuse(req, 403, "The admin is for admins: sign in.")
+        return None if user.admin else refuse(req, 403, "The admin is for the admin role.")
     host = urlsplit("//" + req.headers.get("host", "")).hostname or ""
     if not (_loopback(req.client.host if req.client else "") and _loopback(host)):
         return refuse(req, 403, "The admin answers only this machine (no authentication is configured).")

@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/web_checks.html.md"""
 
 # %% ../../../nbs/33_web_checks.ipynb #7afb037c
 from __future__ import annotations
-import hashlib, re, secrets
+import asyncio, hashlib, re, secrets
 from urllib.parse import urlsplit
 from fastcore.basics import patch
 from starlette.requests import Request, cookie_parser
@@ -17,11 +17,12 @@ from ...app.bus import channel_for
 from ...app.dispatcher import Invalid
 from ...app.uow import Conflict, NotFound, Unavailable, Unfit
 from ...app.jobs import Busy
+from ...app.access import User, refusal, user_key
 
 # %% auto #0
-__all__ = ['NO_STORE', 'INNER', 'FRAME_ANCESTORS', 'url_root', 'session_id', 'key_for', 'refuse', 'foreign', 'status_of',
-           'wants_json', 'is_datastar', 'mutation_refused', 'json_object', 'origin_of', 'Limits', 'SessionCookies',
-           'SecurityHeaders']
+__all__ = ['NO_STORE', 'INNER', 'FRAME_ANCESTORS', 'url_root', 'session_id', 'key_for', 'user_of', 'session_user', 'refuse',
+           'foreign', 'status_of', 'wants_json', 'is_datastar', 'mutation_refused', 'guard_refused', 'json_object',
+           'origin_of', 'Limits', 'SessionCookies', 'SecurityHeaders']
 
 # %% ../../../nbs/33_web_checks.ipynb #4c1317c7
 _PREFIX = re.compile(r"^(/[A-Za-z0-9._~%@:+-]+)+$")
@@ -41,9 +42,20 @@ def session_id(req: Request, create: bool = True) -> str | None:
     return sid
 
 def key_for(cls: type, req: Request) -> tuple[str, str]:
-    "The (key, channel) of the instance of `cls` this request addresses."
-    key = "global" if entity_scope(cls) == Scope.GLOBAL else session_id(req)
+    "The (key, channel) of the instance of `cls` this request addresses: everyone's, its session's, or its user's (ask `guard_refused` first)."
+    scope = entity_scope(cls)
+    key = "global" if scope == Scope.GLOBAL else user_key(user_of(req)) if scope == Scope.USER else session_id(req)
     return key, channel_for(cls, key)
+
+def user_of(req: Request) -> User | None:
+    "The signed-in user `req` acts for (set by the authentication's middleware), else `None`."
+    return req.scope.get("sm.user")
+
+async def session_user(rt, session: dict) -> User | None:
+    "The user `session` is signed in as, asked of the app's users (one since removed is nobody); `None` without authentication."
+    uid = session.get("uid")
+    if rt.users is None or type(uid) is not int: return None
+    return await asyncio.to_thread(rt.users.get, uid)
 
 # %% ../../../nbs/33_web_checks.ipynb #f9af640e
 NO_STORE = {"Cache-Control": "no-store"}
@@ -89,6 +101,17 @@ def mutation_refused(req: Request) -> Response | None:
     ctype = req.headers.get("content-type", "")
     if is_datastar(req) or ctype.startswith("application/json") or (req.method == "DELETE" and wants_json(req)): return None
     return refuse(req, 403, "Changes need the Datastar-Request header or a JSON body.")
+
+# %% ../../../nbs/33_web_checks.ipynb #bfd8d934
+def guard_refused(req: Request, cls: type, spec=None) -> Response | None:
+    "A 403 unless the user of `req` may use `cls` (its `model_config['auth']`; a `scope='user'` entity needs someone signed in) and fire `spec` (its `auth`)."
+    user = user_of(req)
+    for g in (cls.model_config.get("auth"), True if entity_scope(cls) == Scope.USER else None, getattr(spec, "auth", None)):
+        if (why := refusal(g, user)) is not None:
+            if user is None and not req.app.state.sm.settings.auth: why = "This needs someone signed in, and authentication is off (auth = false)."
+            return refuse(req, 403, why)
+    return None
+
 
 # %% ../../../nbs/33_web_checks.ipynb #25fce6d0
 def json_object(text: str | bytes) -> dict:

@@ -19,7 +19,7 @@ from ...app.jobs import job_signals
 from ...app.uow import NotFound
 from ..persistence.client import browser_state, run_in_browser_state
 from ...app.history import acting_as
-from .checks import foreign, json_object, key_for, origin_of, refuse, session_id, status_of, url_root
+from .checks import foreign, guard_refused, json_object, key_for, origin_of, refuse, session_id, status_of, url_root
 from ..sse_datastar import SSE_HEADERS, patch_elements, patch_signals
 from ..ui.fields import is_json
 
@@ -102,6 +102,7 @@ async def run_event(req: Request, cls: type, spec: EventSpec, key: str | None = 
     "Check, bind and run `spec` on `cls[key]` (default: the instance `req` addresses) as `who` (default: `origin_of(req)`); the SSE answer, or an error response."
     rt: Runtime = req.app.state.sm
     if why := foreign(req): return refuse(req, 403, why)
+    if who != "admin" and (refused := guard_refused(req, cls, spec)): return refused   # the admin acts as the operator
     if req.method.lower() != spec.method:
         r = refuse(req, 405, f"{spec.name} takes {spec.method.upper()}."); r.headers["Allow"] = spec.method.upper(); return r
     in_browser = entity_store(cls) in BROWSER_STORES   # its state comes with the request; the server keeps none

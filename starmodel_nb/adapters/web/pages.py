@@ -10,16 +10,17 @@ import json
 from datastar_py import ServerSentEventGenerator as SSE
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from fasthtml.common import FT, Meta
+from fasthtml.common import A, Button, Div, FT, Meta, Span, to_xml
+from urllib.parse import quote
 from ...core import BROWSER_STORES, Scope, StateStore, entity_scope, entity_slug, entity_store, prefixed, public_fields, signals_of
 from ...app.runtime import Runtime
 from ..assets import asset_headers
-from .checks import NO_STORE, is_datastar, key_for, refuse, session_id, status_of, url_root
+from .checks import NO_STORE, guard_refused, is_datastar, key_for, refuse, session_id, status_of, url_root, user_of
 from ..sse_datastar import SSE_HEADERS
 from ..ui.fields import label
 
 # %% auto #0
-__all__ = ['page_headers', 'page', 'redirect', 'page_endpoint', 'kept_in_browser', 'page_signals', 'index_endpoint']
+__all__ = ['page_headers', 'auth_bar', 'page', 'redirect', 'page_endpoint', 'kept_in_browser', 'page_signals', 'index_endpoint']
 
 # %% ../../../nbs/33b_web_pages.ipynb #ceea7fb8
 def page_headers(rt: Runtime, prefix: str) -> list:
@@ -27,11 +28,24 @@ def page_headers(rt: Runtime, prefix: str) -> list:
     s = rt.settings
     return asset_headers(s.assets, prefix, rt.hub.epoch, rt.hub.seq, s.theme, s.mode)
 
+def auth_bar(req: Request) -> str:
+    "The signed-in user and a sign-out button, or links to sign in and up (HTML; empty without authentication)."
+    rt = req.app.state.sm
+    if rt.users is None: return ""
+    prefix, user = url_root(rt.settings, req), user_of(req)
+    if user is None:
+        links = [A("Sign in", href=f"{prefix}/login?next={quote(req.url.path)}", cls="uk-btn uk-btn-default uk-btn-sm")]
+        if rt.settings.auth_signup: links.append(A("Sign up", href=f"{prefix}/signup", cls="uk-btn uk-btn-default uk-btn-sm"))
+        return to_xml(Div(*links, id="sm-auth-bar", cls="flex justify-end gap-2"))
+    return to_xml(Div(Span(f"Signed in as {user.name}", id="sm-user", cls="text-sm"),
+                      Button("Sign out", id="sm-signout", cls="uk-btn uk-btn-default uk-btn-sm", **{"data-on:click": f"@post('{prefix}/logout')"}),
+                      id="sm-auth-bar", cls="flex justify-end items-center gap-2"))
+
 def page(req: Request, title: str, content: str, signals: dict | None = None) -> Response:
     "A full page titled `title` around `content` (HTML), with `signals` for Datastar."
     rt: Runtime = req.app.state.sm
     prefix = url_root(rt.settings, req)
-    with prefixed(prefix): return HTMLResponse(rt.ui.render_page(title, content, page_headers(rt, prefix), signals), headers=NO_STORE)
+    with prefixed(prefix): return HTMLResponse(rt.ui.render_page(title, auth_bar(req) + content, page_headers(rt, prefix), signals), headers=NO_STORE)
 
 # %% ../../../nbs/33b_web_pages.ipynb #18153a70
 def redirect(req: Request, path: str) -> Response:
@@ -48,6 +62,8 @@ async def page_endpoint(req: Request) -> Response:
     cls = rt.entity(req.path_params["slug"])
     if cls is None or entity_scope(cls) == Scope.RECORD: return refuse(req, 404, "Not found.")
     if req.method != "GET": return refuse(req, 405, "Pages are read with GET.")
+    if refused := guard_refused(req, cls):
+        return redirect(req, f"/login?next=/{entity_slug(cls)}") if user_of(req) is None and rt.users is not None else refused
     key, _ = key_for(cls, req)
     prefix, hdrs = url_root(rt.settings, req), page_headers(rt, url_root(rt.settings, req))
     try: got = await rt.repo_for(cls).get(cls, key)
@@ -56,7 +72,7 @@ async def page_endpoint(req: Request) -> Response:
         return refuse(req, status, str(e))
     obj, version = got if got is not None else (cls(), 0)
     if entity_store(cls) in BROWSER_STORES: hdrs = [kept_in_browser(cls), *hdrs]   # before the script that reads it
-    with prefixed(prefix): html = rt.ui.render_page(label(cls.__name__), rt.ui.render_view(obj, version, rt.hub.epoch), hdrs, page_signals(rt, obj, key))
+    with prefixed(prefix): html = rt.ui.render_page(label(cls.__name__), auth_bar(req) + rt.ui.render_view(obj, version, rt.hub.epoch), hdrs, page_signals(rt, obj, key))
     return HTMLResponse(html, headers=NO_STORE)
 
 def kept_in_browser(cls) -> FT:

@@ -17,7 +17,7 @@ from ...app.runtime import Runtime
 from ...app.uow import NotFound, UnitOfWork
 from ...app.bus import channel_for
 from ...app.history import acting_as
-from .checks import NO_STORE, is_datastar, json_object, mutation_refused, origin_of, refuse, status_of, url_root, wants_json
+from .checks import NO_STORE, guard_refused, is_datastar, json_object, mutation_refused, origin_of, refuse, status_of, url_root, wants_json
 from .events import run_event
 from .pages import page, page_signals, redirect
 from ..persistence.sql import int_bounds
@@ -188,6 +188,7 @@ async def delete_record(req: Request, cls: type, key) -> Response:
 async def collection_endpoint(req: Request) -> Response:
     "/{plural}: GET lists, POST creates."
     cls = req.app.state.sm.collection(req.path_params["slug"])
+    if refused := guard_refused(req, cls): return refused
     if req.method == "GET": return await list_records(req, cls)
     if req.method == "POST":
         if r := mutation_refused(req): return r                       # before the origin: a refused request gets no session
@@ -199,6 +200,7 @@ async def record_endpoint(req: Request) -> Response:
     "/{plural}/{id}: GET reads, PATCH/PUT update, DELETE deletes; `/{plural}/new` is the empty form."
     rt: Runtime = req.app.state.sm
     cls, ident = rt.collection(req.path_params["slug"]), req.path_params["ident"]
+    if refused := guard_refused(req, cls): return refused
     if ident == "new" and req.method == "GET": return page(req, f"New {label(cls.__name__).lower()}", rt.ui.record_form(cls))
     key = record_key(cls, ident)
     if key is None or key == "new": return refuse(req, 404, "Not found.")
@@ -216,6 +218,7 @@ async def record_action_endpoint(req: Request) -> Response:
     cls = rt.collection(req.path_params["slug"])
     key, name = record_key(cls, req.path_params["ident"]), req.path_params["name"]
     if key is None: return refuse(req, 404, "Not found.")
+    if refused := guard_refused(req, cls): return refused
     if name == "edit" and req.method == "GET":
         try: obj, _ = await _get(rt, cls, key)
         except Exception as e: return failed(req, e)

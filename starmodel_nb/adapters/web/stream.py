@@ -12,11 +12,12 @@ from base64 import b64decode
 import itsdangerous
 from starlette.requests import Request, cookie_parser
 from starlette.responses import Response
-from ...core import Scope, entity_plural, entity_scope, prefixed, signals_from, signals_of
+from ...core import Scope, entity_plural, entity_scope, entity_slug, prefixed, signals_from, signals_of
 from ...app.bus import EntityChanged, viewer_channels
+from ...app.access import allowed, user_key
 from ...app.runtime import Hub, Runtime
 from ...app.jobs import Job, job_signals
-from .checks import SecurityHeaders, SessionCookies, foreign, refuse, session_id, url_root
+from .checks import SecurityHeaders, SessionCookies, foreign, refuse, session_id, session_user, url_root, user_of
 from ..sse_datastar import SSE_HEADERS, StreamsFull, Subscription
 
 # %% auto #0
@@ -80,7 +81,9 @@ async def stream_endpoint(req: Request, headers: list | None = None) -> Response
     "GET /_sm/stream: this browser's live stream (global changes and its session's), replaying after `since`."
     rt: Runtime = req.app.state.sm
     if why := foreign(req): return refuse(req, 403, why)
-    chans = viewer_channels(session_id(req, create=False))
+    user = user_of(req) if "sm.user" in req.scope else await session_user(rt, req.session)   # the gate skips the middleware
+    guarded = [entity_slug(c) for c in rt.entities().values() if c.model_config.get("auth") is not None and allowed(c.model_config["auth"], user)]
+    chans = viewer_channels(session_id(req, create=False), user_key(user) if user else None, guarded)
     try: since = int(req.query_params.get("since", ""))
     except ValueError: since = None
     try: sub = rt.hub.open(chans, url_root(rt.settings, req), req.client.host if req.client else "")
