@@ -11,13 +11,13 @@ from support import LiveServer
 SECRET = "auth-tests-secret-key-of-at-least-32-bytes-long"
 DS = {"Datastar-Request": "true"}
 
-class Tally(Entity):
+class AuthTally(Entity):
     model_config = {"scope": "user"}
     n: int = 0
     @event
     def bump(self): self.n += 1
 
-class Noticeboard(Entity):
+class AuthBoard(Entity):
     model_config = {"scope": "global"}
     note: str = ""
     @event(auth=True)
@@ -25,14 +25,14 @@ class Noticeboard(Entity):
     @event(auth="admin")
     def wipe(self): self.note = ""
 
-class Vault(Entity):
+class AuthVault(Entity):
     model_config = {"scope": "global", "auth": "admin"}
     gold: int = 0
     @event
     def deposit(self, amount: int = 1): self.gold += amount
 
 def make(tmp_path, **kw):
-    return create_app([Tally, Noticeboard, Vault], auth=True, admin=True, secret_key=SECRET, database_url=f"sqlite:///{tmp_path}/auth.db",
+    return create_app([AuthTally, AuthBoard, AuthVault], auth=True, admin=True, secret_key=SECRET, database_url=f"sqlite:///{tmp_path}/auth.db",
                       auth_scrypt_n=2 ** 12, **kw)
 
 def api(app, ip="127.0.0.1"):   # a script: JSON bodies, no Datastar header
@@ -41,8 +41,8 @@ def api(app, ip="127.0.0.1"):   # a script: JSON bodies, no Datastar header
 def test_sign_up_sign_in_guards_and_the_user_scope(tmp_path):
     app = make(tmp_path)
     ada, bob, anon = api(app), api(app), api(app)
-    assert anon.get("/tally/bump", headers=DS).status_code == 403
-    assert anon.get("/tally", follow_redirects=False).headers["location"] == "/login?next=/tally"
+    assert anon.get("/authtally/bump", headers=DS).status_code == 403
+    assert anon.get("/authtally", follow_redirects=False).headers["location"] == "/login?next=/authtally"
     r = ada.post("/signup", json={"name": "Ada", "password": "ada-password-1"})
     assert r.status_code == 200 and r.json() == {"user": {"id": 1, "name": "ada", "roles": []}}
     assert api(app).post("/signup", json={"name": "ada", "password": "another-one"}).status_code == 422   # taken
@@ -50,35 +50,35 @@ def test_sign_up_sign_in_guards_and_the_user_scope(tmp_path):
     assert api(app).post("/signup", json={"name": "carl", "password": "short"}).json()["detail"] == "A password is 8 to 256 characters."
     assert api(app).post("/signup", json={"name": ["x"], "password": {"a": 1}}).status_code == 422
     assert bob.post("/signup", json={"name": "bob", "password": "bob-password-1"}).status_code == 200
-    for _ in range(3): ada.get("/tally/bump", headers=DS)
-    bob.get("/tally/bump", headers=DS)
-    assert sorted((k, o.n) for k, o, _ in app.instances(Tally)) == [("user:1", 3), ("user:2", 1)]
+    for _ in range(3): ada.get("/authtally/bump", headers=DS)
+    bob.get("/authtally/bump", headers=DS)
+    assert sorted((k, o.n) for k, o, _ in app.instances(AuthTally)) == [("user:1", 3), ("user:2", 1)]
     again = api(app)                                                    # ada's second device: the same instance
     assert again.post("/login", json={"name": "ADA", "password": "ada-password-1"}).status_code == 200
-    assert '"n": 3' in again.get("/tally").text.replace("&quot;", '"')
-    assert ada.get("/noticeboard/pin?note=hello", headers=DS).status_code == 200
-    assert anon.get("/noticeboard/pin?note=spam", headers=DS).status_code == 403
-    w = bob.get("/noticeboard/wipe", headers=DS)
+    assert '"n": 3' in again.get("/authtally").text.replace("&quot;", '"')
+    assert ada.get("/authboard/pin?note=hello", headers=DS).status_code == 200
+    assert anon.get("/authboard/pin?note=spam", headers=DS).status_code == 403
+    w = bob.get("/authboard/wipe", headers=DS)
     assert (w.status_code, w.text) == (403, "This needs the role admin.")
-    assert bob.get("/vault/deposit", headers=DS).status_code == 403 and bob.get("/vault").status_code == 403
-    assert app.instance(Noticeboard).note == "hello"
+    assert bob.get("/authvault/deposit", headers=DS).status_code == 403 and bob.get("/authvault").status_code == 403
+    assert app.instance(AuthBoard).note == "hello"
     app.users.set_roles("bob", ["admin"])
     app.users._cache.clear()                                            # (its 2 s cache, for the test)
-    assert bob.get("/noticeboard/wipe", headers=DS).status_code == 200 and bob.get("/vault/deposit", headers=DS).status_code == 200
+    assert bob.get("/authboard/wipe", headers=DS).status_code == 200 and bob.get("/authvault/deposit", headers=DS).status_code == 200
 
 def test_the_control_plane_acts_as_a_user(tmp_path):
     app = make(tmp_path)
     app.users.add("ada", "ada-password-1"); app.users.add("root", "root-password-1", roles=["admin"])
-    app.as_user("ada").fire(Tally, "bump"); app.as_user("ada").fire(Tally, "bump")
-    assert app.as_user("ada").instance(Tally).n == 2 and app.as_user("root").instance(Tally).n == 0
-    with pytest.raises(PermissionError, match="ada: This needs the role admin."): app.as_user("ada").fire(Noticeboard, "wipe")
-    with pytest.raises(PermissionError): app.as_user("ada").edit(Vault)
-    app.as_user("root").fire(Vault, "deposit", amount=5)
-    assert app.instance(Vault).gold == 5
+    app.as_user("ada").fire(AuthTally, "bump"); app.as_user("ada").fire(AuthTally, "bump")
+    assert app.as_user("ada").instance(AuthTally).n == 2 and app.as_user("root").instance(AuthTally).n == 0
+    with pytest.raises(PermissionError, match="ada: This needs the role admin."): app.as_user("ada").fire(AuthBoard, "wipe")
+    with pytest.raises(PermissionError): app.as_user("ada").edit(AuthVault)
+    app.as_user("root").fire(AuthVault, "deposit", amount=5)
+    assert app.instance(AuthVault).gold == 5
     with pytest.raises(LookupError): app.as_user("nobody")
     c = api(app)
     c.post("/login", json={"name": "ada", "password": "ada-password-1"})
-    assert '"n": 2' in c.get("/tally").text.replace("&quot;", '"')
+    assert '"n": 2' in c.get("/authtally").text.replace("&quot;", '"')
 
 def test_the_admin_is_for_admins_and_without_auth_for_this_machine(tmp_path):
     app = make(tmp_path)
@@ -90,7 +90,7 @@ def test_the_admin_is_for_admins_and_without_auth_for_this_machine(tmp_path):
     root = api(app, ip="203.0.113.10")                                  # an admin may use it from anywhere
     root.post("/login", json={"name": "root", "password": "root-password-1"})
     assert root.get("/admin").status_code == 200
-    plain = create_app([Noticeboard], admin=True, secret_key=SECRET, database_url=f"sqlite:///{tmp_path}/plain.db")
+    plain = create_app([AuthBoard], admin=True, secret_key=SECRET, database_url=f"sqlite:///{tmp_path}/plain.db")
     assert api(plain, ip="203.0.113.9").get("/admin").status_code == 403 and api(plain).get("/admin").status_code == 200
     assert api(plain).get("/login").status_code == 404                  # no sign-in without auth
 
@@ -115,12 +115,12 @@ def test_hashes_never_leave_the_users_table(tmp_path, caplog):
     c = api(app)
     c.post("/signup", json={"name": "ada", "password": "ada-password-1"})
     app.users.set_roles("ada", ["admin"]); app.users._cache.clear()
-    c.get("/tally/bump", headers=DS); c.get("/noticeboard/pin?note=hi", headers=DS)
+    c.get("/authtally/bump", headers=DS); c.get("/authboard/pin?note=hi", headers=DS)
     with app.users.engine.connect() as conn:
         from sqlalchemy import text
         hashed = conn.execute(text("SELECT hash FROM sm_users")).scalar()
     assert hashed.startswith("scrypt$")
-    seen = [c.get(p).text for p in ("/", "/tally", "/noticeboard", "/admin", "/admin/_history", "/admin/tally", "/login", "/signup")]
+    seen = [c.get(p).text for p in ("/", "/authtally", "/authboard", "/admin", "/admin/_history", "/admin/authtally", "/login", "/signup")]
     seen += [c.get(p, headers={"Accept": "application/json"}).text for p in ("/admin/_history",)]
     seen += [repr(app.history()), repr(app.users.list()), caplog.text]
     salt_and_key = hashed.split("$")[-2:]
@@ -130,18 +130,18 @@ def test_hashes_never_leave_the_users_table(tmp_path, caplog):
 
 @pytest.fixture
 def server(assets, tmp_path):
-    app = create_app([Tally, Noticeboard, Vault], auth=True, admin=True, assets=assets, secret_key=SECRET,
+    app = create_app([AuthTally, AuthBoard, AuthVault], auth=True, admin=True, assets=assets, secret_key=SECRET,
                      database_url=f"sqlite:///{tmp_path}/browser.db", auth_scrypt_n=2 ** 12)
     with LiveServer(app) as srv: yield srv
 
 def _value(page, want: int):
-    page.wait_for_function(f"document.getElementById('sm-tally-n').textContent.trim() === '{want}'", polling=50, timeout=20_000)
+    page.wait_for_function(f"document.getElementById('sm-authtally-n').textContent.trim() === '{want}'", polling=50, timeout=20_000)
 
 def _sign(page, url: str, kind: str, name: str, password: str):
-    page.goto(f"{url}/{kind}?next=/tally")
+    page.goto(f"{url}/{kind}?next=/authtally")
     page.fill("#sm-auth-name", name); page.fill("#sm-auth-password", password)
     page.click("#sm-auth button[type=submit]")
-    page.wait_for_url(f"{url}/tally", timeout=20_000)
+    page.wait_for_url(f"{url}/authtally", timeout=20_000)
     page.wait_for_selector("#sm-user", timeout=20_000)
 
 def test_two_browsers_of_one_user_follow_and_another_user_is_kept_apart(browser, server):
@@ -157,8 +157,8 @@ def test_two_browsers_of_one_user_follow_and_another_user_is_kept_apart(browser,
     _value(ada1, 2); _value(ada2, 2)                                  # the other device follows
     bob.get_by_role("button", name="Bump").click(); _value(bob, 1)
     ada1.wait_for_timeout(300)
-    assert ada1.inner_text("#sm-tally-n").strip() == ada2.inner_text("#sm-tally-n").strip() == "2"
-    wipe = bob.evaluate("fetch('/noticeboard/wipe', {headers: {'Datastar-Request': 'true'}}).then(r => r.status)")
+    assert ada1.inner_text("#sm-authtally-n").strip() == ada2.inner_text("#sm-authtally-n").strip() == "2"
+    wipe = bob.evaluate("fetch('/authboard/wipe', {headers: {'Datastar-Request': 'true'}}).then(r => r.status)")
     assert wipe == 403
     assert bob.goto(server.url + "/admin").status == 403
     assert hub.listeners("user:1") == 2
@@ -168,4 +168,4 @@ def test_two_browsers_of_one_user_follow_and_another_user_is_kept_apart(browser,
     ada1.wait_for_timeout(300)
     assert hub.listeners("user:1") == 1                               # that browser's stream closed; the other device keeps its own
     ada1.get_by_role("button", name="Bump").click(); _value(ada1, 3)
-    assert ada2.goto(server.url + "/tally").url.startswith(server.url + "/login")   # signed out: back to the sign-in
+    assert ada2.goto(server.url + "/authtally").url.startswith(server.url + "/login")   # signed out: back to the sign-in

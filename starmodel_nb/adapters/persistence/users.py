@@ -105,6 +105,12 @@ def check(self: SQLUsers, name: str, password: str) -> User | None:
 
 # %% ../../../nbs/26_persist_users.ipynb #5ed14976
 @patch
+def peek(self: SQLUsers, user_id: int) -> tuple[bool, User | None]:
+    "`(True, user)` if `get(user_id)` would answer from memory (no database, so no worker thread needed), else `(False, None)`."
+    hit = self._cache.get(user_id)
+    return (True, hit[1]) if hit is not None and hit[0] > time.monotonic() else (False, None)
+
+@patch
 def get(self: SQLUsers, user_id: int) -> User | None:
     "The user with id `user_id` (`None` if removed), remembered for `cache_seconds`."
     now = time.monotonic()

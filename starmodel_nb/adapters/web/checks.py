@@ -55,6 +55,7 @@ async def session_user(rt, session: dict) -> User | None:
     "The user `session` is signed in as, asked of the app's users (one since removed is nobody); `None` without authentication."
     uid = session.get("uid")
     if rt.users is None or type(uid) is not int: return None
+    if (peek := getattr(rt.users, "peek", None)) is not None and (got := peek(uid))[0]: return got[1]   # remembered: no thread
     return await asyncio.to_thread(rt.users.get, uid)
 
 # %% ../../../nbs/33_web_checks.ipynb #f9af640e
