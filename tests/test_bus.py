@@ -24,7 +24,7 @@ async def listening(*buses):
     heard = {id(b): set() for b in buses}
     offs = [b.subscribe(lambda e, b=b: heard[id(b)].add(e.key)) for b in buses]
     for i, b in enumerate(buses): await b.publish(EntityChanged("warmup", f"w{i}", 0, {}, {}, "global"))
-    assert await settle(lambda: all(len(h) == len(buses) for h in heard.values()))
+    assert await settle(lambda: all(len(h) == len(buses) for h in heard.values()), timeout=30)   # a listener may take a while to start on a busy machine
     for off in offs: off()
 
 async def settle(cond, timeout: float = 5.0) -> bool:
