@@ -104,6 +104,12 @@ def _custom_stores(s: Settings, plugins: Plugins, given: dict | None, classes) -
 # %% ../nbs/40_factory.ipynb #f4c7a002
 HISTORIES = ("auto", "memory", "sql", "off")
 
+def _sql_engine(s: Settings, classes, repo_for, share: bool = True):
+    "The engine of the SQL entities among `classes` (if any, and `share`), else a new one on `database_url`: for the tables the app keeps beside them."
+    from starmodel_nb.adapters.persistence.sql import make_engine
+    sql = [c for c in classes if entity_store(c) == StateStore.SERVER_SQL]
+    return repo_for(sql[0]).engine if sql and share else make_engine(s.database_url)
+
 def _history(s: Settings, classes, repo_for) -> History:
     "The history the settings ask for (see above); a SQL one shares the SQL entities' engine."
     if s.history not in HISTORIES: raise ValueError(f"history = {s.history!r}: use one of {', '.join(HISTORIES)}")
@@ -112,9 +118,8 @@ def _history(s: Settings, classes, repo_for) -> History:
     memory_db = s.database_url in ("sqlite://", "sqlite:///:memory:")   # gone with the process, and one connection for all
     if s.history == "memory" or (s.history == "auto" and (not sql or memory_db)): return MemoryHistory(s.history_size)
     from starmodel_nb.adapters.persistence.history import SQLHistory
-    from starmodel_nb.adapters.persistence.sql import make_engine
     from sqlalchemy.exc import OperationalError
-    h = SQLHistory(repo_for(sql[0]).engine if sql and not memory_db else make_engine(s.database_url))
+    h = SQLHistory(_sql_engine(s, classes, repo_for, share=not memory_db))
     try: h.prepare()                                  # at start, like the entity tables: not on a request's path
     except OperationalError as e: log.warning("history table not checked (%s): it is made once the database answers", e.orig)
     return h
@@ -176,10 +181,8 @@ def _renderer(s: Settings, plugins: Plugins, ui):
 def _users(s: Settings, classes, repo_for):
     "With `auth`: the app's users in its SQL database (the SQL entities' engine, else one on `database_url`), their table made now."
     from starmodel_nb.adapters.persistence.users import SQLUsers
-    from starmodel_nb.adapters.persistence.sql import make_engine
     from sqlalchemy.exc import OperationalError
-    sql = [c for c in classes if entity_store(c) == StateStore.SERVER_SQL]
-    users = SQLUsers(repo_for(sql[0]).engine if sql else make_engine(s.database_url), n=s.auth_scrypt_n)
+    users = SQLUsers(_sql_engine(s, classes, repo_for), n=s.auth_scrypt_n)
     try: users.prepare()
     except OperationalError as e: log.warning("users table not checked (%s): sign-in answers 503 until the database answers", e.orig)
     return users
@@ -213,6 +216,6 @@ def create_app(entities: list | None = None, settings: Settings | None = None, u
     if s.admin: print("starmodel_nb: the admin is on at /admin; " + ("it answers users with the admin role" if s.auth else
                                                                     "with no authentication configured it answers this machine only"))
     app = build_app(rt, secret, [*admin_routes(), *ps.listed("routes")], startup=[partial(_connect, rt, kind)])
-    app.state.auth_attempts, app.state.auth_kdf = Attempts(s.auth_window), asyncio.Semaphore(os.cpu_count() or 2)
+    if s.auth: app.state.auth_attempts, app.state.auth_kdf = Attempts(s.auth_window), asyncio.Semaphore(os.cpu_count() or 2)   # the sign-in's
     return _plugged(app, ps)
 

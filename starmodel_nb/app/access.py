@@ -8,9 +8,10 @@ Docs: https://starmodel.github.io/starmodel_nb/access.html.md"""
 from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
+from ..core import Scope, entity_scope
 
 # %% auto #0
-__all__ = ['User', 'user_key', 'allowed', 'refusal', 'Users']
+__all__ = ['User', 'user_key', 'allowed', 'refusal', 'entity_refusal', 'Users']
 
 # %% ../../nbs/16_access.ipynb #c459a030
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,12 @@ def refusal(guard: Any, user: User | None) -> str | None:
     if user is None: return "Sign in to do this."
     if isinstance(guard, tuple): return f"This needs the role {' or '.join(guard)}."
     return "You may not do this."
+
+def entity_refusal(cls: type, user: User | None, spec=None) -> str | None:
+    "Why `user` may not use `cls` (its `model_config['auth']`; a `scope='user'` entity needs someone signed in) or fire `spec` (its `auth`); `None` if they may."
+    for g in (cls.model_config.get("auth"), True if entity_scope(cls) == Scope.USER else None, getattr(spec, "auth", None)):
+        if (why := refusal(g, user)) is not None: return why
+    return None
 
 # %% ../../nbs/16_access.ipynb #bf55a651
 class Users(Protocol):

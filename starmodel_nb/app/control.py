@@ -15,7 +15,7 @@ from .dispatcher import bind, find_event
 from .history import MASK, Change, Timeline, diff_of, origin, state_at
 from .reactions import committed
 from .jobs import Job
-from .access import User, Users, refusal, user_key
+from .access import User, Users, entity_refusal, user_key
 from .runtime import Runtime
 from .uow import UnitOfWork, Unfit
 
@@ -159,8 +159,7 @@ class ActingAs:
         raise ValueError(f"{cls.__name__} belongs to browser sessions, not users: use app.instance({cls.__name__}, key)")
     def check(self, cls: type, spec=None) -> None:
         "`PermissionError` unless this user passes the guards of `cls` (and of `spec`)."
-        for g in (cls.model_config.get("auth"), getattr(spec, "auth", None)):
-            if (why := refusal(g, self.user)) is not None: raise PermissionError(f"{self.user.name}: {why}")
+        if (why := entity_refusal(cls, self.user, spec)) is not None: raise PermissionError(f"{self.user.name}: {why}")
     def instance(self, cls: type):
         self.check(cls); return self.cp.instance(cls, self.key(cls))
     def edit(self, cls: type) -> Edit:

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from ...app.access import User
 from ..persistence.users import UserError
 from ..sse_datastar import SSE_HEADERS, patch_elements
-from .checks import NO_STORE, json_object, mutation_refused, refuse, session_id, session_user, url_root, user_of, wants_json
+from .checks import NO_STORE, is_datastar, json_object, mutation_refused, refuse, session_id, session_user, url_root, user_of, wants_json
 from .pages import page, redirect
 
 # %% auto #0
@@ -81,9 +81,15 @@ async def login_page(req: Request) -> Response:
     return page(req, "Sign in" if kind == "login" else "Sign up", to_xml(auth_form(kind, url_root(rt.settings, req), _next(req.query_params.get("next")))))
 
 # %% ../../../nbs/37_web_auth.ipynb #3b2285af
+def _json_body(req: Request) -> bool: return req.headers.get("content-type", "").startswith("application/json")
+
+def _scripted(req: Request) -> bool:
+    "Whether `req` is a script's (a JSON body, not Datastar): answered in JSON."
+    return _json_body(req) and not is_datastar(req)
+
 async def _credentials(req: Request) -> dict:
     "The posted name, password and next, from a form or a JSON body; `UserError` if neither."
-    if req.headers.get("content-type", "").startswith("application/json"): data = json_object(await req.body())
+    if _json_body(req): data = json_object(await req.body())
     else: data = {k: v for k, v in (await req.form()).items()}   # a file posted instead of text is refused below
     if not all(isinstance(data.get(k, ""), str) for k in ("name", "password", "next")): raise UserError("name and password are text.")
     return data
@@ -91,8 +97,8 @@ async def _credentials(req: Request) -> dict:
 def _answer(req: Request, kind: str, status: int, msg: str, data: dict, retry: float | None = None) -> Response:
     "A refusal: JSON, or the form again with `msg` for Datastar."
     hdrs = {"Retry-After": str(int(retry) + 1)} if retry else {}
-    if not req.headers.get("datastar-request") == "true":
-        if req.headers.get("content-type", "").startswith("application/json"): return JSONResponse({"detail": msg}, status, headers={**NO_STORE, **hdrs})
+    if _scripted(req): return JSONResponse({"detail": msg}, status, headers={**NO_STORE, **hdrs})
+    if not is_datastar(req):
         r = refuse(req, status, msg); r.headers.update(hdrs); return r
     form = auth_form(kind, url_root(req.app.state.sm.settings, req), _next(data.get("next")), data.get("name", "")[:40], msg)
     return Response(patch_elements(to_xml(form)), headers={**SSE_HEADERS, **hdrs})
@@ -101,7 +107,7 @@ def signed_in(req: Request, user: User, next_: str) -> Response:
     "Rotate the session to a new one signed in as `user`, and send the browser to `next_` (JSON: the user)."
     req.session.clear()
     req.session.update(sm=secrets.token_urlsafe(18), uid=user.id)
-    if wants_json(req) or req.headers.get("content-type", "").startswith("application/json") and req.headers.get("datastar-request") != "true":
+    if wants_json(req) or _scripted(req):
         return JSONResponse({"user": {"id": user.id, "name": user.name, "roles": list(user.roles)}})
     return redirect(req, next_)
 
@@ -147,8 +153,7 @@ async def logout(req: Request) -> Response:
     if r := mutation_refused(req): return r
     if (sid := req.session.get("sm")) is not None: req.app.state.sm.hub.drop_channel(f"session:{sid}")
     req.session.clear()
-    if req.headers.get("content-type", "").startswith("application/json") and req.headers.get("datastar-request") != "true":
-        return JSONResponse({"user": None})
+    if _scripted(req): return JSONResponse({"user": None})
     return redirect(req, "/")
 
 # %% ../../../nbs/37_web_auth.ipynb #c43c45b4

@@ -17,7 +17,7 @@ from ...app.bus import channel_for
 from ...app.dispatcher import Invalid
 from ...app.uow import Conflict, NotFound, Unavailable, Unfit
 from ...app.jobs import Busy
-from ...app.access import User, refusal, user_key
+from ...app.access import User, entity_refusal, user_key
 
 # %% auto #0
 __all__ = ['NO_STORE', 'INNER', 'FRAME_ANCESTORS', 'url_root', 'session_id', 'key_for', 'user_of', 'session_user', 'refuse',
@@ -107,11 +107,9 @@ def mutation_refused(req: Request) -> Response | None:
 def guard_refused(req: Request, cls: type, spec=None) -> Response | None:
     "A 403 unless the user of `req` may use `cls` (its `model_config['auth']`; a `scope='user'` entity needs someone signed in) and fire `spec` (its `auth`)."
     user = user_of(req)
-    for g in (cls.model_config.get("auth"), True if entity_scope(cls) == Scope.USER else None, getattr(spec, "auth", None)):
-        if (why := refusal(g, user)) is not None:
-            if user is None and not req.app.state.sm.settings.auth: why = "This needs someone signed in, and authentication is off (auth = false)."
-            return refuse(req, 403, why)
-    return None
+    if (why := entity_refusal(cls, user, spec)) is None: return None
+    if user is None and not req.app.state.sm.settings.auth: why = "This needs someone signed in, and authentication is off (auth = false)."
+    return refuse(req, 403, why)
 
 
 # %% ../../../nbs/33_web_checks.ipynb #25fce6d0
