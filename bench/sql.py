@@ -1,6 +1,6 @@
 """SQL store figures, in one run.
 
-- Event requests/s of one record event (`GET /tallys/{id}/increment`, `n += 1`) on SQLite and on Postgres, on one hot row
+- Event requests/s of one record event (`GET /tallies/{id}/increment`, `n += 1`) on SQLite and on Postgres, on one hot row
   and on rows spread over 1,000 keys (each request a random one), against
   - the same event on the memory store (a global counter: its rate does not depend on the key), target >= 0.5x;
   - the same read-modify-write written by hand with FastHTML + SQLModel + datastar-py (a `def` route: `Session`, `get`,
@@ -59,7 +59,7 @@ with Session(engine) as s:
 
 app = FastHTML()
 
-@app.get("/tallys/{{id}}/increment")
+@app.get("/tallies/{{id}}/increment")
 def increment(id: int):
     with Session(engine) as s:
         t = s.get(Tally, id)
@@ -68,16 +68,16 @@ def increment(id: int):
         return DatastarResponse([SSE.patch_signals({{"tally": {{"n": t.n}}}}), SSE.patch_elements(to_xml(Span(t.n, id=f"tally-{{id}}")))])
 '''
 SPREAD = f'''
-request = function() return wrk.format(nil, "/tallys/" .. math.random(1, {ROWS}) .. "/increment") end
+request = function() return wrk.format(nil, "/tallies/" .. math.random(1, {ROWS}) .. "/increment") end
 '''
 
 def start(work: Path, name: str, url: str) -> AppProcess:
     "The app `name` (`sm` or `hand`) on `url`, its {ROWS} rows in place."
-    if name == "hand": return AppProcess(work, "bench_sql_hand:app", {"BENCH_DATABASE_URL": url}, "/tallys/1/increment")
+    if name == "hand": return AppProcess(work, "bench_sql_hand:app", {"BENCH_DATABASE_URL": url}, "/tallies/1/increment")
     import httpx
-    s = AppProcess(work, "bench_sql_app:app", {"STARMODEL_DATABASE_URL": url}, "/tallys")
+    s = AppProcess(work, "bench_sql_app:app", {"STARMODEL_DATABASE_URL": url}, "/tallies")
     with httpx.Client(base_url=s.url, headers={"Accept": "application/json"}) as c:
-        for _ in range(ROWS): c.post("/tallys", json={"n": 0}).raise_for_status()
+        for _ in range(ROWS): c.post("/tallies", json={"n": 0}).raise_for_status()
     return s
 
 def applied(url: str) -> int:
@@ -93,7 +93,7 @@ def events(work: Path, dbs: dict, sides: tuple, seconds: float, rounds: int) -> 
     apps = {"memory": ("sm", dbs["sqlite"]("memory")), **{f"{side} {db}": (side, mk(f"{side}-{db}")) for side in sides for db, mk in dbs.items()}}
     servers = {k: start(work, side, url) for k, (side, url) in apps.items()}
     script = work / "spread.lua"; script.write_text(SPREAD)
-    path = lambda k: "/hits/increment" if k == "memory" else "/tallys/1/increment"
+    path = lambda k: "/hits/increment" if k == "memory" else "/tallies/1/increment"
     answered = dict.fromkeys(servers, 0)
     try:
         for k, s in servers.items(): answered[k] += wrk_run(s.url + path(k), 1)[1]

@@ -164,9 +164,9 @@ def cases() -> dict:
     rows, objs, p = [(o, 1) for o in items()], items(), person()
     return {"list, 50 rows": (lambda: sm_list(rows), lambda: hand_list(objs)),
             "form, 30 fields (new)": (lambda: record_form(Person),
-                                      lambda: hand_form(BLANK, "New person", "@post('/persons', {contentType: 'form'})", "/persons")),
+                                      lambda: hand_form(BLANK, "New person", "@post('/people', {contentType: 'form'})", "/people")),
             "form, 30 fields (edit)": (lambda: record_form(Person, p),
-                                       lambda: hand_form(p, "Edit person 7", "@patch('/persons/7', {contentType: 'form'})", "/persons/7"))}
+                                       lambda: hand_form(p, "Edit person 7", "@patch('/people/7', {contentType: 'form'})", "/people/7"))}
 
 def batch_size(fns, seconds: float) -> int:
     "Calls per measurement so that the slower side takes about `seconds`."

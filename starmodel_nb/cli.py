@@ -21,8 +21,8 @@ from .adapters.persistence.sql import SchemaBehind, ensure_version, make_engine
 
 # %% auto #0
 __all__ = ['CliError', 'Unreachable', 'one_line', 'safe_url', 'load_app', 'open_engine', 'sql_entities', 'confirm', 'reset',
-           'shell_namespace', 'shell', 'entity_table', 'entities', 'describe', 'inspect_entity', 'app_to_serve',
-           'worker_app', 'run', 'assets', 'plugins_report', 'main']
+           'shell_namespace', 'shell', 'entity_table', 'columns', 'entities', 'describe', 'find_entities',
+           'inspect_entity', 'app_to_serve', 'worker_app', 'run', 'assets', 'plugins_report', 'main']
 
 # %% ../nbs/60_cli.ipynb #3fa06564
 class CliError(Exception):
@@ -82,12 +82,12 @@ def sql_entities() -> list[type]:
     return classes
 
 # %% ../nbs/60_cli.ipynb #e84d0868
-def confirm(prompt: str) -> None:
-    "Ask `prompt` on the terminal; raise `CliError` unless the answer is yes (or there is no terminal)."
-    if not sys.stdin.isatty(): raise CliError("refusing to drop tables without confirmation (stdin is not a terminal); pass --yes")
+def confirm(prompt: str, doing: str = "drop tables", undone: str = "nothing dropped") -> None:
+    "Ask `prompt` on the terminal before `doing` something; raise `CliError` (`undone`) unless the answer is yes (or there is no terminal)."
+    if not sys.stdin.isatty(): raise CliError(f"refusing to {doing} without confirmation (stdin is not a terminal); pass --yes")
     try: ok = input(prompt).strip().lower() in ("y", "yes")
     except EOFError: ok = False
-    if not ok: raise CliError("nothing dropped")
+    if not ok: raise CliError(undone)
 
 # %% ../nbs/60_cli.ipynb #4e5f6071
 def _recreate(conn) -> list[str]:
@@ -152,27 +152,33 @@ def _counts(s: Settings, classes) -> dict:
 
 # %% ../nbs/60_cli.ipynb #5b0c1d2e
 def _row(c: type, n: dict) -> tuple:
-    "`c`'s row of the entity table; `n` has the row counts of the SQL entities."
-    sql = c in n
+    "`c`'s row of the entity table; `n` has the counts of the entities kept in SQL or Redis."
     return (f"{c.__module__}.{c.__qualname__}", entity_store(c).name, entity_scope(c).value,
-            c.__table__.name if sql else "-", primary_key(c) if sql else "-", n[c] if sql else "-")
+            c.__table__.name if entity_store(c) == StateStore.SERVER_SQL else "-", primary_key(c) or "-", n.get(c, "-"))
 
 def entity_table(s: Settings) -> list[tuple]:
-    "One row per registered entity: name, store, scope and, for SQL, table, primary key and row count."
+    "One row per registered entity: name, store, scope, table (SQL), record key, and how many rows or instances SQL or Redis holds."
+    from starmodel_nb.cli_ops import redis_counts   # Redis, only for this command
     load_app(s.app)
-    n = _counts(s, sql_entities())
+    n = {**_counts(s, sql_entities()), **redis_counts(s)}
     return [("entity", "store", "scope", "table", "key", "rows"), *(_row(c, n) for c in registry)]
 
 # %% ../nbs/60_cli.ipynb #8e3f4051
-def _columns(rows) -> str:
+def columns(rows) -> str:
+    "`rows` (tuples) as text in aligned columns."
     w = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(str(v).ljust(k) for v, k in zip(r, w)).rstrip() for r in rows)
 
 def entities(s: Settings) -> None:
-    "Print `entity_table(s)` in columns."
+    "Print `entity_table(s)` in columns, with what a `?` or `-` count means; `Unreachable` when Redis does not answer."
     rows = entity_table(s)
-    print(_columns(rows))
-    if any(r[-1] == "?" for r in rows): print("? = could not count: the database is unreachable or the table is missing (`starmodel migrate`)")
+    print(columns(rows))
+    if any(r[-1] == "?" and r[1] == "SERVER_SQL" for r in rows[1:]):
+        print("? = could not count: the database is unreachable or the table is missing (`starmodel migrate`)")
+    if red := [r[0] for r in rows[1:] if r[-1] == "?" and r[1] != "SERVER_SQL"]:
+        raise Unreachable(f"cannot reach Redis at {safe_url(s.redis_url)}: {', '.join(red)} not counted")
+    if not s.redis_url and any(r[1] == "SERVER_REDIS" for r in rows[1:]):
+        print("- = kept in the app's process (memory, or the embedded fakeredis without a redis_url): see app.instances(...) there")
 
 # %% ../nbs/60_cli.ipynb #a1075acd
 _LIMITS = ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern", "max_digits", "decimal_places")
@@ -206,15 +212,19 @@ def describe(cls) -> str:
     events = [(s.name, "(" + ", ".join(f"{p.name}: {_type_name(p.annotation) if p.annotation is not p.empty else 'Any'}"
                                       + ("" if p.default is p.empty else f" = {p.default!r}") for p in s.params) + ")", _route(cls, s), _how(s))
               for s in cls.__sm_events__.values()]
-    ind = lambda rows: "\n".join("    " + l for l in _columns(rows).splitlines())
+    ind = lambda rows: "\n".join("    " + l for l in columns(rows).splitlines())
     return "\n".join(head + ["  fields", ind(fields) if fields else "    (none)", "  events", ind(events) if events else "    (none)"])
+
+def find_entities(name: str) -> list[type]:
+    "The registered entities named `name` (slug, class name or `module.Class`); `CliError` listing them if none is."
+    found = [c for c in registry if name in (entity_slug(c), c.__name__, f"{c.__module__}.{c.__qualname__}")]
+    if not found: raise CliError(f"no entity {name!r}: the entities are {', '.join(c.__name__ for c in registry) or '(none)'}")
+    return found
 
 def inspect_entity(s: Settings, name: str) -> None:
     "Print `describe` of the registered entity named `name` (its slug or class name)."
     load_app(s.app)
-    found = [c for c in registry if name in (entity_slug(c), c.__name__, f"{c.__module__}.{c.__qualname__}")]
-    if not found: raise CliError(f"no entity {name!r}: the entities are {', '.join(c.__name__ for c in registry) or '(none)'}")
-    print("\n\n".join(describe(c) for c in found))
+    print("\n\n".join(describe(c) for c in find_entities(name)))
 
 # %% ../nbs/60_cli.ipynb #00803ee0
 def app_to_serve(s: Settings):
@@ -359,6 +369,8 @@ def _parser(ps=None) -> argparse.ArgumentParser:
     i.set_defaults(go=_init)
     pl = sub.add_parser("plugins", help="the plugins loaded, with what each adds, and those that are not, with why (then it fails)")
     pl.set_defaults(go=lambda s, a: plugins_report(_loaded_plugins(s)))
+    from starmodel_nb.cli_ops import ops_parsers   # users, cache, doctor: a module of their own
+    ops_parsers(sub, app)
     if ps is not None: _plugin_commands(sub, app, ps)
     return p
 
@@ -375,7 +387,7 @@ def plugins_report(ps) -> None:
     "`starmodel plugins`: each loaded plugin with what it adds, each broken one with why; a broken one fails the command."
     from starmodel_nb.plugins import installed
     rows = [(p.name, _what(p)) for p in ps.loaded] + [(n, f"NOT LOADED: {why}") for n, why in ps.broken.items()]
-    print(_columns([("plugin", "adds")] + rows) if rows else f"no plugins (installed: {', '.join(installed()) or 'none'})")
+    print(columns([("plugin", "adds")] + rows) if rows else f"no plugins (installed: {', '.join(installed()) or 'none'})")
     if ps.broken: raise CliError(f"{len(ps.broken)} plugin(s) not loaded: {', '.join(ps.broken)}")
 
 
@@ -425,10 +437,17 @@ def main(argv: list[str] | None = None) -> int:
         if e.code: ps.report(say=lambda m: print(m, file=sys.stderr))   # a plugin's command may be missing for this
         return e.code or 0
     if not hasattr(a, "go"): getattr(a, "parser", p).print_help(); return 1
-    try: a.go(_settings(a), a); return 0
+    try: a.go(_settings(a), a); sys.stdout.flush(); return 0
     except (CliError, SchemaBehind, SQLAlchemyError) as e:
         print(f"starmodel: {one_line(e)}", file=sys.stderr)
         return 2 if isinstance(e, Unreachable) else 1
     except KeyboardInterrupt: return 130
+    except BrokenPipeError: return _closed_pipe()
+
+def _closed_pipe() -> int:
+    "The reader of our output went away (`starmodel entities | head -2`): stop quietly, as a program killed by SIGPIPE would (141)."
+    try: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the flush at exit does not fail again
+    except (OSError, ValueError): pass                                      # (no real stdout: a notebook's)
+    return 141
 
 if __name__ == "__main__" and not in_notebook(): sys.exit(main())

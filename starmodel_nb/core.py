@@ -6,27 +6,30 @@ Docs: https://starmodel.github.io/starmodel_nb/core.html.md"""
 
 # %% ../nbs/01_core.ipynb #221202df
 from __future__ import annotations
-import inspect, json, math, re, typing, warnings
+import inspect, json, math, re, secrets, types, typing, uuid, warnings
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from types import MappingProxyType
 from functools import cached_property, lru_cache
 from enum import Enum
-from typing import Any, Callable, ClassVar
+from typing import Annotated, Any, Callable, ClassVar
 from urllib.parse import quote
+import inflection
 from fastcore.basics import patch
-from pydantic import ConfigDict, TypeAdapter, create_model
+from pydantic import AfterValidator, ConfigDict, TypeAdapter, ValidationError, create_model
 from pydantic_core import to_jsonable_python
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelMetaclass
 
 # %% auto #0
 __all__ = ['BROWSER_STORES', 'METHODS', 'PATCH_MODES', 'registry', 'url_prefix', 'record_key', 'MAX_DEPTH', 'StateStore', 'Scope',
            'EventSpec', 'check_guard', 'EventMethod', 'event', 'every', 'Sig', 'entity_slug', 'Registry',
-           'entity_store', 'entity_scope', 'entity_plural', 'primary_key', 'ui_hidden', 'EntityMeta', 'Signals',
-           'Entity', 'public_fields', 'stored_state', 'mutable_fields', 'browser_safe', 'signals_of', 'signals_from',
-           'public_state', 'Action', 'prefixed', 'loads_strict', 'datastar_json', 'parse_key']
+           'entity_store', 'entity_scope', 'plural_of', 'entity_plural', 'primary_key', 'required_fields', 'new_key',
+           'ui_hidden', 'touched_fields', 'as_utc', 'EntityMeta', 'Signals', 'Entity', 'public_fields', 'stored_state',
+           'mutable_fields', 'text_fields', 'sortable_fields', 'browser_safe', 'signals_of', 'signals_from',
+           'public_state', 'Action', 'prefixed', 'loads_strict', 'datastar_json', 'parse_key', 'check_key']
 
 # %% ../nbs/01_core.ipynb #99e9658c
 class StateStore(str, Enum):
@@ -144,15 +147,21 @@ def entity_slug(cls) -> str:
     return cls.model_config.get("slug") or cls.__name__.lower()
 
 # %% ../nbs/01_core.ipynb #9e8d7c6b
+def _paths(cls) -> set[str]:
+    "The URL segments `cls` takes: its slug, and for a record entity its collection."
+    return {entity_slug(cls), *([entity_plural(cls)] if cls.model_config.get("scope") == Scope.RECORD else [])}
+
 class Registry:
     "Entity classes by slug, in definition order."
     def __init__(self): self._by_slug: dict[str, type] = {}
     def add(self, cls: type) -> None:
-        slug, old = entity_slug(cls), self._by_slug.get(entity_slug(cls))
-        if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
-            raise ValueError(f"{cls.__module__}.{cls.__qualname__}: the slug {slug!r} is taken by "
-                             f"{old.__module__}.{old.__qualname__}; set model_config['slug']")
-        self._by_slug[slug] = cls
+        name = lambda c: f"{c.__module__}.{c.__qualname__}"
+        for old in self._by_slug.values():
+            if name(old) == name(cls) or not (taken := _paths(cls) & _paths(old)): continue   # the same class again: replaced
+            if entity_slug(old) == entity_slug(cls):
+                raise ValueError(f"{name(cls)}: the slug {entity_slug(cls)!r} is taken by {name(old)}; set model_config['slug']")
+            raise ValueError(f"{name(cls)}: the URL /{taken.pop()} is taken by {name(old)}; set model_config['slug'] or ['plural']")
+        self._by_slug[entity_slug(cls)] = cls
     def get(self, slug: str) -> type | None: return self._by_slug.get(slug)
     def remove(self, cls: type) -> None: self._by_slug.pop(entity_slug(cls), None)
     def __iter__(self): return iter(list(self._by_slug.values()))
@@ -173,15 +182,39 @@ def entity_scope(cls) -> Scope:
     return cls.model_config["scope"]
 
 # %% ../nbs/01_core.ipynb #fecded0d
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
+
+def plural_of(cls) -> str:
+    "The slug of `cls` with its last word in the plural, by Rails' English rules (`Category` -> `categories`, `UserAnalytics` stays)."
+    slug, words = entity_slug(cls), _WORD.findall(cls.__name__)
+    last = words[-1].lower() if words and not cls.model_config.get("slug") else re.split(r"[^a-z0-9]", slug)[-1]
+    return slug[:len(slug) - len(last)] + inflection.pluralize(last) if last and slug.endswith(last) else inflection.pluralize(slug)
+
 def entity_plural(cls) -> str:
-    "The collection URL segment of a SQL entity: `model_config['plural']` or the slug + 's'."
-    return cls.model_config.get("plural") or entity_slug(cls) + "s"
+    "The collection URL segment of a record entity: `model_config['plural']`, else `plural_of(cls)` (kept on the class once it is defined)."
+    return cls.model_config.get("plural") or cls.__dict__.get("__sm_plural__") or plural_of(cls)
 
 def primary_key(cls) -> str | None:
-    "The primary key field of a SQL entity (else `None`)."
+    "The field naming each record of a record entity (a SQL table's primary key), else `None`."
     return cls.model_config.get("primary_key")
 
 # %% ../nbs/01_core.ipynb #8ad165e2
+def required_fields(cls) -> list[str]:
+    "The fields of `cls` with no default: a new instance must be given them."
+    return [k for k, f in cls.model_fields.items() if f.is_required()]
+
+def _scope(cls, store: StateStore) -> Scope:
+    "The scope `cls` declares, else the one its fields imply: records when some have no default (or a key is named), else its store's."
+    cfg, need = cls.model_config, [] if store == StateStore.SERVER_SQL else required_fields(cls)
+    try: scope = Scope(cfg.get("scope") or (Scope.RECORD if cfg.get("key") or need else _DEFAULT_SCOPE[store]))
+    except ValueError: raise ValueError(f"{cls.__name__}: unknown scope {cfg.get('scope')!r}") from None
+    if need and (scope != Scope.RECORD or store in BROWSER_STORES):
+        one = "one instance in each browser" if store in BROWSER_STORES else f"one instance per {scope.value}"
+        raise TypeError(f"{cls.__name__}: {', '.join(need)} {'has' if len(need) == 1 else 'have'} no default, so each {cls.__name__} "
+                        f"would be a record created with them; StateStore.{store.name} with scope {scope.value!r} keeps {one}, "
+                        "made from defaults alone: give them defaults" + ("" if store in BROWSER_STORES else ", or drop model_config['scope']"))
+    return scope
+
 def _store_scope(cls) -> tuple[StateStore, Scope]:
     "The store and scope `cls` declares, checked: an unknown store, a `CUSTOM` one naming no `backend`, or a scope it cannot have, is an error."
     cfg = cls.model_config
@@ -192,17 +225,19 @@ def _store_scope(cls) -> tuple[StateStore, Scope]:
         raise ValueError(f"{cls.__name__}: StateStore.CUSTOM entities name the plugin store that keeps them, e.g. \"backend\": \"mongo\"")
     if store != StateStore.CUSTOM and backend is not None:
         raise ValueError(f"{cls.__name__}: model_config['backend'] names a plugin store, for StateStore.CUSTOM entities only")
-    try: scope = Scope(cfg.get("scope") or (Scope.RECORD if cfg.get("key") else _DEFAULT_SCOPE[store]))
-    except ValueError: raise ValueError(f"{cls.__name__}: unknown scope {cfg.get('scope')!r}") from None
-    if scope == Scope.RECORD and store not in (StateStore.SERVER_SQL, StateStore.SERVER_REDIS):
-        raise ValueError(f"{cls.__name__}: scope 'record' needs SERVER_SQL, or SERVER_REDIS with a key field")
+    scope = _scope(cls, store)
     if scope == Scope.USER and store == StateStore.SERVER_SQL:
         raise ValueError(f"{cls.__name__}: a SQL row belongs to its primary key, not to a user: keep per-user state in memory, Redis or a plugin store")
     if store in BROWSER_STORES and scope != Scope.SESSION:
         raise ValueError(f"{cls.__name__}: StateStore.{store.name} keeps the state in each browser, so its scope is 'session' (that browser's)")
+    if store == StateStore.SERVER_SQL and scope != Scope.RECORD:
+        raise ValueError(f"{cls.__name__}: a SQL table holds records, one per primary key: drop model_config['scope']")
     return store, scope
 
 # %% ../nbs/01_core.ipynb #3048a20c
+_NO_PK = ("a SQL entity needs exactly one primary key field, e.g. `id: int | None = Field(default=None, primary_key=True)` "
+          "(or inherit one: `class {0}(Entity, BaseTable, table=True)` from fastsqlmodel gives a UUID `id`)")
+
 def _sql_key(cls, store: StateStore) -> str | None:
     "The primary key field of a SQL entity `cls` (else `None`); a table that is not `SERVER_SQL`, or the reverse, is an error."
     if (store == StateStore.SERVER_SQL) != bool(cls.model_config.get("table")):
@@ -210,23 +245,42 @@ def _sql_key(cls, store: StateStore) -> str | None:
                         f"declare `class {cls.__name__}(Entity, table=True)` with a primary key")
     if store != StateStore.SERVER_SQL: return None
     pks = [k for k, f in cls.model_fields.items() if getattr(f, "primary_key", False) is True]
-    if len(pks) != 1: raise TypeError(f"{cls.__name__}: a SQL entity needs exactly one primary key field, e.g. "
-                                      "`id: int | None = Field(default=None, primary_key=True)`")
+    if len(pks) != 1: raise TypeError(f"{cls.__name__}: " + _NO_PK.format(cls.__name__))
+    if (k := cls.model_config.get("key")) not in (None, pks[0]):
+        raise ValueError(f"{cls.__name__}: a table's records are named by its primary key {pks[0]!r}, not model_config['key'] = {k!r}")
     return pks[0]
 
 # %% ../nbs/01_core.ipynb #4d5e6f70
-def _declared_key(cls, store: StateStore, scope: Scope) -> str | None:
-    "The field naming each instance of a Redis entity of scope `record` (`model_config['key']`): a required `str` or `int`."
+def _key_fields(cls) -> list[str]:
+    "The fields that could name the records of `cls`: one named `id`, else those ending in `_id`."
+    return ["id"] if "id" in cls.model_fields else [k for k in cls.model_fields if k.endswith("_id")]
+
+def _record_key(cls, store: StateStore, scope: Scope) -> str | None:
+    "The field naming each record of `cls` (a record entity): `model_config['key']`, else `id` or the field ending in `_id`."
     k = cls.model_config.get("key")
-    if store != StateStore.SERVER_REDIS or scope != Scope.RECORD:
-        if k is not None: raise ValueError(f"{cls.__name__}: model_config['key'] names instances of SERVER_REDIS entities only")
+    if store == StateStore.SERVER_SQL or scope != Scope.RECORD:
+        if k is not None and store != StateStore.SERVER_SQL:
+            raise ValueError(f"{cls.__name__}: model_config['key'] names records, and {cls.__name__} has one instance per {scope.value}")
         return None
-    f = cls.model_fields.get(k) if k else None
-    if f is None or f.annotation not in (str, int) or not f.is_required():
-        raise TypeError(f"{cls.__name__}: scope 'record' on SERVER_REDIS needs model_config['key'], a required str or int field "
-                        f"naming each instance (e.g. `user_id: str` and \"key\": \"user_id\")")
+    if k is None and len(ks := _key_fields(cls)) > 1:
+        raise TypeError(f"{cls.__name__}: {', '.join(ks)} could each name its records: set model_config['key'] to one of them")
+    k = k or _key_fields(cls)[0]   # (a record entity with none is given a generated `id`)
+    f = cls.model_fields.get(k)
+    if f is None: raise TypeError(f"{cls.__name__}: model_config['key'] = {k!r} is not one of its fields")
+    if f.annotation not in (str, int, uuid.UUID) or (not f.is_required() and f.default_factory is None):
+        raise TypeError(f"{cls.__name__}.{k} names each record, so it is a str, int or UUID, given on create (no default) or "
+                        f"made by a default_factory; not {_type_text(f)}")
     return k
 
+def _type_text(f) -> str:
+    t = getattr(f.annotation, "__name__", str(f.annotation))
+    return t + ("" if f.is_required() else f" = {f.default!r}" if f.default_factory is None else " made by its default_factory")
+
+def new_key() -> str:
+    "A generated record key: 16 hex digits (64 random bits)."
+    return secrets.token_hex(8)
+
+# %% ../nbs/01_core.ipynb #e45ce492
 def ui_hidden(cls) -> set[str]:
     "The fields of `cls` its `model_config['ui']` hides (`hidden`, less those made `public`): kept server-side."
     ui = cls.model_config.get("ui") or {}
@@ -240,11 +294,26 @@ def _check_browser_kept(cls, store: StateStore) -> None:
     if bg := [s.name for s in cls.__sm_events__.values() if s.background]:
         raise TypeError(f"{cls.__name__}: {', '.join(bg)} cannot run in the background: the state is in the browser, only while a request lasts")
 
+# %% ../nbs/01_core.ipynb #c65c0323
+def touched_fields(cls) -> tuple[str, ...]:
+    "The datetime fields of a SQL entity whose column is marked to change on every update (`onupdate`/`server_onupdate`, as `updated_at`)."
+    cols = getattr(cls, "__table__", None)
+    return tuple(k for k in cls.model_fields if cols is not None and k in cols.c and _is_datetime(cls.model_fields[k])
+                 and (cols.c[k].onupdate is not None or cols.c[k].server_onupdate is not None))
+
+_VIEW_HINTS = ("table_view_fields", "detail_page_fields")   # FastSQLModel's `BaseTable`: the fields a list and a detail page show
+
+def _check_view_hints(cls) -> None:
+    "`table_view_fields` and `detail_page_fields` (class attributes), when set, name fields of `cls`."
+    for h in _VIEW_HINTS:
+        if bad := [k for k in getattr(cls, h, None) or () if k not in cls.model_fields]:
+            raise TypeError(f"{cls.__name__}.{h}: {', '.join(map(repr, bad))} {'is not a field' if len(bad) == 1 else 'are not fields'}")
+
 def _configure(cls) -> None:
     "Check and normalise `cls.model_config`, and collect the `@event`s of `cls` (by URL segment) into `__sm_events__`."
     cfg = cls.model_config
     store, scope = _store_scope(cls)
-    if (pk := _sql_key(cls, store) or _declared_key(cls, store, scope)) is not None: cfg["primary_key"] = pk
+    cfg["primary_key"] = _sql_key(cls, store) or _record_key(cls, store, scope)
     ttl = cfg.get("ttl")
     if ttl is not None and not (isinstance(ttl, (int, float)) and ttl > 0): raise ValueError(f"{cls.__name__}: ttl must be > 0 seconds")
     cfg.update(store=store, scope=scope, auth=check_guard(cls.__name__, cfg.get("auth")))
@@ -252,16 +321,61 @@ def _configure(cls) -> None:
     if scope in (Scope.SESSION, Scope.USER) and (timed := [s.name for s in cls.__sm_events__.values() if s.every]):
         raise ValueError(f"{cls.__name__}: @every {', '.join(timed)} would run for no one: scheduled events belong to global or record entities")
     if store in BROWSER_STORES: _check_browser_kept(cls, store)
+    _check_view_hints(cls)
+    type.__setattr__(cls, "__sm_plural__", plural_of(cls))
+    type.__setattr__(cls, "__sm_touched__", touched_fields(cls))
+
+# %% ../nbs/01_core.ipynb #97c3a852
+def as_utc(v: datetime | None) -> datetime | None:
+    "`v` as an aware datetime in UTC; a naive one is read as this process's local time (what `datetime.now()` gives)."
+    if v is None: return v
+    try: return v.astimezone(timezone.utc)
+    except (OverflowError, OSError): raise ValueError(f"{v.isoformat()} cannot be placed in UTC: it is out of range") from None
+
+_UTC = AfterValidator(as_utc)
+
+def _is_datetime(f) -> bool:
+    "Whether field `f` holds a plain `datetime` (or `datetime | None`): not pydantic's `NaiveDatetime` or `AwareDatetime`."
+    args = typing.get_args(f.annotation)
+    if typing.get_origin(f.annotation) in (typing.Union, types.UnionType) and type(None) in args and len(args) == 2:
+        return datetime in args
+    return f.annotation is datetime
+
+# %% ../nbs/01_core.ipynb #3f33d73e
+def _needs_id(cls) -> bool:
+    "Whether `cls` (as first built) has records and no field to name them: then it is given `id`, made by `new_key`."
+    if cls.model_config.get("table") or cls.model_config.get("key"): return False
+    try: store, scope = _store_scope(cls)
+    except (TypeError, ValueError): return False   # said when the class is configured
+    return scope == Scope.RECORD and not _key_fields(cls)
+
+def _additions(cls) -> tuple[dict, dict]:
+    "The annotations and defaults `cls` (as first built) must declare anew: its datetimes read into UTC, a generated `id`."
+    ann = {k: Annotated[f.annotation, _UTC] for k, f in cls.model_fields.items() if _is_datetime(f) and _UTC not in f.metadata}
+    vals = {k: cls.model_fields[k] for k in ann}
+    if _needs_id(cls): ann, vals["id"] = {"id": str, **ann}, Field(default_factory=new_key, description="Made when the record is created.")
+    return ann, vals
 
 # %% ../nbs/01_core.ipynb #bf2e361d
 _REPLACED = "This declarative base already contains a class with the same class name and module name"
 
 class EntityMeta(SQLModelMetaclass):
-    "Configures and registers each `Entity` subclass once SQLModel has built it."
+    "Builds each `Entity` subclass (again, if it implies fields it did not write: see `_additions`), then configures and registers it."
+    def __new__(mcs, name, bases, ns, **kw):
+        build = lambda d: super(EntityMeta, mcs).__new__(mcs, name, bases, d, **kw)
+        if not any(isinstance(b, EntityMeta) for b in bases): return build(ns)
+        keep = {**ns, "__annotations__": dict(ns.get("__annotations__", {}))}
+        cls = build(ns)
+        ann, vals = _additions(cls)
+        return build({**keep, **vals, "__annotations__": {**{k: v for k, v in ann.items() if k not in keep["__annotations__"]},
+                                                           **keep["__annotations__"], **ann}}) if ann else cls
     def __init__(cls, name, bases, ns, **kw):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_REPLACED)
-            super().__init__(name, bases, ns, **kw)
+            try: super().__init__(name, bases, ns, **kw)
+            except Exception as e:   # SQLAlchemy's ArgumentError: "could not assemble any primary key columns"
+                if "could not assemble any primary key" in str(e): raise TypeError(f"{name}: " + _NO_PK.format(name)) from None
+                raise
         if not any(isinstance(b, EntityMeta) for b in bases): return   # Entity itself
         _configure(cls)
         if not cls.model_config.get("abstract"): registry.add(cls)
@@ -286,6 +400,7 @@ class Entity(SQLModel, metaclass=EntityMeta):
                     "ignored_types": (EventMethod, _SigAccessor)}
     __table_args__ = {"extend_existing": True}   # a notebook cell defining a table runs again: redefine, don't fail
     __sm_events__: ClassVar[dict[str, EventSpec]] = {}
+    __sm_touched__: ClassVar[tuple[str, ...]] = ()   # fields set to now by every saved change (see `touched_fields`)
     sig = _SigAccessor()
 
 # %% ../nbs/01_core.ipynb #9c4380bf
@@ -323,6 +438,15 @@ def mutable_fields(cls) -> frozenset[str]:
         got = frozenset(k for k, f in cls.model_fields.items() if not _scalar(f.annotation))
         type.__setattr__(cls, "__sm_mutable__", got)
     return got
+
+# %% ../nbs/01_core.ipynb #c302e7d7
+def text_fields(cls) -> list[str]:
+    "The public fields of `cls` holding text (`str`, or `str | None`): where a list's search looks."
+    return [k for k in public_fields(cls) if cls.model_fields[k].annotation in (str, str | None, typing.Optional[str])]
+
+def sortable_fields(cls) -> list[str]:
+    "The public fields of `cls` a list can be sorted by: one plain value each (not a list, dict or model)."
+    return [k for k in public_fields(cls) if k not in mutable_fields(cls)]
 
 # %% ../nbs/01_core.ipynb #bc46a36b
 _JS_SAFE = 2**53 - 1   # beyond this a browser's numbers round: 2**53 + 1 would show as 9007199254740992
@@ -471,3 +595,13 @@ def _key_adapter(annotation) -> TypeAdapter: return TypeAdapter(annotation)
 def parse_key(cls, raw: str):
     "The key `raw` (text) names as `cls`'s key field's type; pydantic's `ValidationError` if it names none."
     return _key_adapter(cls.model_fields[primary_key(cls)].annotation).validate_python(raw)
+
+# %% ../nbs/01_core.ipynb #8163d40c
+_KEY_TEXT = re.compile(r"[^\x00-\x1f\x7f/\\]{1,200}")
+
+def check_key(cls, key) -> None:
+    "A pydantic `ValidationError` of the key field unless `key` can name a record of `cls` in a URL (text: 1-200 characters, no `/`, `\\`, control character, leading `_`, `__`, or `new`)."
+    if not isinstance(key, str) or (_KEY_TEXT.fullmatch(key) and not key.startswith("_") and "__" not in key and key != "new" and key == key.strip()):
+        return
+    why = "a key is 1-200 characters, without /, \\, control characters, spaces around it, a leading _ or __, and not 'new'"
+    raise ValidationError.from_exception_data(cls.__name__, [{"type": "value_error", "loc": (primary_key(cls),), "input": key, "ctx": {"error": why}}])

@@ -10,12 +10,12 @@ import asyncio, logging, os
 from functools import partial
 from typing import Callable
 from .config import Settings, load_settings, session_secret
-from .core import BROWSER_STORES, StateStore, entity_slug, entity_store, registry
+from .core import BROWSER_STORES, Scope, StateStore, entity_scope, entity_slug, entity_store, registry
 from .plugins import Missing, Plugins, PluginError, load_plugins, make
 from .app.bus import LocalBus
 from .app.history import History, MemoryHistory, NoHistory
 from .app.runtime import Runtime, missing_methods
-from .app.uow import Repository, Unavailable
+from .app.uow import RecordRepository, Repository, Unavailable
 from .adapters.assets import asset_headers
 from .adapters.persistence.memory import MemoryRepository
 from .adapters.persistence.client import BrowserRepository
@@ -29,7 +29,7 @@ from .adapters.web.stream import stream_message
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'HISTORIES', 'BUSES', 'create_app']
+__all__ = ['log', 'HISTORIES', 'BUSES', 'redis_namespace', 'bus_kind', 'create_app']
 
 # %% ../nbs/40_factory.ipynb #83f42f72
 def _lookup(entities: list | None):
@@ -44,6 +44,10 @@ def _sql_repo(s: Settings):
     from starmodel_nb.adapters.persistence.sql import SQLRepository, make_engine
     return SQLRepository(make_engine(s.database_url), cache=RowCache(s.sql_cache, s.sql_cache_seconds))
 
+def redis_namespace(s: Settings) -> str:
+    "The prefix of the app's keys in Redis: `sm:<app>`."
+    return f"sm:{s.app or 'app'}"
+
 def _redis_repo(s: Settings):
     "The Redis store on `redis_url`; without one, an embedded fakeredis in this process (said in one line)."
     from starmodel_nb.adapters.persistence.redis import RedisRepository
@@ -55,7 +59,7 @@ def _redis_repo(s: Settings):
         server = FakeServer()
         connect = lambda: FakeAsyncRedis(server=server)
         print("starmodel_nb: no redis_url set: Redis entities are kept by an embedded fakeredis in this process")
-    return RedisRepository(connect, namespace=f"sm:{s.app or 'app'}", ttl=s.memory_ttl)
+    return RedisRepository(connect, namespace=redis_namespace(s), ttl=s.memory_ttl)
 
 def _check_schema(repo, classes) -> None:
     from sqlalchemy.exc import OperationalError
@@ -94,12 +98,12 @@ def _custom_stores(s: Settings, plugins: Plugins, given: dict | None, classes) -
                 print(f"starmodel_nb: {e}: its entities answer 503 until it loads")
                 made[name] = Missing(str(e))
         return made[name]
-    for c in classes:
-        if entity_store(c) == StateStore.CUSTOM:
-            try: store(c.model_config["backend"])
-            except PluginError as e: raise ValueError(f"{c.__name__}: {e}") from None
+    for c in (c for c in classes if entity_store(c) == StateStore.CUSTOM):
+        try: repo = store(c.model_config["backend"])
+        except PluginError as e: raise ValueError(f"{c.__name__}: {e}") from None
+        if entity_scope(c) == Scope.RECORD and not isinstance(repo, Missing) and (gaps := missing_methods(repo, RecordRepository)):
+            raise TypeError(f"{c.__name__} has records, and the store {c.model_config['backend']!r} cannot keep them: it lacks {', '.join(gaps)}")
     return store
-
 
 # %% ../nbs/40_factory.ipynb #f4c7a002
 HISTORIES = ("auto", "memory", "sql", "off")
@@ -127,14 +131,14 @@ def _history(s: Settings, classes, repo_for) -> History:
 # %% ../nbs/40_factory.ipynb #bs000001
 BUSES = ("auto", "local", "redis", "postgres")
 
-def _bus(s: Settings, classes, plugins: Plugins = Plugins()):
-    "The bus the settings ask for (a plugin's, by its name), and its kind."
+def bus_kind(s: Settings, classes, plugins: Plugins = Plugins()) -> str:
+    "Which bus the settings ask for (`local`, `redis`, `postgres`, or a plugin's name), checked: what it needs and lacks is a `ValueError`."
     if s.bus not in BUSES:
-        if s.bus in plugins.named("buses"): return make(plugins, "buses", s.bus, s), "plugin"
+        if s.bus in plugins.named("buses"): return s.bus
         extra = f", or a plugin's ({', '.join(plugins.named('buses'))})" if plugins.named("buses") else ""
         raise ValueError(f"bus = {s.bus!r}: use one of {', '.join(BUSES)}{extra}")
     kind = ("redis" if s.redis_url else "local") if s.bus == "auto" else s.bus
-    if kind == "local": return LocalBus(), kind
+    if kind == "local": return kind
     if kind == "redis" and not s.redis_url: raise ValueError("bus = redis needs a redis_url")
     if kind == "postgres" and not s.database_url.startswith("postgres"): raise ValueError("bus = postgres needs a Postgres database_url")
     if not s.secret_key: raise ValueError(f"with a shared bus ({kind}) several instances serve the app, and a session signed by one must be "
@@ -142,6 +146,13 @@ def _bus(s: Settings, classes, plugins: Plugins = Plugins()):
     if mem := [c.__name__ for c in classes if entity_store(c) == StateStore.SERVER_MEMORY and s.memory_store != "redis"]:
         raise ValueError(f"with a shared bus ({kind}) the app runs on several instances, and {', '.join(mem)} would be split between "
                          "them: set memory_store = redis (STARMODEL_MEMORY_STORE=redis), or bus = local for one process")
+    return kind
+
+def _bus(s: Settings, classes, plugins: Plugins = Plugins()):
+    "The bus the settings ask for (a plugin's, by its name), and its kind."
+    kind = bus_kind(s, classes, plugins)
+    if kind == "local": return LocalBus(), kind
+    if kind not in BUSES: return make(plugins, "buses", kind, s), "plugin"
     if kind == "postgres":
         from starmodel_nb.adapters.bus.postgres import PostgresBus
         name = f"sm_{s.app or 'app'}"[:50]

@@ -136,14 +136,14 @@ def test_lists_and_records_update_live(browser, sql_server):
     url, log = sql_server.url, []
     lister, editor, viewer = (browser.new_context().new_page() for _ in range(3))
     for p in (lister, editor, viewer): watch_offsite(p, log)
-    lister.goto(url + "/shelfs")
-    assert "No shelfs yet." in lister.content()
-    editor.goto(url + "/shelfs/new")
+    lister.goto(url + "/shelves")
+    assert "No shelves yet." in lister.content()
+    editor.goto(url + "/shelves/new")
     editor.fill("#sm-shelf-form-title", "Dune"); editor.fill("#sm-shelf-form-copies", "2")
     editor.get_by_role("button", name="Save").click()
-    editor.wait_for_url("**/shelfs/1", timeout=20_000)
+    editor.wait_for_url("**/shelves/1", timeout=20_000)
     lister.locator("#sm-shelf-1-row").filter(has_text="Dune").wait_for(timeout=20_000)     # created: the open list shows it
-    viewer.goto(url + "/shelfs/1")
+    viewer.goto(url + "/shelves/1")
     editor.get_by_role("button", name="Lend").click()
     viewer.wait_for_function("document.getElementById('sm-shelf-1-copies').textContent.trim() === '1'", polling=50, timeout=20_000)
     lister.locator("#sm-shelf-1-row").filter(has_text="1").wait_for(timeout=20_000)
@@ -152,7 +152,7 @@ def test_lists_and_records_update_live(browser, sql_server):
     editor.get_by_role("alert").filter(has_text="None left to lend.").wait_for(timeout=20_000)
     editor.once("dialog", lambda d: d.accept())
     editor.get_by_role("button", name="Delete").click()
-    editor.wait_for_url("**/shelfs", timeout=20_000)
+    editor.wait_for_url("**/shelves", timeout=20_000)
     lister.locator("#sm-shelf-1-row").wait_for(state="detached", timeout=20_000)          # deleted: gone from the list
     viewer.get_by_text("This record was deleted.").wait_for(timeout=20_000)
     assert [l for l in log if "422" not in l] == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio, threading, time, warnings, weakref
 from typing import Coroutine, Iterable
 from fastcore.basics import patch
-from ..core import Entity, Scope, entity_scope, entity_slug, parse_key, primary_key, stored_state
+from ..core import BROWSER_STORES, Entity, Scope, check_key, entity_scope, entity_slug, entity_store, parse_key, primary_key, stored_state
 from .bus import EntityChanged, channel_for
 from .dispatcher import bind, find_event
 from .history import MASK, Change, Timeline, diff_of, origin, state_at
@@ -17,10 +17,11 @@ from .reactions import committed
 from .jobs import Job
 from .access import User, Users, entity_refusal, user_key
 from .runtime import Runtime
-from .uow import UnitOfWork, Unfit
+from .uow import NotFound, UnitOfWork, Unfit
 
 # %% auto #0
-__all__ = ['close_private_loop', 'run_on', 'instance_key', 'ControlPlane', 'Edit', 'ActingAs', 'record_changed', 'typed_key']
+__all__ = ['close_private_loop', 'run_on', 'instance_key', 'typed_key', 'ControlPlane', 'Edit', 'ActingAs', 'record_changed',
+           'add_record']
 
 # %% ../../nbs/14_control.ipynb #3b4a9f90
 def _stop(loop: asyncio.AbstractEventLoop) -> None:
@@ -62,10 +63,21 @@ def run_on(rt: Runtime, coro: Coroutine, timeout: float = 30):
 
 # %% ../../nbs/14_control.ipynb #7ff8ae38
 def instance_key(cls: type, key: str | None) -> str:
-    "The key of the instance of `cls` meant: `key`, or the global one; a session entity needs its key."
+    "The key of the instance of `cls` meant: `key`, or the global one; else `ValueError` saying what to pass."
+    if (store := entity_store(cls)) in BROWSER_STORES:
+        raise ValueError(f"{cls.__name__} is kept in each browser (StateStore.{store.name}): the server holds no instance of it "
+                         "to read or change; each browser sends its state with its events")
     if key is not None: return key
-    if entity_scope(cls) == Scope.GLOBAL: return "global"
-    raise ValueError(f"{cls.__name__} has one instance per session: pass its key (see app.instances({cls.__name__}))")
+    if (scope := entity_scope(cls)) == Scope.GLOBAL: return "global"
+    raise ValueError(f"{cls.__name__} " + {
+        Scope.RECORD: f"has records: pass the key of one (see app.instances({cls.__name__})), or make one with app.create({cls.__name__}, ...)",
+        Scope.USER: f"has one instance per signed-in user: use app.as_user(name).instance({cls.__name__})",
+    }.get(scope, f"has one instance per browser session: pass its key (see app.instances({cls.__name__}))"))
+
+def typed_key(cls: type, key):
+    "`key` as `cls`'s primary key type (a history row or a URL holds it as text)."
+    pk = primary_key(cls)
+    return key if pk is None or not isinstance(key, str) else parse_key(cls, key)
 
 class ControlPlane:
     "Live instances from code: `instances`, `instance`, `edit`, `fire` on the runtime `sm` (a property of the app)."
@@ -82,9 +94,11 @@ def instances(self: ControlPlane, cls: type) -> list[tuple[str, Entity, int]]:
 
 @patch
 def instance(self: ControlPlane, cls: type, key: str | None = None) -> Entity:
-    "The instance `cls[key]` as committed (a default instance if it does not exist yet)."
-    got = self.call(self.sm.repo_for(cls).get(cls, instance_key(cls, key)))
-    return got[0] if got else cls()
+    "The instance `cls[key]` as committed (a default instance if it does not exist yet; a record that does not is `NotFound`)."
+    key = typed_key(cls, instance_key(cls, key))
+    if (got := self.call(self.sm.repo_for(cls).get(cls, key))) is not None: return got[0]
+    if entity_scope(cls) != Scope.RECORD: return cls()
+    raise NotFound(f"{cls.__name__} {key!r} does not exist (see app.instances({cls.__name__})); make it with app.create({cls.__name__}, ...)")
 
 # %% ../../nbs/14_control.ipynb #c55f8d95
 class Edit:
@@ -185,19 +199,20 @@ async def record_changed(rt: Runtime, cls: type, key: object, version: int, obj:
         rt.reactor.submit(committed(cls, key, "delete" if obj is None else "create", {}, origin.get(), version, was, None if obj is None else state))
 
 # %% ../../nbs/14_control.ipynb #ab23c448
-def typed_key(cls: type, key):
-    "`key` as `cls`'s primary key type (a history row or a URL holds it as text)."
-    pk = primary_key(cls)
-    return key if pk is None or not isinstance(key, str) else parse_key(cls, key)
+async def add_record(rt: Runtime, cls: type, obj: Entity) -> tuple[object, int]:
+    "Insert `obj` as a new record of `cls` (its key checked: `check_key`), then record and publish it: `(key, version)`."
+    check_key(cls, getattr(obj, primary_key(cls)))
+    key, version = await rt.repo_for(cls).insert(cls, obj)
+    await record_changed(rt, cls, key, version, obj)
+    return key, version
 
 @patch
 def create(self: ControlPlane, cls: type, **values) -> Entity:
     "Insert a record of `cls` with `values` (validated as a whole); the record, its key set."
+    if entity_scope(cls) != Scope.RECORD:
+        raise TypeError(f"{cls.__name__} has no records, but one instance per {entity_scope(cls).value}: change it with app.edit({cls.__name__})")
     obj = cls.model_validate(values)
-    async def go():
-        key, version = await self.sm.repo_for(cls).insert(cls, obj)
-        await record_changed(self.sm, cls, key, version, obj)
-    self.call(go())
+    self.call(add_record(self.sm, cls, obj))
     return obj
 
 # %% ../../nbs/14_control.ipynb #9fce29ad

@@ -8,6 +8,7 @@ Docs: https://starmodel.github.io/starmodel_nb/uow.html.md"""
 from __future__ import annotations
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, AsyncContextManager, Protocol
 from anyio import CancelScope
 from fastcore.basics import patch
@@ -17,7 +18,8 @@ from .history import Change, History, NoHistory, diff_of, origin, params_of
 from .reactions import Committed, Reactor, committed
 
 # %% auto #0
-__all__ = ['Repository', 'BlockingRepository', 'blocking', 'Conflict', 'NotFound', 'Unavailable', 'Unfit', 'UnitOfWork', 'Staged']
+__all__ = ['Repository', 'RecordRepository', 'BlockingRepository', 'blocking', 'Conflict', 'NotFound', 'Unavailable', 'Unfit',
+           'UnitOfWork', 'Staged']
 
 # %% ../../nbs/11_uow.ipynb #d434f56c
 class Repository(Protocol):
@@ -28,6 +30,12 @@ class Repository(Protocol):
     def lock(self, cls: type, key: str) -> AsyncContextManager: ...
     async def list(self, cls: type) -> list[tuple[str, Any, int]]: ...
     async def count(self, cls: type) -> int: ...
+
+class RecordRepository(Repository, Protocol):
+    "A `Repository` that also keeps records (see `core`): `insert` a new one under its key, `query` a page of them."
+    async def insert(self, cls: type, obj: Any) -> tuple[Any, int]: ...
+    async def query(self, cls: type, page: int = 1, per_page: int = 20, sort: str | None = None, desc: bool = False,
+                    text: str = "") -> tuple[list[tuple[Any, int]], bool]: ...
 
 # %% ../../nbs/11_uow.ipynb #sb000001
 class BlockingRepository(Protocol):
@@ -136,10 +144,19 @@ def stage(self: UnitOfWork, event: str | None = None, params: dict | None = None
     if mutable_fields(self.cls) or self.repair: self.cls.model_validate(stored_state(self.obj))
     state = stored_state(self.obj, "json")
     changed = {k: v for k, v in state.items() if self.before.get(k, object()) != v}
+    if changed and self.cls.__sm_touched__: state, changed = self._touch(changed)
     if changed:
         self.staged.append(Staged(state, changed, self.before, event or self.event, self.params if params is None else params, origin.get()))
         self.before = state
     return changed
+
+@patch
+def _touch(self: UnitOfWork, changed: dict) -> tuple[dict, dict]:
+    "Set the fields marked to change on every update (`updated_at`) to now: the state, and the changed fields with them."
+    now = datetime.now(timezone.utc)
+    for k in self.cls.__sm_touched__: setattr(self.obj, k, now)
+    state = stored_state(self.obj, "json")
+    return state, {**changed, **{k: state[k] for k in self.cls.__sm_touched__}}
 
 # %% ../../nbs/11_uow.ipynb #e1f2a3b4
 @patch

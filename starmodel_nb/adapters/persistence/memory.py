@@ -12,14 +12,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from fastcore.basics import patch
-from ...core import entity_slug, mutable_fields, stored_state
+from ...core import entity_slug, mutable_fields, primary_key, sortable_fields, stored_state, text_fields
 from pydantic import ValidationError
 from ...app.uow import Conflict, Unfit
 
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'KeyedLocks', 'MemoryRepository']
+__all__ = ['log', 'KeyedLocks', 'MemoryRepository', 'page_of']
 
 # %% ../../../nbs/20_persist_memory.ipynb #fb30d469
 @dataclass(slots=True)
@@ -158,3 +158,32 @@ async def upgrade(self: MemoryRepository, cls: type) -> list[Unfit]:
         try: self._entry(cls, k, touch=False)
         except Unfit as u: out.append(u)
     return out
+
+# %% ../../../nbs/20_persist_memory.ipynb #56e89018
+def _sorted(rows: list, k: str, desc: bool) -> list:
+    by = lambda r: (getattr(r[0], k) is None, getattr(r[0], k))
+    try: return sorted(rows, key=by, reverse=desc)
+    except TypeError: return sorted(rows, key=lambda r: (by(r)[0], str(by(r)[1])), reverse=desc)   # values of several types
+
+def page_of(cls: type, rows: list, page: int = 1, per_page: int = 20, sort: str | None = None, desc: bool = False,
+            text: str = "") -> tuple[list, bool]:
+    "One `page` of `(instance, version)` `rows`: those with `text` in a text field or the key, sorted by `sort` (else the key); and whether more follow."
+    if text: rows = [r for r in rows if any(text.lower() in str(getattr(r[0], k)).lower() for k in [*text_fields(cls), primary_key(cls)])]
+    rows = _sorted(rows, sort, desc) if sort in sortable_fields(cls) else _sorted(rows, primary_key(cls), False)
+    start = (page - 1) * per_page
+    return rows[start:start + per_page], len(rows) > start + per_page
+
+# %% ../../../nbs/20_persist_memory.ipynb #a14b78c0
+@patch
+async def insert(self: MemoryRepository, cls: type, obj) -> tuple[Any, int]:
+    "Keep the new record `obj` under its key field: `(key, version)`; `Conflict` if that key is taken."
+    key = getattr(obj, primary_key(cls))
+    async with self.lock(cls, key):
+        if self._entry(cls, key, fit=False) is not None: raise Conflict(f"{cls.__name__} {key!r} already exists")
+        return key, await self.save(cls, key, obj, 0)
+
+@patch
+async def query(self: MemoryRepository, cls: type, page: int = 1, per_page: int = 20, sort: str | None = None,
+                desc: bool = False, text: str = "") -> tuple[list, bool]:
+    "A `page_of` the records of `cls`."
+    return page_of(cls, [(o, v) for _, o, v in await self.list(cls)], page, per_page, sort, desc, text)

@@ -6,15 +6,15 @@ Docs: https://starmodel.github.io/starmodel_nb/persist_redis.html.md"""
 
 # %% ../../../nbs/23_persist_redis.ipynb #3cc81b15
 from __future__ import annotations
-import asyncio, json, logging, secrets, time, weakref
+import asyncio, json, logging, re, secrets, time, weakref
 from contextlib import asynccontextmanager
 from typing import Any, Callable
 from fastcore.basics import patch
 from pydantic import ValidationError
 from redis import exceptions as rx
-from ...core import entity_slug, loads_strict, primary_key, public_fields, stored_state
+from ...core import entity_slug, loads_strict, primary_key, stored_state
 from ...app.uow import Conflict, Unavailable
-from .memory import KeyedLocks
+from .memory import KeyedLocks, page_of
 
 log = logging.getLogger("starmodel_nb")
 
@@ -96,8 +96,10 @@ async def delete(self: RedisRepository, cls: type, key) -> None:
 
 @patch
 async def _keys(self: RedisRepository, cls: type) -> list[str]:
+    "The Redis keys of the instances of `cls` (not the locks beside them)."
     prefix = self.key(cls, "")
-    return [k.decode() if isinstance(k, bytes) else k async for k in self.client.scan_iter(match=prefix + "*", count=500)]
+    keys = [k.decode() if isinstance(k, bytes) else k async for k in self.client.scan_iter(match=prefix + "*", count=500)]
+    return [k for k in keys if not k.endswith(":lock")]
 
 # %% ../../../nbs/23_persist_redis.ipynb #ed2189bd
 HOT_SECONDS, LOCK_MS = 2.0, 5000
@@ -163,11 +165,33 @@ async def insert(self: RedisRepository, cls: type, obj) -> tuple[Any, int]:
 @patch
 async def query(self: RedisRepository, cls: type, page: int = 1, per_page: int = 20, sort: str | None = None,
                 desc: bool = False, text: str = "") -> tuple[list, bool]:
-    "A page of `(instance, version)` rows, filtered by `text` in any shown text field, sorted by a public field; and whether more follow."
-    rows = [(o, v) for _, o, v in await self.list(cls)]
-    if text:
-        names = [k for k in public_fields(cls) if cls.model_fields[k].annotation is str] + [primary_key(cls)]
-        rows = [r for r in rows if any(text.lower() in str(getattr(r[0], k)).lower() for k in names)]
-    if sort in public_fields(cls): rows.sort(key=lambda r: (getattr(r[0], sort) is None, getattr(r[0], sort)), reverse=desc)
-    start = (page - 1) * per_page
-    return rows[start:start + per_page], len(rows) > start + per_page
+    "A `page_of` the records of `cls` (every one is read: a Redis entity's records are few and short-lived)."
+    return page_of(cls, [(o, v) for _, o, v in await self.list(cls)], page, per_page, sort, desc, text)
+
+# %% ../../../nbs/23_persist_redis.ipynb #e3a45f9c
+_V = re.compile(rb'^\{"v":(\d+),')
+
+@patch
+async def entries(self: RedisRepository, cls: type) -> list[tuple[str, int | None, int, int]]:
+    "`(key, version, seconds to live, bytes)` of each value kept for `cls`, by key (version `None`: a value that is not ours); no TTL restarts."
+    keys = sorted(await _call(self._keys(cls)))
+    async with self.client.pipeline(transaction=False) as p:
+        for k in keys: p.get(k).ttl(k)
+        got = await _call(p.execute()) if keys else []
+    raw = lambda v: v if isinstance(v, bytes) else v.encode()
+    cut = len(self.key(cls, ""))
+    return [(k[cut:], int(m.group(1)) if (m := _V.match(raw(v))) else None, t, len(raw(v)))
+            for k, v, t in zip(keys, got[0::2], got[1::2]) if v is not None]
+
+@patch
+async def peek(self: RedisRepository, cls: type, key) -> tuple[str, int] | None:
+    "The value stored for `cls[key]`, as text, and its seconds to live; `None` if there is none. Its TTL does not restart."
+    async with self.client.pipeline(transaction=False) as p:
+        v, ttl = await _call(p.get(self.key(cls, key)).ttl(self.key(cls, key)).execute())
+    return None if v is None else (v.decode("utf-8", "replace") if isinstance(v, bytes) else v, ttl)
+
+@patch
+async def clear(self: RedisRepository, cls: type, key=None) -> int:
+    "Delete the value of `cls[key]`, or (no `key`) every value of `cls`: how many were deleted."
+    keys = [self.key(cls, key)] if key is not None else await _call(self._keys(cls))
+    return await _call(self.client.delete(*keys)) if keys else 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio, copy, logging, threading, typing
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Callable
 from fastcore.basics import patch
 from pydantic import ValidationError
@@ -17,7 +18,7 @@ from sqlalchemy import Boolean, Date, DateTime, Float, Interval, LargeBinary, Nu
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 from sqlalchemy.pool import StaticPool
-from ...core import entity_slug, primary_key, public_fields, stored_state
+from ...core import entity_slug, primary_key, sortable_fields, stored_state, text_fields
 from ...app.uow import Conflict, NotFound, Unavailable
 from .memory import KeyedLocks
 from .cache import RowCache
@@ -26,7 +27,7 @@ log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
 __all__ = ['log', 'VERSION', 'make_engine', 'autocommit', 'ensure_version', 'SchemaBehind', 'create_table', 'prepare_schema',
-           'SQLRepository', 'int_bounds', 'check_storable', 'Statements', 'comparable', 'Prepared']
+           'SQLRepository', 'int_bounds', 'check_storable', 'utc_columns', 'Statements', 'comparable', 'Prepared']
 
 # %% ../../../nbs/21_persist_sql.ipynb #d6bf3012
 def make_engine(url: str, **kw):
@@ -151,9 +152,18 @@ def check_storable(cls, data: dict) -> None:
     if errs: raise ValidationError.from_exception_data(cls.__name__, errs)
 
 # %% ../../../nbs/21_persist_sql.ipynb #9a2fbc84
+def utc_columns(cls) -> tuple[str, ...]:
+    "The datetime columns of `cls` with a time zone (as `BaseTable`'s), which SQLite gives back without one: their values are UTC."
+    if (got := cls.__dict__.get("__sm_utc__")) is None:
+        got = tuple(c.name for c in cls.__table__.c if isinstance(c.type, DateTime) and c.type.timezone and c.name in cls.model_fields)
+        type.__setattr__(cls, "__sm_utc__", got)   # (SQLModel's own UTCDateTime is a TypeDecorator: it does this itself)
+    return got
+
 def _row_obj(cls, row) -> tuple[Any, int]:
     "The instance of `cls` a row holds, and the row's version."
     data = {k: row[k] for k in cls.model_fields if k in row}
+    for k in utc_columns(cls):
+        if isinstance(v := data.get(k), datetime) and v.tzinfo is None: data[k] = v.replace(tzinfo=timezone.utc)
     try: return cls.model_validate(data), row[VERSION]
     except ValidationError as e:   # a row another program wrote (a NaN, say): shown as it is, never a 500 for every reader
         log.warning("%s %s in the database does not validate (%s); shown unvalidated", cls.__name__, row.get(primary_key(cls)), e.errors()[0]["msg"])
@@ -341,14 +351,11 @@ def heard(self: SQLRepository, evt) -> None:
     if evt.job is None: self.cache.forget((evt.entity, evt.key), None if evt.deleted else evt.version)   # a job's news changes no row
 
 # %% ../../../nbs/21_persist_sql.ipynb #345b4818
-def _strings(cls) -> list[str]:
-    return [k for k in public_fields(cls) if cls.model_fields[k].annotation in (str, str | None, typing.Optional[str])]
-
 def _query(self: SQLRepository, cls, page: int = 1, per_page: int = 20, sort: str | None = None, desc: bool = False, q: str = ""):
     t, pk = cls.__table__, primary_key(cls)
-    col = t.c[sort if sort in public_fields(cls) else pk]
+    col = t.c[sort if sort in sortable_fields(cls) else pk]
     stmt = select(t).order_by(col.desc() if desc else col.asc(), t.c[pk].asc())
-    if q and (fs := _strings(cls)):
+    if q and (fs := text_fields(cls)):
         pat = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(or_(*[t.c[f].ilike(pat, escape="\\") for f in fs]))
     stmt = stmt.limit(per_page + 1).offset((max(page, 1) - 1) * per_page)

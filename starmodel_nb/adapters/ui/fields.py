@@ -6,14 +6,16 @@ Docs: https://starmodel.github.io/starmodel_nb/ui_fields.html.md"""
 
 # %% ../../../nbs/31a_ui_fields.ipynb #60b0d869
 from __future__ import annotations
-import datetime, decimal, enum, json, re, typing, types
+import datetime, decimal, enum, json, re, typing, types, uuid
 from typing import Any, Callable
+import inflection
 from fasthtml.common import Div, Input, Label, Option, P, Select, Textarea
-from ...core import entity_slug, primary_key, public_fields
+from ...core import entity_plural, entity_slug, primary_key, public_fields
 
 # %% auto #0
-__all__ = ['widgets', 'ui_config', 'label', 'field_label', 'shown_fields', 'editable_fields', 'list_columns', 'base_type',
-           'constraints', 'is_json', 'natural_key', 'creatable_fields', 'WidgetRegistry', 'field_input']
+__all__ = ['widgets', 'ui_config', 'label', 'field_label', 'entity_label', 'plural_label', 'shown_fields', 'auto_fields',
+           'readonly_fields', 'editable_fields', 'list_columns', 'detail_fields', 'base_type', 'constraints', 'is_json',
+           'natural_key', 'creatable_fields', 'WidgetRegistry', 'input_text', 'field_input']
 
 # %% ../../../nbs/31a_ui_fields.ipynb #48c958e0
 def ui_config(cls) -> dict:
@@ -28,20 +30,49 @@ def field_label(cls, k: str) -> str:
     "The label of field `k`: `ui.labels`, the field's `title`, or its name humanised."
     return ui_config(cls).get("labels", {}).get(k) or cls.model_fields[k].title or label(k)
 
+def entity_label(cls) -> str:
+    "What pages call `cls`: `ui.label`, its `display_name` (FastSQLModel's hint, unless left at `BaseTable`'s 'Untitled'), or its name humanised."
+    name = getattr(cls, "display_name", None)
+    return ui_config(cls).get("label") or (name if isinstance(name, str) and name.strip() and name != "Untitled" else label(cls.__name__))
+
+def plural_label(cls) -> str:
+    "What a list of `cls` is called: its `entity_label` with the last word in the plural (`Blog post` -> 'Blog posts')."
+    head, _, last = entity_label(cls).rpartition(" ")
+    return f"{head} {inflection.pluralize(last)}".strip() if last else label(entity_plural(cls))
+
 # %% ../../../nbs/31a_ui_fields.ipynb #50b5435d
 def shown_fields(cls) -> list[str]:
     "Public fields that pages show (not `ui.hidden`)."
     hidden = set(ui_config(cls).get("hidden", ()))
     return [k for k in public_fields(cls) if k not in hidden]
 
+def auto_fields(cls) -> list[str]:
+    "Fields the record sets itself, like Django's `auto_now`: a datetime or UUID made by a `default_factory` (`created_at`), one set on every change (`updated_at`)."
+    made = [k for k, f in cls.model_fields.items()
+            if f.default_factory is not None and base_type(f.annotation)[0] in (datetime.datetime, datetime.date, uuid.UUID)]
+    return made + [k for k in getattr(cls, "__sm_touched__", ()) if k not in made]
+
+def readonly_fields(cls) -> set[str]:
+    "Fields forms show but do not set: `ui.readonly`, and the `auto_fields`."
+    return {*ui_config(cls).get("readonly", ()), *auto_fields(cls)}
+
 def editable_fields(cls) -> list[str]:
-    "Fields that forms may set: shown and not `ui.readonly`."
-    ro = set(ui_config(cls).get("readonly", ()))
+    "Fields that forms may set: shown and not read-only."
+    ro = readonly_fields(cls)
     return [k for k in shown_fields(cls) if k not in ro]
 
+def _hinted(cls, hint: str) -> list[str] | None:
+    "The shown fields FastSQLModel's class hint `hint` names (`table_view_fields`), in its order; `None` if it names none."
+    keep = [*shown_fields(cls), primary_key(cls)]
+    return [k for k in getattr(cls, hint, None) or () if k in keep] or None
+
 def list_columns(cls) -> list[str]:
-    "The list's columns: `ui.columns`, else every shown field."
-    return list(ui_config(cls).get("columns") or shown_fields(cls))
+    "The list's columns: `ui.columns`, else `table_view_fields`, else every shown field."
+    return list(ui_config(cls).get("columns") or _hinted(cls, "table_view_fields") or shown_fields(cls))
+
+def detail_fields(cls) -> list[str]:
+    "The fields an instance's card shows: `detail_page_fields`, else every shown field."
+    return [k for k in _hinted(cls, "detail_page_fields") or shown_fields(cls) if k != primary_key(cls)]
 
 # %% ../../../nbs/31a_ui_fields.ipynb #09276eef
 def base_type(ann) -> tuple[Any, bool]:
@@ -70,11 +101,11 @@ def is_json(ann) -> bool:
 
 # %% ../../../nbs/31a_ui_fields.ipynb #2e700c7b
 def natural_key(cls) -> str | None:
-    "The primary key of the SQL entity `cls` when the user gives it (any but an integer the database may set), else `None`."
+    "The key of the record entity `cls` when the user gives it, else `None`: not an integer the database may set, nor one a `default_factory` makes."
     pk = primary_key(cls)
     if pk is None: return None
     f = cls.model_fields[pk]
-    return None if base_type(f.annotation)[0] is int and not f.is_required() else pk
+    return None if (base_type(f.annotation)[0] is int and not f.is_required()) or f.default_factory is not None else pk
 
 def creatable_fields(cls) -> list[str]:
     "Fields a new record's form and JSON may set: its natural key (if any), then the `editable_fields`."
@@ -98,14 +129,18 @@ def _attrs(f, t) -> dict:
     if t in (int, float, decimal.Decimal):
         kw["min"] = c.get("ge", c.get("gt")); kw["max"] = c.get("le", c.get("lt"))
         kw["step"] = c.get("multiple_of") or (1 if t is int else "any")
+    elif t in (datetime.datetime, datetime.time): kw["step"] = 1   # seconds too
     else: kw["minlength"], kw["maxlength"] = c.get("min_length"), c.get("max_length")
     return {k: v for k, v in kw.items() if v is not None}
 
 # %% ../../../nbs/31a_ui_fields.ipynb #5f7f7e80
-def _text(v) -> str | None:
+def input_text(v) -> str | None:
+    "`v` as an input shows it: ISO dates, an aware datetime in this server's local time (as a naive one is read back), JSON for lists."
     if v is None: return None
     if isinstance(v, enum.Enum): v = v.value
-    if isinstance(v, (datetime.datetime, datetime.date, datetime.time)): return v.isoformat()[:16] if isinstance(v, datetime.datetime) else v.isoformat()
+    if isinstance(v, datetime.datetime):
+        return (v.astimezone().replace(tzinfo=None) if v.tzinfo is not None else v).isoformat(timespec="seconds")
+    if isinstance(v, (datetime.date, datetime.time)): return v.isoformat()
     return v if isinstance(v, str) else json.dumps(v, default=str) if isinstance(v, (list, dict, tuple, set)) else str(v)
 
 # %% ../../../nbs/31a_ui_fields.ipynb #14ee1994
@@ -116,7 +151,7 @@ def _choices(t) -> list | None:
 
 # %% ../../../nbs/31a_ui_fields.ipynb #db3cb659
 def _select(opts: list, value, optional: bool, **kw):
-    cur = _text(value)
+    cur = input_text(value)
     return Select(*([Option("—", value="")] if optional else []), *[Option(str(o), value=str(o), selected=str(o) == cur) for o in opts],
                   cls="uk-select", **kw)
 
@@ -124,7 +159,7 @@ def _select(opts: list, value, optional: bool, **kw):
 def _textarea(value, js: bool, **kw):
     "A text area; for JSON, monospaced and checked as the user types."
     check = "try { el.value.trim() && JSON.parse(el.value); el.setCustomValidity('') } catch (e) { el.setCustomValidity('Not valid JSON') }"
-    return Textarea(_text(value) or "", rows=4 if js else 5, cls="uk-textarea" + (" font-mono" if js else ""),
+    return Textarea(input_text(value) or "", rows=4 if js else 5, cls="uk-textarea" + (" font-mono" if js else ""),
                     **({"data-on:input": check} if js else {}), **kw)
 
 # %% ../../../nbs/31a_ui_fields.ipynb #f621c4d0
@@ -139,7 +174,7 @@ def _input_for(cls, k: str, fid: str, value, f):
     typ = {int: "number", float: "number", decimal.Decimal: "number", datetime.date: "date", datetime.datetime: "datetime-local",
            datetime.time: "time"}.get(t) or ("email" if "Email" in getattr(t, "__name__", "") else
                                             "url" if "Url" in getattr(t, "__name__", "") else "text")
-    return Input(type=typ, value=_text(value), cls="uk-input", **_attrs(f, t), **kw)
+    return Input(type=typ, value=input_text(value), cls="uk-input", **_attrs(f, t), **kw)
 
 # %% ../../../nbs/31a_ui_fields.ipynb #96ce971d
 def _mark(inp, cls, k: str, f, fid: str, error: str | None) -> None:
@@ -148,7 +183,7 @@ def _mark(inp, cls, k: str, f, fid: str, error: str | None) -> None:
     if described := [x for x, on in ((f"{fid}-help", f.description), (f"{fid}-error", error)) if on]: inp.attrs["aria-describedby"] = " ".join(described)
     if error: inp.attrs["aria-invalid"] = "true"
     if f.is_required() and base_type(f.annotation)[0] is not bool: inp.attrs["required"] = True
-    if k in ui_config(cls).get("readonly", ()): inp.attrs["disabled"] = True; inp.attrs.pop("name", None)
+    if k in readonly_fields(cls): inp.attrs["disabled"] = True; inp.attrs.pop("name", None)
 
 # %% ../../../nbs/31a_ui_fields.ipynb #7c660bcc
 def field_input(cls, k: str, value=None, error: str | None = None, prefix: str = "form"):
@@ -159,7 +194,7 @@ def field_input(cls, k: str, value=None, error: str | None = None, prefix: str =
     _mark(inp, cls, k, f, fid, error)
     lbl = Label(field_label(cls, k), fr=fid, cls="uk-form-label")
     parts = [Input(type="hidden", name=k, value="false"), Div(inp, lbl, cls="flex items-center gap-2")] \
-        if base_type(f.annotation)[0] is bool and k not in ui_config(cls).get("readonly", ()) else [lbl, inp]
+        if base_type(f.annotation)[0] is bool and k not in readonly_fields(cls) else [lbl, inp]
     if f.description: parts.append(P(f.description, id=f"{fid}-help", cls="uk-form-help text-sm text-muted-foreground"))
     if error: parts.append(P(error, id=f"{fid}-error", cls="text-sm text-destructive", role="alert"))
     return Div(*parts, cls="space-y-1", id=f"{fid}-field")

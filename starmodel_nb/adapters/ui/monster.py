@@ -13,7 +13,8 @@ from pydantic_core import to_jsonable_python
 from fasthtml.common import A, Button, Div, Form, H3, Input, Label, Li, P, Progress, Span, Table, Tbody, Td, Th, Thead, Tr, Ul, to_xml
 from ...core import (EventSpec, Scope, datastar_json, entity_plural, entity_scope, entity_slug, primary_key, record_key,
                               url_prefix)
-from .fields import base_type, field_input, field_label, is_json, label, list_columns, natural_key, shown_fields
+from .fields import (auto_fields, base_type, detail_fields, entity_label, field_input, field_label, is_json, label,
+                                             list_columns, natural_key, plural_label, shown_fields)
 
 # %% auto #0
 __all__ = ['view_id', 'key_of', 'event_control', 'job_panel', 'card_template', 'signal_bound', 'version_marker', 'render_view',
@@ -102,8 +103,8 @@ def _card(cls, vid: str):
     rows = [Div(Span(field_label(cls, k), cls="font-medium"),
                 Span(f"{_HOLE}{k}{_HOLE}", id=f"{vid}-{k}",
                      data_text=f"{'JSON.stringify(' if is_json(cls.model_fields[k].annotation) else '('}${entity_slug(cls)}.{k})"),
-                cls="flex justify-between gap-4") for k in shown_fields(cls)]
-    return Div(Div(H3(label(cls.__name__), cls="uk-card-title"), cls="uk-card-header"), Div(*rows, cls="uk-card-body space-y-2"),
+                cls="flex justify-between gap-4") for k in detail_fields(cls)]
+    return Div(Div(H3(entity_label(cls), cls="uk-card-title"), cls="uk-card-header"), Div(*rows, cls="uk-card-body space-y-2"),
                Div(*[event_control(cls, s) for s in cls.__sm_events__.values()], cls="uk-card-footer flex flex-wrap gap-2"),
                cls="uk-card uk-card-default max-w-xl")
 
@@ -164,7 +165,7 @@ def error_fragment(message: str) -> str:
 def index_content(classes) -> str:
     "The home page content: a link to each entity's page."
     path = lambda c: entity_plural(c) if entity_scope(c) == Scope.RECORD else entity_slug(c)
-    items = [Li(A(label(c.__name__), href=f"{url_prefix.get()}/{path(c)}", cls="uk-link")) for c in classes]
+    items = [Li(A(entity_label(c), href=f"{url_prefix.get()}/{path(c)}", cls="uk-link")) for c in classes]
     return to_xml(Div(H3("Entities", cls="uk-h3"), Ul(*items, cls="uk-list") if items else P("No entities yet."),
                       cls="uk-card uk-card-body max-w-xl"), indent=False)
 
@@ -180,7 +181,7 @@ def detail_content(obj, version: int, epoch: str, template=card_template) -> str
     nav = Div(A("All " + entity_plural(cls), href=_url(cls), cls="uk-btn uk-btn-default uk-btn-sm"),
               A("Edit", href=_url(cls, key, "edit"), cls="uk-btn uk-btn-default uk-btn-sm"),
               Button("Delete", type="button", cls="uk-btn uk-btn-destructive uk-btn-sm",
-                     **{"data-on:click": f"confirm('Delete this {label(cls.__name__).lower()}?') && @delete('{_url(cls, key)}')"}),
+                     **{"data-on:click": f"confirm('Delete this {entity_label(cls).lower()}?') && @delete('{_url(cls, key)}')"}),
               cls="flex gap-2")
     return render_view(obj, version, epoch, template) + to_xml(nav, indent=False)
 
@@ -195,7 +196,7 @@ def _row(cls, o, names: list, select: str | None):
     "A record's row: its checkbox for the `select` form (if any), its columns and a link to it."
     k = key_of(o)
     tick = [Td(Input(type="checkbox", name="ids", value=str(k), form=select, id=f"{view_id(cls, k)}-pick", cls="uk-checkbox",
-                     aria_label=f"Select {label(cls.__name__).lower()} {k}"))] if select else []
+                     aria_label=f"Select {entity_label(cls).lower()} {k}"))] if select else []
     return Tr(*tick, *[Td(_cell(getattr(o, n))) for n in names], Td(A("Open", href=_url(cls, k), cls="uk-link")), id=f"{view_id(cls, k)}-row")
 
 # %% ../../../nbs/32_ui_monster.ipynb #fb7f56bb
@@ -223,7 +224,7 @@ def _cell(v) -> str: return v if isinstance(v, str) else json.dumps(v, default=s
 # %% ../../../nbs/32_ui_monster.ipynb #c9430ff8
 def list_page_content(cls, list_html: str, q: str) -> str:
     "The list page: title, search form and the new button around the list element."
-    top = Div(H3(label(entity_plural(cls)), cls="uk-h3"),
+    top = Div(H3(plural_label(cls), cls="uk-h3"),
               Form(Input(type="search", name="q", value=q, placeholder="Search", aria_label="Search", cls="uk-input uk-form-small w-48"),
                    method="get", action=_url(cls), cls="ml-auto"),
               A("New", href=_url(cls, "new"), cls="uk-btn uk-btn-primary uk-btn-sm"), cls="flex items-center gap-3")
@@ -236,7 +237,8 @@ def field_defaults(cls) -> dict:
 
 def _form_fields(cls, obj, values: dict, errors: dict, defaults) -> list:
     "An input per shown field: what the user typed, else the record's value, else the default; errors beside them."
-    names = [k for k in [natural_key(cls)] if k and obj is None] + shown_fields(cls)   # a natural key is given once, on create
+    new = [k for k in [natural_key(cls)] if k] if obj is None else []   # a natural key is given once, on create
+    names = new + [k for k in shown_fields(cls) if obj is not None or k not in auto_fields(cls)]   # the record sets these itself
     val = lambda k: values[k] if k in values else getattr(obj, k) if obj is not None else defaults(cls).get(k)
     fields = [field_input(cls, k, val(k), errors.get(k)) for k in names]
     if rest := [m for k, m in errors.items() if k not in names]: fields.insert(0, P("; ".join(rest), cls="uk-alert uk-alert-destructive", role="alert"))
@@ -247,7 +249,7 @@ def record_form(cls, obj=None, values: dict | None = None, errors: dict | None =
     "The create (no `obj`) or edit form of a SQL entity; `values` the user typed and server `errors` by field."
     key = None if obj is None else key_of(obj)
     act = f"@post('{_url(cls)}', {{contentType: 'form'}})" if obj is None else f"@patch('{_url(cls, key)}', {{contentType: 'form'}})"
-    title = f"New {label(cls.__name__).lower()}" if obj is None else f"Edit {label(cls.__name__).lower()} {key}"
+    title = f"New {entity_label(cls).lower()}" if obj is None else f"Edit {entity_label(cls).lower()} {key}"
     fields = _form_fields(cls, obj, values or {}, errors or {}, defaults)
     return to_xml(Div(H3(title, cls="uk-h3"),
                       Form(*fields, Div(Button("Save", type="submit", cls="uk-btn uk-btn-primary"),

@@ -19,7 +19,7 @@ from ...app.history import acting_as, when
 from ...app.runtime import Runtime
 from ...app.uow import Unavailable
 from ..sse_datastar import SSE_HEADERS, patch_elements
-from ..ui.fields import field_label, label, shown_fields
+from ..ui.fields import entity_label, field_label, plural_label, shown_fields
 from .checks import mutation_refused, refuse, url_root, user_of
 from .events import run_event
 from .pages import page, redirect
@@ -73,7 +73,7 @@ async def _count(rt: Runtime, cls):
     except Unavailable: return "?"
 
 async def _index_table(rt: Runtime, pre: str):
-    rows = [Tr(Td(A(label(c.__name__), href=f"{pre}/admin/{entity_slug(c)}", cls="uk-link")), Td(entity_store(c).name),
+    rows = [Tr(Td(A(entity_label(c), href=f"{pre}/admin/{entity_slug(c)}", cls="uk-link")), Td(entity_store(c).name),
                Td(entity_scope(c).value), Td(str(await _count(rt, c)))) for c in rt.entities().values()]
     return Table(Thead(Tr(Th("Entity"), Th("Store"), Th("Scope"), Th("Count"))), Tbody(*rows), cls="uk-table uk-table-divider")
 
@@ -131,7 +131,7 @@ async def admin_entity(req: Request) -> Response:
     try: lst = _instances(cls, await rt.repo_for(cls).list(cls), pre)
     except Unavailable as e: return refuse(req, 503, str(e))
     if req.query_params.get("partial"): return Response(patch_elements(lst), headers=SSE_HEADERS)
-    return _page(req, f"Admin · {label(cls.__name__)}", to_xml(H3(label(cls.__name__), cls="uk-h3"), indent=False) + lst)
+    return _page(req, f"Admin · {entity_label(cls)}", to_xml(H3(entity_label(cls), cls="uk-h3"), indent=False) + lst)
 
 # %% ../../../nbs/35_web_admin.ipynb #5ac8d910
 def _table_top(cls, pre: str, text: str):
@@ -141,7 +141,7 @@ def _table_top(cls, pre: str, text: str):
     bulk = Form(Button("Delete selected", type="submit", cls="uk-btn uk-btn-destructive uk-btn-sm"), id=f"sm-{plural}-bulk",
                 enctype="application/x-www-form-urlencoded",
                 **{"data-on:submit": f"confirm('Delete the selected {plural}?') && @post('{pre}/admin/{slug}/bulk_delete', {{contentType: 'form'}})"})
-    return Div(H3(label(plural), cls="uk-h3"), search, A("New", href=f"{pre}/{plural}/new", cls="uk-btn uk-btn-primary uk-btn-sm"), bulk,
+    return Div(H3(plural_label(cls), cls="uk-h3"), search, A("New", href=f"{pre}/{plural}/new", cls="uk-btn uk-btn-primary uk-btn-sm"), bulk,
                cls="flex items-center gap-3")
 
 # %% ../../../nbs/35_web_admin.ipynb #1e0fc30a
@@ -153,7 +153,7 @@ async def _admin_table(req: Request, rt: Runtime, cls, pre: str) -> Response:
         lst = rt.ui.list_content(cls, rows, page_no, more, sort, desc, text, base=f"{pre}/admin/{entity_slug(cls)}",
                                  select=f"sm-{entity_plural(cls)}-bulk")
     if req.query_params.get("partial"): return Response(patch_elements(lst), headers=SSE_HEADERS)
-    return _page(req, f"Admin · {label(entity_plural(cls))}", to_xml(_table_top(cls, pre, text), indent=False) + lst)
+    return _page(req, f"Admin · {plural_label(cls)}", to_xml(_table_top(cls, pre, text), indent=False) + lst)
 
 # %% ../../../nbs/35_web_admin.ipynb #0acac87a
 async def admin_bulk_delete(req: Request) -> Response:
@@ -176,7 +176,7 @@ async def admin_bulk_delete(req: Request) -> Response:
 # %% ../../../nbs/35_web_admin.ipynb #43601f34
 def _instance_card(rt: Runtime, cls, key: str, obj, version: int, base: str):
     rows = [Tr(Th(field_label(cls, k)), Td(_cell(getattr(obj, k)))) for k in shown_fields(cls)]
-    return Div(H3(f"{label(cls.__name__)} {short_key(key)}", cls="uk-h3"), P(f"version {version}", cls="text-sm"),
+    return Div(H3(f"{entity_label(cls)} {short_key(key)}", cls="uk-h3"), P(f"version {version}", cls="text-sm"),
                Table(Tbody(*rows), cls="uk-table uk-table-small"),
                Div(*[rt.ui.event_control(cls, s, f"{base}/{s.segment}") for s in cls.__sm_events__.values()], cls="flex flex-wrap gap-2"),
                id="sm-admin-instance", **{"data-on-interval__duration.2s": f"@get('{base}?partial=1')"})
@@ -194,7 +194,7 @@ async def admin_instance(req: Request) -> Response:
     base = f"{url_root(rt.settings, req)}/admin/{entity_slug(cls)}/{short_key(key)}"
     card = to_xml(_instance_card(rt, cls, key, *got, base), indent=False)
     if req.query_params.get("partial"): return Response(patch_elements(card), headers=SSE_HEADERS)
-    return _page(req, f"Admin · {label(cls.__name__)}", card)
+    return _page(req, f"Admin · {entity_label(cls)}", card)
 
 # %% ../../../nbs/35_web_admin.ipynb #742f2715
 async def admin_event(req: Request) -> Response:

@@ -40,17 +40,17 @@ class StarApp(ControlPlane, FastHTML):
 ALL = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 class EntityRoute(Route):
-    "A route whose first path segment must name an entity that is not a SQL record (others fall through)."
+    "A route whose first path segment must name an entity, not a collection (others fall through)."
     def matches(self, scope):
         m, child = super().matches(scope)
         if m != Match.NONE and not self.named(scope["app"].state.sm, child["path_params"]["slug"]): return Match.NONE, {}
         return m, child
     def named(self, rt: Runtime, slug: str) -> bool:
         cls = rt.entity(slug)
-        return cls is not None and entity_scope(cls) != Scope.RECORD and rt.collection(slug) is None
+        return rt.entity(slug) is not None and rt.collection(slug) is None
 
 class CollectionRoute(EntityRoute):
-    "A route whose first path segment must name a SQL entity's collection (`/products`)."
+    "A route whose first path segment must name a record entity's collection (`/products`)."
     def named(self, rt: Runtime, slug: str) -> bool: return rt.collection(slug) is not None
 
 # %% ../../../nbs/36_web_app.ipynb #d8074806

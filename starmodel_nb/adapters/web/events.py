@@ -12,7 +12,8 @@ from urllib.parse import parse_qsl
 from fasthtml.common import Div, to_xml
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from ...core import BROWSER_STORES, EventSpec, Scope, entity_scope, entity_slug, entity_store, loads_strict, prefixed, signals_of
+from ...core import (BROWSER_STORES, EventSpec, Scope, entity_plural, entity_scope, entity_slug, entity_store, loads_strict, prefixed,
+                               primary_key, signals_of)
 from ...app.dispatcher import Invalid, Step, bind, error_message
 from ...app.runtime import Runtime
 from ...app.jobs import job_signals
@@ -152,6 +153,8 @@ async def event_endpoint(req: Request) -> Response:
     cls = req.app.state.sm.entity(req.path_params["slug"])
     spec = cls.__sm_events__.get(req.path_params["name"]) if cls else None
     if spec is None: return refuse(req, 404, "Not found.")
+    if entity_scope(cls) == Scope.RECORD:
+        return refuse(req, 404, f"{cls.__name__}.{spec.name} acts on one record: /{entity_plural(cls)}/<{primary_key(cls)}>/{spec.segment}")
     return await run_event(req, cls, spec)
 
 # %% ../../../nbs/33a_web_events.ipynb #00d8ae22

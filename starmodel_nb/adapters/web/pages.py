@@ -10,17 +10,19 @@ import json
 from datastar_py import ServerSentEventGenerator as SSE
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from fasthtml.common import A, Button, Div, FT, Meta, Span, to_xml
+from fasthtml.common import A, Button, Div, FT, Meta, P, Span, to_xml
 from urllib.parse import quote
-from ...core import BROWSER_STORES, Scope, StateStore, entity_scope, entity_slug, entity_store, prefixed, public_fields, signals_of
+from ...core import (BROWSER_STORES, Scope, StateStore, entity_plural, entity_scope, entity_slug, entity_store, prefixed, primary_key,
+                               public_fields, signals_of)
 from ...app.runtime import Runtime
 from ..assets import asset_headers
-from .checks import NO_STORE, guard_refused, is_datastar, key_for, refuse, session_id, status_of, url_root, user_of
+from .checks import NO_STORE, guard_refused, is_datastar, key_for, refuse, session_id, status_of, url_root, user_of, wants_json
 from ..sse_datastar import SSE_HEADERS
-from ..ui.fields import label
+from ..ui.fields import entity_label
 
 # %% auto #0
-__all__ = ['page_headers', 'auth_bar', 'page', 'redirect', 'page_endpoint', 'kept_in_browser', 'page_signals', 'index_endpoint']
+__all__ = ['page_headers', 'auth_bar', 'page', 'redirect', 'page_endpoint', 'kept_in_browser', 'page_signals', 'no_record',
+           'index_endpoint']
 
 # %% ../../../nbs/33b_web_pages.ipynb #ceea7fb8
 def page_headers(rt: Runtime, prefix: str) -> list:
@@ -60,8 +62,9 @@ async def page_endpoint(req: Request) -> Response:
     "GET /{slug}: the page of the instance this browser sees."
     rt: Runtime = req.app.state.sm
     cls = rt.entity(req.path_params["slug"])
-    if cls is None or entity_scope(cls) == Scope.RECORD: return refuse(req, 404, "Not found.")
+    if cls is None: return refuse(req, 404, "Not found.")
     if req.method != "GET": return refuse(req, 405, "Pages are read with GET.")
+    if entity_scope(cls) == Scope.RECORD: return guard_refused(req, cls) or no_record(req, cls)
     if refused := guard_refused(req, cls):
         return redirect(req, f"/login?next=/{entity_slug(cls)}") if user_of(req) is None and rt.users is not None else refused
     key, _ = key_for(cls, req)
@@ -72,7 +75,7 @@ async def page_endpoint(req: Request) -> Response:
         return refuse(req, status, str(e))
     obj, version = got if got is not None else (cls(), 0)
     if entity_store(cls) in BROWSER_STORES: hdrs = [kept_in_browser(cls), *hdrs]   # before the script that reads it
-    with prefixed(prefix): html = rt.ui.render_page(label(cls.__name__), auth_bar(req) + rt.ui.render_view(obj, version, rt.hub.epoch), hdrs, page_signals(rt, obj, key))
+    with prefixed(prefix): html = rt.ui.render_page(entity_label(cls), auth_bar(req) + rt.ui.render_view(obj, version, rt.hub.epoch), hdrs, page_signals(rt, obj, key))
     return HTMLResponse(html, headers=NO_STORE)
 
 def kept_in_browser(cls) -> FT:
@@ -85,6 +88,18 @@ def page_signals(rt: Runtime, obj, key) -> dict:
     sig = signals_of(obj)
     for slug, v in rt.jobs.signals(type(obj), key).items(): sig.setdefault(slug, {}).update(v)
     return sig
+
+def no_record(req: Request, cls) -> Response:
+    "GET /{slug} of a record entity: a 404 saying where its records are; to a browser, a page that offers the create form too."
+    rt: Runtime = req.app.state.sm
+    plural, prefix = entity_plural(cls), url_root(rt.settings, req)
+    msg = f"{entity_label(cls)} has records, each at /{plural}/<{primary_key(cls)}>: this address names none."
+    if wants_json(req) or is_datastar(req): return refuse(req, 404, msg)
+    with prefixed(prefix):
+        head = to_xml(Div(P(msg), A(f"All {plural}", href=f"{prefix}/{plural}", cls="uk-btn uk-btn-default uk-btn-sm"), cls="space-y-2"))
+        r = page(req, f"No {entity_label(cls).lower()} here", head + rt.ui.record_form(cls))
+    r.status_code = 404
+    return r
 
 # %% ../../../nbs/33b_web_pages.ipynb #38d5ef8a
 async def index_endpoint(req: Request) -> Response:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from ...core import entity_plural, loads_strict, parse_key, primary_key, public_fields, public_state, signals_of, prefixed
-from ...app.control import record_changed
+from ...app.control import add_record, record_changed
 from ...app.dispatcher import Invalid, error_message, retry_conflicts
 from ...app.runtime import Runtime
 from ...app.uow import NotFound, UnitOfWork
@@ -22,7 +22,7 @@ from .events import run_event
 from .pages import page, page_signals, redirect
 from ..persistence.sql import int_bounds
 from ..sse_datastar import SSE_HEADERS, patch_elements
-from ..ui.fields import creatable_fields, editable_fields, is_json, label
+from ..ui.fields import creatable_fields, editable_fields, entity_label, input_text, is_json, plural_label
 
 # %% auto #0
 __all__ = ['PER_PAGE', 'record_key', 'record_input', 'failed', 'list_query', 'list_records', 'show_record', 'form_errors',
@@ -54,14 +54,16 @@ def _from_form(cls: type, data: dict) -> dict:
     return out
 
 # %% ../../../nbs/34_web_sql.ipynb #8ab21cf1
-async def record_input(req: Request, cls: type, new: bool = False) -> dict:
-    "The field values a create (`new`) or update request carries (not yet validated as a whole); `Invalid` naming what is wrong."
+async def record_input(req: Request, cls: type, new: bool = False, current=None) -> dict:
+    "The field values a create (`new`) or update request carries (not yet validated as a whole); `Invalid` naming what is wrong. A form's field still showing the `current` record's value is left out: unchanged."
     body, is_json_body = await req.body(), req.headers.get("content-type", "").startswith("application/json")
     data = json_object(body or b"{}") if is_json_body else dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     names, pk = set(creatable_fields(cls) if new else editable_fields(cls)), primary_key(cls)
-    why = lambda k: "set by the database" if k == pk and new else "read-only" if k == pk or k in public_fields(cls) else "unknown field"
+    why = lambda k: "set when the record is created" if k == pk and new else "read-only" if k == pk or k in public_fields(cls) else "unknown field"
     if bad := [{"loc": k, "msg": why(k)} for k in data if k not in names]: raise Invalid(bad)
-    return data if is_json_body else _from_form(cls, data)
+    if is_json_body: return data
+    if current is not None: data = {k: v for k, v in data.items() if v != input_text(getattr(current, k))}   # (seconds a form rounds, too)
+    return _from_form(cls, data)
 
 # %% ../../../nbs/34_web_sql.ipynb #cc515d2f
 def failed(req: Request, e: Exception) -> Response:
@@ -100,7 +102,7 @@ async def list_records(req: Request, cls: type) -> Response:
     with prefixed(url_root(rt.settings, req)):
         lst = rt.ui.list_content(cls, rows, page_no, more, sort if sort in public_fields(cls) else None, desc, text)
     if is_datastar(req): return Response(patch_elements(lst), headers=SSE_HEADERS)
-    return page(req, label(entity_plural(cls)), rt.ui.list_page_content(cls, lst, text))
+    return page(req, plural_label(cls), rt.ui.list_page_content(cls, lst, text))
 
 # %% ../../../nbs/34_web_sql.ipynb #1fb2adbb
 async def show_record(req: Request, cls: type, key) -> Response:
@@ -110,7 +112,7 @@ async def show_record(req: Request, cls: type, key) -> Response:
     except Exception as e: return failed(req, e)
     if wants_json(req): return JSONResponse(public_state(obj), headers=NO_STORE)
     with prefixed(url_root(rt.settings, req)): content = rt.ui.detail_content(obj, version, rt.hub.epoch)
-    return page(req, f"{label(cls.__name__)} {key}", content, page_signals(rt, obj, key))
+    return page(req, f"{entity_label(cls)} {key}", content, page_signals(rt, obj, key))
 
 # %% ../../../nbs/34_web_sql.ipynb #68cc2975
 async def form_errors(req: Request, cls: type, obj, e: Exception) -> Response | None:
@@ -131,12 +133,11 @@ async def create_record(req: Request, cls: type) -> Response:
     rt: Runtime = req.app.state.sm
     try:
         obj = cls.model_validate(await record_input(req, cls, new=True))
-        key, version = await rt.repo_for(cls).insert(cls, obj)
+        key, _ = await add_record(rt, cls, obj)
     except (Invalid, ValidationError, ValueError) as e: return await form_errors(req, cls, None, e) or failed(req, e)
     except Exception as e:
         if status_of(e) is None: raise
         return failed(req, e)
-    await record_changed(rt, cls, key, version, obj)
     if wants_json(req): return JSONResponse(public_state(obj), 201, headers={"Location": f"{url_root(rt.settings, req)}{_at(cls, key)}"})
     return redirect(req, _at(cls, key))
 
@@ -155,7 +156,8 @@ async def update_record(req: Request, cls: type, key, full: bool) -> Response:
     "PATCH (or, `full`, PUT) /{plural}/{id}: change the fields the request names (the route checked it may)."
     rt: Runtime = req.app.state.sm
     try:
-        data = await record_input(req, cls)
+        form = not req.headers.get("content-type", "").startswith("application/json")
+        data = await record_input(req, cls, current=(await _get(rt, cls, key))[0] if form else None)
         if full and (miss := [k for k in public_fields(cls) if cls.model_fields[k].is_required() and k not in data]):
             raise Invalid([{"loc": k, "msg": "Field required"} for k in miss])
         obj = await _apply(rt, cls, key, data)
@@ -201,7 +203,7 @@ async def record_endpoint(req: Request) -> Response:
     rt: Runtime = req.app.state.sm
     cls, ident = rt.collection(req.path_params["slug"]), req.path_params["ident"]
     if refused := guard_refused(req, cls): return refused
-    if ident == "new" and req.method == "GET": return page(req, f"New {label(cls.__name__).lower()}", rt.ui.record_form(cls))
+    if ident == "new" and req.method == "GET": return page(req, f"New {entity_label(cls).lower()}", rt.ui.record_form(cls))
     key = record_key(cls, ident)
     if key is None or key == "new": return refuse(req, 404, "Not found.")
     if req.method == "GET": return await show_record(req, cls, key)
@@ -222,7 +224,7 @@ async def record_action_endpoint(req: Request) -> Response:
     if name == "edit" and req.method == "GET":
         try: obj, _ = await _get(rt, cls, key)
         except Exception as e: return failed(req, e)
-        return page(req, f"Edit {label(cls.__name__).lower()}", rt.ui.record_form(cls, obj))
+        return page(req, f"Edit {entity_label(cls).lower()}", rt.ui.record_form(cls, obj))
     spec = cls.__sm_events__.get(name)
     if spec is None: return refuse(req, 404, "Not found.")
     return await run_event(req, cls, spec, key, channel_for(cls, str(key)))
