@@ -274,6 +274,8 @@ def _reloading(s: Settings, workers: int) -> None:
 def run(s: Settings, workers: int = 1, reload: bool = False) -> None:
     "Serve `app_to_serve(s)` on `s.host`:`s.port` in `workers` processes (several need `secret_key` and no memory entities), or one that `reload`s."
     import uvicorn
+    if hasattr(sys.stdout, "reconfigure"): sys.stdout.reconfigure(line_buffering=True)   # uvicorn re-raises SIGTERM once shut down:
+                                                                                        # a buffer not yet written would be lost
     _check_secret(s)
     if reload: return _reloading(s, workers)
     if workers > 1:

@@ -166,11 +166,13 @@ async def _connect(rt: Runtime, kind: str) -> None:
     if kind not in ("redis", "postgres"): return   # in process, or a plugin's: wired when the app was made
     if kind == "redis": from starmodel_nb.adapters.bus.redis import position_of as to_position, seq_of as to_seq
     else: to_position = to_seq = int   # a Postgres log's row ids are numbers already
-    rt.bus.watch(lambda healthy: rt.hub.behind(not healthy))
     try: rt.hub.seq = to_seq(await rt.bus.position())
     except Unavailable as e:
         log.warning("the %s bus cannot be reached at start (%s): pages are told they are behind until it answers", kind, e)
         rt.bus.outbox.mark(False)
+    if rt.connected: return rt.bus.start()   # served again: the handlers stayed, the reader resumes
+    rt.connected = True
+    rt.bus.watch(lambda healthy: rt.hub.behind(not healthy))
     rt.bus.subscribe_positions(lambda pos, evt: rt.hub.publish(evt, to_seq(pos)))
     rt.bus.subscribe(rt.jobs.heard)   # other instances' jobs, listed here; a cancel asked of one of ours
     if sql := [c for c in rt.entities().values() if entity_store(c) == StateStore.SERVER_SQL]: rt.bus.subscribe(rt.repo_for(sql[0]).heard)   # copies other instances made old

@@ -254,12 +254,20 @@ def _last() -> Server:
 
 # %% ../nbs/50_notebook.ipynb #1c6c3224
 def _kernel_call(fn) -> None:
-    "Run `fn` on the kernel's main loop when in a kernel (widget updates must not race the kernel), else now."
+    "Run `fn` on the kernel's main loop in a kernel (widget updates must not race the kernel); elsewhere now, or off the app's loop if on it."
     ip = sys.modules.get("IPython")
     k = getattr(ip.get_ipython(), "kernel", None) if ip and ip.get_ipython() else None
-    loop = getattr(k, "io_loop", None)
-    if loop is not None: loop.add_callback(fn)
-    else: fn()
+    if (loop := getattr(k, "io_loop", None)) is not None: return loop.add_callback(fn)
+    try: asyncio.get_running_loop()
+    except RuntimeError: return fn()
+    threading.Thread(target=_quiet(fn), daemon=True, name="starmodel-inspect").start()   # `fn` may call the control plane: it waits for that loop
+
+def _quiet(fn):
+    "`fn`, its failure logged on one line (a view no kernel shows has no one to tell)."
+    def go():
+        try: fn()
+        except Exception as e: log.debug("inspect(): a view not refreshed: %s", e)
+    return go
 
 def _unwrap_optional(ann):
     "`X` for `X | None`, else `ann`."

@@ -131,3 +131,29 @@ def test_reserve_with_open_pages(app, browser, assets):
         a.wait_for_function("document.getElementById('sm-lantern-lit').textContent.trim() === '11'", polling=50, timeout=WAIT)
         b.wait_for_function("document.getElementById('sm-lantern-lit').textContent.trim() === '11'", polling=50, timeout=WAIT)
     finally: srv.stop()
+
+def _first_change(url: str, got: list, ready: threading.Event) -> None:
+    "Open a live stream on `url` and keep its first message after the hello (a change), in `got`."
+    with httpx.stream("GET", url + "/_sm/stream", headers=DS, timeout=30) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                if '"hello"' in line: ready.set(); continue
+                got.append(line); return
+
+def test_served_stopped_and_served_again_stays_live(app, caplog):
+    "The same app object, served three times in turn: each round's open page hears a change; inspect() outside a kernel stays quiet."
+    from starmodel_nb.notebook import inspect
+    view = None
+    for round_ in range(3):
+        srv = serve(app, name="t-again")
+        view = view or inspect(Lantern, app=app)
+        got, ready = [], threading.Event()
+        t = threading.Thread(target=_first_change, args=(srv.url, got, ready), daemon=True)
+        t.start()
+        assert ready.wait(30), f"round {round_}: no hello"
+        app.fire(Lantern, "light")
+        t.join(30)
+        assert got and f'"lit": {round_ + 1}' in got[0].replace('"lit":', '"lit": ').replace("  ", " "), (round_, got)
+        srv.stop()
+    assert "Lantern</b>: 1 live instance" in view.count.value                      # the view followed every round
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")], [r.getMessage() for r in caplog.records]

@@ -64,7 +64,7 @@ class LocalBus:
     def subscribe(self, handler: Callable[[EntityChanged], None]) -> Callable[[], None]:
         self._handlers.append(handler)
         return lambda: self._handlers.remove(handler) if handler in self._handlers else None
-    async def close(self) -> None: self._handlers.clear()
+    async def close(self) -> None: "Nothing to close: the handlers stay with the app, for when it is served again."
 
 # %% ../../nbs/10_bus.ipynb #ob000001
 class Outbox:
@@ -174,8 +174,7 @@ def _fan(self: SharedBus, position, evt: EntityChanged) -> None:
 
 @patch
 async def _stop(self: SharedBus, grace: float) -> None:
-    "Drop the handlers and stop the reader, waiting at most `grace` seconds for it."
-    self._handlers.clear()
+    "Stop the reader, waiting at most `grace` seconds for it; the handlers stay, for the app served again (`start` resumes)."
     if self._task is not None:
         self._stopping = True   # a cancellation swallowed inside a client still ends the reader at its next turn
         self._task.cancel()

@@ -254,6 +254,7 @@ async def close(self: Jobs) -> None:
     ts = list(self._mine.values())
     for t in ts: t.cancel()
     if ts: await asyncio.wait(ts, timeout=5)
+    self._gate = None   # made again on the loop of the next start
 
 # %% ../../nbs/12a_jobs.ipynb #c6e6e79f
 IDLE = {"id": "", "state": "", "progress": -1, "note": "", "error": ""}

@@ -76,6 +76,7 @@ class Runtime:
     private_loop: asyncio.AbstractEventLoop | None = None   # the control plane's own, while the app is not served
     reactor: Reactor | None = None                    # runs the `@on` reactions to committed changes (default: all declared)
     users: Users | None = None                        # the app's users, when authentication is on
+    connected: bool = False                           # a shared bus wired to the hub (once: it stays wired across restarts)
     def __post_init__(self):
         if self.history is None: self.history = NoHistory()
         self.loop_lock = threading.Lock()                 # the control plane's private loop is made once, whichever thread asks first
