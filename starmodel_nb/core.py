@@ -362,6 +362,11 @@ _REPLACED = "This declarative base already contains a class with the same class 
 class EntityMeta(SQLModelMetaclass):
     "Builds each `Entity` subclass (again, if it implies fields it did not write: see `_additions`), then configures and registers it."
     def __new__(mcs, name, bases, ns, **kw):
+        with warnings.catch_warnings():   # FastSQLModel's BaseTable sets pydantic's deprecated `json_encoders`: its note is not the user's
+            warnings.filterwarnings("ignore", message="`json_encoders` is deprecated", category=DeprecationWarning)
+            return mcs._build(name, bases, ns, **kw)
+    @classmethod
+    def _build(mcs, name, bases, ns, **kw):
         build = lambda d: super(EntityMeta, mcs).__new__(mcs, name, bases, d, **kw)
         if not any(isinstance(b, EntityMeta) for b in bases): return build(ns)
         keep = {**ns, "__annotations__": dict(ns.get("__annotations__", {}))}
