@@ -17,7 +17,7 @@ from .reactions import committed
 from .jobs import Job
 from .access import User, Users, entity_refusal, user_key
 from .runtime import Runtime
-from .uow import NotFound, UnitOfWork, Unfit
+from .uow import KeptInBrowser, NotFound, UnitOfWork, Unfit
 
 # %% auto #0
 __all__ = ['close_private_loop', 'run_on', 'instance_key', 'typed_key', 'ControlPlane', 'Edit', 'ActingAs', 'record_changed',
@@ -65,7 +65,7 @@ def run_on(rt: Runtime, coro: Coroutine, timeout: float = 30):
 def instance_key(cls: type, key: str | None) -> str:
     "The key of the instance of `cls` meant: `key`, or the global one; else `ValueError` saying what to pass."
     if (store := entity_store(cls)) in BROWSER_STORES:
-        raise ValueError(f"{cls.__name__} is kept in each browser (StateStore.{store.name}): the server holds no instance of it "
+        raise KeptInBrowser(f"{cls.__name__} is kept in each browser (StateStore.{store.name}): the server holds no instance of it "
                          "to read or change; each browser sends its state with its events")
     if key is not None: return key
     if (scope := entity_scope(cls)) == Scope.GLOBAL: return "global"

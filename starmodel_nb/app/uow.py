@@ -18,8 +18,8 @@ from .history import Change, History, NoHistory, diff_of, origin, params_of
 from .reactions import Committed, Reactor, committed
 
 # %% auto #0
-__all__ = ['Repository', 'RecordRepository', 'BlockingRepository', 'blocking', 'Conflict', 'NotFound', 'Unavailable', 'Unfit',
-           'UnitOfWork', 'Staged']
+__all__ = ['Repository', 'RecordRepository', 'BlockingRepository', 'blocking', 'Conflict', 'NotFound', 'KeptInBrowser',
+           'Unavailable', 'Unfit', 'UnitOfWork', 'Staged']
 
 # %% ../../nbs/11_uow.ipynb #d434f56c
 class Repository(Protocol):
@@ -53,6 +53,9 @@ class Conflict(Exception):
 
 class NotFound(LookupError):
     "No such record."
+
+class KeptInBrowser(TypeError):
+    "The state of a browser-kept entity cannot be read or changed on the server."
 
 class Unavailable(Exception):
     "The store cannot be reached (database down); the request may succeed later."

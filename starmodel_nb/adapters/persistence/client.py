@@ -11,14 +11,12 @@ from typing import Any, AsyncIterator
 from pydantic import ValidationError
 from ...core import EventSpec, entity_slug, entity_store, public_fields, stored_state
 from ...app.dispatcher import Invalid, Step, call_event, event_yields
+from ...app.uow import KeptInBrowser   # (its home: the control plane raises it too)
 
 # %% auto #0
-__all__ = ['KeptInBrowser', 'BrowserRepository', 'browser_state', 'run_in_browser_state']
+__all__ = ['BrowserRepository', 'browser_state', 'run_in_browser_state']
 
 # %% ../../../nbs/20b_persist_client.ipynb #37a36ff9
-class KeptInBrowser(TypeError):
-    "The state of a browser-kept entity cannot be read or changed on the server."
-
 class BrowserRepository:
     "The `Repository` of `CLIENT_SESSION` / `CLIENT_LOCAL` entities: the server holds none of them."
     async def get(self, cls: type, key: str, cached: bool = False) -> None: return None

@@ -59,7 +59,8 @@ async def record_input(req: Request, cls: type, new: bool = False, current=None)
     body, is_json_body = await req.body(), req.headers.get("content-type", "").startswith("application/json")
     data = json_object(body or b"{}") if is_json_body else dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     names, pk = set(creatable_fields(cls) if new else editable_fields(cls)), primary_key(cls)
-    why = lambda k: "set when the record is created" if k == pk and new else "read-only" if k == pk or k in public_fields(cls) else "unknown field"
+    made = "made when the record is created" if cls.model_fields[pk].default_factory is not None else "set by the database"
+    why = lambda k: made if k == pk and new else "read-only" if k == pk or k in public_fields(cls) else "unknown field"
     if bad := [{"loc": k, "msg": why(k)} for k in data if k not in names]: raise Invalid(bad)
     if is_json_body: return data
     if current is not None: data = {k: v for k, v in data.items() if v != input_text(getattr(current, k))}   # (seconds a form rounds, too)
