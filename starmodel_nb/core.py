@@ -262,9 +262,10 @@ def _record_key(cls, store: StateStore, scope: Scope) -> str | None:
         if k is not None and store != StateStore.SERVER_SQL:
             raise ValueError(f"{cls.__name__}: model_config['key'] names records, and {cls.__name__} has one instance per {scope.value}")
         return None
-    if k is None and len(ks := _key_fields(cls)) > 1:
-        raise TypeError(f"{cls.__name__}: {', '.join(ks)} could each name its records: set model_config['key'] to one of them")
-    k = k or _key_fields(cls)[0]   # (a record entity with none is given a generated `id`)
+    if k is None and len(ks := _key_fields(cls)) != 1:   # (a record entity with none was given an `id`: see `_additions`)
+        why = f"{', '.join(ks)} could each name its records" if ks else "no field names its records"
+        raise TypeError(f"{cls.__name__}: {why}: set model_config['key'] to one of its fields")
+    k = k or ks[0]
     f = cls.model_fields.get(k)
     if f is None: raise TypeError(f"{cls.__name__}: model_config['key'] = {k!r} is not one of its fields")
     if f.annotation not in (str, int, uuid.UUID) or (not f.is_required() and f.default_factory is None):

@@ -26,8 +26,9 @@ from .cache import RowCache
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'VERSION', 'make_engine', 'autocommit', 'ensure_version', 'SchemaBehind', 'create_table', 'prepare_schema',
-           'SQLRepository', 'int_bounds', 'check_storable', 'utc_columns', 'Statements', 'comparable', 'Prepared']
+__all__ = ['log', 'VERSION', 'make_engine', 'autocommit', 'ensure_version', 'SchemaBehind', 'create_table', 'schema_gaps',
+           'prepare_schema', 'SQLRepository', 'int_bounds', 'check_storable', 'utc_columns', 'Statements', 'comparable',
+           'Prepared']
 
 # %% ../../../nbs/21_persist_sql.ipynb #d6bf3012
 def make_engine(url: str, **kw):
@@ -74,21 +75,23 @@ def create_table(engine, table) -> bool:
         return False
 
 # %% ../../../nbs/21_persist_sql.ipynb #d95a32b1
+def schema_gaps(engine, classes) -> tuple[list, list[str]]:
+    "What the database lacks of the tables of `classes` (their version column included): the tables, and the columns of existing ones."
+    for c in classes: ensure_version(c)
+    insp = sa_inspect(engine)
+    have = set(insp.get_table_names())
+    tables = [c.__table__ for c in classes if c.__table__.name not in have]
+    cols = [f"{c.__table__.name}.{k}" for c in classes if c.__table__.name in have
+            for k in c.__table__.c.keys() if k not in {x["name"] for x in insp.get_columns(c.__table__.name)}]
+    return tables, cols
+
 def prepare_schema(engine, classes) -> list[str]:
     "Create missing tables of `classes`; raise `SchemaBehind` if existing ones lack columns. Returns the created tables."
-    for c in classes: ensure_version(c)
-    insp, created, behind = sa_inspect(engine), [], []
-    have = set(insp.get_table_names())
-    for t in (c.__table__ for c in classes):
-        if t.name not in have:
-            if create_table(engine, t): created.append(t.name)
-            continue
-        cols = {x["name"] for x in insp.get_columns(t.name)}
-        behind += [f"{t.name}.{k}" for k in t.c.keys() if k not in cols]
+    missing, behind = schema_gaps(engine, classes)
     if behind:
         raise SchemaBehind(f"the database schema is behind the models (missing columns: {', '.join(behind)}); "
                            "run `starmodel migrate` to upgrade it")
-    return created
+    return [t.name for t in missing if create_table(engine, t)]
 
 # %% ../../../nbs/21_persist_sql.ipynb #13b5e516
 class SQLRepository:
