@@ -23,8 +23,10 @@ async def listening(*buses):
     "Return once every bus's listener hears changes: each publishes one, and every bus hears them all (then forgotten)."
     heard = {id(b): set() for b in buses}
     offs = [b.subscribe(lambda e, b=b: heard[id(b)].add(e.key)) for b in buses]
+    # a listener reads on from where it starts: a change sent before every reader knows its place could miss one
+    assert await settle(lambda: all(b._ready is not None and b._ready.is_set() for b in buses), timeout=30)
     for i, b in enumerate(buses): await b.publish(EntityChanged("warmup", f"w{i}", 0, {}, {}, "global"))
-    assert await settle(lambda: all(len(h) == len(buses) for h in heard.values()), timeout=30)   # a listener may take a while to start on a busy machine
+    assert await settle(lambda: all(len(h) == len(buses) for h in heard.values()), timeout=30)   # a busy machine may be slow
     for off in offs: off()
 
 async def settle(cond, timeout: float = 5.0) -> bool:

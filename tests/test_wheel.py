@@ -23,6 +23,22 @@ def test_the_wheel_holds_the_client_script(installed):
     names = zipfile.ZipFile(whl).namelist()
     assert "starmodel_nb/static/starmodel.js" in names and "starmodel_nb/adapters/assets.py" in names
 
+def test_the_designs_import_works_as_written(installed):
+    "`from fastsqlmodel import BaseTable`, as the design writes it, in a venv that has only the wheel and its dependencies."
+    _, py, tmp = installed
+    code = textwrap.dedent("""
+        from fastsqlmodel import BaseTable
+        from starmodel_nb import Entity, StateStore
+        class Product(Entity, BaseTable, table=True):
+            name: str
+            price: float
+            stock: int
+            model_config = {"store": StateStore.SERVER_SQL}
+        print(Product.model_fields["id"].annotation.__name__, Product(name="pen", price=1, stock=2).created_at.tzname())
+    """)
+    r = subprocess.run([str(py), "-W", "error::DeprecationWarning", "-c", code], cwd=tmp, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.split() == ["UUID", "UTC"], quiet(r)
+
 def test_an_app_served_from_the_installed_package(installed, assets):
     _, py, tmp = installed
     (tmp/"shop.py").write_text(textwrap.dedent(f"""
