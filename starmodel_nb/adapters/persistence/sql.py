@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/persist_sql.html.md"""
 
 # %% ../../../nbs/21_persist_sql.ipynb #5acd1aa3
 from __future__ import annotations
-import asyncio, copy, logging, threading, typing
+import asyncio, copy, logging, threading
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone

@@ -11,7 +11,6 @@ from dataclasses import replace
 from fasthtml.common import FastHTML
 from fasthtml.core import cors_allow
 from starlette.routing import Match, Route
-from ...core import Scope, entity_scope
 from ...app.control import ControlPlane, close_private_loop
 from ...app.runtime import Runtime
 from ..assets import asset_routes, resolve_assets
@@ -45,9 +44,7 @@ class EntityRoute(Route):
         m, child = super().matches(scope)
         if m != Match.NONE and not self.named(scope["app"].state.sm, child["path_params"]["slug"]): return Match.NONE, {}
         return m, child
-    def named(self, rt: Runtime, slug: str) -> bool:
-        cls = rt.entity(slug)
-        return rt.entity(slug) is not None and rt.collection(slug) is None
+    def named(self, rt: Runtime, slug: str) -> bool: return rt.entity(slug) is not None and rt.collection(slug) is None
 
 class CollectionRoute(EntityRoute):
     "A route whose first path segment must name a record entity's collection (`/products`)."
