@@ -46,11 +46,14 @@ def shown_fields(cls) -> list[str]:
     hidden = set(ui_config(cls).get("hidden", ()))
     return [k for k in public_fields(cls) if k not in hidden]
 
-def auto_fields(cls) -> list[str]:
+def auto_fields(cls) -> tuple[str, ...]:
     "Fields the record sets itself, like Django's `auto_now`: a datetime or UUID made by a `default_factory` (`created_at`), one set on every change (`updated_at`)."
-    made = [k for k, f in cls.model_fields.items()
-            if f.default_factory is not None and base_type(f.annotation)[0] in (datetime.datetime, datetime.date, uuid.UUID)]
-    return made + [k for k in getattr(cls, "__sm_touched__", ()) if k not in made]
+    if (got := cls.__dict__.get("__sm_auto__")) is None:   # asked for each input of a form: worked out once per class
+        made = [k for k, f in cls.model_fields.items()
+                if f.default_factory is not None and base_type(f.annotation)[0] in (datetime.datetime, datetime.date, uuid.UUID)]
+        got = (*made, *[k for k in getattr(cls, "__sm_touched__", ()) if k not in made])
+        type.__setattr__(cls, "__sm_auto__", got)
+    return got
 
 def readonly_fields(cls) -> set[str]:
     "Fields forms show but do not set: `ui.readonly`, and the `auto_fields`."
