@@ -98,7 +98,7 @@ def cache_clear(s: Settings, name: str, key: str | None = None, yes: bool = Fals
 def users_store(s: Settings):
     "The app's users in its database (`database_url`), their table made if it is missing."
     from starmodel_nb.adapters.persistence.users import SQLUsers
-    users = SQLUsers(open_engine(s), n=s.auth_scrypt_n)
+    users = SQLUsers(open_engine(s), n=s.auth_scrypt_n, session_days=s.auth_session_days)
     try: users.prepare()
     except SQLAlchemyError as e: raise CliError(f"cannot make the users table in {safe_url(s.database_url)}: {one_line(e)}") from None
     return users

@@ -60,8 +60,11 @@ class Settings:
     auth: bool = False                   # sign-in: users in the app's database, login/sign-up pages, scope="user", guards, /admin for admins
     auth_signup: bool = True             # with auth: anyone may sign up (else users are added with `starmodel users add` or app.users)
     auth_scrypt_n: int = 16_384          # the password KDF's cost (scrypt N; memory 128·8·N bytes: 16 MiB); kept in each hash
-    auth_attempts: int = 5               # failed sign-ins per name (and 4× per address) in auth_window seconds before 429
+    auth_attempts: int = 5               # failed sign-ins per name and address (4× per address; 4× per name from browsers it never signed in on) per auth_window s: then 429
     auth_window: int = 300               # seconds
+    auth_session_days: int = 30          # a sign-in lasts this long, kept on the server: signing out, a new password or an admin ends it
+    debug: str = "auto"                  # on: an unexpected error's text (and traceback in the log) shown to the browser; off: a short
+                                         # reference, the details in the log; auto: on for serve() in a notebook, off otherwise
 
 # %% ../nbs/00_config.ipynb #d2106f6e
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}

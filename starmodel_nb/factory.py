@@ -195,7 +195,7 @@ def _users(s: Settings, classes, repo_for):
     "With `auth`: the app's users in its SQL database (the SQL entities' engine, else one on `database_url`), their table made now."
     from starmodel_nb.adapters.persistence.users import SQLUsers
     from sqlalchemy.exc import OperationalError
-    users = SQLUsers(_sql_engine(s, classes, repo_for), n=s.auth_scrypt_n)
+    users = SQLUsers(_sql_engine(s, classes, repo_for), n=s.auth_scrypt_n, session_days=s.auth_session_days)
     try: users.prepare()
     except OperationalError as e: log.warning("users table not checked (%s): sign-in answers 503 until the database answers", e.orig)
     return users

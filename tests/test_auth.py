@@ -102,10 +102,13 @@ def test_sign_in_is_rate_limited(tmp_path):
     assert got == [401, 401, 401, 429, 429]
     r = c.post("/login", json={"name": "ada", "password": "ada-password-1"})   # even the right password waits
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
-    other = api(app, ip="198.51.100.8")                                 # the name is held, from anywhere...
-    assert other.post("/login", json={"name": "ada", "password": "ada-password-1"}).status_code == 429
-    app.users.add("bea", "bea-password-1")                              # ...another name is not
-    assert other.post("/login", json={"name": "bea", "password": "bea-password-1"}).status_code == 200
+    other = api(app, ip="198.51.100.8")                                 # the name from another address is not held
+    assert other.post("/login", json={"name": "ada", "password": "ada-password-1"}).status_code == 200
+    spread = [api(app, ip=f"203.0.113.{i}").post("/login", json={"name": "ada", "password": "wrong-password-x"}).status_code
+              for i in range(14)]                                       # guesses spread over addresses: 4x the limit per name
+    assert spread[:9] == [401] * 9 and spread[9:] == [429] * 5          # (3 counted from .7 already)
+    assert api(app, ip="203.0.113.99").post("/login", json={"name": "ada", "password": "ada-password-1"}).status_code == 429
+    assert other.post("/login", json={"name": "ada", "password": "ada-password-1"}).status_code == 200   # ...but not its owner's browser
     many = [api(app, ip="198.51.100.9").post("/login", json={"name": f"guess{i}", "password": "guess-password"}).status_code for i in range(13)]
     assert many[:12] == [401] * 12 and many[12] == 429                 # one address guessing many names: 4x the limit
 

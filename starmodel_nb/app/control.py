@@ -20,8 +20,8 @@ from .runtime import Runtime
 from .uow import KeptInBrowser, NotFound, UnitOfWork, Unfit
 
 # %% auto #0
-__all__ = ['close_private_loop', 'run_on', 'instance_key', 'typed_key', 'ControlPlane', 'Edit', 'ActingAs', 'record_changed',
-           'add_record']
+__all__ = ['close_private_loop', 'run_on', 'instance_key', 'typed_key', 'ControlPlane', 'Edit', 'user_gone', 'AppUsers',
+           'ActingAs', 'record_changed', 'add_record']
 
 # %% ../../nbs/14_control.ipynb #3b4a9f90
 def _stop(loop: asyncio.AbstractEventLoop) -> None:
@@ -156,11 +156,34 @@ def reactions_done(self: ControlPlane, timeout: float = 10) -> bool:
     return self.call(self.sm.reactor.idle(timeout), timeout + 5)
 
 # %% ../../nbs/14_control.ipynb #f25831bf
+async def user_gone(rt: Runtime, user: User, removed: bool = False) -> None:
+    "Close the live streams of `user`'s devices (signed out); `removed`: delete their instance of every `scope='user'` entity too."
+    if rt.hub is not None: rt.hub.drop_channel(user_key(user))
+    for cls in [c for c in rt.entities().values() if removed and entity_scope(c) == Scope.USER]:
+        await rt.repo_for(cls).delete(cls, user_key(user))
+
+class AppUsers:
+    "`app.users`: the store's users (`add`, `find`, `list`, `set_roles`…), signing out (`sign_out`, `set_password`) closing the user's live streams, and `remove` deleting their instances."
+    def __init__(self, cp: ControlPlane): self.cp, self.store = cp, cp.sm.users
+    def __getattr__(self, name): return getattr(self.store, name)
+    def __repr__(self): return repr(self.store)
+    def _gone(self, name: str, removed: bool = False):
+        if (u := self.store.find(name)) is not None: self.cp.call(user_gone(self.cp.sm, u, removed))
+    def sign_out(self, name: str) -> int:
+        "End every sign-in of `name` (every device; their pages stop hearing their data): how many there were."
+        n = self.store.sign_out(name); self._gone(name); return n
+    def set_password(self, name: str, password: str) -> int:
+        "Give `name` a new password, signing them out everywhere: how many sign-ins ended."
+        n = self.store.set_password(name, password); self._gone(name); return n
+    def remove(self, name: str) -> User:
+        "Remove the user `name`: their sign-ins and their `scope='user'` instances go with them (their id is never given again)."
+        u = self.store.remove(name); self.cp.call(user_gone(self.cp.sm, u, removed=True)); return u
+
 @patch(as_prop=True)
-def users(self: ControlPlane) -> Users:
-    "The app's users (`add`, `list`, `set_roles`, `set_password`, `remove`…), with authentication on."
+def users(self: ControlPlane) -> AppUsers:
+    "The app's users (`add`, `list`, `set_roles`, `set_password`, `sign_out`, `remove`…), with authentication on."
     if self.sm.users is None: raise RuntimeError("authentication is off: create_app(auth=True), or STARMODEL_AUTH=1")
-    return self.sm.users
+    return AppUsers(self)
 
 class ActingAs:
     "The control plane as the user `user`: `instance`, `edit` and `fire` on that user's instances, refused (`PermissionError`) where their guards refuse them."

@@ -6,15 +6,16 @@ Docs: https://starmodel.github.io/starmodel_nb/persist_users.html.md"""
 
 # %% ../../../nbs/26_persist_users.ipynb #9886434e
 from __future__ import annotations
-import base64, hashlib, hmac, os, re, threading, time
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, func, insert, select, update
+import base64, hashlib, hmac, os, re, secrets, threading, time
+from functools import cache
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from fastcore.basics import patch
 from ...app.access import User
 
 # %% auto #0
-__all__ = ['MIN_PASSWORD', 'MAX_PASSWORD', 'UserError', 'hash_password', 'verify_password', 'user_name', 'check_password',
-           'SQLUsers']
+__all__ = ['MIN_PASSWORD', 'MAX_PASSWORD', 'UserError', 'hash_password', 'verify_password', 'user_name', 'common_passwords',
+           'check_password', 'SQLUsers']
 
 # %% ../../../nbs/26_persist_users.ipynb #c21d3b41
 class UserError(ValueError):
@@ -48,10 +49,20 @@ def user_name(name) -> str:
     if not _NAME.fullmatch(n): raise UserError("A name is 3 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit.")
     return n
 
-def check_password(password) -> str:
-    "`password` if it may be one, else `UserError` saying why."
+@cache
+def common_passwords() -> frozenset[str]:
+    "The commonest passwords long enough to be chosen here (from zxcvbn's list of 30,000, drawn from leaked sets), lowercase."
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+    return frozenset(p for p in FREQUENCY_LISTS["passwords"] if len(p) >= MIN_PASSWORD)
+
+def check_password(password, name: str = "") -> str:
+    "`password` if it may be one (for the user `name`), else `UserError` saying why."
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise UserError(f"A password is {MIN_PASSWORD} to {MAX_PASSWORD} characters.")
+    p = password.strip().lower()
+    if len(set(p)) < 3: raise UserError("That password is blank or repeats one or two characters: choose another.")
+    if p == name.strip().lower() or p in common_passwords():
+        raise UserError("That password is among the first ones guessed (a common password, or the name): choose another.")
     return password
 
 def _roles(roles) -> tuple[str, ...]:
@@ -61,47 +72,64 @@ def _roles(roles) -> tuple[str, ...]:
 
 # %% ../../../nbs/26_persist_users.ipynb #1dad61e2
 class SQLUsers:
-    "The `Users` of an app: the table `sm_users` on `engine`; scrypt cost `n`; `get` cached for `cache_seconds`."
-    def __init__(self, engine, n: int = 2 ** 14, cache_seconds: float = 2.0):
-        self.engine, self.n, self.cache_seconds = engine, n, cache_seconds
-        self.table = Table("sm_users", MetaData(), Column("id", Integer, primary_key=True, autoincrement=True),
+    "The `Users` of an app: tables `sm_users` and `sm_sessions` on `engine`; scrypt cost `n`; sign-ins last `session_days`; reads cached `cache_seconds`."
+    def __init__(self, engine, n: int = 2 ** 14, cache_seconds: float = 2.0, session_days: float = 30):
+        self.engine, self.n, self.cache_seconds, self.session_days = engine, n, cache_seconds, session_days
+        md = MetaData()
+        self.table = Table("sm_users", md, Column("id", Integer, primary_key=True, autoincrement=True),
                            Column("name", String(40), unique=True, nullable=False), Column("hash", String(200), nullable=False),
-                           Column("roles", String(400), nullable=False, default=""), Column("created", DateTime, server_default=func.now()))
+                           Column("roles", String(400), nullable=False, default=""), Column("created", DateTime, server_default=func.now()),
+                           sqlite_autoincrement=True)   # SQLite would give a removed user's id to the next one
+        self.sessions = Table("sm_sessions", md, Column("id", String(64), primary_key=True),   # the hash of the cookie's token
+                              Column("user_id", Integer, nullable=False, index=True), Column("expires", Integer, nullable=False))
         self._cache: dict[int, tuple[float, User | None]] = {}
+        self._signed: dict[str, tuple[float, User | None]] = {}   # session hash -> (until, its user)
         self._lock, self._nobody = threading.Lock(), None
     def prepare(self) -> None:
-        "Make the table if it is missing."
+        "Make the tables if they are missing (an older SQLite users table is rebuilt so that ids are never reused)."
         self.table.metadata.create_all(self.engine)
+        if self.engine.dialect.name == "sqlite": _never_reuse(self.engine, self.table)
     def __repr__(self): return f"SQLUsers({self.engine.url.render_as_string(hide_password=True)!r})"
 
 def _user(row) -> User: return User(row.id, row.name, tuple(r for r in row.roles.split(",") if r))
+
+def _never_reuse(engine, table: Table) -> None:
+    "Rebuild a SQLite `table` made without AUTOINCREMENT (which gives the highest id again once its user is removed)."
+    with engine.begin() as c:
+        if "AUTOINCREMENT" in (c.execute(text(f"SELECT sql FROM sqlite_master WHERE name = '{table.name}'")).scalar() or "").upper(): return
+        c.execute(text(f"ALTER TABLE {table.name} RENAME TO {table.name}_old"))
+        table.create(c)
+        c.execute(text(f"INSERT INTO {table.name} SELECT * FROM {table.name}_old")); c.execute(text(f"DROP TABLE {table.name}_old"))
 
 # %% ../../../nbs/26_persist_users.ipynb #440fab46
 @patch
 def add(self: SQLUsers, name: str, password: str, roles=()) -> User:
     "A new user `name` with `password` and `roles`; `UserError` if the name is taken or either cannot be used."
     name, roles = user_name(name), _roles(roles)
-    h = hash_password(check_password(password), self.n)
+    h = hash_password(check_password(password, name), self.n)
     try:
         with self.engine.begin() as c: uid = c.execute(insert(self.table).values(name=name, hash=h, roles=",".join(roles))).inserted_primary_key[0]
     except IntegrityError: raise UserError(f"The name {name!r} is taken.") from None
     return User(uid, name, roles)
 
 @patch
-def check(self: SQLUsers, name: str, password: str) -> User | None:
-    "The user `name` if `password` is theirs, else `None`; the KDF runs either way."
-    try: name = user_name(name)
-    except UserError: name = None
-    row = None
-    if name is not None:
-        with self.engine.connect() as c: row = c.execute(select(self.table).where(self.table.c.name == name)).first()
-    if row is None:
-        with self._lock:
-            if self._nobody is None: self._nobody = hash_password("", self.n)
-        verify_password(password if isinstance(password, str) else "", self._nobody)   # the same cost for a name nobody has
-        return None
-    return _user(row) if isinstance(password, str) and len(password) <= MAX_PASSWORD and verify_password(password, row.hash) else None
+def _dummy(self: SQLUsers) -> str:
+    "A hash of nothing at this store's cost: what a name nobody has is checked against."
+    with self._lock:
+        if self._nobody is None: self._nobody = hash_password("", self.n)
+    return self._nobody
 
+@patch
+def check(self: SQLUsers, name: str, password: str) -> User | None:
+    "The user `name` if `password` is theirs, else `None`: one query and one KDF whatever the input, so the time tells nothing."
+    try: name = user_name(name)
+    except UserError: name = ""                  # asked all the same: nobody has it
+    with self.engine.connect() as c: row = c.execute(select(self.table).where(self.table.c.name == name)).first()
+    fits = isinstance(password, str) and len(password) <= MAX_PASSWORD
+    ok = verify_password(password if fits else "", row.hash if row is not None and fits else self._dummy())
+    if not (ok and fits and row is not None): return None
+    if row.hash.split("$")[1:4] != self._dummy().split("$")[1:4]: self._changed(name, hash=hash_password(password, self.n))   # today's cost
+    return _user(row)
 
 # %% ../../../nbs/26_persist_users.ipynb #5ed14976
 @patch
@@ -132,23 +160,80 @@ def list(self: SQLUsers) -> list[User]:
     with self.engine.connect() as c: return [_user(r) for r in c.execute(select(self.table).order_by(self.table.c.id))]
 
 @patch
+def _forget(self: SQLUsers, user_id: int) -> None:
+    "Drop what this process remembers of the user `user_id` (they changed, or were signed out)."
+    self._cache.pop(user_id, None)
+    with self._lock: self._signed = {k: v for k, v in self._signed.items() if v[1] is None or v[1].id != user_id}
+
+@patch
 def _changed(self: SQLUsers, name: str, **values) -> User:
     with self.engine.begin() as c:
         if not c.execute(update(self.table).where(self.table.c.name == user_name(name)).values(**values)).rowcount:
             raise UserError(f"No user {name!r}.")
     u = self.find(name)
-    self._cache.pop(u.id, None)
+    self._forget(u.id)
     return u
 
 @patch
 def set_roles(self: SQLUsers, name: str, roles) -> User: return self._changed(name, roles=",".join(_roles(roles)))
-@patch
-def set_password(self: SQLUsers, name: str, password: str) -> None: self._changed(name, hash=hash_password(check_password(password), self.n))
 
 @patch
-def remove(self: SQLUsers, name: str) -> None:
+def set_password(self: SQLUsers, name: str, password: str) -> int:
+    "Give `name` a new password and sign them out everywhere (a stolen session ends with the old password): sessions ended."
+    self._changed(name, hash=hash_password(check_password(password, user_name(name)), self.n))
+    return self.sign_out(name)
+
+@patch
+def remove(self: SQLUsers, name: str) -> User:
+    "Remove the user `name` and their sessions (their id is never given again): the user they were."
     u = self.find(name)
     if u is None: raise UserError(f"No user {name!r}.")
-    with self.engine.begin() as c: c.execute(delete(self.table).where(self.table.c.id == u.id))
-    self._cache.pop(u.id, None)
+    with self.engine.begin() as c:
+        c.execute(delete(self.sessions).where(self.sessions.c.user_id == u.id)); c.execute(delete(self.table).where(self.table.c.id == u.id))
+    self._forget(u.id)
+    return u
 
+# %% ../../../nbs/26_persist_users.ipynb #96b764a9
+def _digest(token: str) -> str: return hashlib.sha256(token.encode()).hexdigest()
+
+@patch
+def begin(self: SQLUsers, user_id: int) -> str:
+    "A new session of the user `user_id`, for `session_days`: its token, for the cookie (the table keeps only its hash)."
+    token, now = secrets.token_urlsafe(32), int(time.time())
+    with self.engine.begin() as c:
+        c.execute(delete(self.sessions).where(self.sessions.c.expires < now))   # the ended ones go as new ones come
+        c.execute(insert(self.sessions).values(id=_digest(token), user_id=user_id, expires=now + int(self.session_days * 86400)))
+    return token
+
+@patch
+def peek_session(self: SQLUsers, token: str) -> tuple[bool, User | None]:
+    "`(True, user)` if `session(token)` would answer from memory (no thread needed), else `(False, None)`."
+    hit = self._signed.get(_digest(token))
+    return (True, hit[1]) if hit is not None and hit[0] > time.monotonic() else (False, None)
+
+@patch
+def session(self: SQLUsers, token: str) -> User | None:
+    "The user the session `token` is signed in as (`None`: signed out, expired, removed, or never was), remembered `cache_seconds`."
+    d, now = _digest(token), time.monotonic()
+    if (hit := self._signed.get(d)) is not None and hit[0] > now: return hit[1]
+    s, t = self.sessions.c, self.table
+    q = select(t).join(self.sessions, s.user_id == t.c.id).where(s.id == d, s.expires > int(time.time()))
+    with self.engine.connect() as c: row = c.execute(q).first()
+    with self._lock:
+        if len(self._signed) > 10_000: self._signed.clear()
+        self._signed[d] = (now + self.cache_seconds, u := _user(row) if row is not None else None)
+    return u
+
+@patch
+def end(self: SQLUsers, token: str) -> None:
+    "End the session `token` (signing out): its cookie, wherever it was copied, is nobody's from now on."
+    with self.engine.begin() as c: c.execute(delete(self.sessions).where(self.sessions.c.id == _digest(token)))
+    with self._lock: self._signed.pop(_digest(token), None)
+
+@patch
+def sign_out(self: SQLUsers, name: str) -> int:
+    "End every session of the user `name` (every device): how many there were."
+    if (u := self.find(name)) is None: raise UserError(f"No user {name!r}.")
+    with self.engine.begin() as c: n = c.execute(delete(self.sessions).where(self.sessions.c.user_id == u.id)).rowcount
+    self._forget(u.id)
+    return n

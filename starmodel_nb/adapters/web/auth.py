@@ -6,20 +6,22 @@ Docs: https://starmodel.github.io/starmodel_nb/web_auth.html.md"""
 
 # %% ../../../nbs/37_web_auth.ipynb #b1dc7813
 from __future__ import annotations
-import asyncio, os, secrets, time
+import asyncio, hashlib, logging, os, re, secrets, time
 from collections import OrderedDict, deque
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from fasthtml.common import A, Button, Div, Form, H3, Input, Label, P, Span, to_xml
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from ...app.access import User
 from ..persistence.users import UserError
 from ..sse_datastar import SSE_HEADERS, patch_elements
 from .checks import NO_STORE, is_datastar, json_object, mutation_refused, refuse, session_id, session_user, url_root, user_of, wants_json
 from .pages import page, redirect
 
+log = logging.getLogger("starmodel_nb")
+
 # %% auto #0
-__all__ = ['Identity', 'Attempts', 'auth_form', 'login_page', 'signed_in', 'login', 'signup', 'logout', 'auth_plugin']
+__all__ = ['log', 'Identity', 'Attempts', 'auth_form', 'login_page', 'signed_in', 'login', 'signup', 'logout', 'auth_plugin']
 
 # %% ../../../nbs/37_web_auth.ipynb #6aa5972f
 class Identity:
@@ -28,13 +30,17 @@ class Identity:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and (rt := scope["app"].state.sm).users is not None:
             session = scope.get("session") or {}
-            scope["sm.user"] = user = await session_user(rt, session)
-            if user is None and "uid" in session: session.pop("uid")   # removed since: signed out
+            try: scope["sm.user"] = user = await session_user(rt, session)
+            except Exception as e:   # the users' database does not answer: nobody can be told apart, so nothing is served
+                log.error("sign-in not checked: the users' store failed (%s)", e, exc_info=e)
+                return await PlainTextResponse("Sign-in cannot be checked just now: try again in a moment.", 503,
+                                               headers={**NO_STORE, "Retry-After": "5"})(scope, receive, send)
+            if user is None and "auth" in session: session.clear()   # signed out (here or elsewhere), expired, removed: all of it ends
         await self.app(scope, receive, send)
 
 # %% ../../../nbs/37_web_auth.ipynb #79e89eca
 class Attempts:
-    "Failed sign-ins by key within `window` seconds: `wait(key, limit)` is the seconds until another may be tried (0: now)."
+    "Sign-in attempts by key within `window` seconds: `wait(key, limit)` is the seconds until another may be tried (0: now)."
     def __init__(self, window: float, clock=time.monotonic, cap: int = 100_000):
         self.window, self.clock, self.cap = window, clock, cap
         self._failed: OrderedDict[str, deque] = OrderedDict()
@@ -46,15 +52,24 @@ class Attempts:
         q = self._recent(key)
         return 0.0 if len(q) < limit else max(1.0, q[0] + self.window - self.clock())
     def fail(self, key: str) -> None:
+        "Count an attempt under `key` (before it is checked: attempts that arrive together are all counted)."
         q = self._recent(key); q.append(self.clock())
         self._failed[key] = q; self._failed.move_to_end(key)
         while len(self._failed) > self.cap: self._failed.popitem(last=False)
+    def undo(self, key: str) -> None:
+        "Take back the latest attempt counted under `key` (it succeeded)."
+        if q := self._failed.get(key): q.pop()
     def clear(self, key: str) -> None: self._failed.pop(key, None)
 
 # %% ../../../nbs/37_web_auth.ipynb #7f4b1b1a
+_C0 = "".join(map(chr, range(0x21)))   # C0 controls and space: a browser strips them from both ends of a URL
+
 def _next(raw) -> str:
-    "Where to go after signing in: a path of this app (`/…`, not `//…`), else `/`."
-    return raw if isinstance(raw, str) and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw and len(raw) < 2000 else "/"
+    "Where to go after signing in: `raw` read as a browser reads it, if that is a path of this app (percent-encoded), else `/`."
+    if not isinstance(raw, str) or len(raw) > 2000: return "/"
+    s = re.sub(r"[\t\n\r]", "", raw.strip(_C0)).replace("\\", "/")   # tabs and newlines dropped anywhere; a backslash is a slash
+    if not s.startswith("/") or s.startswith("//") or re.search(r"[\x00-\x1f\x7f]", s): return "/"
+    return quote(s, safe="/?#&=;:@!$'()*+,~%-._")
 
 def auth_form(kind: str, prefix: str, next_: str = "/", name: str = "", error: str | None = None):
     "The sign-in (`login`) or sign-up (`signup`) form, posting to `prefix/kind`, with `error` shown."
@@ -103,10 +118,14 @@ def _answer(req: Request, kind: str, status: int, msg: str, data: dict, retry: f
     form = auth_form(kind, url_root(req.app.state.sm.settings, req), _next(data.get("next")), data.get("name", "")[:40], msg)
     return Response(patch_elements(to_xml(form)), headers={**SSE_HEADERS, **hdrs})
 
-def signed_in(req: Request, user: User, next_: str) -> Response:
-    "Rotate the session to a new one signed in as `user`, and send the browser to `next_` (JSON: the user)."
+def _mark(name: str) -> str: return hashlib.sha256(name.encode()).hexdigest()[:12]
+
+async def signed_in(req: Request, user: User, next_: str) -> Response:
+    "Rotate the session to a new sign-in of `user`, kept on the server, and send the browser to `next_` (JSON: the user)."
+    token = await asyncio.to_thread(req.app.state.sm.users.begin, user.id)
+    known = [_mark(user.name), *[m for m in req.session.get("known", []) if m != _mark(user.name)]][:5]   # names signed in on here
     req.session.clear()
-    req.session.update(sm=secrets.token_urlsafe(18), uid=user.id)
+    req.session.update(sm=secrets.token_urlsafe(18), auth=token, known=known)
     if wants_json(req) or _scripted(req):
         return JSONResponse({"user": {"id": user.id, "name": user.name, "roles": list(user.roles)}})
     return redirect(req, next_)
@@ -116,25 +135,37 @@ async def _kdf(req: Request, fn, *args):
     "Run `fn` (a KDF, blocking) in a worker thread, no more at once than the app allows."
     async with req.app.state.auth_kdf: return await asyncio.to_thread(fn, *args)
 
+def _limits(req: Request, name: str, ip: str) -> list[tuple[str, int]]:
+    """The counters a sign-in as `name` from `ip` counts against, with their limits: the name from here, this address, and the name
+    from anywhere unless this browser signed in as it before (a stranger's guesses cannot lock its owner out)."""
+    n = req.app.state.sm.settings.auth_attempts
+    keys = [(f"pair:{name}|{ip}", n), (f"ip:{ip}", 4 * n)]
+    return keys if _mark(name) in req.session.get("known", []) else [*keys, (f"name:{name}", 4 * n)]
+
+def _unavailable(req: Request, kind: str, e: Exception, data: dict) -> Response:
+    log.error("%s: the users' store failed (%s)", kind, e, exc_info=e)
+    return _answer(req, kind, 503, "Signing in is not possible just now: try again in a moment.", data, 4)
+
 async def login(req: Request) -> Response:
-    "POST /login: check the name and password (rate-limited), then sign in."
+    "POST /login: check the name and password (rate-limited, each attempt counted before it is checked), then sign in."
     rt = req.app.state.sm
     if r := mutation_refused(req): return r
     try: data = await _credentials(req)
     except (UserError, ValueError) as e: return _answer(req, "login", 422, str(e), {})
-    att, s = req.app.state.auth_attempts, rt.settings
-    name, ip = (data.get("name") or "").strip().lower()[:64], req.client.host if req.client else ""
-    wait = max(att.wait(f"name:{name}", s.auth_attempts), att.wait(f"ip:{ip}", 4 * s.auth_attempts))
-    if wait: return _answer(req, "login", 429, f"Too many failed sign-ins: try again in {int(wait) + 1} s.", data, wait)
-    user = await _kdf(req, rt.users.check, name, data.get("password") or "")
-    if user is None:
-        att.fail(f"name:{name}"); att.fail(f"ip:{ip}")
-        return _answer(req, "login", 401, "Wrong name or password.", data)
-    att.clear(f"name:{name}")
-    return signed_in(req, user, _next(data.get("next")))
+    att, name, ip = req.app.state.auth_attempts, (data.get("name") or "").strip().lower()[:64], req.client.host if req.client else ""
+    keys = _limits(req, name, ip)
+    if wait := max(att.wait(k, limit) for k, limit in keys):
+        return _answer(req, "login", 429, f"Too many failed sign-ins: try again in {int(wait) + 1} s.", data, wait)
+    for k, _ in keys: att.fail(k)   # now, before the KDF: guesses sent together are counted together
+    try: user = await _kdf(req, rt.users.check, name, data.get("password") or "")
+    except Exception as e: return _unavailable(req, "login", e, data)
+    if user is None: return _answer(req, "login", 401, "Wrong name or password.", data)
+    for k, _ in keys: att.undo(k)
+    att.clear(keys[0][0])
+    return await signed_in(req, user, _next(data.get("next")))
 
 async def signup(req: Request) -> Response:
-    "POST /signup: a new user (when sign-up is open), signed in at once."
+    "POST /signup: a new user (when sign-up is open), signed in at once; every try counts against the address, a name taken too."
     rt = req.app.state.sm
     if not rt.settings.auth_signup: return refuse(req, 404, "Sign-up is closed: ask an admin for an account.")
     if r := mutation_refused(req): return r
@@ -142,17 +173,23 @@ async def signup(req: Request) -> Response:
     except (UserError, ValueError) as e: return _answer(req, "signup", 422, str(e), {})
     att, ip = req.app.state.auth_attempts, req.client.host if req.client else ""
     if wait := att.wait(f"signup:{ip}", 4 * rt.settings.auth_attempts):
-        return _answer(req, "signup", 429, f"Too many accounts made from here: try again in {int(wait) + 1} s.", data, wait)
+        return _answer(req, "signup", 429, f"Too many sign-ups tried from here: try again in {int(wait) + 1} s.", data, wait)
+    att.fail(f"signup:{ip}")   # before the answer: "that name is taken" cannot be asked without limit, nor accounts made in a flood
     try: user = await _kdf(req, rt.users.add, data.get("name") or "", data.get("password") or "")
     except UserError as e: return _answer(req, "signup", 422, str(e), data)
-    att.fail(f"signup:{ip}")   # each account made counts: a flood of sign-ups from one address is slowed like guessing
-    return signed_in(req, user, _next(data.get("next")))
+    except Exception as e: return _unavailable(req, "signup", e, data)
+    return await signed_in(req, user, _next(data.get("next")))
 
 async def logout(req: Request) -> Response:
-    "POST /logout: close this browser's live streams, empty its session, go home."
+    "POST /logout: end this sign-in on the server, close this browser's live streams, empty its session, go home."
     if r := mutation_refused(req): return r
-    if (sid := req.session.get("sm")) is not None: req.app.state.sm.hub.drop_channel(f"session:{sid}")
-    req.session.clear()
+    rt, s = req.app.state.sm, req.session
+    if isinstance(token := s.get("auth"), str):
+        try: await asyncio.to_thread(rt.users.end, token)
+        except Exception as e: return _unavailable(req, "logout", e, {})   # not ended: say so rather than pretend
+    if (sid := s.get("sm")) is not None: rt.hub.drop_channel(f"session:{sid}")
+    known = s.get("known"); s.clear()
+    if known: s["known"] = known   # this browser stays one its owner signed in on
     if _scripted(req): return JSONResponse({"user": None})
     return redirect(req, "/")
 

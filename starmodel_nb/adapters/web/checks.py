@@ -52,11 +52,11 @@ def user_of(req: Request) -> User | None:
     return req.scope.get("sm.user")
 
 async def session_user(rt, session: dict) -> User | None:
-    "The user `session` is signed in as, asked of the app's users (one since removed is nobody); `None` without authentication."
-    uid = session.get("uid")
-    if rt.users is None or type(uid) is not int: return None
-    if (peek := getattr(rt.users, "peek", None)) is not None and (got := peek(uid))[0]: return got[1]   # remembered: no thread
-    return await asyncio.to_thread(rt.users.get, uid)
+    "The user `session` is signed in as: its sign-in token asked of the app's users (ended, expired or removed: nobody); `None` without authentication."
+    token = session.get("auth")
+    if rt.users is None or type(token) is not str: return None
+    if (peek := getattr(rt.users, "peek_session", None)) is not None and (got := peek(token))[0]: return got[1]   # remembered: no thread
+    return await asyncio.to_thread(rt.users.session, token)
 
 # %% ../../../nbs/33_web_checks.ipynb #f9af640e
 NO_STORE = {"Cache-Control": "no-store"}
