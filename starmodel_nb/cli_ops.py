@@ -10,7 +10,8 @@ import argparse, asyncio, getpass, json, sys
 from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy.exc import SQLAlchemyError
 from .config import MAKE_SECRET, Settings, check_secret
-from .core import StateStore, entity_store, registry
+from .core import Scope, StateStore, entity_scope, entity_store, registry
+from .app.access import user_key
 from .app.uow import Unavailable
 from .adapters.persistence.sql import schema_gaps
 from .cli import CliError, Unreachable, columns, confirm, find_entities, load_app, one_line, open_engine, safe_url, sql_entities
@@ -18,8 +19,8 @@ from .factory import bus_kind, redis_namespace
 
 # %% auto #0
 __all__ = ['CHECKS', 'redis_kept', 'redis_store', 'run_sync', 'redis_counts', 'on_redis', 'cache_list', 'cache_clear',
-           'users_store', 'with_users', 'read_password', 'users_list', 'users_add', 'users_remove', 'users_role',
-           'users_password', 'doctor', 'ops_parsers']
+           'users_store', 'with_users', 'read_password', 'users_list', 'users_add', 'users_remove', 'users_sign_out',
+           'users_role', 'users_password', 'doctor', 'ops_parsers']
 
 # %% ../nbs/60c_cli_ops.ipynb #c5d80029
 def redis_kept(s: Settings) -> list[type]:
@@ -139,10 +140,29 @@ def users_add(s: Settings, name: str, roles=(), from_stdin: bool = False) -> Non
     u = with_users(s, lambda us: us.add(name, read_password(from_stdin), roles))
     print(f"added {u.name} ({_roles(u)})" + ("" if s.auth else "; sign-in is off until auth = true"))
 
+def _their_instances(s: Settings, u) -> str:
+    "Delete the removed user `u`'s instances of the `scope='user'` entities kept in Redis; what became of them, in words."
+    if s.app: load_app(s.app)   # its entities are known once its module is imported
+    mine = [c for c in registry if entity_scope(c) == Scope.USER]
+    red = [c for c in mine if c in redis_kept(s)] if s.redis_url else []
+    n = on_redis(s, lambda r: _clear_all(r, red, user_key(u))) if red else 0
+    said = [f"{n} Redis instance{'s' * (n != 1)} deleted"] if red else []
+    if rest := [c.__name__ for c in mine if c not in red]:
+        said.append(f"their {', '.join(rest)} in a running app's memory expire unread (app.users.remove deletes them at once)")
+    return f" ({'; '.join(said)})" if said else ""
+
+async def _clear_all(repo, classes, key) -> int: return sum([await repo.clear(c, key) for c in classes])
+
 def users_remove(s: Settings, name: str) -> None:
-    "Remove the user `name`."
-    with_users(s, lambda us: us.remove(name))
-    print(f"removed {name}")
+    "Remove the user `name`: their sign-ins end, and their `scope='user'` instances in Redis go with them."
+    u = with_users(s, lambda us: us.remove(name))
+    print(f"removed {name}{_their_instances(s, u)}")
+
+def users_sign_out(s: Settings, name: str) -> None:
+    "End every sign-in of the user `name`, on every device (a running app notices within its cache time, 2 s by default)."
+    _existing(s, name, True)
+    n = with_users(s, lambda us: us.sign_out(name))
+    print(f"signed {name} out of {n} session{'s' * (n != 1)}")
 
 def users_role(s: Settings, name: str, roles) -> None:
     "Set the roles of the user `name` (none: no roles)."
@@ -216,7 +236,7 @@ def doctor(s: Settings) -> None:
 
 # %% ../nbs/60c_cli_ops.ipynb #d07e7143
 def _users_parsers(sub, app: argparse.ArgumentParser) -> None:
-    u = sub.add_parser("users", help="the app's users (sign-in): list, add, remove, role, password")
+    u = sub.add_parser("users", help="the app's users (sign-in): list, add, remove, role, password, sign-out")
     u.set_defaults(parser=u)
     us = u.add_subparsers(metavar="ACTION")
     us.add_parser("list", parents=[app], help="every user and their roles").set_defaults(go=lambda s, a: users_list(s))
@@ -226,8 +246,10 @@ def _users_parsers(sub, app: argparse.ArgumentParser) -> None:
         c.add_argument("name"); c.add_argument("--stdin", action="store_true", help="read the password from standard input (scripts)")
         if name == "add": c.add_argument("--role", action="append", default=[], help="a role, e.g. admin (again for several)")
         c.set_defaults(go=go)
-    r = us.add_parser("remove", parents=[app], help="remove a user")
+    r = us.add_parser("remove", parents=[app], help="remove a user, their sign-ins and their per-user instances in Redis")
     r.add_argument("name"); r.set_defaults(go=lambda s, a: users_remove(s, a.name))
+    r = us.add_parser("sign-out", parents=[app], help="end every sign-in of a user, on every device")
+    r.add_argument("name"); r.set_defaults(go=lambda s, a: users_sign_out(s, a.name))
     r = us.add_parser("role", parents=[app], help="set a user's roles (none given: no roles)")
     r.add_argument("name"); r.add_argument("roles", nargs="*"); r.set_defaults(go=lambda s, a: users_role(s, a.name, a.roles))
 
