@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, select
 from starlette.applications import Starlette
-from .config import MAKE_SECRET, Settings, check_secret, load_settings, session_secret
+from .config import MAKE_SECRET, Settings, check_secret, load_settings, server_proxy, session_secret
 from .core import Scope, StateStore, entity_plural, entity_scope, entity_slug, entity_store, primary_key, public_fields, registry
 from .adapters.persistence.sql import SchemaBehind, ensure_version, make_engine
 
@@ -269,7 +269,8 @@ def _reloading(s: Settings, workers: int) -> None:
     load_app(s.app)   # a broken module is said here, in one line, not by the reloader's worker
     os.environ["STARMODEL_APP"] = s.app   # the reloaded process reads its settings anew
     print(f"serving {s.app} on http://{s.host}:{s.port}, restarting when a .py file under {os.getcwd()} changes (Ctrl-C stops it)")
-    uvicorn.run("starmodel_nb.cli:worker_app", factory=True, reload=True, reload_dirs=[os.getcwd()], host=s.host, port=s.port, access_log=False)
+    uvicorn.run("starmodel_nb.cli:worker_app", factory=True, reload=True, reload_dirs=[os.getcwd()], host=s.host, port=s.port, access_log=False,
+                **server_proxy(s))
 
 def run(s: Settings, workers: int = 1, reload: bool = False) -> None:
     "Serve `app_to_serve(s)` on `s.host`:`s.port` in `workers` processes (several need `secret_key` and no memory entities), or one that `reload`s."
@@ -282,11 +283,12 @@ def run(s: Settings, workers: int = 1, reload: bool = False) -> None:
         _check_workers(s, workers)
         os.environ["STARMODEL_APP"] = s.app    # each worker reads its settings anew
         print(f"serving {s.app} on http://{s.host}:{s.port} with {workers} workers")
-        return uvicorn.run("starmodel_nb.cli:worker_app", factory=True, workers=workers, host=s.host, port=s.port, access_log=False)
+        return uvicorn.run("starmodel_nb.cli:worker_app", factory=True, workers=workers, host=s.host, port=s.port, access_log=False,
+                           **server_proxy(s))
     if not s.secret_key: session_secret(s, say=lambda m: print(f"starmodel: warning: {m}; make one with {MAKE_SECRET}", file=sys.stderr))
     app = app_to_serve(s)
     print(f"serving {s.app} on http://{s.host}:{s.port}")
-    uvicorn.run(app, host=s.host, port=s.port, access_log=False)
+    uvicorn.run(app, host=s.host, port=s.port, access_log=False, **server_proxy(s))   # X-Forwarded-For from trusted_proxies only
 
 # %% ../nbs/60_cli.ipynb #28d9eafb
 def _pull(dest: str | None) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['MAKE_SECRET', 'Settings', 'load_settings', 'check_secret', 'session_secret']
+__all__ = ['MAKE_SECRET', 'Settings', 'load_settings', 'check_secret', 'session_secret', 'server_proxy']
 
 # %% ../nbs/00_config.ipynb #84b49558
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Settings:
     session_cookie: str = ""             # the session cookie's name; empty: starmodel_{port}, so apps on one host never share
     cookie_secure: bool = False          # mark the session cookie Secure always (it is anyway over HTTPS)
     frame_ancestors: str = ""            # sources that may frame the app besides the notebook front ends (CSP), or *
-    trusted_proxies: str = ""            # addresses whose X-Forwarded-Proto is believed, space-separated (e.g. 127.0.0.1)
+    trusted_proxies: str = ""            # addresses whose X-Forwarded-* headers are believed, space-separated (e.g. 127.0.0.1)
     root_path: str = ""                  # path prefix when served behind a proxy (else X-Forwarded-Prefix, if any)
     base_url: str = ""                   # where show() points frames, e.g. https://host/proxy/{port}
     app: str = ""                        # module (or module:attr) defining the entities, for the CLI; e.g. myapp.entities
@@ -129,3 +129,9 @@ def session_secret(s: Settings, say=print) -> str:
             "(set STARMODEL_SECRET_KEY to keep them across restarts)")
         _dev_secret.append(secrets.token_urlsafe(32))
     return _dev_secret[0]
+
+# %% ../nbs/00_config.ipynb #05a8b12e
+def server_proxy(s: Settings) -> dict:
+    "uvicorn's options that make it believe `X-Forwarded-For`/`-Proto` from `s.trusted_proxies` only (none: from nobody)."
+    trusted = s.trusted_proxies.split()
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or ""}

@@ -38,12 +38,12 @@ def counters() -> list[type]:
 def main():
     "Serve the demo with uvicorn on the configured host and port, saying where to open it."
     import uvicorn
-    from starmodel_nb.config import load_settings
+    from starmodel_nb.config import load_settings, server_proxy
     s = load_settings()
     app = create_app(counters(), settings=s)
     files = app.state.sm.settings.assets
     print(f"starmodel_nb demo: open http://{s.host}:{s.port}/counter (and /sharedcounter); front-end files from "
           + ("the CDN (`starmodel assets pull` makes a local copy)" if files == "cdn" else files) + "; Ctrl-C stops it", flush=True)
-    uvicorn.run(app, host=s.host, port=s.port, access_log=False, log_level="warning")
+    uvicorn.run(app, host=s.host, port=s.port, access_log=False, log_level="warning", **server_proxy(s))
 
 if __name__ == "__main__" and not in_notebook(): main()

@@ -8,7 +8,7 @@ Docs: https://starmodel.github.io/starmodel_nb/notebook.html.md"""
 from __future__ import annotations
 import asyncio, atexit, datetime, enum, html, json, logging, os, socket, sys, threading, time, types, typing, uuid
 import uvicorn
-from .config import load_settings
+from .config import Settings, load_settings, server_proxy
 from .core import entity_slug, primary_key
 from .app.control import instance_key
 from .app.dispatcher import error_message
@@ -62,8 +62,9 @@ class Server:
         self.name, self.socks, self.log_handler = name, _bind(port or 0), None   # log_handler: the cell's log area, in a kernel
         self.port = self.socks[0].getsockname()[1]
         self._swap = _Swap(app)
-        cfg = uvicorn.Config(self._swap, lifespan="on", access_log=False, log_level="warning",
-                                           timeout_graceful_shutdown=1, timeout_keep_alive=5)
+        sm = getattr(getattr(app, "state", None), "sm", None)   # its settings say which proxies are believed
+        cfg = uvicorn.Config(self._swap, lifespan="on", access_log=False, log_level="warning", timeout_graceful_shutdown=1,
+                             timeout_keep_alive=5, **server_proxy(sm.settings if sm else Settings()))
         self.server = uvicorn.Server(cfg)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"starmodel-serve-{self.port}")
@@ -197,6 +198,7 @@ def serve(app=None, port: int | None = None, name: str = "default") -> Server:
     if app is None:
         from starmodel_nb.factory import create_app
         app = create_app()
+    if (sm := getattr(getattr(app, "state", None), "sm", None)) is not None and sm.settings.debug == "auto": sm.dispatcher.debug = True   # errors said in full here
     cur = _servers.get(name) or next((s for s in _servers.values() if port and s.port == port), None)
     if cur is not None and cur.thread.is_alive() and (port is None or port == cur.port): srv = cur.swap(app); _report_unfit(app)
     else:

@@ -6,11 +6,11 @@ Docs: https://starmodel.github.io/starmodel_nb/dispatcher.html.md"""
 
 # %% ../../nbs/12_dispatcher.ipynb #a4a60359
 from __future__ import annotations
-import asyncio, contextvars, copy, logging, random, time
+import asyncio, contextvars, copy, logging, random, secrets, time
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, AsyncIterator, Callable, Protocol
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from anyio import CancelScope, to_thread
 from fastcore.basics import patch
 from pydantic import ValidationError
@@ -23,9 +23,9 @@ from .uow import Conflict, Repository, UnitOfWork, blocking
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'RETRIES', 'PATIENCE', 'BATCH', 'UnknownEvent', 'find_event', 'Invalid', 'bind', 'error_message', 'Step',
-           'call_event', 'event_yields', 'give_up', 'conflict_pause', 'retry_conflicts', 'Dispatcher', 'Trips',
-           'Queued']
+__all__ = ['log', 'RETRIES', 'PATIENCE', 'BATCH', 'UnknownEvent', 'find_event', 'Invalid', 'bind', 'error_message', 'reference',
+           'shown_error', 'log_failure', 'Step', 'call_event', 'event_yields', 'give_up', 'conflict_pause',
+           'retry_conflicts', 'Dispatcher', 'Trips', 'Queued']
 
 # %% ../../nbs/12_dispatcher.ipynb #cbaa3715
 class UnknownEvent(LookupError):
@@ -72,6 +72,23 @@ def error_message(e: BaseException) -> str:
     if isinstance(e, ValidationError):
         return "; ".join(f"{'.'.join(map(str, x['loc'])) or 'value'}: {x['msg']}" for x in e.errors())
     return str(e) or type(e).__name__
+
+# %% ../../nbs/12_dispatcher.ipynb #b866f7b9
+def reference(e: BaseException) -> str:
+    "A short reference to the failure `e`, the same each time it is asked: the log has it beside the traceback, the page shows it."
+    if (ref := getattr(e, "sm_reference", None)) is None:
+        ref = secrets.token_hex(4)
+        with suppress(AttributeError): e.sm_reference = ref
+    return ref
+
+def shown_error(e: BaseException, debug: bool = False) -> str:
+    "What a page is told of `e`: its text with `debug` on or for a refusal (`ValueError`, `PermissionError`, the app's own), else its reference."
+    if debug or isinstance(e, (ValueError, PermissionError)) or type(e).__module__.startswith("starmodel_nb."): return error_message(e)
+    return f"Something went wrong (reference {reference(e)}); the server's log has the details."
+
+def log_failure(what: str, e: BaseException) -> None:
+    "Log that `what` failed with `e`: its reference, its text and the traceback."
+    log.warning("%s failed (reference %s): %s", what, reference(e), error_message(e), exc_info=e)
 
 # %% ../../nbs/12_dispatcher.ipynb #648d3787
 @dataclass
@@ -134,6 +151,7 @@ async def retry_conflicts(fn: Callable, retries: int = RETRIES, patience: float 
 class Dispatcher:
     "Runs events in units of work on the repository `repo_for(cls)` gives, recording in `history` and publishing on `bus`."
     retries, patience, trips = RETRIES, PATIENCE, 8   # trips: runners in worker threads at once (each holds a database connection)
+    debug = False   # whether pages see the text of any error an event raises (`shown_error`)
     def __init__(self, repo_for: Callable[[type], Repository], bus: EventBus, history: History | None = None, reactor: Reactor | None = None):
         self.repo_for, self.bus, self.history, self.reactor = repo_for, bus, history, reactor   # reactor: runs the reactions to its changes
         self._waiting: dict[tuple, list] = {}   # (class, key) -> the sync events queued on that record (see below)
@@ -176,7 +194,7 @@ async def _attempt(self: Dispatcher, cls, spec: EventSpec, key, channel, params)
                     res = None
                 changed = await uow.commit()
         except Exception as e:
-            if not isinstance(e, Conflict): log.warning("%s.%s failed: %s", cls.__name__, spec.name, error_message(e), exc_info=e)
+            if not isinstance(e, Conflict): log_failure(f"{cls.__name__}.{spec.name}", e)
             await uow.rollback()
             err = Step(uow.obj, uow.version, error=e)
         else: err = None
@@ -307,7 +325,7 @@ def _together(uow: UnitOfWork, batch: list[Queued]) -> tuple[list[Step], list[Qu
             res = q.ctx.run(q.spec.fn, uow.obj, **q.params)
             changed = q.ctx.run(uow.stage, q.spec.name, q.params)
         except Exception as e:
-            log.warning("%s.%s failed: %s", uow.cls.__name__, q.spec.name, error_message(e), exc_info=e)
+            log_failure(f"{uow.cls.__name__}.{q.spec.name}", e)
             try: uow.obj = uow.cls.model_validate(before)
             except ValidationError: break                 # what it was does not validate: the rest run alone
             steps.append(Step(_frozen(uow.obj), uow.version + len(uow.staged), error=e))

@@ -15,7 +15,7 @@ from anyio import CancelScope
 from fastcore.basics import patch
 from ..core import EventSpec, Scope, entity_scope, entity_slug, stored_state
 from .bus import EntityChanged, channel_for
-from .dispatcher import Dispatcher, call_event, error_message, event_yields, retry_conflicts
+from .dispatcher import Dispatcher, call_event, event_yields, log_failure, retry_conflicts, shown_error
 from .history import acting_as, params_of
 from .uow import Conflict, NotFound, Unavailable, UnitOfWork
 
@@ -25,28 +25,38 @@ log = logging.getLogger("starmodel_nb")
 __all__ = ['log', 'ACTIVE', 'IDLE', 'progress_of', 'Job', 'brief', 'Busy', 'Jobs', 'job_signals', 'background_events']
 
 # %% ../../nbs/12a_jobs.ipynb #ee09ecec
-def _text(r) -> str:
-    "The text of a component (its string children, depth first), or of anything else."
+def _text(r, depth: int = 0) -> str:
+    "The text of a component (its string children, depth first, 20 levels at most), or of anything else (whatever its `str` does)."
     if isinstance(r, str): return r
     kids = getattr(r, "children", None)
-    return " ".join(t for t in (_text(c) for c in kids) if t) if isinstance(kids, (list, tuple)) else str(r)
+    if isinstance(kids, (list, tuple)): return " ".join(t for t in (_text(c, depth + 1) for c in kids) if t) if depth < 20 else ""
+    try: return str(r)
+    except Exception: return f"({type(r).__name__})"   # a value its own `str` refuses (an int of 5,000 digits) kills no job
 
-_COUNT = re.compile(r"(\d+)\s*/\s*(\d+)")
+_COUNT = re.compile(r"(\d{1,18})\s*/\s*(\d{1,18})")
 
-def _unit(x: float) -> float: return min(max(float(x), 0.0), 1.0)
+def _num(x) -> bool: return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+def _ratio(done, total) -> float | None:
+    "`done/total` within 0..1; `None` unless both are finite and `total` is above 0 (however large they are)."
+    try: r = done / total if total > 0 else None
+    except (OverflowError, ZeroDivisionError): return None
+    return min(max(r, 0.0), 1.0) if r is not None and math.isfinite(r) and (isinstance(total, int) or math.isfinite(total)) else None
+
+def _shown(x) -> str:
+    "`x` in a few characters: `g` format, and an int beyond floats by its order of magnitude."
+    try: return f"{x:g}"
+    except OverflowError: return f"{'-' * (x < 0)}~1e{int(abs(x).bit_length() * math.log10(2))}"
 
 def progress_of(r) -> tuple[float | None, str | None]:
-    "What a job's `yield r` says: `(fraction or None, note or None)`."
+    "What a job's `yield r` says: `(fraction or None, note or None)`; whatever `r` is (it may come from a request), never an error."
     if r is None: return None, None
-    if isinstance(r, (int, float)) and not isinstance(r, bool):
-        return (_unit(r), f"{_unit(r):.0%}") if math.isfinite(r) else (None, None)
-    if isinstance(r, tuple) and len(r) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in r):
-        done, total = r
-        ok = math.isfinite(done) and math.isfinite(total) and total > 0
-        return (_unit(done / total) if ok else None), f"{done:g}/{total:g}"
+    if _num(r): return (None, None) if (f := _ratio(r, 1)) is None else (f, f"{f:.0%}")
+    if isinstance(r, tuple) and len(r) == 2 and all(_num(x) for x in r):
+        return _ratio(*r), f"{_shown(r[0])}/{_shown(r[1])}"
     note = " ".join(_text(r).split())[:200]
     m = _COUNT.search(note)
-    return (_unit(int(m[1]) / int(m[2])) if m and int(m[2]) else None), note
+    return (_ratio(int(m[1]), int(m[2])) if m else None), note
 
 # %% ../../nbs/12a_jobs.ipynb #1a434034
 ACTIVE = ("queued", "running")
@@ -125,8 +135,8 @@ async def _run(self: Jobs, job: Job, cls: type, spec: EventSpec, key, params: di
         if job.progress is not None: job.progress = 1.0
     except asyncio.CancelledError: job.state = "cancelled"
     except Exception as e:
-        job.state, job.error = "failed", error_message(e)
-        log.warning("job %s (%s.%s on %s) failed: %s", job.id, cls.__name__, spec.name, key, job.error, exc_info=e)
+        job.state, job.error = "failed", shown_error(e, self.d.debug)
+        log_failure(f"job {job.id} ({cls.__name__}.{spec.name} on {key})", e)
     finally:
         job.ended = time.time()
         self._running.pop((job.entity, job.key, job.event), None)

@@ -81,7 +81,9 @@ class Runtime:
         if self.history is None: self.history = NoHistory()
         self.loop_lock = threading.Lock()                 # the control plane's private loop is made once, whichever thread asks first
         if self.reactor is None: self.reactor = Reactor()
+        if self.settings.debug not in ("on", "off", "auto"): raise ValueError(f"debug = {self.settings.debug!r}: use on, off or auto")
         self.dispatcher = Dispatcher(self.repo_for, self.bus, self.history, self.reactor)
+        self.dispatcher.debug = self.settings.debug == "on"   # auto: on once a notebook serves the app (`serve()`)
         self.jobs = Jobs(self.dispatcher, self.settings.jobs, self.settings.jobs_cap)
         self.scheduler = Scheduler(self.dispatcher, self.entities, name=self.settings.app or "app")   # one process's lease; a shared bus gives its own
 

@@ -21,8 +21,8 @@ from ...app.access import User, entity_refusal, user_key
 
 # %% auto #0
 __all__ = ['NO_STORE', 'INNER', 'FRAME_ANCESTORS', 'url_root', 'session_id', 'key_for', 'user_of', 'session_user', 'refuse',
-           'foreign', 'status_of', 'wants_json', 'is_datastar', 'mutation_refused', 'guard_refused', 'json_object',
-           'origin_of', 'Limits', 'SessionCookies', 'SecurityHeaders']
+           'foreign', 'status_of', 'wants_json', 'is_datastar', 'mutation_refused', 'guard_refused', 'act_refused',
+           'json_object', 'origin_of', 'Limits', 'SessionCookies', 'SecurityHeaders']
 
 # %% ../../../nbs/33_web_checks.ipynb #4c1317c7
 _PREFIX = re.compile(r"^(/[A-Za-z0-9._~%@:+-]+)+$")
@@ -111,6 +111,13 @@ def guard_refused(req: Request, cls: type, spec=None) -> Response | None:
     if user is None and not req.app.state.sm.settings.auth: why = "This needs someone signed in, and authentication is off (auth = false)."
     return refuse(req, 403, why)
 
+def act_refused(req: Request, cls: type, spec, key) -> Response | None:
+    """The rule for any route that acts on `cls[key]` through `spec` besides the event's own (cancelling its job, ...): the event's
+    guards (`guard_refused`), and the instance one that `req` addresses: everyone's, any record, its session's or its user's (else 404)."""
+    if refused := guard_refused(req, cls, spec): return refused
+    scope = entity_scope(cls)
+    mine = session_id(req, create=False) if scope == Scope.SESSION else user_key(user_of(req)) if scope == Scope.USER else key
+    return None if mine == key else refuse(req, 404, "Not found.")
 
 # %% ../../../nbs/33_web_checks.ipynb #25fce6d0
 def json_object(text: str | bytes) -> dict:

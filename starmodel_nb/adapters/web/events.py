@@ -14,13 +14,13 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from ...core import (BROWSER_STORES, EventSpec, Scope, entity_plural, entity_scope, entity_slug, entity_store, loads_strict, prefixed,
                                primary_key, signals_of)
-from ...app.dispatcher import Invalid, Step, bind, error_message
+from ...app.dispatcher import Invalid, Step, bind, error_message, shown_error
 from ...app.runtime import Runtime
 from ...app.jobs import job_signals
 from ...app.uow import NotFound
 from ..persistence.client import browser_state, run_in_browser_state
 from ...app.history import acting_as
-from .checks import foreign, guard_refused, json_object, key_for, origin_of, refuse, session_id, status_of, url_root
+from .checks import act_refused, foreign, guard_refused, json_object, key_for, origin_of, refuse, status_of, url_root
 from ..sse_datastar import SSE_HEADERS, patch_elements, patch_signals
 from ..ui.fields import is_json
 
@@ -93,7 +93,7 @@ def render_step(rt: Runtime, spec: EventSpec, step: Step) -> str:
     if step.error is not None:
         if spec.kind in ("gen", "asyncgen"):
             out += [patch_signals(signals_of(step.obj)), patch_elements(rt.ui.render_view(step.obj, step.version, epoch))]
-        return "".join(out + [patch_elements(rt.ui.error_fragment(error_message(step.error)), "#sm-messages", "append")])
+        return "".join(out + [patch_elements(rt.ui.error_fragment(shown_error(step.error, rt.dispatcher.debug)), "#sm-messages", "append")])
     changed = None if not step.final else set(step.changed or ())
     if changed is None or changed: out += [patch_signals(signals_of(step.obj, changed)), patch_elements(_view(rt, step, epoch))]
     return "".join(out + _returned(spec, step.result))
@@ -164,7 +164,8 @@ async def cancel_endpoint(req: Request) -> Response:
     if why := foreign(req): return refuse(req, 403, why)
     job = rt.jobs.jobs.get(req.path_params["id"])
     cls = rt.entity(job.entity) if job is not None else None
-    if cls is None or (entity_scope(cls) == Scope.SESSION and session_id(req, create=False) != job.key): return refuse(req, 404, "No such job.")
+    if cls is None: return refuse(req, 404, "No such job.")
+    if refused := act_refused(req, cls, cls.__sm_events__.get(job.event), job.key): return refused   # the event's own guards, and its instance
     await rt.jobs.cancel(job.id)
     job = await rt.jobs.wait(job.id, 5) or job   # ended here (its generator closed), or news to follow from the instance running it
     return Response(patch_signals(job_signals(cls, {job.event: job.signal()})) if not job.active else "", headers=SSE_HEADERS)
