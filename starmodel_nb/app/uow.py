@@ -18,8 +18,8 @@ from .history import Change, History, NoHistory, diff_of, origin, params_of
 from .reactions import Committed, Reactor, committed
 
 # %% auto #0
-__all__ = ['Repository', 'RecordRepository', 'BlockingRepository', 'blocking', 'Conflict', 'NotFound', 'KeptInBrowser',
-           'Unavailable', 'Unfit', 'UnitOfWork', 'Staged']
+__all__ = ['Repository', 'RecordRepository', 'BlockingRepository', 'blocking', 'PagedRepository', 'paged', 'live_page',
+           'live_keys', 'Conflict', 'NotFound', 'KeptInBrowser', 'Unavailable', 'Unfit', 'UnitOfWork', 'Staged']
 
 # %% ../../nbs/11_uow.ipynb #d434f56c
 class Repository(Protocol):
@@ -46,6 +46,24 @@ class BlockingRepository(Protocol):
 def blocking(repo) -> bool:
     "Whether `repo` is a `BlockingRepository` (asked of a `runtime_checkable` protocol, `isinstance` costs a hundred times more)."
     return callable(getattr(repo, "save_blocking", None)) and callable(getattr(repo, "get_blocking", None))
+
+# %% ../../nbs/11_uow.ipynb #95faba37
+class PagedRepository(Protocol):
+    "A `Repository` that pages its live instances (`live`) and lists their keys (`keys`) without reading every one."
+    async def live(self, cls: type, offset: int = 0, limit: int | None = None) -> list[tuple[str, Any, int]]: ...
+    async def keys(self, cls: type) -> list[str]: ...
+
+def paged(repo) -> bool:
+    "Whether `repo` is a `PagedRepository`."
+    return callable(getattr(repo, "live", None)) and callable(getattr(repo, "keys", None))
+
+async def live_page(repo, cls: type, offset: int, limit: int) -> list[tuple[str, Any, int]]:
+    "`limit` live instances of `cls` from `offset`, most recently used first: the store's own page, else cut from its `list`."
+    return await repo.live(cls, offset, limit) if paged(repo) else (await repo.list(cls))[::-1][offset:offset + limit]
+
+async def live_keys(repo, cls: type) -> list[str]:
+    "The keys of the live instances of `cls`."
+    return await repo.keys(cls) if paged(repo) else [k for k, _, _ in await repo.list(cls)]
 
 # %% ../../nbs/11_uow.ipynb #474106b5
 class Conflict(Exception):

@@ -10,6 +10,7 @@ import asyncio, json, logging, time
 from collections import OrderedDict
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, Callable
 from fastcore.basics import patch
 from ...core import entity_slug, mutable_fields, primary_key, sortable_fields, stored_state, text_fields
@@ -59,6 +60,7 @@ class MemoryRepository:
     def __init__(self, ttl: float = 3600, cap: int = 10_000, clock: Callable[[], float] = time.monotonic, cap_bytes: int = 256 << 20):
         self.ttl, self.cap, self.clock, self.cap_bytes, self.held = ttl, cap, clock, cap_bytes, 0
         self._data: OrderedDict[tuple[str, Any], _Stored] = OrderedDict()   # (slug, key) -> its record, least recently used first
+        self._by: dict[str, OrderedDict[Any, _Stored]] = {}   # slug -> key -> the same records, in the same order: one class's, at once
         self._locks = KeyedLocks()
 
     def lock(self, cls, key): return self._locks((entity_slug(cls), key))
@@ -81,13 +83,14 @@ def _entry(self: MemoryRepository, cls, key, touch: bool = True, fit: bool = Tru
     if (e := self._data.get(k)) is None: return None
     if e.idle(self.clock()): self._pop(k); return None
     if type(e.obj) is not cls and fit: e.obj = _moved(e, cls, key)
-    if touch: e.used = self.clock(); self._data.move_to_end(k)
+    if touch: e.used = self.clock(); self._data.move_to_end(k); self._by[k[0]].move_to_end(key)
     return e
 
 # %% ../../../nbs/20_persist_memory.ipynb #e9a895d3
 @patch
 def _pop(self: MemoryRepository, k=None) -> None:
-    e = self._data.pop(k) if k is not None else self._data.popitem(last=False)[1]
+    k, e = (k, self._data.pop(k)) if k is not None else self._data.popitem(last=False)
+    del self._by[k[0]][k[1]]
     self.held -= e.size
 
 @patch
@@ -119,7 +122,8 @@ async def save(self: MemoryRepository, cls: type, key: str, obj: Any, version: i
     if (e.version if e else 0) != version: raise Conflict(f"{cls.__name__}[{key}] changed since it was read")
     k = (entity_slug(cls), key)
     if k in self._data: self._pop(k)
-    self._data[k] = new = _Stored(obj, version + 1, self.clock(), self._ttl(cls), len(json.dumps(stored_state(obj, "json"), default=str)))
+    self._data[k] = self._by.setdefault(k[0], OrderedDict())[key] = new = _Stored(
+        obj, version + 1, self.clock(), self._ttl(cls), len(json.dumps(stored_state(obj, "json"), default=str)))
     self.held += new.size
     self._sweep()
     return version + 1
@@ -131,22 +135,44 @@ async def delete(self: MemoryRepository, cls: type, key: str) -> None:
     if (entity_slug(cls), key) in self._data: self._pop((entity_slug(cls), key))
 
 @patch
-async def list(self: MemoryRepository, cls: type) -> list[tuple[str, Any, int]]:
-    "`(key, copy, version)` of every live instance of `cls`, least recently used first; not counted as a use."
-    slug, deep = entity_slug(cls), bool(mutable_fields(cls))
-    out = []
-    for k in [k for s, k in list(self._data) if s == slug]:
+def _fresh(self: MemoryRepository, cls) -> OrderedDict:
+    "The records of `cls` by key, least recently used first, the expired ones dropped (at the old end: a class has one ttl)."
+    slug, now = entity_slug(cls), self.clock()
+    d = self._by.get(slug) or OrderedDict()
+    while d and d[k := next(iter(d))].idle(now): self._pop((slug, k))
+    return d
+
+@patch
+def _copies(self: MemoryRepository, cls, keys) -> list[tuple[str, Any, int]]:
+    "`(key, copy, version)` of each of `keys` still live, not counted as a use."
+    deep, out = bool(mutable_fields(cls)), []
+    for k in keys:
         try: e = self._entry(cls, k, touch=False)
         except Unfit: continue                     # reported by `upgrade`; its events answer 409
         if e is not None: out.append((k, e.obj.model_copy(deep=deep), e.version))
     return out
 
+@patch
+async def list(self: MemoryRepository, cls: type) -> list[tuple[str, Any, int]]:
+    "`(key, copy, version)` of every live instance of `cls`, least recently used first; not counted as a use."
+    return self._copies(cls, [*self._fresh(cls)])
+
 # %% ../../../nbs/20_persist_memory.ipynb #db5fb81a
 @patch
 async def count(self: MemoryRepository, cls: type) -> int:
-    "How many live (unexpired) instances of `cls` there are: no copies made, none counted as a use."
-    slug, now = entity_slug(cls), self.clock()
-    return sum(1 for (s, _), e in list(self._data.items()) if s == slug and not e.idle(now))
+    "How many live (unexpired) instances of `cls` there are: no copies made, none counted as a use, none looked at but the expired."
+    return len(self._fresh(cls))
+
+@patch
+async def live(self: MemoryRepository, cls: type, offset: int = 0, limit: int | None = None) -> list[tuple[str, Any, int]]:
+    "A page of the live instances of `cls`, most recently used first: `(key, copy, version)` from `offset`, `limit` of them (all: `None`)."
+    d = self._fresh(cls)
+    return self._copies(cls, [*islice(reversed(d), offset, None if limit is None else offset + limit)])
+
+@patch
+async def keys(self: MemoryRepository, cls: type) -> list[str]:
+    "The keys of the live instances of `cls` (no copies made)."
+    return [*self._fresh(cls)]
 
 # %% ../../../nbs/20_persist_memory.ipynb #mu000001
 @patch

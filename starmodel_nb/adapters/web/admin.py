@@ -8,7 +8,7 @@ Docs: https://starmodel.github.io/starmodel_nb/web_admin.html.md"""
 from __future__ import annotations
 import hashlib, ipaddress, json
 from urllib.parse import parse_qsl, quote, urlsplit
-from fasthtml.common import A, Button, Div, Form, H3, Input, P, Table, Tbody, Td, Th, Thead, Tr, to_xml
+from fasthtml.common import A, Button, Div, Form, H3, Input, P, Span, Table, Tbody, Td, Th, Thead, Tr, to_xml
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -17,7 +17,7 @@ from ...app.bus import channel_for
 from ...app.control import record_changed
 from ...app.history import acting_as, when
 from ...app.runtime import Runtime
-from ...app.uow import Unavailable
+from ...app.uow import Unavailable, live_keys, live_page
 from ..sse_datastar import SSE_HEADERS, patch_elements
 from ..ui.fields import entity_label, field_label, plural_label, shown_fields
 from .checks import mutation_refused, refuse, url_root, user_of
@@ -26,8 +26,8 @@ from .pages import page, redirect
 from .sql import list_query, record_key
 
 # %% auto #0
-__all__ = ['admin_refused', 'short_key', 'admin_cancel_job', 'admin_index', 'admin_entity', 'admin_bulk_delete', 'admin_instance',
-           'admin_event', 'admin_history', 'admin_routes']
+__all__ = ['ADMIN_PAGE', 'admin_refused', 'short_key', 'admin_cancel_job', 'admin_index', 'admin_entity', 'admin_bulk_delete',
+           'admin_instance', 'admin_event', 'admin_history', 'admin_routes']
 
 # %% ../../../nbs/35_web_admin.ipynb #2f05b6b1
 def _loopback(name: str) -> bool:
@@ -55,7 +55,7 @@ def short_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 async def _resolve(rt: Runtime, cls, short: str) -> str | None:
-    return next((k for k, _, _ in await rt.repo_for(cls).list(cls) if short_key(k) == short), None)
+    return next((k for k in await live_keys(rt.repo_for(cls), cls) if short_key(k) == short), None)
 
 def _page(req: Request, title: str, content: str) -> Response:
     rt: Runtime = req.app.state.sm
@@ -109,26 +109,39 @@ async def admin_index(req: Request) -> Response:
     return _page(req, "Admin", to_xml(t, indent=False))
 
 # %% ../../../nbs/35_web_admin.ipynb #cb6ac1a6
-def _instances(cls, rows: list, pre: str) -> str:
-    "The list of live instances of `cls`, by short key, version and shown fields."
+ADMIN_PAGE = 50   # live instances per page of the admin's list
+
+def _pager(base: str, page_no: int, pages: int):
+    "Links to the previous and next pages of `pages`, and where this one is."
+    link = lambda text, p: A(text, href=f"{base}?page={p}", cls="uk-link") if 1 <= p <= pages and p != page_no else Span(text, cls="text-muted-foreground")
+    return Div(link("‹ Newer", page_no - 1), Span(f"page {page_no} of {pages}"), link("Older ›", page_no + 1), cls="flex gap-3 text-sm")
+
+def _instances(cls, rows: list, pre: str, n: int, page_no: int) -> str:
+    "Page `page_no` of the `n` live instances of `cls` (`rows`, most recently used first), by short key, version and shown fields."
     names, slug = shown_fields(cls), entity_slug(cls)
     body = [Tr(Td(A(short_key(k), href=f"{pre}/admin/{slug}/{short_key(k)}", cls="uk-link font-mono")), Td(str(v)),
-               *[Td(_cell(getattr(o, n))) for n in names]) for k, o, v in rows]
-    t = Table(Thead(Tr(Th("Key"), Th("Version"), *[Th(field_label(cls, n)) for n in names])), Tbody(*body), cls="uk-table uk-table-small") \
+               *[Td(_cell(getattr(o, f))) for f in names]) for k, o, v in rows]
+    t = Table(Thead(Tr(Th("Key"), Th("Version"), *[Th(field_label(cls, f)) for f in names])), Tbody(*body), cls="uk-table uk-table-small") \
         if rows else P("No live instances.", cls="text-muted-foreground")
-    return to_xml(Div(P(f"{len(rows)} live instance{'s' * (len(rows) != 1)}", cls="text-sm"), t, id=f"sm-admin-{slug}",
-                      **{"data-on-interval__duration.2s": f"@get('{pre}/admin/{slug}?partial=1')"}), indent=False)
+    pages = max(1, -(-n // ADMIN_PAGE))
+    return to_xml(Div(P(f"{n} live instance{'s' * (n != 1)}, most recently used first", cls="text-sm"),
+                      _pager(f"{pre}/admin/{slug}", page_no, pages) if pages > 1 else "", t, id=f"sm-admin-{slug}",
+                      **{"data-on-interval__duration.2s": f"@get('{pre}/admin/{slug}?partial=1&page={page_no}')"}), indent=False)
 
 # %% ../../../nbs/35_web_admin.ipynb #d643348a
 async def admin_entity(req: Request) -> Response:
-    "GET /admin/{slug}: a SQL table (search, sort, paging, bulk delete) or the live instances of a memory entity."
+    "GET /admin/{slug}: a SQL table (search, sort, paging, bulk delete) or a page (`?page=`) of the live instances of a memory entity."
     rt: Runtime = req.app.state.sm
     cls = rt.entity(req.path_params["slug"])
     if r := admin_refused(req): return r
     if cls is None: return refuse(req, 404, "Not found.")
     pre = url_root(rt.settings, req)
     if entity_scope(cls) == Scope.RECORD: return await _admin_table(req, rt, cls, pre)
-    try: lst = _instances(cls, await rt.repo_for(cls).list(cls), pre)
+    repo = rt.repo_for(cls)
+    try:
+        n = await repo.count(cls)
+        page_no = min(list_query(req)[0], max(1, -(-n // ADMIN_PAGE)))   # past the last page: the last; not a number: the first
+        lst = _instances(cls, await live_page(repo, cls, (page_no - 1) * ADMIN_PAGE, ADMIN_PAGE), pre, n, page_no)
     except Unavailable as e: return refuse(req, 503, str(e))
     if req.query_params.get("partial"): return Response(patch_elements(lst), headers=SSE_HEADERS)
     return _page(req, f"Admin · {entity_label(cls)}", to_xml(H3(entity_label(cls), cls="uk-h3"), indent=False) + lst)
