@@ -89,6 +89,7 @@ class SQLUsers:
         "Make the tables if they are missing (an older SQLite users table is rebuilt so that ids are never reused)."
         self.table.metadata.create_all(self.engine)
         if self.engine.dialect.name == "sqlite": _never_reuse(self.engine, self.table)
+        self._dummy()   # now: made on the first unknown name, it would make that one sign-in slower than others (and tell)
     def __repr__(self): return f"SQLUsers({self.engine.url.render_as_string(hide_password=True)!r})"
 
 def _user(row) -> User: return User(row.id, row.name, tuple(r for r in row.roles.split(",") if r))
