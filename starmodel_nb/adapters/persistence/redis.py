@@ -6,7 +6,7 @@ Docs: https://starmodel.github.io/starmodel_nb/persist_redis.html.md"""
 
 # %% ../../../nbs/23_persist_redis.ipynb #3cc81b15
 from __future__ import annotations
-import asyncio, json, logging, re, secrets, time, weakref
+import asyncio, json, logging, secrets, time, weakref
 from contextlib import asynccontextmanager
 from typing import Any, Callable
 from fastcore.basics import patch
@@ -22,13 +22,29 @@ log = logging.getLogger("starmodel_nb")
 __all__ = ['log', 'HOT_SECONDS', 'LOCK_MS', 'RedisRepository']
 
 # %% ../../../nbs/23_persist_redis.ipynb #babf0453
-def _pack(obj, version: int) -> str: return json.dumps({"v": version, "state": stored_state(obj, "json")}, separators=(",", ":"))
+def _pack(obj, version: int) -> str:
+    return json.dumps({"v": version, "state": stored_state(obj, "json")}, separators=(",", ":"))
+
+def _parsed(raw: bytes | str) -> tuple[dict, int]:
+    "`(state, version)` of the stored value `raw`; `ValueError` unless it is our format with a plain whole version."
+    d = loads_strict(raw)
+    if not isinstance(d, dict) or not isinstance(d.get("state"), dict): raise ValueError("not a starmodel value")
+    v = d.get("v")
+    if type(v) is not int or not 0 <= v < 2**53: raise ValueError("its version is no whole number from 0 to 2**53 - 1")
+    return d["state"], v
 
 def _unpack(cls: type, raw: bytes | str):
     "`(instance, version)` from a stored value, validated against `cls`; `ValueError` if it is not one."
-    d = loads_strict(raw)
-    if not isinstance(d, dict) or not isinstance(d.get("v"), int) or not isinstance(d.get("state"), dict): raise ValueError("not a starmodel value")
-    return cls.model_validate({k: v for k, v in d["state"].items() if k in cls.model_fields}), d["v"]
+    state, v = _parsed(raw)
+    return cls.model_validate({k: x for k, x in state.items() if k in cls.model_fields}), v
+
+# %% ../../../nbs/23_persist_redis.ipynb #352e55f1
+def _str(b: bytes | str) -> str: return b.decode("utf-8", "replace") if isinstance(b, bytes) else b
+def _bytes(s: bytes | str) -> bytes: return s if isinstance(s, bytes) else s.encode()
+
+def _spelled_ours(raw: bytes | str, version: int) -> bool:
+    "Whether the stored value `raw` starts as `_pack` writes one at `version` (so the save script reads it)."
+    return _bytes(raw).startswith(b'{"v":%d,"state":' % version)
 
 # %% ../../../nbs/23_persist_redis.ipynb #405522b4
 class RedisRepository:
@@ -43,45 +59,98 @@ class RedisRepository:
         if (c := self._clients.get(loop)) is None: c = self._clients[loop] = self.connect()
         return c
     def key(self, cls: type, key) -> str: return f"{self.namespace}:{entity_slug(cls)}:{key}"
+    def _index(self, cls: type) -> str: return self.key(cls, "_live")
     def _ttl(self, cls: type) -> int: return int(cls.model_config.get("ttl") or self.ttl)
+    def _expiry(self, cls: type) -> float: return time.time() + self._ttl(cls)
 
 # %% ../../../nbs/23_persist_redis.ipynb #8c142545
+_SAID = ((rx.OutOfMemoryError, "Redis is full and refused the write; try again shortly."),
+         (rx.ReadOnlyError, "Redis takes no writes just now (a replica); try again shortly."),
+         ((rx.ConnectionError, rx.TimeoutError, OSError), "Redis is unavailable; try again in a moment."))
+
+def _said(e: BaseException) -> str:
+    "What the Redis failure `e` is called on a page: our words, never the client's."
+    return next((said for kind, said in _SAID if isinstance(e, kind)), "Redis refused the request; try again shortly.")
+
 async def _call(coro):
     try: return await coro
-    except (rx.ConnectionError, rx.TimeoutError, OSError) as e:
-        raise Unavailable(f"Redis is unavailable ({type(e).__name__}); try again in a moment.") from e
+    except (rx.RedisError, OSError) as e:
+        if isinstance(e, rx.ResponseError): log.warning("Redis refused a request: %s", e)
+        raise Unavailable(_said(e)) from e
+
+# %% ../../../nbs/23_persist_redis.ipynb #56f07c8d
+_INDEX = """
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'zset' and kind ~= 'none' then
+  redis.log(redis.LOG_WARNING, 'starmodel: ' .. KEYS[1] .. ' held a ' .. kind .. ', not a live index: dropped')
+  redis.call('DEL', KEYS[1])
+end
+"""   # how the scripts that change the live index KEYS[1] start: a sorted set, whatever another client left there
+_PURGE = _INDEX + "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])\n"   # ARGV[1]: now
+
+@patch
+async def _script(self: RedisRepository, script: str, keys: list, *args):
+    "Run the Lua `script` on `keys` with `args`: one round trip (`EVALSHA`; loaded again if Redis has lost it)."
+    return await _call(self.client.register_script(script)(keys=keys, args=args))
 
 # %% ../../../nbs/23_persist_redis.ipynb #bc0b6d58
+_GET = """
+local t = redis.call('TYPE', KEYS[2]).ok
+if t ~= 'string' then return t end
+redis.pcall('ZADD', KEYS[1], ARGV[2], KEYS[2])
+return {redis.call('GETEX', KEYS[2], 'EX', ARGV[1])}
+"""   # KEYS: the index, the instance; ARGV: its idle TTL, its expiry. {value}, else the Redis type there ('none')
+_REPLACE = _INDEX + """
+local t = redis.call('TYPE', KEYS[2]).ok
+if t ~= ARGV[1] or (t == 'string' and redis.call('GET', KEYS[2]) ~= ARGV[2]) then return 0 end
+if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'KEEPTTL') return 1 end
+redis.call('ZREM', KEYS[1], KEYS[2])
+return redis.call('DEL', KEYS[2])
+"""   # KEYS: the index, an instance read as type ARGV[1] holding ARGV[2]: now ARGV[3] ('': gone), unless changed since
+
 @patch
 async def get(self: RedisRepository, cls: type, key, cached: bool = False) -> tuple[Any, int] | None:
-    "`(instance, version)` of `cls[key]`, or `None`; the idle TTL restarts."
+    "`(instance, version)` of `cls[key]`, or `None`; its idle TTL restarts, it goes in front of the live index."
     k = self.key(cls, key)
-    raw = await _call(self.client.getex(k, ex=self._ttl(cls)))
-    if raw is None: return None
-    try: return _unpack(cls, raw)
+    got = await self._script(_GET, [self._index(cls), k], self._ttl(cls), self._expiry(cls))
+    if isinstance(got, list): return await self._take(cls, k, got[0])
+    if (kind := _str(got)) != "none": await self._reset(cls, k, kind, "", f"a Redis {kind}, not a {cls.__name__}")
+    return None
+
+# %% ../../../nbs/23_persist_redis.ipynb #7ef58029
+@patch
+async def _reset(self: RedisRepository, cls: type, k: str, kind: str, raw, why: str) -> None:
+    "Report that Redis key `k` holds `why`; delete it unless it changed since read (as Redis type `kind`, text `raw`)."
+    log.error("Redis key %s holds %s: reset", k, why)
+    await self._script(_REPLACE, [self._index(cls), k], kind, raw, "")
+
+@patch
+async def _take(self: RedisRepository, cls: type, k: str, raw) -> tuple[Any, int] | None:
+    "`(instance, version)` from the value `raw` read at `k` (respelled ours); `None` if not ours (reported, reset)."
+    try: obj, v = _unpack(cls, raw)
     except (ValueError, ValidationError) as e:
-        log.error("Redis key %s holds no valid %s (%s): reset", k, cls.__name__, str(e).splitlines()[0])
-        await _call(self.client.delete(k))
+        await self._reset(cls, k, "string", raw, f"no valid {cls.__name__} ({str(e).splitlines()[0]})")
         return None
+    if not _spelled_ours(raw, v): await self._script(_REPLACE, [self._index(cls), k], "string", raw, _pack(obj, v))
+    return obj, v
 
 # %% ../../../nbs/23_persist_redis.ipynb #06566ae6
-_SAVE = """
-local raw = redis.call('GET', KEYS[1])
-local have = 0
-if raw then
-  have = tonumber(string.match(raw, '^{"v":(%d+),'))
-  if not have then return -1 end
-end
+_SAVE = _INDEX + """
+local t, have = redis.call('TYPE', KEYS[2]).ok, 0
+if t == 'string' then have = tonumber(string.match(redis.call('GET', KEYS[2]), '^{"v":(%d+),"state":')) or -1
+elseif t ~= 'none' then have = -1 end
+if have == -1 then return -1 end
 if have ~= tonumber(ARGV[1]) then return -2 end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[4], KEYS[2])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 return 1
-"""   # KEYS[1]: the instance; ARGV: the version read, the new value, its idle TTL. -1: not ours, -2: changed since
+"""   # KEYS: the index, the instance; ARGV: version read, new value, idle TTL, expiry. -1: not ours, -2: changed since
 
 @patch
 async def save(self: RedisRepository, cls: type, key, obj, version: int) -> int:
     "Store `obj` as `cls[key]` if it is still at `version` (checked in Redis, atomically): the new version, else `Conflict`."
     k, new = self.key(cls, key), version + 1
-    got = await _call(self.client.register_script(_SAVE)(keys=[k], args=[version, _pack(obj, new), self._ttl(cls)]))
+    got = await self._script(_SAVE, [self._index(cls), k], version, _pack(obj, new), self._ttl(cls), self._expiry(cls))
     if got == -1: raise Conflict(f"{cls.__name__}[{key}] holds a value that is not ours")
     if got == -2:
         self._hot[k] = time.monotonic() + HOT_SECONDS
@@ -90,16 +159,16 @@ async def save(self: RedisRepository, cls: type, key, obj, version: int) -> int:
 
 # %% ../../../nbs/23_persist_redis.ipynb #9dc5bd46
 @patch
-async def delete(self: RedisRepository, cls: type, key) -> None:
-    "Forget `cls[key]`."
-    await _call(self.client.delete(self.key(cls, key)))
+async def _drop(self: RedisRepository, cls: type, keys: list[str]) -> int:
+    "Delete the Redis `keys` of instances of `cls` and take them out of its live index: how many there were."
+    if not keys: return 0
+    async with self.client.pipeline(transaction=False) as p:
+        return (await _call(p.delete(*keys).zrem(self._index(cls), *keys).execute()))[0]
 
 @patch
-async def _keys(self: RedisRepository, cls: type) -> list[str]:
-    "The Redis keys of the instances of `cls` (not the locks beside them)."
-    prefix = self.key(cls, "")
-    keys = [k.decode() if isinstance(k, bytes) else k async for k in self.client.scan_iter(match=prefix + "*", count=500)]
-    return [k for k in keys if not k.endswith(":lock")]
+async def delete(self: RedisRepository, cls: type, key) -> bool:
+    "Forget `cls[key]`: whether there was a value."
+    return await self._drop(cls, [self.key(cls, key)]) > 0
 
 # %% ../../../nbs/23_persist_redis.ipynb #ed2189bd
 HOT_SECONDS, LOCK_MS = 2.0, 5000
@@ -135,22 +204,46 @@ async def _shared(self: RedisRepository, name: str):
         except (rx.RedisError, OSError): pass                            # it expires on its own
 
 # %% ../../../nbs/23_persist_redis.ipynb #0e20b8c1
-@patch
-async def list(self: RedisRepository, cls: type) -> list[tuple[str, Any, int]]:
-    "`(key, instance, version)` of every live instance of `cls` (invalid values left out, reported on their next read)."
-    keys = await _call(self._keys(cls))
-    raws = await _call(self.client.mget(keys)) if keys else []
-    out, cut = [], len(self.key(cls, ""))
-    for k, raw in zip(keys, raws):
-        if raw is None: continue
-        try: out.append((k[cut:], *_unpack(cls, raw)))
-        except (ValueError, ValidationError): continue
-    return sorted(out, key=lambda t: t[0])
+_COUNT = _PURGE + "return redis.call('ZCARD', KEYS[1])"
+_RANGE = _PURGE + "return redis.call('ZREVRANGE', KEYS[1], ARGV[2], ARGV[3])"   # ARGV: now, start, stop (-1: the last)
 
 @patch
 async def count(self: RedisRepository, cls: type) -> int:
-    "How many instances of `cls` Redis holds."
-    return len(await _call(self._keys(cls)))
+    "How many live instances of `cls` its live index names."
+    return await self._script(_COUNT, [self._index(cls)], time.time())
+
+@patch
+async def _indexed(self: RedisRepository, cls: type, start: int = 0, stop: int = -1) -> list[str]:
+    "The Redis keys the live index of `cls` names, most recently used first, from `start` to `stop`."
+    got = await self._script(_RANGE, [self._index(cls)], time.time(), start, stop)
+    prefix = self.key(cls, "")
+    return [k for k in map(_str, got) if k.startswith(prefix)]
+
+@patch
+async def keys(self: RedisRepository, cls: type) -> list[str]:
+    "The keys of the live instances of `cls`, most recently used first; no value is read."
+    cut = len(self.key(cls, ""))
+    return [k[cut:] for k in await self._indexed(cls)]
+
+# %% ../../../nbs/23_persist_redis.ipynb #611248de
+@patch
+async def live(self: RedisRepository, cls: type, offset: int = 0,
+               limit: int | None = None) -> list[tuple[str, Any, int]]:
+    "`(key, instance, version)` of `limit` live instances of `cls` from `offset`, last used first; no TTL restarts."
+    if limit is not None and limit <= 0: return []
+    keys = await self._indexed(cls, offset, -1 if limit is None else offset + limit - 1)
+    raws = await _call(self.client.mget(keys)) if keys else []
+    out, cut = [], len(self.key(cls, ""))
+    for k, raw in zip(keys, raws):
+        if raw is None: continue                                   # gone, or another Redis type
+        try: out.append((k[cut:], *_unpack(cls, raw)))
+        except (ValueError, ValidationError): continue             # not ours: reported and reset on its next read
+    return out
+
+@patch
+async def list(self: RedisRepository, cls: type) -> list[tuple[str, Any, int]]:
+    "`(key, instance, version)` of every live instance of `cls`, by key (values not ours left out)."
+    return sorted(await self.live(cls), key=lambda t: t[0])
 
 # %% ../../../nbs/23_persist_redis.ipynb #ac851ed4
 @patch
@@ -158,7 +251,7 @@ async def insert(self: RedisRepository, cls: type, obj) -> tuple[Any, int]:
     "Store the new instance `obj` under its key field: `(key, version)`; `Conflict` if that key is taken."
     key = getattr(obj, primary_key(cls))
     async with self.lock(cls, key):
-        if await _call(self.client.exists(self.key(cls, key))): raise Conflict(f"{cls.__name__} {key!r} already exists")
+        if await self.get(cls, key) is not None: raise Conflict(f"{cls.__name__} {key!r} already exists")
         return key, await self.save(cls, key, obj, 0)
 
 # %% ../../../nbs/23_persist_redis.ipynb #f83a5a55
@@ -168,30 +261,44 @@ async def query(self: RedisRepository, cls: type, page: int = 1, per_page: int =
     "A `page_of` the records of `cls` (every one is read: a Redis entity's records are few and short-lived)."
     return page_of(cls, [(o, v) for _, o, v in await self.list(cls)], page, per_page, sort, desc, text)
 
-# %% ../../../nbs/23_persist_redis.ipynb #e3a45f9c
-_V = re.compile(rb'^\{"v":(\d+),')
+# %% ../../../nbs/23_persist_redis.ipynb #6233dd11
+def _version(raw) -> int | None:
+    "The version of the stored value `raw`; `None` if there is none, or it is not ours."
+    try: return _parsed(raw)[1]
+    except (TypeError, ValueError): return None
 
 @patch
+async def _stored(self: RedisRepository, cls: type) -> list[str]:
+    "The Redis keys of every value kept for `cls`, by key: those its live index names and those a `SCAN` finds."
+    prefix, index = self.key(cls, ""), self._index(cls)
+    found = [_str(k) async for k in self.client.scan_iter(match=prefix + "*", count=500)]
+    return sorted({*await self._indexed(cls), *(k for k in found if k != index and not k.endswith(":lock"))})
+
+# %% ../../../nbs/23_persist_redis.ipynb #e3a45f9c
+@patch
 async def entries(self: RedisRepository, cls: type) -> list[tuple[str, int | None, int, int]]:
-    "`(key, version, seconds to live, bytes)` of each value kept for `cls`, by key (version `None`: a value that is not ours); no TTL restarts."
-    keys = sorted(await _call(self._keys(cls)))
+    "`(key, version, seconds to live, bytes)` of each value kept for `cls`, by key (version `None`: not ours)."
+    keys = await _call(self._stored(cls))
+    if not keys: return []
     async with self.client.pipeline(transaction=False) as p:
-        for k in keys: p.get(k).ttl(k)
-        got = await _call(p.execute()) if keys else []
-    raw = lambda v: v if isinstance(v, bytes) else v.encode()
-    cut = len(self.key(cls, ""))
-    return [(k[cut:], int(m.group(1)) if (m := _V.match(raw(v))) else None, t, len(raw(v)))
-            for k, v, t in zip(keys, got[0::2], got[1::2]) if v is not None]
+        for k in keys: p.type(k).ttl(k)
+        *got, raws = await _call(p.mget(keys).execute())
+    out, cut = [], len(self.key(cls, ""))
+    for k, kind, ttl, raw in zip(keys, got[0::2], got[1::2], raws):
+        if _str(kind) != "none": out.append((k[cut:], _version(raw), ttl, len(raw or b"")))
+    return out
 
 @patch
 async def peek(self: RedisRepository, cls: type, key) -> tuple[str, int] | None:
-    "The value stored for `cls[key]`, as text, and its seconds to live; `None` if there is none. Its TTL does not restart."
+    "The value of `cls[key]` as stored (or the Redis type there) and its seconds to live, or `None`; no TTL restarts."
+    k = self.key(cls, key)
     async with self.client.pipeline(transaction=False) as p:
-        v, ttl = await _call(p.get(self.key(cls, key)).ttl(self.key(cls, key)).execute())
-    return None if v is None else (v.decode("utf-8", "replace") if isinstance(v, bytes) else v, ttl)
+        kind, ttl, (raw,) = await _call(p.type(k).ttl(k).mget([k]).execute())
+    if (kind := _str(kind)) == "none": return None
+    if raw is None: return f"(a Redis {kind}, not a value of ours)", ttl
+    return _str(raw), ttl
 
 @patch
 async def clear(self: RedisRepository, cls: type, key=None) -> int:
-    "Delete the value of `cls[key]`, or (no `key`) every value of `cls`: how many were deleted."
-    keys = [self.key(cls, key)] if key is not None else await _call(self._keys(cls))
-    return await _call(self.client.delete(*keys)) if keys else 0
+    "Delete the value of `cls[key]`, or (no `key`) every value kept for `cls`: how many were deleted."
+    return await self._drop(cls, [self.key(cls, key)] if key is not None else await _call(self._stored(cls)))

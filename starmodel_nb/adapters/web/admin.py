@@ -201,8 +201,10 @@ async def admin_instance(req: Request) -> Response:
     cls = rt.entity(req.path_params["slug"])
     if r := admin_refused(req): return r
     if cls is None or entity_scope(cls) == Scope.RECORD: return refuse(req, 404, "Not found.")
-    key = await _resolve(rt, cls, req.path_params["key"])
-    got = await rt.repo_for(cls).get(cls, key) if key is not None else None
+    try:
+        key = await _resolve(rt, cls, req.path_params["key"])
+        got = await rt.repo_for(cls).get(cls, key) if key is not None else None
+    except Unavailable as e: return refuse(req, 503, str(e))
     if got is None: return refuse(req, 404, "No such instance (it may have expired).")
     base = f"{url_root(rt.settings, req)}/admin/{entity_slug(cls)}/{short_key(key)}"
     card = to_xml(_instance_card(rt, cls, key, *got, base), indent=False)
@@ -217,7 +219,8 @@ async def admin_event(req: Request) -> Response:
     spec = cls.__sm_events__.get(req.path_params["name"]) if cls is not None else None
     if r := admin_refused(req): return r
     if spec is None or entity_scope(cls) == Scope.RECORD: return refuse(req, 404, "Not found.")
-    key = await _resolve(rt, cls, req.path_params["key"])
+    try: key = await _resolve(rt, cls, req.path_params["key"])
+    except Unavailable as e: return refuse(req, 503, str(e))
     if key is None: return refuse(req, 404, "No such instance (it may have expired).")
     return await run_event(req, cls, spec, key, channel_for(cls, key), who="admin")
 
