@@ -15,7 +15,7 @@ from .dispatcher import bind, find_event
 from .history import MASK, Change, Timeline, diff_of, origin, state_at
 from .reactions import committed
 from .jobs import Job
-from .access import User, Users, entity_refusal, user_key
+from .access import User, entity_refusal, user_key
 from .runtime import Runtime
 from .uow import KeptInBrowser, NotFound, UnitOfWork, Unfit
 

@@ -6,16 +6,16 @@ Docs: https://starmodel.github.io/starmodel_nb/web_auth.html.md"""
 
 # %% ../../../nbs/37_web_auth.ipynb #b1dc7813
 from __future__ import annotations
-import asyncio, hashlib, logging, os, re, secrets, time
+import asyncio, hashlib, logging, re, secrets, time
 from collections import OrderedDict, deque
-from urllib.parse import quote, urlsplit
-from fasthtml.common import A, Button, Div, Form, H3, Input, Label, P, Span, to_xml
+from urllib.parse import quote
+from fasthtml.common import A, Button, Div, Form, H3, Input, Label, P, to_xml
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from ...app.access import User
 from ..persistence.users import UserError
 from ..sse_datastar import SSE_HEADERS, patch_elements
-from .checks import NO_STORE, is_datastar, json_object, mutation_refused, refuse, session_id, session_user, url_root, user_of, wants_json
+from .checks import NO_STORE, is_datastar, json_object, mutation_refused, refuse, session_id, session_user, url_root, wants_json
 from .pages import page, redirect
 
 log = logging.getLogger("starmodel_nb")
