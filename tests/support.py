@@ -1,5 +1,5 @@
 "Helpers shared by the tests: a live uvicorn server in a thread, local front-end assets, a Chromium launcher."
-import os, socket, threading, time
+import asyncio, os, socket, threading, time
 from contextlib import contextmanager
 from pathlib import Path
 import uvicorn
@@ -174,3 +174,8 @@ class OwnRedis:
         self.proc.terminate()
         try: self.proc.wait(5)
         except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait()
+
+def arun(coro):
+    "`asyncio.run(coro)` in a thread of its own: Playwright's sync API may own this thread's event loop."
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1) as ex: return ex.submit(asyncio.run, coro).result()

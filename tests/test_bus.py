@@ -2,7 +2,7 @@
 import asyncio, json, logging, os, shutil, statistics, subprocess, sys, time, uuid
 from contextlib import contextmanager
 import pytest
-from support import NO_PG, NO_REDIS, PG, REDIS, ROOT, TcpRelay, free_port, fresh_pg_database
+from support import NO_PG, NO_REDIS, PG, REDIS, ROOT, TcpRelay, arun, free_port, fresh_pg_database
 from starmodel_nb.app.bus import EntityChanged
 from starmodel_nb.app.uow import Unavailable
 
@@ -10,11 +10,6 @@ needs_redis = pytest.mark.skipif(not REDIS, reason=NO_REDIS)
 needs_pg = pytest.mark.skipif(not PG, reason=NO_PG)
 needs_redis_server = pytest.mark.skipif(not shutil.which("redis-server"), reason="no redis-server binary (apt-get install redis-server)")
 
-
-def arun(coro):
-    "`asyncio.run(coro)` in a thread of its own: Playwright's sync API may own this thread's event loop."
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(1) as ex: return ex.submit(asyncio.run, coro).result()
 
 def change(v: int, entity: str = "counter", **kw) -> EntityChanged:
     return EntityChanged(entity, "global", v, {"count": v}, {"count": v}, "global", **kw)

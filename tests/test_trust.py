@@ -4,13 +4,12 @@ sign-out or password change that ended nothing on the server, a removed user's i
 cancelled past its event's guards, sign-in time and limits, a progress total from a query string, an unexpected
 error's text on a page, and the admin's list of 10,000 sessions. Values other Redis clients write: test_trust_redis.py."""
 import asyncio, hashlib, logging, os, re, shutil, subprocess, time
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote, urlsplit
 import httpx, pytest
 from starlette.testclient import TestClient
 from starmodel_nb import Entity, event, create_app
 from starmodel_nb.adapters.web.auth import _next
-from support import LiveServer, free_port
+from support import LiveServer, arun, free_port
 
 SECRET = "trust-tests-secret-key-of-at-least-32-bytes"
 DS = {"Datastar-Request": "true"}
@@ -180,7 +179,7 @@ def test_limits_hold_under_concurrency_and_never_lock_the_owner_out(tmp_path):
     async def burst():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app, client=("198.51.100.7", 1)), base_url="http://127.0.0.1:5001") as c:
             return await asyncio.gather(*[c.post("/login", json={"name": "ada", "password": f"guess-{i}-password"}) for i in range(12)])
-    with ThreadPoolExecutor(1) as ex: got = sorted(r.status_code for r in ex.submit(asyncio.run, burst()).result())   # (Playwright's loop runs here)
+    got = sorted(r.status_code for r in arun(burst()))
     assert got == [401] * 3 + [429] * 9                                   # sent together, counted together
     for i in range(40):                                                    # a stranger from many addresses
         client(app, f"203.0.113.{i}").post("/login", json={"name": "ada", "password": "guess-password"})

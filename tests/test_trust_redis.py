@@ -9,7 +9,7 @@ from starmodel_nb import Entity, event, create_app
 from starmodel_nb.app.uow import Unavailable
 from starmodel_nb.core import entity_plural
 from starmodel_nb.adapters.persistence.redis import RedisRepository
-from support import NO_REDIS, REDIS
+from support import NO_REDIS, REDIS, arun
 
 needs_redis = pytest.mark.skipif(not REDIS, reason=NO_REDIS)
 SECRET = "redis-tests-secret-key-of-at-least-32-bytes"
@@ -200,7 +200,7 @@ def test_count_and_live_page_10000_instances_from_the_index_without_scan(ns):
         ks = await repo.keys(RedisTally)
         await repo.client.aclose()
         return n, page, rest, pttl, after, ks
-    n, page, rest, pttl, (after, gone), ks = asyncio.run(go())
+    n, page, rest, pttl, (after, gone), ks = arun(go())
     assert n == 10_002 and gone is None                                         # the two planted live members are counted
     assert page[0][0] == "k00042" and len(page) == 48 and all(isinstance(o, RedisTally) and v == 1 for _, o, v in page)
     assert len({k for k, _, _ in page + rest}) == len(page) + len(rest) and 0 < len(rest) <= 12
@@ -220,5 +220,5 @@ def test_the_index_follows_saves_reads_deletes_and_clears(ns):
         out += [await repo.count(RedisTally), await repo.clear(RedisTally, "c"), await repo.count(RedisTally)]
         await repo.client.aclose()
         return out
-    got = asyncio.run(go())
+    got = arun(go())
     assert got == [3, ["c", "b", "a"], ["a", "b", "c"], ["a", "c"], ["a", "c"], ["a", "c"], None, 2, 1, 1]
