@@ -17,7 +17,7 @@ from .reactions import committed
 from .jobs import Job
 from .access import User, entity_refusal, user_key
 from .runtime import Runtime
-from .uow import KeptInBrowser, NotFound, UnitOfWork, Unfit
+from .uow import KeptInBrowser, NotFound, Unfit
 
 # %% auto #0
 __all__ = ['close_private_loop', 'run_on', 'instance_key', 'typed_key', 'ControlPlane', 'Edit', 'user_gone', 'AppUsers',
@@ -105,8 +105,7 @@ class Edit:
     "`with app.edit(cls, key) as obj:` one unit of work on `cls[key]`, run on the app's loop (recorded as `event` with `params`)."
     def __init__(self, cp: ControlPlane, cls: type, key: str | None, event: str = "edit", params: dict | None = None):
         key, rt = instance_key(cls, key), cp.sm
-        self.cp, self.uow = cp, UnitOfWork(rt.repo_for(cls), rt.bus, cls, key, channel_for(cls, str(key)), rt.history, event, params, repair=True,
-                                         reactor=rt.reactor)
+        self.cp, self.uow = cp, rt.dispatcher.unit(cls, key, event, params, repair=True)
     def __enter__(self) -> Entity:
         self.cp.call(self.uow.__aenter__())
         return self.uow.obj
@@ -265,8 +264,7 @@ def restore(self: ControlPlane, cls: type, key=None, version: int = 0) -> Entity
     key, rt = typed_key(cls, instance_key(cls, key)), self.sm
     async def go():
         rows = await rt.history.rows(entity_slug(cls), str(key), last=1 << 30)
-        async with UnitOfWork(rt.repo_for(cls), rt.bus, cls, key, channel_for(cls, str(key)), rt.history, "restore", {"version": version},
-                              reactor=rt.reactor) as uow:
+        async with rt.dispatcher.unit(cls, key, "restore", {"version": version}) as uow:
             state, kept = state_at(uow.before, uow.version, rows, version)
             back = cls.model_validate(state)               # JSON-ready values back to the model's types, checked as a whole
             for k in state: setattr(uow.obj, k, getattr(back, k))

@@ -15,7 +15,7 @@ from anyio import CancelScope, to_thread
 from fastcore.basics import patch
 from pydantic import ValidationError
 from ..core import EventSpec, mutable_fields, stored_state
-from .bus import EventBus
+from .bus import EventBus, channel_for
 from .history import History
 from .reactions import Reactor
 from .uow import Conflict, Repository, UnitOfWork, blocking
@@ -158,6 +158,12 @@ class Dispatcher:
         self._runners: set[asyncio.Task] = set()
         self._trips = None   # the `Trips` of its runners (below), made on first use
 
+    def unit(self, cls: type, key, event: str = "edit", params: dict | None = None, channel: str | None = None, **kw) -> UnitOfWork:
+        """The one maker of units of work: a change of `cls[key]` recorded as `event` with `params`, published on `channel` (default:
+        the instance's own), on this app's repository, bus, history and reactions (`kw`: `repair`, `load`)."""
+        return UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel or channel_for(cls, str(key)), self.history, event, params,
+                          reactor=self.reactor, **kw)
+
     def run(self, cls: type, spec: EventSpec, key: str, channel: str, params: dict) -> AsyncIterator[Step]:
         "Run `spec` on `cls[key]` with validated `params`, yielding `Step`s (a sync event on a `BlockingRepository` joins its record's queue)."
         if spec.kind == "sync" and blocking(self.repo_for(cls)): return self._queued(cls, spec, key, channel, params)
@@ -180,7 +186,7 @@ class Dispatcher:
 # %% ../../nbs/12_dispatcher.ipynb #d603a8ad
 @patch
 async def _attempt(self: Dispatcher, cls, spec: EventSpec, key, channel, params) -> AsyncIterator[Step]:
-    async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel, self.history, spec.name, params, reactor=self.reactor) as uow:
+    async with self.unit(cls, key, spec.name, params, channel) as uow:
         try:
             if spec.kind == "sync" and uow.blocking: res, changed = await to_thread.run_sync(_and_commit, spec, uow, params)
             else:
@@ -290,7 +296,7 @@ async def _batch(self: Dispatcher, cls, key, channel, batch: list[Queued]) -> li
     "The steps of `batch` run together on `cls[key]` (again on fresh state after a conflict); those left over run alone."
     if self._trips is None: self._trips = Trips(self.trips)
     async def attempt():
-        async with UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel, self.history, load=False, reactor=self.reactor) as uow:
+        async with self.unit(cls, key, channel=channel, load=False) as uow:
             return await self._trips.run(_together, uow, batch)
     try: steps, alone = await retry_conflicts(attempt, self.retries, self.patience)
     except Conflict as e: return [Step(None, 0, error=e) for _ in batch]

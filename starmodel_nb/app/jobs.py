@@ -17,7 +17,7 @@ from ..core import EventSpec, Scope, entity_scope, entity_slug, stored_state
 from .bus import EntityChanged, channel_for
 from .dispatcher import Dispatcher, call_event, event_yields, log_failure, retry_conflicts, shown_error
 from .history import acting_as, params_of
-from .uow import Conflict, NotFound, Unavailable, UnitOfWork
+from .uow import Conflict, NotFound, Unavailable
 
 log = logging.getLogger("starmodel_nb")
 
@@ -187,8 +187,7 @@ def _refresh(obj, fresh) -> None:
 @patch
 async def _step(self: Jobs, job: Job, cls: type, spec: EventSpec, key, params: dict, run: _Run, advance: Callable):
     "One step of `run` in a unit of work on `cls[key]`: `advance` it on the stored state, commit; what it yielded (`_END`: it ended)."
-    d, channel = self.d, channel_for(cls, str(key))
-    def uow(): return UnitOfWork(d.repo_for(cls), d.bus, cls, key, channel, d.history, spec.name, params, reactor=d.reactor)
+    def uow(): return self.d.unit(cls, key, spec.name, params)
     async with uow() as u:
         if run.obj is None: run.obj = u.obj
         else: _refresh(run.obj, u.obj); u.obj = run.obj

@@ -14,7 +14,7 @@ from ...core import entity_plural, loads_strict, parse_key, primary_key, public_
 from ...app.control import add_record, record_changed
 from ...app.dispatcher import Invalid, error_message, retry_conflicts
 from ...app.runtime import Runtime
-from ...app.uow import NotFound, UnitOfWork
+from ...app.uow import NotFound
 from ...app.bus import channel_for
 from ...app.history import acting_as
 from .checks import NO_STORE, guard_refused, is_datastar, json_object, mutation_refused, origin_of, refuse, status_of, url_root, wants_json
@@ -146,7 +146,7 @@ async def create_record(req: Request, cls: type) -> Response:
 async def _apply(rt: Runtime, cls: type, key, data: dict):
     "Set `data`'s fields on `cls[key]` in one unit of work, retried on a version conflict."
     async def once():
-        async with UnitOfWork(rt.repo_for(cls), rt.bus, cls, key, channel_for(cls, str(key)), rt.history, "update", data, reactor=rt.reactor) as uow:
+        async with rt.dispatcher.unit(cls, key, "update", data) as uow:
             for k, v in data.items(): setattr(uow.obj, k, v)
             await uow.commit()
         return uow.obj
