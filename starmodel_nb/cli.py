@@ -16,7 +16,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, select
 from starlette.applications import Starlette
 from .config import MAKE_SECRET, Settings, check_secret, load_settings, server_proxy, session_secret
-from .core import Scope, StateStore, entity_plural, entity_scope, entity_slug, entity_store, primary_key, public_fields, registry
+from .core import Scope, StateStore, entity_plural, entity_scope, entity_slug, entity_store, primary_key, public_fields, registry, sql_kept
 from .adapters.persistence.sql import SchemaBehind, ensure_version, make_engine
 
 # %% auto #0
@@ -77,7 +77,7 @@ def open_engine(s: Settings):
 # %% ../nbs/60_cli.ipynb #7c3e9a12
 def sql_entities() -> list[type]:
     "The registered `SERVER_SQL` entity classes, their tables carrying the version column."
-    classes = [c for c in registry if entity_store(c) == StateStore.SERVER_SQL]
+    classes = sql_kept(registry)
     for c in classes: ensure_version(c)
     return classes
 
@@ -247,16 +247,9 @@ def _check_secret(s: Settings) -> None:
 
 def _check_workers(s: Settings, workers: int) -> None:
     "Refuse what `workers` processes cannot share: no common `secret_key`, entities kept in memory, no shared bus."
-    if not s.secret_key: raise CliError(f"{workers} workers need a secret_key, or a session signed by one is refused by the "
-                                        f"others: set STARMODEL_SECRET_KEY to the output of {MAKE_SECRET}")
-    load_app(s.app)
-    mem = [c.__name__ for c in registry if entity_store(c) == StateStore.SERVER_MEMORY]
-    if mem and s.memory_store != "redis":
-        raise CliError(f"memory entities live in one process, so {', '.join(mem)} would differ from worker to worker: set "
-                       "memory_store = redis (STARMODEL_MEMORY_STORE=redis, with a redis_url) to keep them in Redis, or serve one worker")
-    red = [c.__name__ for c in registry if entity_store(c) == StateStore.SERVER_REDIS] + (mem if s.memory_store == "redis" else [])
-    if red and not s.redis_url:
-        raise CliError(f"{', '.join(red)} would be kept by an embedded fakeredis in each worker: set redis_url to a Redis they share")
+    from starmodel_nb.factory import unshared   # the rule a shared bus follows too
+    if s.secret_key: load_app(s.app)
+    if why := unshared(s, registry, f"{workers} workers"): raise CliError(f"{why}, or serve one worker")
     if s.bus == "local" or (s.bus == "auto" and not s.redis_url):
         raise CliError(f"each of the {workers} workers holds its own pages' live streams, and a change made on one reaches pages held by "
                        "another only through a shared bus: set redis_url (the bus follows it), or bus = postgres with a Postgres database_url")

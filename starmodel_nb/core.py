@@ -26,10 +26,11 @@ from sqlmodel.main import SQLModelMetaclass
 # %% auto #0
 __all__ = ['BROWSER_STORES', 'METHODS', 'PATCH_MODES', 'registry', 'url_prefix', 'record_key', 'MAX_DEPTH', 'StateStore', 'Scope',
            'EventSpec', 'check_guard', 'EventMethod', 'event', 'every', 'Sig', 'entity_slug', 'Registry',
-           'entity_store', 'entity_scope', 'plural_of', 'entity_plural', 'primary_key', 'required_fields', 'new_key',
-           'ui_hidden', 'touched_fields', 'as_utc', 'EntityMeta', 'Signals', 'Entity', 'public_fields', 'stored_state',
-           'mutable_fields', 'text_fields', 'sortable_fields', 'browser_safe', 'signals_of', 'signals_from',
-           'public_state', 'Action', 'prefixed', 'loads_strict', 'datastar_json', 'parse_key', 'check_key']
+           'entity_store', 'entity_scope', 'sql_kept', 'plural_of', 'entity_plural', 'primary_key', 'required_fields',
+           'new_key', 'ui_hidden', 'touched_fields', 'as_utc', 'EntityMeta', 'Signals', 'Entity', 'public_fields',
+           'stored_state', 'mutable_fields', 'text_fields', 'sortable_fields', 'browser_safe', 'signals_of',
+           'signals_from', 'public_state', 'Action', 'prefixed', 'loads_strict', 'datastar_json', 'parse_key',
+           'check_key']
 
 # %% ../nbs/01_core.ipynb #99e9658c
 class StateStore(str, Enum):
@@ -180,6 +181,10 @@ def entity_store(cls) -> StateStore:
 def entity_scope(cls) -> Scope:
     "Who shares an instance of `cls`."
     return cls.model_config["scope"]
+
+def sql_kept(classes) -> list[type]:
+    "Those of `classes` kept in SQL tables (`SERVER_SQL`)."
+    return [c for c in classes if entity_store(c) == StateStore.SERVER_SQL]
 
 # %% ../nbs/01_core.ipynb #fecded0d
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio, logging, os
 from functools import partial
 from typing import Callable
-from .config import Settings, load_settings, session_secret
-from .core import BROWSER_STORES, Scope, StateStore, entity_scope, entity_slug, entity_store, registry
+from .config import MAKE_SECRET, Settings, load_settings, session_secret
+from .core import BROWSER_STORES, Scope, StateStore, entity_scope, entity_slug, entity_store, registry, sql_kept
 from .plugins import Missing, Plugins, PluginError, load_plugins, make
 from .app.bus import LocalBus
 from .app.history import History, MemoryHistory, NoHistory
@@ -29,7 +29,7 @@ from .adapters.web.stream import stream_message
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'HISTORIES', 'BUSES', 'redis_namespace', 'bus_kind', 'create_app']
+__all__ = ['log', 'HISTORIES', 'BUSES', 'redis_namespace', 'bus_kind', 'unshared', 'create_app']
 
 # %% ../nbs/40_factory.ipynb #83f42f72
 def _lookup(entities: list | None):
@@ -79,7 +79,7 @@ def _repositories(s: Settings, classes, custom: Callable[[str], Repository]) -> 
         if store not in repos: repos[store] = (_sql_repo(s) if store == StateStore.SERVER_SQL else BrowserRepository() if store == StateStore.CLIENT_LOCAL
                                                else _redis_repo(s))
         return repos[store]
-    if sql := [c for c in classes if entity_store(c) == StateStore.SERVER_SQL]: _check_schema(repo_for(sql[0]), sql)
+    if sql := sql_kept(classes): _check_schema(repo_for(sql[0]), sql)
     return repo_for
 
 # %% ../nbs/40_factory.ipynb #cc522d47
@@ -111,13 +111,13 @@ HISTORIES = ("auto", "memory", "sql", "off")
 def _sql_engine(s: Settings, classes, repo_for, share: bool = True):
     "The engine of the SQL entities among `classes` (if any, and `share`), else a new one on `database_url`: for the tables the app keeps beside them."
     from starmodel_nb.adapters.persistence.sql import make_engine
-    sql = [c for c in classes if entity_store(c) == StateStore.SERVER_SQL]
+    sql = sql_kept(classes)
     return repo_for(sql[0]).engine if sql and share else make_engine(s.database_url)
 
 def _history(s: Settings, classes, repo_for) -> History:
     "The history the settings ask for (see above); a SQL one shares the SQL entities' engine."
     if s.history not in HISTORIES: raise ValueError(f"history = {s.history!r}: use one of {', '.join(HISTORIES)}")
-    sql = [c for c in classes if entity_store(c) == StateStore.SERVER_SQL]
+    sql = sql_kept(classes)
     if s.history == "off": return NoHistory()
     memory_db = s.database_url in ("sqlite://", "sqlite:///:memory:")   # gone with the process, and one connection for all
     if s.history == "memory" or (s.history == "auto" and (not sql or memory_db)): return MemoryHistory(s.history_size)
@@ -141,12 +141,18 @@ def bus_kind(s: Settings, classes, plugins: Plugins = Plugins()) -> str:
     if kind == "local": return kind
     if kind == "redis" and not s.redis_url: raise ValueError("bus = redis needs a redis_url")
     if kind == "postgres" and not s.database_url.startswith("postgres"): raise ValueError("bus = postgres needs a Postgres database_url")
-    if not s.secret_key: raise ValueError(f"with a shared bus ({kind}) several instances serve the app, and a session signed by one must be "
-                                          f"read by all: set secret_key (STARMODEL_SECRET_KEY) to the same value on every instance")
-    if mem := [c.__name__ for c in classes if entity_store(c) == StateStore.SERVER_MEMORY and s.memory_store != "redis"]:
-        raise ValueError(f"with a shared bus ({kind}) the app runs on several instances, and {', '.join(mem)} would be split between "
-                         "them: set memory_store = redis (STARMODEL_MEMORY_STORE=redis), or bus = local for one process")
+    if why := unshared(s, classes, f"with a shared bus ({kind}), several instances"): raise ValueError(f"{why}, or bus = local for one process")
     return kind
+
+def unshared(s: Settings, classes, many: str) -> str | None:
+    "Why `many` processes (a shared bus's instances, `run`'s workers) could not serve `classes` as one app, or `None`."
+    if not s.secret_key: return (f"{many} need a secret_key, or a session signed by one is refused by the others: set STARMODEL_SECRET_KEY "
+                                 f"to the same value on each (make one with {MAKE_SECRET})")
+    mem = [c.__name__ for c in classes if entity_store(c) == StateStore.SERVER_MEMORY]
+    if mem and s.memory_store != "redis": return (f"{many} keep no memory in common, so {', '.join(mem)} would be split between them: set "
+                                                  "memory_store = redis (STARMODEL_MEMORY_STORE=redis, with a redis_url) to keep them in Redis")
+    red = [c.__name__ for c in classes if entity_store(c) == StateStore.SERVER_REDIS] + (mem if s.memory_store == "redis" else [])
+    if red and not s.redis_url: return f"{', '.join(red)} would be kept by an embedded fakeredis in each: set redis_url to a Redis they share"
 
 def _bus(s: Settings, classes, plugins: Plugins = Plugins()):
     "The bus the settings ask for (a plugin's, by its name), and its kind."
@@ -175,7 +181,7 @@ async def _connect(rt: Runtime, kind: str) -> None:
     rt.bus.watch(lambda healthy: rt.hub.behind(not healthy))
     rt.bus.subscribe_positions(lambda pos, evt: rt.hub.publish(evt, to_seq(pos)))
     rt.bus.subscribe(rt.jobs.heard)   # other instances' jobs, listed here; a cancel asked of one of ours
-    if sql := [c for c in rt.entities().values() if entity_store(c) == StateStore.SERVER_SQL]: rt.bus.subscribe(rt.repo_for(sql[0]).heard)   # copies other instances made old
+    if sql := sql_kept(rt.entities().values()): rt.bus.subscribe(rt.repo_for(sql[0]).heard)   # copies other instances made old
     async def backfill(since: int) -> list: return [(to_seq(p), e) for p, e in await rt.bus.since(to_position(since), limit=rt.hub.replay)]
     rt.hub.backfill = backfill
 

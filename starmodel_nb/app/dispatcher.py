@@ -23,9 +23,9 @@ from .uow import Conflict, Repository, UnitOfWork, blocking
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'RETRIES', 'PATIENCE', 'BATCH', 'UnknownEvent', 'find_event', 'Invalid', 'bind', 'error_message', 'reference',
-           'shown_error', 'log_failure', 'Step', 'call_event', 'event_yields', 'give_up', 'conflict_pause',
-           'retry_conflicts', 'Dispatcher', 'Trips', 'Queued']
+__all__ = ['log', 'RETRIES', 'PATIENCE', 'BATCH', 'UnknownEvent', 'find_event', 'Invalid', 'refused_names', 'bind',
+           'error_message', 'reference', 'shown_error', 'log_failure', 'Step', 'call_event', 'event_yields', 'give_up',
+           'conflict_pause', 'retry_conflicts', 'Dispatcher', 'Trips', 'Queued']
 
 # %% ../../nbs/12_dispatcher.ipynb #cbaa3715
 class UnknownEvent(LookupError):
@@ -57,10 +57,18 @@ def bad_json(cls: Invalid, e: ValueError) -> Invalid:
     return cls([{"loc": getattr(e, "loc", "body"), "msg": f"invalid JSON: {e}"}])
 
 # %% ../../nbs/12_dispatcher.ipynb #ac7253ce
+def _refused(k) -> str | None:
+    "Why the name `k` a client sent is never accepted, if it is not."
+    if not isinstance(k, str) or k.startswith("_"): return "names starting with '_' are not accepted"
+    if "__" in k: return "names containing '__' are not accepted"
+
+def refused_names(keys, known=None, where: str = "", unknown: str = "unknown parameter") -> list[dict]:
+    "The errors of the names `keys` a client sent: `_`-names never accepted; given `known`, any other name not in it is `unknown`."
+    return [{"loc": f"{where}{k}", "msg": why} for k in keys if (why := _refused(k) or (unknown if known is not None and k not in known else None))]
+
 def bind(spec: EventSpec, raw: dict) -> dict:
     "Validate `raw` against `spec`'s signature: the keyword arguments, or `Invalid`."
-    bad = [k for k in raw if not isinstance(k, str) or k.startswith("_") or "__" in k]
-    if bad: raise Invalid([{"loc": str(k), "msg": "names starting with '_' or containing '__' are not accepted"} for k in bad])
+    if bad := refused_names(raw): raise Invalid(bad)
     if not raw and not spec.params: return {}
     try: m = spec.params_model.model_validate(raw)
     except ValidationError as e: raise Invalid.from_validation(e, spec.name) from None

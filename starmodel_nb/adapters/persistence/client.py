@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack, aclosing
 from typing import Any, AsyncIterator
 from pydantic import ValidationError
 from ...core import EventSpec, entity_slug, entity_store, public_fields, stored_state
-from ...app.dispatcher import Invalid, Step, call_event, event_yields
+from ...app.dispatcher import Invalid, Step, call_event, event_yields, refused_names
 from ...app.uow import KeptInBrowser   # (its home: the control plane raises it too)
 
 # %% auto #0
@@ -34,9 +34,7 @@ def browser_state(cls: type, ns) -> Any:
     ns = {} if ns is None else ns
     if not isinstance(ns, dict): raise Invalid([{"loc": entity_slug(cls), "msg": "must be an object of the entity's fields"}])
     fields, params = set(public_fields(cls)), {p.name for s in cls.__sm_events__.values() for p in s.params}
-    if bad := [k for k in ns if k.startswith("_") or k not in fields | params]:
-        raise Invalid([{"loc": f"{entity_slug(cls)}.{k}", "msg": "names starting with '_' are not accepted" if k.startswith("_") else
-                        "not a field of this entity"} for k in bad])
+    if bad := refused_names(ns, fields | params, f"{entity_slug(cls)}.", "not a field of this entity"): raise Invalid(bad)
     try: return cls.model_validate({k: v for k, v in ns.items() if k in fields})
     except ValidationError as e:
         raise Invalid([{**x, "loc": f"{entity_slug(cls)}.{x['loc']}"} for x in Invalid.from_validation(e).errors]) from None

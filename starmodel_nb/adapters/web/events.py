@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from ...core import (BROWSER_STORES, EventSpec, Scope, entity_plural, entity_scope, entity_slug, entity_store, loads_strict, prefixed,
                                primary_key, signals_of)
-from ...app.dispatcher import Invalid, Step, bind, error_message, shown_error
+from ...app.dispatcher import Invalid, Step, bind, error_message, refused_names, shown_error
 from ...app.runtime import Runtime
 from ...app.jobs import job_signals
 from ...app.uow import NotFound
@@ -38,8 +38,7 @@ def _signals(req: Request, body: bytes) -> tuple[dict, dict]:
 
 def _plain(src: dict, names: set) -> dict:
     "Form fields or query parameters: every name must be one of the event's parameters."
-    bad = [k for k in src if k not in names]
-    if bad: raise Invalid([{"loc": k, "msg": "names starting with '_' are not accepted" if k.startswith("_") else "unknown parameter"} for k in bad])
+    if bad := refused_names(src, names): raise Invalid(bad)
     return src
 
 # %% ../../../nbs/33a_web_events.ipynb #6cc700cb
@@ -63,7 +62,7 @@ async def gather(req: Request, cls: type, spec: EventSpec, body: bytes) -> dict:
     sig, body_json = _signals(req, body)
     ns = sig.get(entity_slug(cls))
     raw = {k: v for k, v in ns.items() if k in names} if isinstance(ns, dict) else {}
-    if bad := [k for k in body_json if k.startswith("_")]: raise Invalid([{"loc": k, "msg": "names starting with '_' are not accepted"} for k in bad])
+    if bad := refused_names(body_json): raise Invalid(bad)
     raw.update({k: v for k, v in body_json.items() if k in names})
     form = {}
     if body and req.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
@@ -79,10 +78,12 @@ def _view(rt: Runtime, step: Step, epoch: str) -> str:
 def _message(s: str) -> str:
     return to_xml(Div(s, cls="uk-alert", role="status", data_init="setTimeout(() => el.remove(), 5000)"), indent=False)
 
+def _told(html: str) -> str: return patch_elements(html, "#sm-messages", "append")   # to the page's messages
+
 def _returned(spec: EventSpec, r) -> list[str]:
     "Where what the method returned goes: a message, text or a component to its selector."
     if r is None: return []
-    if isinstance(r, str) and not spec.selector: return [patch_elements(_message(r), "#sm-messages", "append")]
+    if isinstance(r, str) and not spec.selector: return [_told(_message(r))]
     if isinstance(r, str): return [patch_elements(html.escape(r), spec.selector, spec.mode or "inner")]
     return [patch_elements(to_xml(r, indent=False), spec.selector, spec.mode)]
 
@@ -93,7 +94,7 @@ def render_step(rt: Runtime, spec: EventSpec, step: Step) -> str:
     if step.error is not None:
         if spec.kind in ("gen", "asyncgen"):
             out += [patch_signals(signals_of(step.obj)), patch_elements(rt.ui.render_view(step.obj, step.version, epoch))]
-        return "".join(out + [patch_elements(rt.ui.error_fragment(shown_error(step.error, rt.dispatcher.debug)), "#sm-messages", "append")])
+        return "".join(out + [_told(rt.ui.error_fragment(shown_error(step.error, rt.dispatcher.debug)))])
     changed = None if not step.final else set(step.changed or ())
     if changed is None or changed: out += [patch_signals(signals_of(step.obj, changed)), patch_elements(_view(rt, step, epoch))]
     return "".join(out + _returned(spec, step.result))
@@ -145,7 +146,7 @@ async def _stream(rt: Runtime, spec: EventSpec, steps, prefix: str, who: str):
                     yield text
     except Exception as e:
         if status_of(e) is None: raise
-        yield patch_elements(rt.ui.error_fragment(error_message(e)), "#sm-messages", "append")
+        yield _told(rt.ui.error_fragment(error_message(e)))
 
 # %% ../../../nbs/33a_web_events.ipynb #f4284e92
 async def event_endpoint(req: Request) -> Response:
