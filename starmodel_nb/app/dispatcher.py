@@ -25,7 +25,7 @@ log = logging.getLogger("starmodel_nb")
 # %% auto #0
 __all__ = ['log', 'RETRIES', 'PATIENCE', 'BATCH', 'UnknownEvent', 'find_event', 'Invalid', 'refused_names', 'bind',
            'error_message', 'reference', 'shown_error', 'log_failure', 'Step', 'call_event', 'event_yields', 'give_up',
-           'conflict_pause', 'retry_conflicts', 'Dispatcher', 'Trips', 'Queued']
+           'conflict_pause', 'conflict_attempts', 'retry_conflicts', 'Dispatcher', 'Trips', 'Queued']
 
 # %% ../../nbs/12_dispatcher.ipynb #cbaa3715
 class UnknownEvent(LookupError):
@@ -145,15 +145,22 @@ async def conflict_pause(attempt: int) -> None:
     "A short random wait before re-running after the `attempt`-th conflict, doubling with each one up to 0.1 s (so a busy key still gets through)."
     await asyncio.sleep(random.uniform(0, min(0.002 * 2 ** attempt, 0.1)))
 
-async def retry_conflicts(fn: Callable, retries: int = RETRIES, patience: float = PATIENCE):
-    "Await `fn()` again on fresh state while it raises `Conflict`, until `give_up` says so."
+async def conflict_attempts(retries: int = RETRIES, patience: float = PATIENCE) -> AsyncIterator[int]:
+    "The attempts at a change that may conflict, numbered from 0: the caller stops at the first that does not; each next one after a pause, none after `give_up`."
     started, attempt = time.monotonic(), 0
     while True:
-        try: return await fn()
-        except Conflict:
-            if give_up(attempt, started, retries, patience): raise
-            await conflict_pause(attempt)
-            attempt += 1
+        yield attempt
+        if give_up(attempt, started, retries, patience): return
+        await conflict_pause(attempt)
+        attempt += 1
+
+async def retry_conflicts(fn: Callable, retries: int = RETRIES, patience: float = PATIENCE):
+    "Await `fn()` again on fresh state while it raises `Conflict`, until `give_up` says so."
+    async with aclosing(conflict_attempts(retries, patience)) as attempts:
+        async for _ in attempts:
+            try: return await fn()
+            except Conflict as e: conflict = e
+    raise conflict
 
 # %% ../../nbs/12_dispatcher.ipynb #ff520973
 class Dispatcher:
@@ -178,17 +185,15 @@ class Dispatcher:
         return self._retried(cls, spec, key, channel, params)
 
     async def _retried(self, cls: type, spec: EventSpec, key: str, channel: str, params: dict) -> AsyncIterator[Step]:
-        started, attempt = time.monotonic(), 0
-        while True:
-            streamed, last = False, None
-            async with aclosing(self._attempt(cls, spec, key, channel, params)) as steps:   # closed at once if the caller stops
-                async for step in steps:
-                    streamed = streamed or not step.final
-                    if step.final: last = step
-                    else: yield step
-            if not isinstance(last.error, Conflict) or streamed or give_up(attempt, started, self.retries, self.patience): break
-            await conflict_pause(attempt)
-            attempt += 1
+        async with aclosing(conflict_attempts(self.retries, self.patience)) as attempts:
+            async for _ in attempts:
+                streamed, last = False, None
+                async with aclosing(self._attempt(cls, spec, key, channel, params)) as steps:   # closed at once if the caller stops
+                    async for step in steps:
+                        streamed = streamed or not step.final
+                        if step.final: last = step
+                        else: yield step
+                if not isinstance(last.error, Conflict) or streamed: break
         yield last
 
 # %% ../../nbs/12_dispatcher.ipynb #d603a8ad
