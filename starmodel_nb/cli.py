@@ -55,7 +55,8 @@ def _import(mod: str):
 
 # %% ../nbs/60_cli.ipynb #3fa0a565
 def load_app(spec: str):
-    "Import the module of `spec` (`module` or `module:attr`) from the current folder; returns the attr, else the module."
+    """Import the module of `spec` (`module` or `module:attr`) from the
+    current folder; returns the attr, else the module."""
     if not spec: raise CliError("no app: set app in settings.ini [starmodel] or pass --app")
     mod, _, attr = spec.partition(":")
     m = _import(mod)
@@ -67,7 +68,8 @@ def load_app(spec: str):
 def open_engine(s: Settings):
     "An engine on `s.database_url` that has answered once; raises `Unreachable` if it does not."
     try: eng = make_engine(s.database_url)
-    except (ArgumentError, ImportError) as e: raise CliError(f"database_url {safe_url(s.database_url)!r}: {one_line(e)}") from None
+    except (ArgumentError, ImportError) as e:
+        raise CliError(f"database_url {safe_url(s.database_url)!r}: {one_line(e)}") from None
     try:
         with eng.connect(): return eng
     except OperationalError as e:
@@ -83,8 +85,10 @@ def sql_entities() -> list[type]:
 
 # %% ../nbs/60_cli.ipynb #e84d0868
 def confirm(prompt: str, doing: str = "drop tables", undone: str = "nothing dropped") -> None:
-    "Ask `prompt` on the terminal before `doing` something; raise `CliError` (`undone`) unless the answer is yes (or there is no terminal)."
-    if not sys.stdin.isatty(): raise CliError(f"refusing to {doing} without confirmation (stdin is not a terminal); pass --yes")
+    """Ask `prompt` on the terminal before `doing` something; raise `CliError`
+    (`undone`) unless the answer is yes (or there is no terminal)."""
+    if not sys.stdin.isatty():
+        raise CliError(f"refusing to {doing} without confirmation (stdin is not a terminal); pass --yes")
     try: ok = input(prompt).strip().lower() in ("y", "yes")
     except EOFError: ok = False
     if not ok: raise CliError(undone)
@@ -157,7 +161,8 @@ def _row(c: type, n: dict) -> tuple:
             c.__table__.name if entity_store(c) == StateStore.SERVER_SQL else "-", primary_key(c) or "-", n.get(c, "-"))
 
 def entity_table(s: Settings) -> list[tuple]:
-    "One row per registered entity: name, store, scope, table (SQL), record key, and how many rows or instances SQL or Redis holds."
+    """One row per registered entity: name, store, scope, table (SQL), record key,
+    and how many rows or instances SQL or Redis holds."""
     from starmodel_nb.cli_ops import redis_counts   # Redis, only for this command
     load_app(s.app)
     n = {**_counts(s, sql_entities()), **redis_counts(s)}
@@ -197,7 +202,8 @@ def _route(cls, spec) -> str:
     return f"{spec.method.upper()} {base}/{spec.segment}"
 
 def _how(spec) -> str:
-    return ", ".join(x for x in ("background" if spec.background else "", f"every {spec.every:g} s" if spec.every else "",
+    return ", ".join(x for x in ("background" if spec.background else "",
+                                 f"every {spec.every:g} s" if spec.every else "",
                                  "streams" if spec.kind in ("gen", "asyncgen") and not spec.background else "",
                                  "worker thread" if spec.kind in ("sync", "gen") else "") if x)
 
@@ -207,18 +213,23 @@ def describe(cls) -> str:
     head = [f"{cls.__module__}.{cls.__qualname__}  (/{entity_plural(cls) if entity_scope(cls) == Scope.RECORD else entity_slug(cls)})",
             f"  store {entity_store(cls).name}, scope {entity_scope(cls).value}" + (f", key {primary_key(cls)}" if primary_key(cls) else "")
             + (f", ttl {cfg['ttl']} s" if cfg.get("ttl") else "")]
-    fields = [(k, _type_name(f.annotation), "required" if f.is_required() else f"= {f.get_default(call_default_factory=True)!r}",
-               _constraints(f), "hidden" if k in hidden else "key" if k == primary_key(cls) else "") for k, f in cls.model_fields.items()]
+    fields = [(k, _type_name(f.annotation),
+               "required" if f.is_required() else f"= {f.get_default(call_default_factory=True)!r}",
+               _constraints(f),
+               "hidden" if k in hidden else "key" if k == primary_key(cls) else "") for k, f in cls.model_fields.items()]
     events = [(s.name, "(" + ", ".join(f"{p.name}: {_type_name(p.annotation) if p.annotation is not p.empty else 'Any'}"
-                                      + ("" if p.default is p.empty else f" = {p.default!r}") for p in s.params) + ")", _route(cls, s), _how(s))
+                                      + ("" if p.default is p.empty else f" = {p.default!r}") for p in s.params) + ")",
+               _route(cls, s), _how(s))
               for s in cls.__sm_events__.values()]
     ind = lambda rows: "\n".join("    " + l for l in columns(rows).splitlines())
-    return "\n".join(head + ["  fields", ind(fields) if fields else "    (none)", "  events", ind(events) if events else "    (none)"])
+    return "\n".join(head + ["  fields", ind(fields) if fields else "    (none)", "  events",
+                             ind(events) if events else "    (none)"])
 
 def find_entities(name: str) -> list[type]:
     "The registered entities named `name` (slug, class name or `module.Class`); `CliError` listing them if none is."
     found = [c for c in registry if name in (entity_slug(c), c.__name__, f"{c.__module__}.{c.__qualname__}")]
-    if not found: raise CliError(f"no entity {name!r}: the entities are {', '.join(c.__name__ for c in registry) or '(none)'}")
+    if not found:
+        raise CliError(f"no entity {name!r}: the entities are {', '.join(c.__name__ for c in registry) or '(none)'}")
     return found
 
 def inspect_entity(s: Settings, name: str) -> None:
@@ -262,13 +273,16 @@ def _reloading(s: Settings, workers: int) -> None:
     load_app(s.app)   # a broken module is said here, in one line, not by the reloader's worker
     os.environ["STARMODEL_APP"] = s.app   # the reloaded process reads its settings anew
     print(f"serving {s.app} on http://{s.host}:{s.port}, restarting when a .py file under {os.getcwd()} changes (Ctrl-C stops it)")
-    uvicorn.run("starmodel_nb.cli:worker_app", factory=True, reload=True, reload_dirs=[os.getcwd()], host=s.host, port=s.port, access_log=False,
+    uvicorn.run("starmodel_nb.cli:worker_app", factory=True, reload=True, reload_dirs=[os.getcwd()], host=s.host,
+                port=s.port, access_log=False,
                 **server_proxy(s))
 
 def run(s: Settings, workers: int = 1, reload: bool = False) -> None:
-    "Serve `app_to_serve(s)` on `s.host`:`s.port` in `workers` processes (several need `secret_key` and no memory entities), or one that `reload`s."
+    """Serve `app_to_serve(s)` on `s.host`:`s.port` in `workers` processes (several need
+    `secret_key` and no memory entities), or one that `reload`s."""
     import uvicorn
-    if hasattr(sys.stdout, "reconfigure"): sys.stdout.reconfigure(line_buffering=True)   # uvicorn re-raises SIGTERM once shut down:
+    # uvicorn re-raises SIGTERM once shut down:
+    if hasattr(sys.stdout, "reconfigure"): sys.stdout.reconfigure(line_buffering=True)
                                                                                         # a buffer not yet written would be lost
     _check_secret(s)
     if reload: return _reloading(s, workers)
@@ -276,12 +290,15 @@ def run(s: Settings, workers: int = 1, reload: bool = False) -> None:
         _check_workers(s, workers)
         os.environ["STARMODEL_APP"] = s.app    # each worker reads its settings anew
         print(f"serving {s.app} on http://{s.host}:{s.port} with {workers} workers")
-        return uvicorn.run("starmodel_nb.cli:worker_app", factory=True, workers=workers, host=s.host, port=s.port, access_log=False,
+        return uvicorn.run("starmodel_nb.cli:worker_app", factory=True, workers=workers, host=s.host, port=s.port,
+                           access_log=False,
                            **server_proxy(s))
-    if not s.secret_key: session_secret(s, say=lambda m: print(f"starmodel: warning: {m}; make one with {MAKE_SECRET}", file=sys.stderr))
+    if not s.secret_key:
+        session_secret(s, say=lambda m: print(f"starmodel: warning: {m}; make one with {MAKE_SECRET}", file=sys.stderr))
     app = app_to_serve(s)
     print(f"serving {s.app} on http://{s.host}:{s.port}")
-    uvicorn.run(app, host=s.host, port=s.port, access_log=False, **server_proxy(s))   # X-Forwarded-For from trusted_proxies only
+    # X-Forwarded-For from trusted_proxies only
+    uvicorn.run(app, host=s.host, port=s.port, access_log=False, **server_proxy(s))
 
 # %% ../nbs/60_cli.ipynb #28d9eafb
 def _pull(dest: str | None) -> None:
@@ -316,15 +333,18 @@ def _db_parser(sub, app: argparse.ArgumentParser) -> None:
     r = dbs.add_parser("reset", parents=[app], help="drop and recreate the entity tables")
     r.add_argument("--yes", action="store_true", help="do not ask")
     r.set_defaults(go=lambda s, a: reset(s, a.yes))
-    dbs.add_parser("shell", parents=[app], help="a Python prompt with the engine and the entities").set_defaults(go=lambda s, a: shell(s))
+    dbs.add_parser("shell", parents=[app],
+                   help="a Python prompt with the engine and the entities").set_defaults(go=lambda s, a: shell(s))
 
 # %% ../nbs/60_cli.ipynb #7d2e3f51
 def _serve_parsers(sub, app: argparse.ArgumentParser) -> None:
     "`starmodel run` and `starmodel assets`, under `sub`; `app` gives `run` its `--app`."
     r = sub.add_parser("run", parents=[app], help="serve the app with uvicorn")
-    r.add_argument("--host"); r.add_argument("--port", type=int)
+    r.add_argument("--host")
+    r.add_argument("--port", type=int)
     r.add_argument("--workers", type=int, default=1, help="processes to serve with (needs a secret_key)")
-    r.add_argument("--reload", action="store_true", help="restart when a .py file of the project changes (in a notebook, re-run serve() instead)")
+    r.add_argument("--reload", action="store_true",
+                   help="restart when a .py file of the project changes (in a notebook, re-run serve() instead)")
     r.set_defaults(go=lambda s, a: run(s, a.workers, a.reload))
     f = sub.add_parser("assets", help="where pages load Datastar and the styles from; `assets pull [DIR]` fetches them")
     f.add_argument("action", nargs="?", choices=["pull"], help="fetch the pinned files, checked by sha256")
@@ -346,25 +366,31 @@ def _entities(s: Settings, a: argparse.Namespace) -> None:
 
 def _parser(ps=None) -> argparse.ArgumentParser:
     "The command line, with the commands of the plugins `ps` (if given)."
-    p = argparse.ArgumentParser(prog="starmodel", description="Chores of a starmodel_nb project: migrations, the database, entities, serving, front-end files, plugins.")
+    p = argparse.ArgumentParser(prog="starmodel",
+                                description="Chores of a starmodel_nb project: migrations, the database, entities, serving, front-end files, plugins.")
     app = argparse.ArgumentParser(add_help=False)
     app.add_argument("--app", help="module (or module:attr) defining the entities; default: app in settings.ini")
     sub = p.add_subparsers(metavar="COMMAND")
-    m = sub.add_parser("migrate", parents=[app], help="write a revision for the models' changes and upgrade the database")
+    m = sub.add_parser("migrate", parents=[app],
+                       help="write a revision for the models' changes and upgrade the database")
     m.add_argument("-m", "--message", help="the revision's name (default: its operations)")
     m.set_defaults(go=_migrate)
     _db_parser(sub, app)
-    e = sub.add_parser("entities", parents=[app], help="list the entities (stores, row counts), or inspect one: entities inspect NAME")
-    e.add_argument("action", nargs="?", choices=["list", "inspect"], default="list", help="list (the default) or inspect")
+    e = sub.add_parser("entities", parents=[app],
+                       help="list the entities (stores, row counts), or inspect one: entities inspect NAME")
+    e.add_argument("action", nargs="?", choices=["list", "inspect"], default="list",
+                   help="list (the default) or inspect")
     e.add_argument("name", nargs="?", help="the entity to inspect: its slug or class name")
     e.set_defaults(go=_entities)
     _serve_parsers(sub, app)
-    i = sub.add_parser("init", help="make a new project (an nbdev 3 project whose notebook holds its entities), offline")
+    i = sub.add_parser("init",
+                       help="make a new project (an nbdev 3 project whose notebook holds its entities), offline")
     i.add_argument("name", help="the project's name; its package is the name with - as _")
     i.add_argument("dir", nargs="?", help="the folder to make it in (default: a new folder NAME)")
     i.add_argument("--force", action="store_true", help="write into a folder that is not empty")
     i.set_defaults(go=_init)
-    pl = sub.add_parser("plugins", help="the plugins loaded, with what each adds, and those that are not, with why (then it fails)")
+    pl = sub.add_parser("plugins",
+                        help="the plugins loaded, with what each adds, and those that are not, with why (then it fails)")
     pl.set_defaults(go=lambda s, a: plugins_report(_loaded_plugins(s)))
     from starmodel_nb.cli_ops import ops_parsers   # users, cache, doctor: a module of their own
     ops_parsers(sub, app)
@@ -377,11 +403,13 @@ def _what(p) -> str:
     parts = [f"{k}: {', '.join(getattr(p, k))}" for k in ("stores", "renderers", "buses", "commands") if getattr(p, k)]
     if p.widgets: parts.append("widgets: " + ", ".join(t.__name__ for t, _ in p.widgets))
     if p.routes: parts.append("routes: " + ", ".join(r.path for r in p.routes))
-    if p.middlewares: parts.append("middleware: " + ", ".join(getattr(m.cls, "__name__", repr(m.cls)) for m in p.middlewares))
+    if p.middlewares:
+        parts.append("middleware: " + ", ".join(getattr(m.cls, "__name__", repr(m.cls)) for m in p.middlewares))
     return " · ".join(parts) or "nothing"
 
 def plugins_report(ps) -> None:
-    "`starmodel plugins`: each loaded plugin with what it adds, each broken one with why; a broken one fails the command."
+    """`starmodel plugins`: each loaded plugin with what it adds, each broken
+    one with why; a broken one fails the command."""
     from starmodel_nb.plugins import installed
     rows = [(p.name, _what(p)) for p in ps.loaded] + [(n, f"NOT LOADED: {why}") for n, why in ps.broken.items()]
     print(columns([("plugin", "adds")] + rows) if rows else f"no plugins (installed: {', '.join(installed()) or 'none'})")
@@ -394,12 +422,15 @@ def _plugin_commands(sub, app: argparse.ArgumentParser, ps) -> None:
     "Each plugin command under `sub` (with `--app`), unless the name is taken: said on stderr."
     for name, (owner, cmd) in ps.named("commands").items():
         if name in sub.choices:
-            print(f"starmodel: plugin {owner!r}: its command {name!r} is a built-in one: not added", file=sys.stderr); continue
+            print(f"starmodel: plugin {owner!r}: its command {name!r} is a built-in one: not added", file=sys.stderr)
+            continue
         own = argparse.ArgumentParser(add_help=False)
         try:
             if cmd.arguments: cmd.arguments(own)
         except Exception as e:   # a plugin's mistake is said, and its command is left out
-            print(f"starmodel: plugin {owner!r}: its command {name!r} is not added: {type(e).__name__}: {e}", file=sys.stderr); continue
+            print(f"starmodel: plugin {owner!r}: its command {name!r} is not added: {type(e).__name__}: {e}",
+                  file=sys.stderr)
+            continue
         c = sub.add_parser(name, parents=[app, own], help=f"{cmd.help or name} (plugin {owner})")
         c.set_defaults(go=partial(_run_plugin_command, owner, cmd))
 
@@ -418,7 +449,8 @@ def _settings(a: argparse.Namespace) -> Settings:
 
 # %% ../nbs/60_cli.ipynb #b16293a5
 def _loaded_plugins(s: Settings | None = None):
-    "The plugins the settings `s` choose (read now if not given; all installed if they cannot be read: the command says why)."
+    """The plugins the settings `s` choose (read now if not given; all
+    installed if they cannot be read: the command says why)."""
     from starmodel_nb.plugins import load_plugins
     if s is None:
         try: s = load_settings()
@@ -442,7 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError: return _closed_pipe()
 
 def _closed_pipe() -> int:
-    "The reader of our output went away (`starmodel entities | head -2`): stop quietly, as a program killed by SIGPIPE would (141)."
+    """The reader of our output went away (`starmodel entities | head -2`): stop
+    quietly, as a program killed by SIGPIPE would (141)."""
     try: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the flush at exit does not fail again
     except (OSError, ValueError): pass                                      # (no real stdout: a notebook's)
     return 141

@@ -24,7 +24,8 @@ __all__ = ['CHECKS', 'redis_kept', 'redis_store', 'run_sync', 'redis_counts', 'o
 
 # %% ../nbs/60c_cli_ops.ipynb #c5d80029
 def redis_kept(s: Settings) -> list[type]:
-    "The registered entities the app keeps in Redis: `SERVER_REDIS`, and `SERVER_MEMORY` ones with `memory_store = redis`."
+    """The registered entities the app keeps in Redis: `SERVER_REDIS`, and
+    `SERVER_MEMORY` ones with `memory_store = redis`."""
     return [c for c in registry if entity_store(c) == StateStore.SERVER_REDIS or
             (entity_store(c) == StateStore.SERVER_MEMORY and s.memory_store == "redis")]
 
@@ -34,7 +35,8 @@ def redis_store(s: Settings):
                                        "process, which no command can reach; set redis_url to a Redis server to share them")
     from redis.asyncio import Redis
     from starmodel_nb.adapters.persistence.redis import RedisRepository
-    return RedisRepository(lambda: Redis.from_url(s.redis_url, socket_connect_timeout=1, socket_timeout=2), namespace=redis_namespace(s))
+    return RedisRepository(lambda: Redis.from_url(s.redis_url, socket_connect_timeout=1, socket_timeout=2),
+                           namespace=redis_namespace(s))
 
 def run_sync(coro):
     "Run `coro` to its end on a loop of its own (in a thread when this one runs a loop already, as a notebook's does)."
@@ -49,7 +51,8 @@ async def _counts(repo, classes) -> dict:
     finally: await repo.client.aclose()
 
 def redis_counts(s: Settings) -> dict:
-    "How many instances Redis holds of each entity kept there (`?` when it does not answer); none without a `redis_url`."
+    """How many instances Redis holds of each entity kept there (`?` when it
+    does not answer); none without a `redis_url`."""
     kept = redis_kept(s)
     return run_sync(_counts(redis_store(s), kept)) if kept and s.redis_url else {}
 
@@ -58,13 +61,15 @@ def _kept(s: Settings, name: str) -> type:
     "The one registered entity named `name` that the app keeps in Redis; `CliError` otherwise."
     load_app(s.app)
     found = find_entities(name)
-    if len(found) > 1: raise CliError(f"{name!r} names {', '.join(f'{c.__module__}.{c.__qualname__}' for c in found)}: name one")
+    if len(found) > 1:
+        raise CliError(f"{name!r} names {', '.join(f'{c.__module__}.{c.__qualname__}' for c in found)}: name one")
     if found[0] not in redis_kept(s):
         raise CliError(f"{found[0].__name__} is kept in {entity_store(found[0]).name}, not in Redis: the cache commands are for Redis entities")
     return found[0]
 
 def on_redis(s: Settings, work, repo=None):
-    "Run `work(repo)` (a coroutine function) on the app's Redis store (or `repo`), its client closed after; `Unreachable` if Redis does not answer."
+    """Run `work(repo)` (a coroutine function) on the app's Redis store (or `repo`), its
+    client closed after; `Unreachable` if Redis does not answer."""
     repo = repo or redis_store(s)
     async def go():
         try: return await work(repo)
@@ -76,13 +81,15 @@ def on_redis(s: Settings, work, repo=None):
 def _ttl(t: int) -> str: return f"{t} s" if t >= 0 else "none"
 
 def cache_list(s: Settings, name: str, key: str | None = None, repo=None) -> None:
-    "Print what Redis keeps for the entity `name`: each value's key, version, time to live and size, or the value of `key` as stored."
+    """Print what Redis keeps for the entity `name`: each value's key, version,
+    time to live and size, or the value of `key` as stored."""
     cls = _kept(s, name)
     if key is None:
         rows = on_redis(s, lambda r: r.entries(cls), repo)
         head = ("key", "version", "ttl", "bytes")
         return print(columns([head, *[(k, "?" if v is None else v, _ttl(t), n) for k, v, t, n in rows]]) if rows else f"Redis holds no {cls.__name__}")
-    if (got := on_redis(s, lambda r: r.peek(cls, key), repo)) is None: raise CliError(f"Redis holds no {cls.__name__} {key!r}")
+    if (got := on_redis(s, lambda r: r.peek(cls, key), repo)) is None:
+        raise CliError(f"Redis holds no {cls.__name__} {key!r}")
     text, ttl = got
     try: text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
     except ValueError: pass                                       # not JSON (not ours): as it is
@@ -91,7 +98,8 @@ def cache_list(s: Settings, name: str, key: str | None = None, repo=None) -> Non
 def cache_clear(s: Settings, name: str, key: str | None = None, yes: bool = False, repo=None) -> None:
     "Delete the value of `key`, or every value Redis keeps for the entity `name` (asking first, unless `yes`)."
     cls = _kept(s, name)
-    if key is None and not yes: confirm(f"Delete every {cls.__name__} Redis keeps? [y/N] ", "clear a cache", "nothing deleted")
+    if key is None and not yes:
+        confirm(f"Delete every {cls.__name__} Redis keeps? [y/N] ", "clear a cache", "nothing deleted")
     n = on_redis(s, lambda r: r.clear(cls, key), repo)
     print(f"deleted {n} {cls.__name__} value{'s' * (n != 1)}")
 
@@ -101,7 +109,8 @@ def users_store(s: Settings):
     from starmodel_nb.adapters.persistence.users import SQLUsers
     users = SQLUsers(open_engine(s), n=s.auth_scrypt_n, session_days=s.auth_session_days)
     try: users.prepare()
-    except SQLAlchemyError as e: raise CliError(f"cannot make the users table in {safe_url(s.database_url)}: {one_line(e)}") from None
+    except SQLAlchemyError as e:
+        raise CliError(f"cannot make the users table in {safe_url(s.database_url)}: {one_line(e)}") from None
     return users
 
 def with_users(s: Settings, work):
@@ -117,7 +126,8 @@ def read_password(from_stdin: bool) -> str:
     if from_stdin:
         if not (line := sys.stdin.readline()): raise CliError("--stdin: standard input is empty")
         return line.rstrip("\r\n")
-    if not sys.stdin.isatty(): raise CliError("no terminal to ask for the password on: pass --stdin and write it to standard input")
+    if not sys.stdin.isatty():
+        raise CliError("no terminal to ask for the password on: pass --stdin and write it to standard input")
     pw = getpass.getpass("Password: ")
     if getpass.getpass("Again: ") != pw: raise CliError("the two passwords differ: nothing changed")
     return pw
@@ -127,7 +137,8 @@ def _roles(u) -> str: return ", ".join(u.roles) or "no roles"
 
 def _existing(s: Settings, name: str, want: bool) -> None:
     "`CliError` unless the user `name` exists (`want`) or does not: said before a password is asked for nothing."
-    if (with_users(s, lambda us: us.find(name)) is not None) != want: raise CliError(f"No user {name!r}." if want else f"{name!r} is taken.")
+    if (with_users(s, lambda us: us.find(name)) is not None) != want:
+        raise CliError(f"No user {name!r}." if want else f"{name!r} is taken.")
 
 def users_list(s: Settings) -> None:
     "Print every user: name, roles, id."
@@ -141,7 +152,8 @@ def users_add(s: Settings, name: str, roles=(), from_stdin: bool = False) -> Non
     print(f"added {u.name} ({_roles(u)})" + ("" if s.auth else "; sign-in is off until auth = true"))
 
 def _their_instances(s: Settings, u) -> str:
-    "Delete the removed user `u`'s instances of the `scope='user'` entities kept in Redis; what became of them, in words."
+    """Delete the removed user `u`'s instances of the `scope='user'` entities
+    kept in Redis; what became of them, in words."""
     if s.app: load_app(s.app)   # its entities are known once its module is imported
     mine = [c for c in registry if entity_scope(c) == Scope.USER]
     red = [c for c in mine if c in redis_kept(s)] if s.redis_url else []
@@ -159,7 +171,8 @@ def users_remove(s: Settings, name: str) -> None:
     print(f"removed {name}{_their_instances(s, u)}")
 
 def users_sign_out(s: Settings, name: str) -> None:
-    "End every sign-in of the user `name`, on every device (a running app notices within its cache time, 2 s by default)."
+    """End every sign-in of the user `name`, on every device (a running app
+    notices within its cache time, 2 s by default)."""
     _existing(s, name, True)
     n = with_users(s, lambda us: us.sign_out(name))
     print(f"signed {name} out of {n} session{'s' * (n != 1)}")
@@ -194,7 +207,8 @@ def _database(s: Settings) -> tuple[str, str]:
     except CliError as e: return "FAIL", one_line(e)
     try: missing, behind = schema_gaps(eng, classes := sql_entities())
     finally: eng.dispose()
-    if behind: return "FAIL", f"the tables are behind the models (missing columns: {', '.join(behind)}): run `starmodel migrate`"
+    if behind:
+        return "FAIL", f"the tables are behind the models (missing columns: {', '.join(behind)}): run `starmodel migrate`"
     if missing: return "warn", (f"{safe_url(s.database_url)} answers; not made yet: {', '.join(sorted(t.name for t in missing))} "
                                 "(the app makes them at start, or `starmodel migrate`)")
     return "ok", f"{safe_url(s.database_url)} answers" + (f"; {len(classes)} table(s) up to date" if classes else "")
@@ -204,7 +218,9 @@ def _redis(s: Settings) -> tuple[str, str]:
     if not s.redis_url:
         return "ok", f"{kept}: kept by an embedded fakeredis in the app's process (one process; set redis_url to share)" if kept else "not used"
     from redis import Redis, RedisError
-    try: version = Redis.from_url(s.redis_url, socket_connect_timeout=1, socket_timeout=2).info("server")["redis_version"]
+    try:
+        version = Redis.from_url(s.redis_url, socket_connect_timeout=1,
+                                 socket_timeout=2).info("server")["redis_version"]
     except (RedisError, OSError) as e: return "FAIL", f"cannot reach {safe_url(s.redis_url)}: {one_line(e)}"
     return "ok", f"{safe_url(s.redis_url)} answers (Redis {version})"
 
@@ -223,7 +239,8 @@ def _assets(s: Settings) -> tuple[str, str]:
     from starmodel_nb.adapters.assets import AssetsError, resolve_assets
     try: where = resolve_assets(s.assets)
     except (AssetsError, FileNotFoundError) as e: return "FAIL", str(e)
-    if where == "cdn": return "warn", "pages load Datastar and the styles from the pinned CDN URLs: `starmodel assets pull` serves them from here"
+    if where == "cdn":
+        return "warn", "pages load Datastar and the styles from the pinned CDN URLs: `starmodel assets pull` serves them from here"
     return "ok", f"served from the local copy in {where}"
 
 CHECKS = {"secret": _secret, "app": _app, "database": _database, "redis": _redis, "bus": _bus, "assets": _assets}
@@ -232,7 +249,8 @@ def doctor(s: Settings) -> None:
     "Print one line per check in `CHECKS` (ok, warn or FAIL, and what to do); `CliError` if one fails."
     got = [(name, *check(s)) for name, check in CHECKS.items()]
     print(columns(got))
-    if failed := [n for n, status, _ in got if status == "FAIL"]: raise CliError(f"{len(failed)} check(s) failed: {', '.join(failed)}")
+    if failed := [n for n, status, _ in got if status == "FAIL"]:
+        raise CliError(f"{len(failed)} check(s) failed: {', '.join(failed)}")
 
 # %% ../nbs/60c_cli_ops.ipynb #d07e7143
 def _users_parsers(sub, app: argparse.ArgumentParser) -> None:
@@ -240,18 +258,27 @@ def _users_parsers(sub, app: argparse.ArgumentParser) -> None:
     u.set_defaults(parser=u)
     us = u.add_subparsers(metavar="ACTION")
     us.add_parser("list", parents=[app], help="every user and their roles").set_defaults(go=lambda s, a: users_list(s))
-    for name, hlp, go in (("add", "add a user (the password asked without echo, or --stdin)", lambda s, a: users_add(s, a.name, a.role, a.stdin)),
-                          ("password", "set a user's password (asked, or --stdin)", lambda s, a: users_password(s, a.name, a.stdin))):
+    for name, hlp, go in (("add", "add a user (the password asked without echo, or --stdin)", lambda s,
+                           a: users_add(s, a.name, a.role, a.stdin)),
+                          ("password", "set a user's password (asked, or --stdin)", lambda s,
+                           a: users_password(s, a.name, a.stdin))):
         c = us.add_parser(name, parents=[app], help=hlp)
-        c.add_argument("name"); c.add_argument("--stdin", action="store_true", help="read the password from standard input (scripts)")
-        if name == "add": c.add_argument("--role", action="append", default=[], help="a role, e.g. admin (again for several)")
+        c.add_argument("name")
+        c.add_argument("--stdin", action="store_true", help="read the password from standard input (scripts)")
+        if name == "add":
+            c.add_argument("--role", action="append", default=[], help="a role, e.g. admin (again for several)")
         c.set_defaults(go=go)
-    r = us.add_parser("remove", parents=[app], help="remove a user, their sign-ins and their per-user instances in Redis")
-    r.add_argument("name"); r.set_defaults(go=lambda s, a: users_remove(s, a.name))
+    r = us.add_parser("remove", parents=[app],
+                      help="remove a user, their sign-ins and their per-user instances in Redis")
+    r.add_argument("name")
+    r.set_defaults(go=lambda s, a: users_remove(s, a.name))
     r = us.add_parser("sign-out", parents=[app], help="end every sign-in of a user, on every device")
-    r.add_argument("name"); r.set_defaults(go=lambda s, a: users_sign_out(s, a.name))
+    r.add_argument("name")
+    r.set_defaults(go=lambda s, a: users_sign_out(s, a.name))
     r = us.add_parser("role", parents=[app], help="set a user's roles (none given: no roles)")
-    r.add_argument("name"); r.add_argument("roles", nargs="*"); r.set_defaults(go=lambda s, a: users_role(s, a.name, a.roles))
+    r.add_argument("name")
+    r.add_argument("roles", nargs="*")
+    r.set_defaults(go=lambda s, a: users_role(s, a.name, a.roles))
 
 # %% ../nbs/60c_cli_ops.ipynb #9a4331b4
 def ops_parsers(sub, app: argparse.ArgumentParser) -> None:
@@ -260,10 +287,13 @@ def ops_parsers(sub, app: argparse.ArgumentParser) -> None:
     c = sub.add_parser("cache", help="what Redis keeps for an entity: list ENTITY [KEY], clear ENTITY [KEY]")
     c.set_defaults(parser=c)
     cs = c.add_subparsers(metavar="ACTION")
-    for name, hlp in (("list", "each value kept (key, version, time to live, size), or one as stored"), ("clear", "delete one value, or all")):
+    for name, hlp in (("list", "each value kept (key, version, time to live, size), or one as stored"),
+                      ("clear", "delete one value, or all")):
         x = cs.add_parser(name, parents=[app], help=hlp)
-        x.add_argument("entity", help="its class name or slug"); x.add_argument("key", nargs="?")
+        x.add_argument("entity", help="its class name or slug")
+        x.add_argument("key", nargs="?")
         if name == "clear": x.add_argument("--yes", action="store_true", help="do not ask before deleting them all")
     cs.choices["list"].set_defaults(go=lambda s, a: cache_list(s, a.entity, a.key))
     cs.choices["clear"].set_defaults(go=lambda s, a: cache_clear(s, a.entity, a.key, a.yes))
-    sub.add_parser("doctor", parents=[app], help="check the secret, database, Redis, bus and front-end files").set_defaults(go=lambda s, a: doctor(s))
+    sub.add_parser("doctor", parents=[app],
+                   help="check the secret, database, Redis, bus and front-end files").set_defaults(go=lambda s, a: doctor(s))

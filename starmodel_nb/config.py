@@ -24,23 +24,29 @@ class Settings:
     port: int = 5001
     assets: str = "auto"                 # "auto" (a local copy if complete, else the CDN), "cdn", or a folder
     admin: bool = False
-    session_cookie: str = ""             # the session cookie's name; empty: starmodel_{port}, so apps on one host never share
+    # the session cookie's name; empty: starmodel_{port}, so apps on one host never share
+    session_cookie: str = ""
     cookie_secure: bool = False          # mark the session cookie Secure always (it is anyway over HTTPS)
     frame_ancestors: str = ""            # sources that may frame the app besides the notebook front ends (CSP), or *
-    trusted_proxies: str = ""            # addresses whose X-Forwarded-* headers are believed, space-separated (e.g. 127.0.0.1)
+    # addresses whose X-Forwarded-* headers are believed, space-separated (e.g. 127.0.0.1)
+    trusted_proxies: str = ""
     root_path: str = ""                  # path prefix when served behind a proxy (else X-Forwarded-Prefix, if any)
     base_url: str = ""                   # where show() points frames, e.g. https://host/proxy/{port}
-    app: str = ""                        # module (or module:attr) defining the entities, for the CLI; e.g. myapp.entities
-    theme: str = "blue"                  # a MonsterUI theme: slate stone gray neutral red rose orange green blue yellow violet zinc
+    # module (or module:attr) defining the entities, for the CLI; e.g. myapp.entities
+    app: str = ""
+    # a MonsterUI theme: slate stone gray neutral red rose orange green blue yellow violet zinc
+    theme: str = "blue"
     mode: str = "auto"                   # light, dark, or auto (the browser's preference)
     max_body: int = 1_048_576            # bytes; larger bodies get 413
     max_query: int = 8_192               # bytes; longer query strings get 414
     memory_ttl: int = 3_600              # idle seconds before a memory instance expires
     memory_cap: int = 100_000            # live memory instances in all (least recently used go first)
     memory_bytes: int = 256 << 20        # and their weight in all (their JSON), so big instances cannot fill the memory
-    bus: str = "auto"                    # how committed changes reach every page: auto (redis when redis_url is set, else this
+    # how committed changes reach every page: auto (redis when redis_url is set, else this
+    bus: str = "auto"
                                          # process), local, redis (a Redis Stream, replayable) or postgres (LISTEN/NOTIFY)
-    memory_store: str = "memory"         # where SERVER_MEMORY entities live: memory (this process), or redis (shared by every
+    # where SERVER_MEMORY entities live: memory (this process), or redis (shared by every
+    memory_store: str = "memory"
                                          # process on redis_url: the same entity code on several instances)
     stream_queue: int = 256              # patches buffered per live stream before it is dropped
     stream_heartbeat: float = 15.0       # seconds between keep-alive comments
@@ -48,22 +54,33 @@ class Settings:
     stream_replay: int = 1_000           # recent patches kept to replay to a reconnecting stream
     stream_replay_bytes: int = 32 << 20  # and their weight at most
     stream_per_client: int = 100         # live streams one client address may hold (a browser needs one per app)
-    jobs: int = 16                       # background jobs (`@event(background=True)`) running at once; more wait their turn
-    jobs_cap: int = 10_000               # jobs waiting or running at most (beyond: 503); the last 200 ended are kept to list
-    history: str = "auto"              # where committed changes are kept: auto (the app's database if it has SQL entities,
+    # background jobs (`@event(background=True)`) running at once; more wait their turn
+    jobs: int = 16
+    # jobs waiting or running at most (beyond: 503); the last 200 ended are kept to list
+    jobs_cap: int = 10_000
+    # where committed changes are kept: auto (the app's database if it has SQL entities,
+    history: str = "auto"
                                          # else memory), memory, sql or off
     history_size: int = 10_000           # changes the memory history keeps (the oldest go first)
-    sql_cache: int = 10_000              # SQL rows kept for the next event on them (its save is checked all the same); 0: none
+    # SQL rows kept for the next event on them (its save is checked all the same); 0: none
+    sql_cache: int = 10_000
     sql_cache_seconds: float = 60.0      # how long a kept row is used before it is read again
-    plugins: str = "auto"                # installed plugins the app loads: auto (all), off, or their names (e.g. jsonfile, audit)
+    # installed plugins the app loads: auto (all), off, or their names (e.g. jsonfile, audit)
+    plugins: str = "auto"
     ui: str = "monster"                  # the renderer: monster (MonsterUI, built in) or one a plugin adds
-    auth: bool = False                   # sign-in: users in the app's database, login/sign-up pages, scope="user", guards, /admin for admins
-    auth_signup: bool = True             # with auth: anyone may sign up (else users are added with `starmodel users add` or app.users)
-    auth_scrypt_n: int = 16_384          # the password KDF's cost (scrypt N; memory 128·8·N bytes: 16 MiB); kept in each hash
-    auth_attempts: int = 5               # failed sign-ins per name and address (4× per address; 4× per name from browsers it never signed in on) per auth_window s: then 429
+    # sign-in: users in the app's database, login/sign-up pages, scope="user", guards, /admin for admins
+    auth: bool = False
+    # with auth: anyone may sign up (else users are added with `starmodel users add` or app.users)
+    auth_signup: bool = True
+    # the password KDF's cost (scrypt N; memory 128·8·N bytes: 16 MiB); kept in each hash
+    auth_scrypt_n: int = 16_384
+    # failed sign-ins per name and address (4× per address; 4× per name from browsers it never signed in on) per auth_window s: then 429
+    auth_attempts: int = 5
     auth_window: int = 300               # seconds
-    auth_session_days: int = 30          # a sign-in lasts this long, kept on the server: signing out, a new password or an admin ends it
-    debug: str = "auto"                  # on: an unexpected error's text (and traceback in the log) shown to the browser; off: a short
+    # a sign-in lasts this long, kept on the server: signing out, a new password or an admin ends it
+    auth_session_days: int = 30
+    # on: an unexpected error's text (and traceback in the log) shown to the browser; off: a short
+    debug: str = "auto"
                                          # reference, the details in the log; auto: on for serve() in a notebook, off otherwise
 
 # %% ../nbs/00_config.ipynb #d2106f6e
@@ -108,21 +125,25 @@ def load_settings(path: str | Path | None = "settings.ini", env: dict | None = N
 
 # %% ../nbs/00_config.ipynb #b952d373
 MAKE_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
-_WEAK = {"secret", "secret-key", "secret_key", "secretkey", "changeme", "change-me", "password", "passw0rd", "dev", "development",
-         "test", "testing", "starmodel", "starmodel_nb", "supersecret", "default", "insecure", "your-secret-key", "mysecret"}
+_WEAK = {"secret", "secret-key", "secret_key", "secretkey", "changeme", "change-me", "password", "passw0rd", "dev",
+         "development",
+         "test", "testing", "starmodel", "starmodel_nb", "supersecret", "default", "insecure", "your-secret-key",
+         "mysecret"}
 
 def check_secret(key: str) -> None:
     "Refuse a `secret_key` that can be guessed (a cookie could then be forged offline): `ValueError` naming the cure."
     k = key.strip()
     why = ("is shorter than 32 bytes" if len(k.encode()) < 32 else
            "is a well-known value" if k.lower() in _WEAK else "repeats too few characters" if len(set(k)) < 8 else "")
-    if why: raise ValueError(f"secret_key {why}, so a session cookie could be forged: set STARMODEL_SECRET_KEY to the output of {MAKE_SECRET}")
+    if why:
+        raise ValueError(f"secret_key {why}, so a session cookie could be forged: set STARMODEL_SECRET_KEY to the output of {MAKE_SECRET}")
 
 # %% ../nbs/00_config.ipynb #22e54548
 _dev_secret: list[str] = []
 
 def session_secret(s: Settings, say=print) -> str:
-    "The secret that signs session cookies: `s.secret_key`, or this process's random development key (told once, to `say`)."
+    """The secret that signs session cookies: `s.secret_key`, or this
+    process's random development key (told once, to `say`)."""
     if s.secret_key: check_secret(s.secret_key); return s.secret_key
     if not _dev_secret:
         say("starmodel_nb: no secret_key set, so sessions are signed with a random key for this process "
@@ -132,6 +153,7 @@ def session_secret(s: Settings, say=print) -> str:
 
 # %% ../nbs/00_config.ipynb #05a8b12e
 def server_proxy(s: Settings) -> dict:
-    "uvicorn's options that make it believe `X-Forwarded-For`/`-Proto` from `s.trusted_proxies` only (none: from nobody)."
+    """uvicorn's options that make it believe `X-Forwarded-For`/`-Proto` from
+    `s.trusted_proxies` only (none: from nobody)."""
     trusted = s.trusted_proxies.split()
     return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or ""}

@@ -43,16 +43,19 @@ class StateStore(str, Enum):
     CUSTOM = "custom"
 
 class Scope(str, Enum):
-    "Who shares one instance: each browser session, everyone, one per primary key, or each signed-in user (on every device)."
+    """Who shares one instance: each browser session, everyone, one per
+    primary key, or each signed-in user (on every device)."""
     SESSION = "session"
     GLOBAL = "global"
     RECORD = "record"
     USER = "user"
 
 # %% ../nbs/01_core.ipynb #e1e42c3a
-BROWSER_STORES = frozenset({StateStore.CLIENT_SESSION, StateStore.CLIENT_LOCAL})   # kept in the browser: the server keeps nothing
+# kept in the browser: the server keeps nothing
+BROWSER_STORES = frozenset({StateStore.CLIENT_SESSION, StateStore.CLIENT_LOCAL})
 _DEFAULT_SCOPE = {StateStore.SERVER_MEMORY: Scope.SESSION, StateStore.SERVER_SQL: Scope.RECORD,
-                  StateStore.SERVER_REDIS: Scope.SESSION, StateStore.CLIENT_SESSION: Scope.SESSION, StateStore.CLIENT_LOCAL: Scope.SESSION,
+                  StateStore.SERVER_REDIS: Scope.SESSION, StateStore.CLIENT_SESSION: Scope.SESSION,
+                  StateStore.CLIENT_LOCAL: Scope.SESSION,
                   StateStore.CUSTOM: Scope.SESSION}
 
 # %% ../nbs/01_core.ipynb #5bc5db81
@@ -71,7 +74,8 @@ class EventSpec:
     path: str | None = None
     background: bool = False   # answered at once, run on as a job (see `app.jobs`)
     every: float | None = None # seconds: the app also runs it on that beat while it is up (see `app.schedule`)
-    auth: Any = None           # who may fire it from the web: None (anyone), True (signed in), a role or roles, or `fn(user) -> bool`
+    # who may fire it from the web: None (anyone), True (signed in), a role or roles, or `fn(user) -> bool`
+    auth: Any = None
 
     @property
     def name(self) -> str: return self.fn.__name__
@@ -90,11 +94,13 @@ class EventSpec:
         "A pydantic model of the parameters (annotations resolved, defaults kept, extra keys forbidden)."
         hints = typing.get_type_hints(self.fn)
         flds = {p.name: (hints.get(p.name, Any), ... if p.default is p.empty else p.default) for p in self.params}
-        return create_model(f"{self.fn.__qualname__}.params", __config__=ConfigDict(extra="forbid", allow_inf_nan=False), **flds)
+        return create_model(f"{self.fn.__qualname__}.params",
+                            __config__=ConfigDict(extra="forbid", allow_inf_nan=False), **flds)
 
 # %% ../nbs/01_core.ipynb #7f0d2c1e
 def check_guard(where: str, g: Any) -> Any:
-    "A guard as `auth=` takes it (None, True, a role, roles, or a callable of the user), normalised (roles as a tuple); else `TypeError`."
+    """A guard as `auth=` takes it (None, True, a role, roles, or a callable of the
+    user), normalised (roles as a tuple); else `TypeError`."""
     if g is None or g is True or callable(g): return g
     roles = (g,) if isinstance(g, str) else tuple(g) if isinstance(g, (list, tuple, set, frozenset)) else None
     if not roles or not all(isinstance(r, str) and _NAME.match(r) for r in roles):
@@ -106,14 +112,16 @@ def _check_spec(s: EventSpec) -> EventSpec:
     if s.method not in METHODS: raise ValueError(f"@event {s.name}: method must be one of {METHODS}, not {s.method!r}")
     if s.mode is not None and s.mode not in PATCH_MODES:
         raise ValueError(f"@event {s.name}: mode must be one of {PATCH_MODES}, not {s.mode!r}")
-    if s.path is not None and not _NAME.match(s.path): raise ValueError(f"@event {s.name}: path {s.path!r} must be one word")
+    if s.path is not None and not _NAME.match(s.path):
+        raise ValueError(f"@event {s.name}: path {s.path!r} must be one word")
     if s.every is not None:
         if isinstance(s.every, bool) or not isinstance(s.every, (int, float)) or not math.isfinite(s.every) or s.every < 0.05:
             raise ValueError(f"@every {s.name}: seconds must be a number of at least 0.05, not {s.every!r}")
         if req := [p.name for p in s.params if p.default is p.empty]:
             raise TypeError(f"@every {s.name}: the app runs it with no arguments, so {', '.join(req)} need defaults")
     for p in s.params:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD): raise TypeError(f"@event {s.name}: *args/**kwargs cannot be bound")
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise TypeError(f"@event {s.name}: *args/**kwargs cannot be bound")
         if p.name.startswith("_"): raise ValueError(f"@event {s.name}: parameter {p.name!r} must not start with '_'")
     return s
 
@@ -129,11 +137,14 @@ class EventMethod:
 def event(fn: Callable | None = None, *, method: str = "get", selector: str | None = None, mode: str | None = None,
           path: str | None = None, background: bool = False, every: float | None = None, auth: Any = None):
     "Mark a method as a browser event: `@event` or `@event(method='post', selector='#status', mode='inner', path=..., background=True, every=5, auth='admin')`."
-    def deco(f): return EventMethod(_check_spec(EventSpec(f, method.lower(), selector, mode, path, background, every, check_guard(f"@event {f.__name__}", auth))))
+    def deco(f):
+        return EventMethod(_check_spec(EventSpec(f, method.lower(), selector, mode, path, background, every,
+                                                 check_guard(f"@event {f.__name__}", auth))))
     return deco(fn) if fn is not None else deco
 
 def every(seconds: float, **kw):
-    "An event the app runs every `seconds` while it is up (and a browser may fire too): `@every(seconds=60)`; `kw` as `event`'s."
+    """An event the app runs every `seconds` while it is up (and a browser may
+    fire too): `@every(seconds=60)`; `kw` as `event`'s."""
     return event(every=seconds, **kw)
 
 # %% ../nbs/01_core.ipynb #0deae39e
@@ -158,7 +169,8 @@ class Registry:
     def add(self, cls: type) -> None:
         name = lambda c: f"{c.__module__}.{c.__qualname__}"
         for old in self._by_slug.values():
-            if name(old) == name(cls) or not (taken := _paths(cls) & _paths(old)): continue   # the same class again: replaced
+            # the same class again: replaced
+            if name(old) == name(cls) or not (taken := _paths(cls) & _paths(old)): continue
             if entity_slug(old) == entity_slug(cls):
                 raise ValueError(f"{name(cls)}: the slug {entity_slug(cls)!r} is taken by {name(old)}; set model_config['slug']")
             raise ValueError(f"{name(cls)}: the URL /{taken.pop()} is taken by {name(old)}; set model_config['slug'] or ['plural']")
@@ -190,13 +202,15 @@ def sql_kept(classes) -> list[type]:
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
 
 def plural_of(cls) -> str:
-    "The slug of `cls` with its last word in the plural, by Rails' English rules (`Category` -> `categories`, `UserAnalytics` stays)."
+    """The slug of `cls` with its last word in the plural, by Rails' English rules
+    (`Category` -> `categories`, `UserAnalytics` stays)."""
     slug, words = entity_slug(cls), _WORD.findall(cls.__name__)
     last = words[-1].lower() if words and not cls.model_config.get("slug") else re.split(r"[^a-z0-9]", slug)[-1]
     return slug[:len(slug) - len(last)] + inflection.pluralize(last) if last and slug.endswith(last) else inflection.pluralize(slug)
 
 def entity_plural(cls) -> str:
-    "The collection URL segment of a record entity: `model_config['plural']`, else `plural_of(cls)` (kept on the class once it is defined)."
+    """The collection URL segment of a record entity: `model_config['plural']`, else
+    `plural_of(cls)` (kept on the class once it is defined)."""
     return cls.model_config.get("plural") or cls.__dict__.get("__sm_plural__") or plural_of(cls)
 
 def primary_key(cls) -> str | None:
@@ -209,7 +223,8 @@ def required_fields(cls) -> list[str]:
     return [k for k, f in cls.model_fields.items() if f.is_required()]
 
 def _scope(cls, store: StateStore) -> Scope:
-    "The scope `cls` declares, else the one its fields imply: records when some have no default (or a key is named), else its store's."
+    """The scope `cls` declares, else the one its fields imply: records when some
+    have no default (or a key is named), else its store's."""
     cfg, need = cls.model_config, [] if store == StateStore.SERVER_SQL else required_fields(cls)
     try: scope = Scope(cfg.get("scope") or (Scope.RECORD if cfg.get("key") or need else _DEFAULT_SCOPE[store]))
     except ValueError: raise ValueError(f"{cls.__name__}: unknown scope {cfg.get('scope')!r}") from None
@@ -221,9 +236,11 @@ def _scope(cls, store: StateStore) -> Scope:
     return scope
 
 def _store_scope(cls) -> tuple[StateStore, Scope]:
-    "The store and scope `cls` declares, checked: an unknown store, a `CUSTOM` one naming no `backend`, or a scope it cannot have, is an error."
+    """The store and scope `cls` declares, checked: an unknown store, a `CUSTOM` one
+    naming no `backend`, or a scope it cannot have, is an error."""
     cfg = cls.model_config
-    try: store = StateStore(cfg.get("store") or (StateStore.SERVER_SQL if cfg.get("table") else StateStore.SERVER_MEMORY))
+    try:
+        store = StateStore(cfg.get("store") or (StateStore.SERVER_SQL if cfg.get("table") else StateStore.SERVER_MEMORY))
     except ValueError: raise ValueError(f"{cls.__name__}: unknown store {cfg.get('store')!r}") from None
     backend = cfg.get("backend")
     if store == StateStore.CUSTOM and not (isinstance(backend, str) and backend.strip()):
@@ -244,7 +261,8 @@ _NO_PK = ("a SQL entity needs exactly one primary key field, e.g. `id: int | Non
           "(or inherit one: `class {0}(Entity, BaseTable, table=True)` from fastsqlmodel gives a UUID `id`)")
 
 def _sql_key(cls, store: StateStore) -> str | None:
-    "The primary key field of a SQL entity `cls` (else `None`); a table that is not `SERVER_SQL`, or the reverse, is an error."
+    """The primary key field of a SQL entity `cls` (else `None`); a table that
+    is not `SERVER_SQL`, or the reverse, is an error."""
     if (store == StateStore.SERVER_SQL) != bool(cls.model_config.get("table")):
         raise TypeError(f"{cls.__name__}: SERVER_SQL entities are SQLModel tables and tables are SERVER_SQL: "
                         f"declare `class {cls.__name__}(Entity, table=True)` with a primary key")
@@ -261,13 +279,15 @@ def _key_fields(cls) -> list[str]:
     return ["id"] if "id" in cls.model_fields else [k for k in cls.model_fields if k.endswith("_id")]
 
 def _record_key(cls, store: StateStore, scope: Scope) -> str | None:
-    "The field naming each record of `cls` (a record entity): `model_config['key']`, else `id` or the field ending in `_id`."
+    """The field naming each record of `cls` (a record entity):
+    `model_config['key']`, else `id` or the field ending in `_id`."""
     k = cls.model_config.get("key")
     if store == StateStore.SERVER_SQL or scope != Scope.RECORD:
         if k is not None and store != StateStore.SERVER_SQL:
             raise ValueError(f"{cls.__name__}: model_config['key'] names records, and {cls.__name__} has one instance per {scope.value}")
         return None
-    if k is None and len(ks := _key_fields(cls)) != 1:   # (a record entity with none was given an `id`: see `_additions`)
+    # (a record entity with none was given an `id`: see `_additions`)
+    if k is None and len(ks := _key_fields(cls)) != 1:
         why = f"{', '.join(ks)} could each name its records" if ks else "no field names its records"
         raise TypeError(f"{cls.__name__}: {why}: set model_config['key'] to one of its fields")
     k = k or ks[0]
@@ -293,7 +313,8 @@ def ui_hidden(cls) -> set[str]:
     return set(ui.get("hidden", ())) - set(ui.get("public", ()))
 
 def _check_browser_kept(cls, store: StateStore) -> None:
-    "A browser-kept entity holds nothing secret and runs nothing after its request: every field public, no background event."
+    """A browser-kept entity holds nothing secret and runs nothing after its
+    request: every field public, no background event."""
     if secret := [k for k, f in cls.model_fields.items() if f.exclude or k in ui_hidden(cls)]:
         raise TypeError(f"{cls.__name__}: StateStore.{store.name} sends every field to the browser, so {', '.join(secret)} "
                         "(hidden or excluded) would not stay secret: keep it on the server (SERVER_MEMORY, SQL or Redis)")
@@ -302,12 +323,14 @@ def _check_browser_kept(cls, store: StateStore) -> None:
 
 # %% ../nbs/01_core.ipynb #c65c0323
 def touched_fields(cls) -> tuple[str, ...]:
-    "The datetime fields of a SQL entity whose column is marked to change on every update (`onupdate`/`server_onupdate`, as `updated_at`)."
+    """The datetime fields of a SQL entity whose column is marked to change on every
+    update (`onupdate`/`server_onupdate`, as `updated_at`)."""
     cols = getattr(cls, "__table__", None)
     return tuple(k for k in cls.model_fields if cols is not None and k in cols.c and _is_datetime(cls.model_fields[k])
                  and (cols.c[k].onupdate is not None or cols.c[k].server_onupdate is not None))
 
-_VIEW_HINTS = ("table_view_fields", "detail_page_fields")   # FastSQLModel's `BaseTable`: the fields a list and a detail page show
+# FastSQLModel's `BaseTable`: the fields a list and a detail page show
+_VIEW_HINTS = ("table_view_fields", "detail_page_fields")
 
 def _check_view_hints(cls) -> None:
     "`table_view_fields` and `detail_page_fields` (class attributes), when set, name fields of `cls`."
@@ -321,7 +344,8 @@ def _configure(cls) -> None:
     store, scope = _store_scope(cls)
     cfg["primary_key"] = _sql_key(cls, store) or _record_key(cls, store, scope)
     ttl = cfg.get("ttl")
-    if ttl is not None and not (isinstance(ttl, (int, float)) and ttl > 0): raise ValueError(f"{cls.__name__}: ttl must be > 0 seconds")
+    if ttl is not None and not (isinstance(ttl, (int, float)) and ttl > 0):
+        raise ValueError(f"{cls.__name__}: ttl must be > 0 seconds")
     cfg.update(store=store, scope=scope, auth=check_guard(cls.__name__, cfg.get("auth")))
     cls.__sm_events__ = {v.spec.segment: v.spec for k in reversed(cls.__mro__) for v in vars(k).values() if isinstance(v, EventMethod)}
     if scope in (Scope.SESSION, Scope.USER) and (timed := [s.name for s in cls.__sm_events__.values() if s.every]):
@@ -336,12 +360,14 @@ def as_utc(v: datetime | None) -> datetime | None:
     "`v` as an aware datetime in UTC; a naive one is read as this process's local time (what `datetime.now()` gives)."
     if v is None: return v
     try: return v.astimezone(timezone.utc)
-    except (OverflowError, OSError): raise ValueError(f"{v.isoformat()} cannot be placed in UTC: it is out of range") from None
+    except (OverflowError, OSError):
+        raise ValueError(f"{v.isoformat()} cannot be placed in UTC: it is out of range") from None
 
 _UTC = AfterValidator(as_utc)
 
 def _is_datetime(f) -> bool:
-    "Whether field `f` holds a plain `datetime` (or `datetime | None`): not pydantic's `NaiveDatetime` or `AwareDatetime`."
+    """Whether field `f` holds a plain `datetime` (or `datetime | None`): not
+    pydantic's `NaiveDatetime` or `AwareDatetime`."""
     args = typing.get_args(f.annotation)
     if typing.get_origin(f.annotation) in (typing.Union, types.UnionType) and type(None) in args and len(args) == 2:
         return datetime in args
@@ -356,19 +382,24 @@ def _needs_id(cls) -> bool:
     return scope == Scope.RECORD and not _key_fields(cls)
 
 def _additions(cls) -> tuple[dict, dict]:
-    "The annotations and defaults `cls` (as first built) must declare anew: its datetimes read into UTC, a generated `id`."
+    """The annotations and defaults `cls` (as first built) must declare anew:
+    its datetimes read into UTC, a generated `id`."""
     ann = {k: Annotated[f.annotation, _UTC] for k, f in cls.model_fields.items() if _is_datetime(f) and _UTC not in f.metadata}
     vals = {k: cls.model_fields[k] for k in ann}
-    if _needs_id(cls): ann, vals["id"] = {"id": str, **ann}, Field(default_factory=new_key, description="Made when the record is created.")
+    if _needs_id(cls):
+        ann, vals["id"] = {"id": str, **ann}, Field(default_factory=new_key,
+                                                    description="Made when the record is created.")
     return ann, vals
 
 # %% ../nbs/01_core.ipynb #bf2e361d
 _REPLACED = "This declarative base already contains a class with the same class name and module name"
 
 class EntityMeta(SQLModelMetaclass):
-    "Builds each `Entity` subclass (again, if it implies fields it did not write: see `_additions`), then configures and registers it."
+    """Builds each `Entity` subclass (again, if it implies fields it did not write:
+    see `_additions`), then configures and registers it."""
     def __new__(mcs, name, bases, ns, **kw):
-        with warnings.catch_warnings():   # FastSQLModel's BaseTable sets pydantic's deprecated `json_encoders`: its note is not the user's
+        # FastSQLModel's BaseTable sets pydantic's deprecated `json_encoders`: its note is not the user's
+        with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="`json_encoders` is deprecated", category=DeprecationWarning)
             return mcs._build(name, bases, ns, **kw)
     @classmethod
@@ -378,14 +409,16 @@ class EntityMeta(SQLModelMetaclass):
         keep = {**ns, "__annotations__": dict(ns.get("__annotations__", {}))}
         cls = build(ns)
         ann, vals = _additions(cls)
-        return build({**keep, **vals, "__annotations__": {**{k: v for k, v in ann.items() if k not in keep["__annotations__"]},
+        return build({**keep, **vals,
+                      "__annotations__": {**{k: v for k, v in ann.items() if k not in keep["__annotations__"]},
                                                            **keep["__annotations__"], **ann}}) if ann else cls
     def __init__(cls, name, bases, ns, **kw):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_REPLACED)
             try: super().__init__(name, bases, ns, **kw)
             except Exception as e:   # SQLAlchemy's ArgumentError: "could not assemble any primary key columns"
-                if "could not assemble any primary key" in str(e): raise TypeError(f"{name}: " + _NO_PK.format(name)) from None
+                if "could not assemble any primary key" in str(e):
+                    raise TypeError(f"{name}: " + _NO_PK.format(name)) from None
                 raise
         if not any(isinstance(b, EntityMeta) for b in bases): return   # Entity itself
         _configure(cls)
@@ -406,7 +439,8 @@ class Signals:
 
 # %% ../nbs/01_core.ipynb #6f7a8b9c
 class Entity(SQLModel, metaclass=EntityMeta):
-    "Base class of entities: pydantic fields + `@event` methods; configure with `model_config` keys `store`, `scope`, `ttl`."
+    """Base class of entities: pydantic fields + `@event` methods; configure
+    with `model_config` keys `store`, `scope`, `ttl`."""
     model_config = {"validate_assignment": True, "extra": "forbid", "allow_inf_nan": False,
                     "ignored_types": (EventMethod, _SigAccessor)}
     __table_args__ = {"extend_existing": True}   # a notebook cell defining a table runs again: redefine, don't fail
@@ -416,7 +450,8 @@ class Entity(SQLModel, metaclass=EntityMeta):
 
 # %% ../nbs/01_core.ipynb #9c4380bf
 def public_fields(cls) -> list[str]:
-    "Field names of `cls` that may be sent to the browser: not excluded, not the key, not `ui.hidden` (unless `ui.public`)."
+    """Field names of `cls` that may be sent to the browser: not excluded, not
+    the key, not `ui.hidden` (unless `ui.public`)."""
     hidden = ui_hidden(cls)   # hidden in the UI: kept server-side (signals, stream, API, sort)
     pk = cls.model_config.get("primary_key")   # a table's, or the field a Redis entity declares as its key
     return [k for k, f in cls.model_fields.items()
@@ -435,7 +470,8 @@ _SCALARS = (int, float, str, bool, bytes, type(None))
 
 def _scalar(t) -> bool:
     import datetime, decimal, types, uuid
-    if t in _SCALARS or (isinstance(t, type) and issubclass(t, (Enum, datetime.date, datetime.time, decimal.Decimal, uuid.UUID))): return True
+    if t in _SCALARS or (isinstance(t, type) and issubclass(t, (Enum, datetime.date, datetime.time, decimal.Decimal, uuid.UUID))):
+        return True
     o = typing.get_origin(t)
     if o is typing.Literal: return True
     if o in (typing.Union, types.UnionType): return all(_scalar(a) for a in typing.get_args(t))
@@ -444,7 +480,8 @@ def _scalar(t) -> bool:
 
 # %% ../nbs/01_core.ipynb #be194b09
 def mutable_fields(cls) -> frozenset[str]:
-    "Fields of `cls` whose values can change in place (lists, dicts, models...): these need deep copies and re-validation."
+    """Fields of `cls` whose values can change in place (lists, dicts,
+    models...): these need deep copies and re-validation."""
     if (got := cls.__dict__.get("__sm_mutable__")) is None:
         got = frozenset(k for k, f in cls.model_fields.items() if not _scalar(f.annotation))
         type.__setattr__(cls, "__sm_mutable__", got)
@@ -463,7 +500,8 @@ def sortable_fields(cls) -> list[str]:
 _JS_SAFE = 2**53 - 1   # beyond this a browser's numbers round: 2**53 + 1 would show as 9007199254740992
 
 def browser_safe(v, big_as_text: bool = True):
-    "`v` as valid JSON a browser reads exactly: non-finite floats as `None`, ints past 2**53 as decimal text (if `big_as_text`)."
+    """`v` as valid JSON a browser reads exactly: non-finite floats as `None`,
+    ints past 2**53 as decimal text (if `big_as_text`)."""
     if isinstance(v, bool): return v
     if isinstance(v, int): return v if not big_as_text or -_JS_SAFE <= v <= _JS_SAFE else str(v)
     if isinstance(v, float): return v if math.isfinite(v) else None   # e.g. a NaN another program wrote into a row
@@ -473,7 +511,8 @@ def browser_safe(v, big_as_text: bool = True):
 
 # %% ../nbs/01_core.ipynb #1af5ff1e
 def signals_of(obj, only: set[str] | None = None) -> dict:
-    "The Datastar signals of `obj`, `{slug: {field: value}}`, restricted to `only` when given; big ints as exact strings."
+    """The Datastar signals of `obj`, `{slug: {field: value}}`, restricted to
+    `only` when given; big ints as exact strings."""
     names = [k for k in public_fields(type(obj)) if only is None or k in only]
     return signals_from(type(obj), obj.model_dump(mode="json", include=set(names)))
 
@@ -484,7 +523,8 @@ def signals_from(cls, state: dict) -> dict:
 def public_state(obj) -> dict:
     "What the JSON API shows of `obj`: its key and public fields."
     cls = type(obj)
-    return browser_safe(obj.model_dump(mode="json", include={*public_fields(cls), *filter(None, [primary_key(cls)])}), big_as_text=False)
+    return browser_safe(obj.model_dump(mode="json", include={*public_fields(cls), *filter(None, [primary_key(cls)])}),
+                        big_as_text=False)
 
 # %% ../nbs/01_core.ipynb #7de5d093
 class Action:
@@ -544,7 +584,8 @@ def url(self: Action) -> str:
 # %% ../nbs/01_core.ipynb #ba642972
 def _arg(k: str, v: Any) -> tuple[str, bool]:
     if isinstance(v, Sig): return f"'&{k}=' + encodeURIComponent({v})", True
-    if isinstance(v, (dict, list, tuple, set)) or hasattr(type(v), "model_fields"): v = json.dumps(to_jsonable_python(v))
+    if isinstance(v, (dict, list, tuple, set)) or hasattr(type(v), "model_fields"):
+        v = json.dumps(to_jsonable_python(v))
     elif isinstance(v, bool): v = "true" if v else "false"
     return f"&{k}={quote(str(v), safe='')}", False
 
@@ -588,7 +629,8 @@ def _walk(v, depth=1, path=()):
 
 # %% ../nbs/01_core.ipynb #aa92d833
 def loads_strict(text: str | bytes) -> Any:
-    "JSON from a client: `ValueError` for bad JSON, `NaN`/`Infinity`/`1e999` (its `loc` names the field), or deep nesting."
+    """JSON from a client: `ValueError` for bad JSON,
+    `NaN`/`Infinity`/`1e999` (its `loc` names the field), or deep nesting."""
     try: v = json.loads(text, parse_constant=_Bad, parse_float=_num)
     except RecursionError: raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
     _walk(v)
@@ -611,8 +653,11 @@ def parse_key(cls, raw: str):
 _KEY_TEXT = re.compile(r"[^\x00-\x1f\x7f/\\]{1,200}")
 
 def check_key(cls, key) -> None:
-    "A pydantic `ValidationError` of the key field unless `key` can name a record of `cls` in a URL (text: 1-200 characters, no `/`, `\\`, control character, leading `_`, `__`, or `new`)."
+    """A pydantic `ValidationError` of the key field unless `key` can name a record of `cls` in a URL (text:
+    1-200 characters, no `/`, `\\`, control character, leading `_`, `__`, or `new`)."""
     if not isinstance(key, str) or (_KEY_TEXT.fullmatch(key) and not key.startswith("_") and "__" not in key and key != "new" and key == key.strip()):
         return
     why = "a key is 1-200 characters, without /, \\, control characters, spaces around it, a leading _ or __, and not 'new'"
-    raise ValidationError.from_exception_data(cls.__name__, [{"type": "value_error", "loc": (primary_key(cls),), "input": key, "ctx": {"error": why}}])
+    raise ValidationError.from_exception_data(cls.__name__,
+                                              [{"type": "value_error", "loc": (primary_key(cls),), "input": key,
+                                                "ctx": {"error": why}}])

@@ -13,7 +13,8 @@ from . import Entity, event, create_app
 
 # %% ../nbs/examples/01_counter.ipynb #dcc5b69a
 def counters() -> list[type]:
-    "The demo's entities, `Counter` (one per browser session) and `SharedCounter` (one for everyone), defined when called."
+    """The demo's entities, `Counter` (one per browser session) and
+    `SharedCounter` (one for everyone), defined when called."""
     class Counter(Entity):
         "A counter of one's own."
         count: int = 0
@@ -43,7 +44,8 @@ def main():
     app = create_app(counters(), settings=s)
     files = app.state.sm.settings.assets
     print(f"starmodel_nb demo: open http://{s.host}:{s.port}/counter (and /sharedcounter); front-end files from "
-          + ("the CDN (`starmodel assets pull` makes a local copy)" if files == "cdn" else files) + "; Ctrl-C stops it", flush=True)
+          + ("the CDN (`starmodel assets pull` makes a local copy)" if files == "cdn" else files) + "; Ctrl-C stops it",
+          flush=True)
     uvicorn.run(app, host=s.host, port=s.port, access_log=False, log_level="warning", **server_proxy(s))
 
 if __name__ == "__main__" and not in_notebook(): main()

@@ -53,7 +53,8 @@ def _redis_repo(s: Settings):
     from starmodel_nb.adapters.persistence.redis import RedisRepository
     if s.redis_url:
         from redis.asyncio import Redis
-        connect = lambda: Redis.from_url(s.redis_url, socket_connect_timeout=1, socket_timeout=1.5)   # down: a 503 within 2 s
+        # down: a 503 within 2 s
+        connect = lambda: Redis.from_url(s.redis_url, socket_connect_timeout=1, socket_timeout=1.5)
     else:
         from fakeredis import FakeAsyncRedis, FakeServer
         server = FakeServer()
@@ -64,17 +65,21 @@ def _redis_repo(s: Settings):
 def _check_schema(repo, classes) -> None:
     from sqlalchemy.exc import OperationalError
     try: repo.prepare(classes)
-    except OperationalError as e: log.warning("database unavailable at start (%s); SQL requests will answer 503 until it is back", e.orig)
+    except OperationalError as e:
+        log.warning("database unavailable at start (%s); SQL requests will answer 503 until it is back", e.orig)
 
 # %% ../nbs/40_factory.ipynb #829c3a5f
 def _repositories(s: Settings, classes, custom: Callable[[str], Repository]) -> Callable[[type], Repository]:
-    "`repo_for(cls)`: the repository of `cls`'s store, made on first need (a `CUSTOM` one by `custom(backend)`); SQL tables among `classes` checked now."
-    if s.memory_store not in ("memory", "redis"): raise ValueError(f"memory_store = {s.memory_store!r}: use memory or redis")
+    """`repo_for(cls)`: the repository of `cls`'s store, made on first need (a `CUSTOM` one
+    by `custom(backend)`); SQL tables among `classes` checked now."""
+    if s.memory_store not in ("memory", "redis"):
+        raise ValueError(f"memory_store = {s.memory_store!r}: use memory or redis")
     repos = {StateStore.SERVER_MEMORY: MemoryRepository(ttl=s.memory_ttl, cap=s.memory_cap, cap_bytes=s.memory_bytes)}
     def repo_for(cls) -> Repository:
         store = entity_store(cls)
         if store == StateStore.CUSTOM: return custom(cls.model_config["backend"])
-        if store == StateStore.SERVER_MEMORY and s.memory_store == "redis": store = StateStore.SERVER_REDIS   # same code, shared state
+        # same code, shared state
+        if store == StateStore.SERVER_MEMORY and s.memory_store == "redis": store = StateStore.SERVER_REDIS
         if store in BROWSER_STORES: store = StateStore.CLIENT_LOCAL   # one for both: it keeps nothing
         if store not in repos: repos[store] = (_sql_repo(s) if store == StateStore.SERVER_SQL else BrowserRepository() if store == StateStore.CLIENT_LOCAL
                                                else _redis_repo(s))
@@ -84,7 +89,8 @@ def _repositories(s: Settings, classes, custom: Callable[[str], Repository]) -> 
 
 # %% ../nbs/40_factory.ipynb #cc522d47
 def _custom_stores(s: Settings, plugins: Plugins, given: dict | None, classes) -> Callable[[str], Repository]:
-    "`store(backend)`: the repository `given` names, else the plugin store's, made now for the `CUSTOM` entities among `classes`."
+    """`store(backend)`: the repository `given` names, else the plugin store's,
+    made now for the `CUSTOM` entities among `classes`."""
     made = {}
     for name, repo in (given or {}).items():
         if gaps := missing_methods(repo, Repository):
@@ -109,7 +115,8 @@ def _custom_stores(s: Settings, plugins: Plugins, given: dict | None, classes) -
 HISTORIES = ("auto", "memory", "sql", "off")
 
 def _sql_engine(s: Settings, classes, repo_for, share: bool = True):
-    "The engine of the SQL entities among `classes` (if any, and `share`), else a new one on `database_url`: for the tables the app keeps beside them."
+    """The engine of the SQL entities among `classes` (if any, and `share`), else a new one
+    on `database_url`: for the tables the app keeps beside them."""
     from starmodel_nb.adapters.persistence.sql import make_engine
     sql = sql_kept(classes)
     return repo_for(sql[0]).engine if sql and share else make_engine(s.database_url)
@@ -119,20 +126,23 @@ def _history(s: Settings, classes, repo_for) -> History:
     if s.history not in HISTORIES: raise ValueError(f"history = {s.history!r}: use one of {', '.join(HISTORIES)}")
     sql = sql_kept(classes)
     if s.history == "off": return NoHistory()
-    memory_db = s.database_url in ("sqlite://", "sqlite:///:memory:")   # gone with the process, and one connection for all
+    # gone with the process, and one connection for all
+    memory_db = s.database_url in ("sqlite://", "sqlite:///:memory:")
     if s.history == "memory" or (s.history == "auto" and (not sql or memory_db)): return MemoryHistory(s.history_size)
     from starmodel_nb.adapters.persistence.history import SQLHistory
     from sqlalchemy.exc import OperationalError
     h = SQLHistory(_sql_engine(s, classes, repo_for, share=not memory_db))
     try: h.prepare()                                  # at start, like the entity tables: not on a request's path
-    except OperationalError as e: log.warning("history table not checked (%s): it is made once the database answers", e.orig)
+    except OperationalError as e:
+        log.warning("history table not checked (%s): it is made once the database answers", e.orig)
     return h
 
 # %% ../nbs/40_factory.ipynb #bs000001
 BUSES = ("auto", "local", "redis", "postgres")
 
 def bus_kind(s: Settings, classes, plugins: Plugins = Plugins()) -> str:
-    "Which bus the settings ask for (`local`, `redis`, `postgres`, or a plugin's name), checked: what it needs and lacks is a `ValueError`."
+    """Which bus the settings ask for (`local`, `redis`, `postgres`, or a plugin's
+    name), checked: what it needs and lacks is a `ValueError`."""
     if s.bus not in BUSES:
         if s.bus in plugins.named("buses"): return s.bus
         extra = f", or a plugin's ({', '.join(plugins.named('buses'))})" if plugins.named("buses") else ""
@@ -140,8 +150,10 @@ def bus_kind(s: Settings, classes, plugins: Plugins = Plugins()) -> str:
     kind = ("redis" if s.redis_url else "local") if s.bus == "auto" else s.bus
     if kind == "local": return kind
     if kind == "redis" and not s.redis_url: raise ValueError("bus = redis needs a redis_url")
-    if kind == "postgres" and not s.database_url.startswith("postgres"): raise ValueError("bus = postgres needs a Postgres database_url")
-    if why := unshared(s, classes, f"with a shared bus ({kind}), several instances"): raise ValueError(f"{why}, or bus = local for one process")
+    if kind == "postgres" and not s.database_url.startswith("postgres"):
+        raise ValueError("bus = postgres needs a Postgres database_url")
+    if why := unshared(s, classes, f"with a shared bus ({kind}), several instances"):
+        raise ValueError(f"{why}, or bus = local for one process")
     return kind
 
 def unshared(s: Settings, classes, many: str) -> str | None:
@@ -152,7 +164,8 @@ def unshared(s: Settings, classes, many: str) -> str | None:
     if mem and s.memory_store != "redis": return (f"{many} keep no memory in common, so {', '.join(mem)} would be split between them: set "
                                                   "memory_store = redis (STARMODEL_MEMORY_STORE=redis, with a redis_url) to keep them in Redis")
     red = [c.__name__ for c in classes if entity_store(c) == StateStore.SERVER_REDIS] + (mem if s.memory_store == "redis" else [])
-    if red and not s.redis_url: return f"{', '.join(red)} would be kept by an embedded fakeredis in each: set redis_url to a Redis they share"
+    if red and not s.redis_url:
+        return f"{', '.join(red)} would be kept by an embedded fakeredis in each: set redis_url to a Redis they share"
 
 def _bus(s: Settings, classes, plugins: Plugins = Plugins()):
     "The bus the settings ask for (a plugin's, by its name), and its kind."
@@ -168,21 +181,25 @@ def _bus(s: Settings, classes, plugins: Plugins = Plugins()):
 
 # %% ../nbs/40_factory.ipynb #bs000002
 async def _connect(rt: Runtime, kind: str) -> None:
-    "At start, on the app's loop: a shared bus's reader feeding the hub with positions, replay from it, and its health shown to pages."
+    """At start, on the app's loop: a shared bus's reader feeding the hub with
+    positions, replay from it, and its health shown to pages."""
     if kind not in ("redis", "postgres"): return   # in process, or a plugin's: wired when the app was made
     if kind == "redis": from starmodel_nb.adapters.bus.redis import position_of as to_position, seq_of as to_seq
     else: to_position = to_seq = int   # a Postgres log's row ids are numbers already
     try: rt.hub.seq = to_seq(await rt.bus.position())
     except Unavailable as e:
-        log.warning("the %s bus cannot be reached at start (%s): pages are told they are behind until it answers", kind, e)
+        log.warning("the %s bus cannot be reached at start (%s): pages are told they are behind until it answers", kind,
+                    e)
         rt.bus.outbox.mark(False)
     if rt.connected: return rt.bus.start()   # served again: the handlers stayed, the reader resumes
     rt.connected = True
     rt.bus.watch(lambda healthy: rt.hub.behind(not healthy))
     rt.bus.subscribe_positions(lambda pos, evt: rt.hub.publish(evt, to_seq(pos)))
     rt.bus.subscribe(rt.jobs.heard)   # other instances' jobs, listed here; a cancel asked of one of ours
-    if sql := sql_kept(rt.entities().values()): rt.bus.subscribe(rt.repo_for(sql[0]).heard)   # copies other instances made old
-    async def backfill(since: int) -> list: return [(to_seq(p), e) for p, e in await rt.bus.since(to_position(since), limit=rt.hub.replay)]
+    # copies other instances made old
+    if sql := sql_kept(rt.entities().values()): rt.bus.subscribe(rt.repo_for(sql[0]).heard)
+    async def backfill(since: int) -> list:
+        return [(to_seq(p), e) for p, e in await rt.bus.since(to_position(since), limit=rt.hub.replay)]
     rt.hub.backfill = backfill
 
 # %% ../nbs/40_factory.ipynb #bc4cbb22
@@ -198,24 +215,28 @@ def _renderer(s: Settings, plugins: Plugins, ui):
     except PluginError as e: raise ValueError(f"ui = {name}: {e}") from None
 
 def _users(s: Settings, classes, repo_for):
-    "With `auth`: the app's users in its SQL database (the SQL entities' engine, else one on `database_url`), their table made now."
+    """With `auth`: the app's users in its SQL database (the SQL entities' engine,
+    else one on `database_url`), their table made now."""
     from starmodel_nb.adapters.persistence.users import SQLUsers
     from sqlalchemy.exc import OperationalError
     users = SQLUsers(_sql_engine(s, classes, repo_for), n=s.auth_scrypt_n, session_days=s.auth_session_days)
     try: users.prepare()
-    except OperationalError as e: log.warning("users table not checked (%s): sign-in answers 503 until the database answers", e.orig)
+    except OperationalError as e:
+        log.warning("users table not checked (%s): sign-in answers 503 until the database answers", e.orig)
     return users
 
 def _plugged(app: StarApp, plugins: Plugins) -> StarApp:
     "`app` with the plugins' middleware inside its own, and the plugins kept as `app.state.plugins`."
-    app.user_middleware.extend(plugins.listed("middlewares"))   # innermost: after the app's limits, with the session read
+    # innermost: after the app's limits, with the session read
+    app.user_middleware.extend(plugins.listed("middlewares"))
     app.state.plugins = plugins
     return app
 
 def create_app(entities: list | None = None, settings: Settings | None = None, ui=None, plugins: list | None = None,
                stores: dict | None = None, **overrides) -> StarApp:
     "An app serving `entities` (default: all registered) with `settings` (default: `load_settings(**overrides)`), `ui`, plugin functions `plugins` and `stores` by name."
-    if isinstance(plugins, str): overrides["plugins"], plugins = plugins, None   # the setting: which installed plugins to load
+    # the setting: which installed plugins to load
+    if isinstance(plugins, str): overrides["plugins"], plugins = plugins, None
     s = settings if settings is not None else load_settings(**overrides)
     ps = load_plugins(s.plugins, extra=[*(plugins or ()), *([auth_plugin] if s.auth else [])])
     ps.report()
@@ -226,15 +247,19 @@ def create_app(entities: list | None = None, settings: Settings | None = None, u
     bus, kind = _bus(s, lookup().values(), ps)
     rt = Runtime(s, lookup, repo_for, bus, ui=renderer, history=_history(s, lookup().values(), repo_for),
                  users=_users(s, lookup().values(), repo_for) if s.auth else None)
-    rt.hub = StreamHub(partial(stream_message, rt), queue=s.stream_queue, heartbeat=s.stream_heartbeat, cap=s.stream_cap,
+    rt.hub = StreamHub(partial(stream_message, rt), queue=s.stream_queue, heartbeat=s.stream_heartbeat,
+                       cap=s.stream_cap,
                        replay=s.stream_replay, replay_bytes=s.stream_replay_bytes, per_client=s.stream_per_client,
                        epoch=f"{kind}:{bus.stream if kind == 'redis' else bus.table}" if kind in ("redis", "postgres") else "")
-    if kind in ("redis", "postgres"): rt.scheduler.lease = bus   # scheduled events: one instance at a time, by a lease in Redis or Postgres
-    else: rt.bus.subscribe(rt.hub.publish); rt.bus.subscribe(rt.jobs.heard)   # in process at once; a shared bus's reader starts with the app
+    # scheduled events: one instance at a time, by a lease in Redis or Postgres
+    if kind in ("redis", "postgres"): rt.scheduler.lease = bus
+    # in process at once; a shared bus's reader starts with the app
+    else: rt.bus.subscribe(rt.hub.publish); rt.bus.subscribe(rt.jobs.heard)
     secret = session_secret(s)
     if s.admin: print("starmodel_nb: the admin is on at /admin; " + ("it answers users with the admin role" if s.auth else
                                                                     "with no authentication configured it answers this machine only"))
     app = build_app(rt, secret, [*admin_routes(), *ps.listed("routes")], startup=[partial(_connect, rt, kind)])
-    if s.auth: app.state.auth_attempts, app.state.auth_kdf = Attempts(s.auth_window), asyncio.Semaphore(os.cpu_count() or 2)   # the sign-in's
+    if s.auth:
+        app.state.auth_attempts, app.state.auth_kdf = Attempts(s.auth_window), asyncio.Semaphore(os.cpu_count() or 2)   # the sign-in's
     return _plugged(app, ps)
 

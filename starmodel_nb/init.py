@@ -40,9 +40,11 @@ def notebook(cells: list[tuple[str, str]]) -> str:
 def _entities_nb(name: str, pkg: str) -> str:
     return notebook([
         ("code", "#| default_exp entities"),
-        ("markdown", f"# {name}\n> The entities of {name}: each class gives its pages, routes, storage and live updates."),
+        ("markdown",
+         f"# {name}\n> The entities of {name}: each class gives its pages, routes, storage and live updates."),
         ("code", "#| export\nfrom starmodel_nb import Entity, Field, event"),
-        ("code", "#| hide\nfrom fastcore.test import test_eq\nfrom starlette.testclient import TestClient\nfrom starmodel_nb import create_app"),
+        ("code",
+         "#| hide\nfrom fastcore.test import test_eq\nfrom starlette.testclient import TestClient\nfrom starmodel_nb import create_app"),
         ("markdown", "## Tasks\n\nA SQL table: `/tasks` lists them (with search and paging), `/tasks/new` makes one, "
                      "`/tasks/{id}` shows one and its events; every open page follows a change."),
         ("code", textwrap.dedent('''
@@ -62,7 +64,8 @@ def _entities_nb(name: str, pkg: str) -> str:
             cli.post(f"/tasks/{t.id}/toggle")
             app.instance(Task, t.id)
             ''')),
-        ("code", 'test_eq(app.instance(Task, t.id).done, True)\ntest_eq(cli.post("/tasks/99/toggle").status_code, 404)'),
+        ("code",
+         'test_eq(app.instance(Task, t.id).done, True)\ntest_eq(cli.post("/tasks/99/toggle").status_code, 404)'),
         ("markdown", "## Visits\n\nKept in memory, one per browser session: `/visits` counts this browser's clicks."),
         ("code", textwrap.dedent('''
             #| export
@@ -81,7 +84,8 @@ def _entities_nb(name: str, pkg: str) -> str:
     ])
 
 def _index_nb(name: str, pkg: str) -> str:
-    return notebook([("markdown", f"# {name}\n> A starmodel_nb app.\n\nThe entities are in `00_entities.ipynb`: run its cells, "
+    return notebook([("markdown",
+                      f"# {name}\n> A starmodel_nb app.\n\nThe entities are in `00_entities.ipynb`: run its cells, "
                                   f"or `starmodel run` to serve them (`settings.ini` says where they are kept).")])
 
 # %% ../nbs/60b_init.ipynb #a7e38175
@@ -160,9 +164,11 @@ def _export(root: Path, pkg: str) -> str:
     "Export the new project's notebooks into its package: with nbdev if it is there; how it was done."
     if importlib.util.find_spec("nbdev") is not None:   # in a process of its own: nbdev reads the project it runs in
         env = {k: v for k, v in os.environ.items() if k != "IN_TEST"}
-        r = subprocess.run([sys.executable, "-c", "from nbdev.doclinks import nbdev_export as go; go()"], cwd=root, env=env,
+        r = subprocess.run([sys.executable, "-c", "from nbdev.doclinks import nbdev_export as go; go()"], cwd=root,
+                           env=env,
                            capture_output=True, text=True, timeout=300)
-        if r.returncode != 0: raise InitError(f"nbdev could not export the new notebooks: {(r.stderr or r.stdout).strip()[-300:]}")
+        if r.returncode != 0:
+            raise InitError(f"nbdev could not export the new notebooks: {(r.stderr or r.stdout).strip()[-300:]}")
         return "exported by nbdev"
     cells = json.loads((root/"nbs/00_entities.ipynb").read_text())["cells"]
     code = [("".join(c["source"]).split("\n", 1) + [""])[1] for c in cells if c["cell_type"] == "code" and "".join(c["source"]).startswith("#| export")]
@@ -173,12 +179,14 @@ def init(name: str, where: str | Path | None = None, force: bool = False) -> Pat
     "Make the project `name` in `where` (default: a new folder `name`); its path."
     pkg, root = package_name(name), Path(where if where is not None else name).resolve()
     if root.exists() and not root.is_dir(): raise InitError(f"{root} is a file")
-    if root.exists() and any(root.iterdir()) and not force: raise InitError(f"{root} is not empty: choose another folder, or pass --force")
+    if root.exists() and any(root.iterdir()) and not force:
+        raise InitError(f"{root} is not empty: choose another folder, or pass --force")
     for rel, text in _files(name, pkg).items():
         (root/rel).parent.mkdir(parents=True, exist_ok=True)
         (root/rel).write_text(text)
     (root/pkg).mkdir(exist_ok=True)
-    if not (root/pkg/"__init__.py").exists(): (root/pkg/"__init__.py").write_text(f'"{name}: a starmodel_nb app."\n__version__ = "0.0.1"\n')
+    if not (root/pkg/"__init__.py").exists():
+        (root/pkg/"__init__.py").write_text(f'"{name}: a starmodel_nb app."\n__version__ = "0.0.1"\n')
     how = _export(root, pkg)
     print(f"made {name} in {root} ({how}); next:\n  cd {os.path.relpath(root)}\n"
           "  python3 -m venv .venv && .venv/bin/pip install -e \".[dev]\"\n  .venv/bin/starmodel run")

@@ -66,7 +66,8 @@ else:
 SCRIPT_MAKO = '''\
 """${message}
 
-Revision ${up_revision}, after ${down_revision | comma,n}; written by `starmodel migrate` on ${create_date}.
+Revision ${up_revision}, after ${down_revision | comma,n}
+written by `starmodel migrate` on ${create_date}.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -101,7 +102,8 @@ def alembic_config(s: Settings, conn, folder: Path) -> Config:
     cfg = Config(cmd_opts=argparse.Namespace(quiet=True), attributes={"settings": s, "connection": conn})
     cfg.set_main_option("script_location", str(folder))
     cfg.set_main_option("path_separator", "os")
-    cfg.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(hour).2d%%(minute).2d%%(second).2d_%%(rev)s_%%(slug)s")
+    cfg.set_main_option("file_template",
+                        "%%(year)d%%(month).2d%%(day).2d_%%(hour).2d%%(minute).2d%%(second).2d_%%(rev)s_%%(slug)s")
     return cfg
 
 # %% ../nbs/60a_migrate.ipynb #492106ad
@@ -128,7 +130,8 @@ def _revision_column(col: Column, server_default: DefaultClause) -> Column:
     "A new column like the model's `col`, with `server_default`: what the revision adds, leaving the model as it is."
     d = col.default
     return Column(col.name, col.type.copy() if isinstance(col.type, SchemaType) else col.type, key=col.key,
-                  primary_key=col.primary_key, nullable=col.nullable, autoincrement=col.autoincrement, unique=col.unique,
+                  primary_key=col.primary_key, nullable=col.nullable, autoincrement=col.autoincrement,
+                  unique=col.unique,
                   index=col.index, system=col.system, comment=col.comment, doc=col.doc, info=dict(col.info),
                   default=d.arg if d is not None and d.is_scalar else None, server_default=server_default, **col.kwargs)
 
@@ -138,13 +141,15 @@ _LITERALS = (bool, int, float, str, Decimal)
 def fill_default(op: AddColumnOp, dialect) -> None:
     "Give the `NOT NULL` column that `op` adds its model default as server default, so existing rows get a value."
     col, d = op.column, op.column.default
-    if col.nullable or col.server_default is not None or d is None or not d.is_scalar or not isinstance(d.arg, _LITERALS): return
+    if col.nullable or col.server_default is not None or d is None or not d.is_scalar or not isinstance(d.arg, _LITERALS):
+        return
     sql = literal(d.arg).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
     op.column = _revision_column(col, DefaultClause(text(str(sql))))
 
 # %% ../nbs/60a_migrate.ipynb #aca8a6d4
 def _revision_hook(message: str | None, found: list[str]):
-    "Alembic's `process_revision_directives`: no empty revision, defaults for new columns, each operation's line into `found`."
+    """Alembic's `process_revision_directives`: no empty revision, defaults for
+    new columns, each operation's line into `found`."""
     def hook(context, revision, directives):
         script = directives[0]
         ops = list(_leaves(script.upgrade_ops.ops))
@@ -156,7 +161,8 @@ def _revision_hook(message: str | None, found: list[str]):
     return hook
 
 # %% ../nbs/60a_migrate.ipynb #2790a9cd
-def _keep_unknown(obj, name, type_, reflected, compare_to): return not (type_ == "table" and reflected and compare_to is None)
+def _keep_unknown(obj, name, type_, reflected, compare_to):
+    return not (type_ == "table" and reflected and compare_to is None)
 
 def _level(conn) -> bool:
     "Does the database already match the models (for example, tables the app created itself)?"
@@ -167,14 +173,19 @@ def _level(conn) -> bool:
 def _upgrade(cfg: Config, what: str, fix: str) -> None:
     "Upgrade to the latest revision; if one fails, say which (`what`) and how to go on (`fix`)."
     try: command.upgrade(cfg, "head")
-    except SQLAlchemyError as e: raise CliError(f"applying {what} failed: {one_line(e)}; {fix}, then run `starmodel migrate` again") from None
+    except SQLAlchemyError as e:
+        raise CliError(f"applying {what} failed: {one_line(e)}; {fix}, then run `starmodel migrate` again") from None
 
 def _catch_up(cfg: Config, conn, url: str, folder: Path) -> str | None:
-    "Bring the database on `conn` to the latest revision written (only marking it, if level with the models); returns it."
+    """Bring the database on `conn` to the latest revision written (only
+    marking it, if level with the models); returns it."""
     head, cur = ScriptDirectory.from_config(cfg).get_current_head(), MigrationContext.configure(conn).get_current_revision()
-    if head and cur is None and _level(conn): command.stamp(cfg, "head"); print(f"{url} already matches the models: marked as at {head}")
+    if head and cur is None and _level(conn):
+        command.stamp(cfg, "head")
+        print(f"{url} already matches the models: marked as at {head}")
     elif head != cur:
-        _upgrade(cfg, f"the revisions up to {head}", f"edit or delete the failing revision in {os.path.relpath(folder)}/versions")
+        _upgrade(cfg, f"the revisions up to {head}",
+                 f"edit or delete the failing revision in {os.path.relpath(folder)}/versions")
         print(f"upgraded {url} from {cur or 'an empty history'} to {head}")
     return head
 
@@ -182,7 +193,8 @@ def _catch_up(cfg: Config, conn, url: str, folder: Path) -> str | None:
 def _revise(cfg: Config, message: str | None, url: str, head: str | None) -> str | None:
     "Write a revision for what the models changed since `head` and apply it; returns its id, None if nothing changed."
     found = []
-    script = command.revision(cfg, message, autogenerate=True, process_revision_directives=_revision_hook(message, found))
+    script = command.revision(cfg, message, autogenerate=True,
+                              process_revision_directives=_revision_hook(message, found))
     if not script: print(f"no changes: {url} matches the models (revision {head or 'none'})"); return None
     path = os.path.relpath(script.path)
     print(f"revision {script.revision}: {path}", *[f"\n  {f}" for f in found], sep="")
@@ -192,7 +204,8 @@ def _revise(cfg: Config, message: str | None, url: str, head: str | None) -> str
 
 # %% ../nbs/60a_migrate.ipynb #d31b0fea
 def migrate(s: Settings, message: str | None = None, folder: Path | None = None) -> str | None:
-    "Apply pending revisions in `folder` (default `./migrations`), then write and apply one for the models' changes; returns its id."
+    """Apply pending revisions in `folder` (default `./migrations`), then write
+    and apply one for the models' changes; returns its id."""
     load_app(s.app)
     sql_entities()
     folder = folder or Path.cwd()/"migrations"

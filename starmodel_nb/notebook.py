@@ -38,10 +38,12 @@ def _bind(port: int) -> list[socket.socket]:
         try: s.bind((addr, port))
         except OSError as e:
             s.close()
-            if fam == socket.AF_INET: raise ServeError(f"port {port} on {addr} is taken ({e.strerror}): pass another port, or none for a free one") from None
+            if fam == socket.AF_INET:
+                raise ServeError(f"port {port} on {addr} is taken ({e.strerror}): pass another port, or none for a free one") from None
             continue
         port = s.getsockname()[1]
-        s.listen(2048); s.setblocking(False)
+        s.listen(2048)
+        s.setblocking(False)
         socks.append(s)
     return socks
 
@@ -59,11 +61,13 @@ class _Capture(logging.Handler):
 class Server:
     "A running app: `url`, `port`, `app`; `swap(app)` replaces the app in place, `stop()` shuts it down."
     def __init__(self, app, port: int | None = None, name: str = "default"):
-        self.name, self.socks, self.log_handler = name, _bind(port or 0), None   # log_handler: the cell's log area, in a kernel
+        # log_handler: the cell's log area, in a kernel
+        self.name, self.socks, self.log_handler = name, _bind(port or 0), None
         self.port = self.socks[0].getsockname()[1]
         self._swap = _Swap(app)
         sm = getattr(getattr(app, "state", None), "sm", None)   # its settings say which proxies are believed
-        cfg = uvicorn.Config(self._swap, lifespan="on", access_log=False, log_level="warning", timeout_graceful_shutdown=1,
+        cfg = uvicorn.Config(self._swap, lifespan="on", access_log=False, log_level="warning",
+                             timeout_graceful_shutdown=1,
                              timeout_keep_alive=5, **server_proxy(sm.settings if sm else Settings()))
         self.server = uvicorn.Server(cfg)
         self.loop = asyncio.new_event_loop()
@@ -162,7 +166,8 @@ class Frame:
 # %% ../nbs/50_notebook.ipynb #4e5aa89b
 @patch
 def _locate(self: Frame, go: str) -> str:
-    "A script computing the frame's URL in the browser (the page's host, the Hub's proxy, Colab's) and calling `go(url)`."
+    """A script computing the frame's URL in the browser (the page's host,
+    the Hub's proxy, Colab's) and calling `go(url)`."""
     conf = json.dumps({"mode": self.mode, "target": self.target, "port": self.port})
     return f"""<script>(() => {{
 const c = {conf}, go = {go};
@@ -194,13 +199,17 @@ def html(self: Frame) -> str:
 _servers: dict[str, Server] = {}
 
 def serve(app=None, port: int | None = None, name: str = "default") -> Server:
-    "Serve `app` (default: `create_app()`) from a background thread on 127.0.0.1:`port` (default: free); re-run to swap."
+    """Serve `app` (default: `create_app()`) from a background thread on
+    127.0.0.1:`port` (default: free); re-run to swap."""
     if app is None:
         from starmodel_nb.factory import create_app
         app = create_app()
-    if (sm := getattr(getattr(app, "state", None), "sm", None)) is not None and sm.settings.debug == "auto": sm.dispatcher.debug = True   # errors said in full here
+    if (sm := getattr(getattr(app, "state", None), "sm", None)) is not None and sm.settings.debug == "auto":
+        sm.dispatcher.debug = True   # errors said in full here
     cur = _servers.get(name) or next((s for s in _servers.values() if port and s.port == port), None)
-    if cur is not None and cur.thread.is_alive() and (port is None or port == cur.port): srv = cur.swap(app); _report_unfit(app)
+    if cur is not None and cur.thread.is_alive() and (port is None or port == cur.port):
+        srv = cur.swap(app)
+        _report_unfit(app)
     else:
         if cur is not None: cur.stop()
         srv = _servers[name] = Server(app, port, name)
@@ -229,12 +238,14 @@ def _detach_log(srv: Server) -> None:
 
 # %% ../nbs/50_notebook.ipynb #3dac500f
 def _announce(srv: Server) -> None:
-    "Say where the app is: a line with the URL the browser can open (proxied under JupyterHub/Colab), and a log under it."
+    """Say where the app is: a line with the URL the browser can open
+    (proxied under JupyterHub/Colab), and a log under it."""
     f = Frame(srv.port, "/")
     if not _in_kernel(): return print(f"starmodel_nb serving {f.url} ({srv.name})")
     from IPython.display import display
     _detach_log(srv)
-    display({"text/plain": f"starmodel_nb serving {f.url} ({srv.name})", "text/html": f.link(f"starmodel_nb serving ({html.escape(srv.name)})")}, raw=True)
+    display({"text/plain": f"starmodel_nb serving {f.url} ({srv.name})",
+             "text/html": f.link(f"starmodel_nb serving ({html.escape(srv.name)})")}, raw=True)
     try: import ipywidgets as W
     except ImportError: return   # event errors then go to the kernel's log
     out = W.Output(layout=W.Layout(max_height="240px", overflow="auto"))
@@ -256,13 +267,15 @@ def _last() -> Server:
 
 # %% ../nbs/50_notebook.ipynb #1c6c3224
 def _kernel_call(fn) -> None:
-    "Run `fn` on the kernel's main loop in a kernel (widget updates must not race the kernel); elsewhere now, or off the app's loop if on it."
+    """Run `fn` on the kernel's main loop in a kernel (widget updates must not race the
+    kernel); elsewhere now, or off the app's loop if on it."""
     ip = sys.modules.get("IPython")
     k = getattr(ip.get_ipython(), "kernel", None) if ip and ip.get_ipython() else None
     if (loop := getattr(k, "io_loop", None)) is not None: return loop.add_callback(fn)
     try: asyncio.get_running_loop()
     except RuntimeError: return fn()
-    threading.Thread(target=_quiet(fn), daemon=True, name="starmodel-inspect").start()   # `fn` may call the control plane: it waits for that loop
+    # `fn` may call the control plane: it waits for that loop
+    threading.Thread(target=_quiet(fn), daemon=True, name="starmodel-inspect").start()
 
 def _quiet(fn):
     "`fn`, its failure logged on one line (a view no kernel shows has no one to tell)."
@@ -312,8 +325,10 @@ class InstanceView:
         self.stop_jobs.on_click(lambda _: [app.cancel(j) for j in app.jobs(cls, self.key, active=True)])
         self._show_jobs()
         self.widget = W.VBox([W.HTML(f"<b>{html.escape(cls.__name__)}</b> <code>{html.escape(str(self.key)[:12])}</code>"),
-                              *self.fields.values(), W.HBox(list(self.events.values()), layout=W.Layout(flex_flow="row wrap")),
-                              self.status, W.HBox([self.jobs, self.stop_jobs]), W.Accordion([self.timeline], titles=("History",))])
+                              *self.fields.values(),
+                              W.HBox(list(self.events.values()), layout=W.Layout(flex_flow="row wrap")),
+                              self.status, W.HBox([self.jobs, self.stop_jobs]),
+                              W.Accordion([self.timeline], titles=("History",))])
         self._unsub = app.sm.bus.subscribe(self._changed)
 
     def _repr_mimebundle_(self, **kw): return self.widget._repr_mimebundle_(**kw)   # a cell's result, not a print
@@ -344,13 +359,15 @@ def _edit(self: InstanceView, k: str, parse, ch) -> None:
 def _event_box(self: InstanceView, name: str, spec):
     import ipywidgets as W
     hints = typing.get_type_hints(spec.fn)
-    ins = {p.name: _widget_for(hints.get(p.name, str), None if p.default is p.empty else p.default, p.name) for p in spec.params}
+    ins = {p.name: _widget_for(hints.get(p.name, str), None if p.default is p.empty else p.default,
+                               p.name) for p in spec.params}
     btn = W.Button(description=name.replace("_", " "), button_style="primary")
     def click(_):
         try:
             self.app.fire(self.cls, name, self.key, **{k: parse(w.value) for k, (w, parse) in ins.items()})
             self.status.value = ""
-        except Exception as e: self.status.value = f'<span style="color:#b91c1c">{html.escape(name)}: {html.escape(_msg(e))}</span>'
+        except Exception as e:
+            self.status.value = f'<span style="color:#b91c1c">{html.escape(name)}: {html.escape(_msg(e))}</span>'
     btn.on_click(click)
     return W.HBox([*(w for w, _ in ins.values()), btn])
 
@@ -417,7 +434,8 @@ def _need_widgets() -> None:
     except ImportError: raise ImportError("inspect() needs ipywidgets: pip install 'starmodel_nb[notebook]'") from None
 
 def inspect(x, key: str | None = None, app=None):
-    "A live ipywidgets view: of every instance of class `x`, or of one instance (`x` a class with `key`, or a global instance)."
+    """A live ipywidgets view: of every instance of class `x`, or of one
+    instance (`x` a class with `key`, or a global instance)."""
     _need_widgets()
     app = app or _last().app
     if isinstance(x, type): return ClassView(app, x) if key is None else InstanceView(app, x, key)

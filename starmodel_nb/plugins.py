@@ -30,7 +30,8 @@ class PluginError(Exception):
 
 @dataclass
 class Command:
-    "A `starmodel NAME` command: `run(settings, args)`; `arguments(parser)` adds its options; `help` is its line in `starmodel --help`."
+    """A `starmodel NAME` command: `run(settings, args)`; `arguments(parser)` adds
+    its options; `help` is its line in `starmodel --help`."""
     name: str
     run: Callable[[Settings, argparse.Namespace], Any]
     help: str = ""
@@ -39,7 +40,8 @@ class Command:
 # %% ../nbs/39_plugins.ipynb #2ff1201a
 @dataclass
 class Plugin:
-    "What the plugin `name` adds; its function calls `store`, `widget`, `renderer`, `bus`, `command`, `route` and `middleware`."
+    """What the plugin `name` adds; its function calls `store`, `widget`,
+    `renderer`, `bus`, `command`, `route` and `middleware`."""
     name: str
     stores: dict[str, Callable[[Settings], Repository]] = field(default_factory=dict)
     renderers: dict[str, Callable[[Settings], Renderer]] = field(default_factory=dict)
@@ -58,7 +60,8 @@ class Plugin:
         return value
 
     def store(self, name: str, make: Callable[[Settings], Repository]):
-        "A store backend: `make(settings)` gives the `Repository` of the `StateStore.CUSTOM` entities whose `backend` is `name`."
+        """A store backend: `make(settings)` gives the `Repository` of the
+        `StateStore.CUSTOM` entities whose `backend` is `name`."""
         return self._named("store", name, self.stores, make)
     def renderer(self, name: str, make: Callable[[Settings], Renderer]):
         "A whole UI: `make(settings)` gives the `Renderer` of apps with `ui = name`."
@@ -72,19 +75,25 @@ class Plugin:
         self.commands[name] = Command(name, run, help, arguments)
         return run
     def widget(self, t: type, fn: Callable):
-        "The form input of every field of type `t` (or a subclass): `fn(id, name, value, field)` gives the input element."
+        """The form input of every field of type `t` (or a subclass): `fn(id,
+        name, value, field)` gives the input element."""
         if not isinstance(t, type): raise PluginError(f"widget for {t!r}: give a type")
         if not callable(fn): raise PluginError(f"widget for {t.__name__}: {fn!r} is not callable")
-        self.widgets.append((t, fn)); return fn
+        self.widgets.append((t, fn))
+        return fn
     def route(self, path: str, endpoint: Callable, methods: Iterable[str] = ("GET",), name: str | None = None):
         "A Starlette route, served ahead of the entity pages (under the app's root path, like them)."
-        if not (isinstance(path, str) and path.startswith("/")): raise PluginError(f"route {path!r}: a path starts with /")
+        if not (isinstance(path, str) and path.startswith("/")):
+            raise PluginError(f"route {path!r}: a path starts with /")
         if not callable(endpoint): raise PluginError(f"route {path}: {endpoint!r} is not callable")
-        self.routes.append(Route(path, endpoint, methods=list(methods), name=name)); return endpoint
+        self.routes.append(Route(path, endpoint, methods=list(methods), name=name))
+        return endpoint
     def middleware(self, cls: type, **options):
-        "ASGI middleware `cls(app, **options)`, inside the app's own (after its limits, with the session read); the live stream skips it."
+        """ASGI middleware `cls(app, **options)`, inside the app's own (after its
+        limits, with the session read); the live stream skips it."""
         if not callable(cls): raise PluginError(f"middleware {cls!r} is not callable")
-        self.middlewares.append(Middleware(cls, **options)); return cls
+        self.middlewares.append(Middleware(cls, **options))
+        return cls
 
 # %% ../nbs/39_plugins.ipynb #1e87031b
 @dataclass
@@ -109,7 +118,8 @@ _cache: dict[Any, Plugin | str] = {}   # a plugin's identity -> what it added, o
 def _why(e: BaseException) -> str: return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
 
 def _run(name: str, get: Callable[[], Any]) -> Plugin | str:
-    "Load the plugin `name` with `get()` (its function, or a module with `plugin`) and run it: its `Plugin`, or why not."
+    """Load the plugin `name` with `get()` (its function, or a module with
+    `plugin`) and run it: its `Plugin`, or why not."""
     try:
         fn = get()
         if isinstance(fn, types.ModuleType): fn = getattr(fn, "plugin", None)
@@ -134,7 +144,8 @@ def installed(points: Iterable | None = None) -> dict[str, Any]:
     return {ep.name: ep for ep in (importlib.metadata.entry_points(group=GROUP) if points is None else points)}
 
 def _chosen(selection: str, found: dict) -> tuple[list[str], dict[str, str]]:
-    "The installed plugins the setting `plugins` picks (`auto`, `off`, or names), and the names it asks for that are not installed."
+    """The installed plugins the setting `plugins` picks (`auto`, `off`, or
+    names), and the names it asks for that are not installed."""
     sel = (selection or "auto").strip().lower()
     if sel == "auto": return sorted(found), {}
     if sel in ("off", "none"): return [], {}
@@ -147,7 +158,8 @@ def _called(fn) -> str:
     return (getattr(fn, "__module__", None) or name).split(".")[0] if name == "plugin" else name
 
 def load_plugins(selection: str = "auto", extra: Iterable[Callable] = (), points: Iterable | None = None) -> Plugins:
-    "The installed plugins `selection` picks, then the plugin functions `extra`, each run once per process; broken ones reported, not raised."
+    """The installed plugins `selection` picks, then the plugin functions `extra`, each
+    run once per process; broken ones reported, not raised."""
     found = installed(points)
     names, missing = _chosen(selection, found)
     out = Plugins(broken=dict(missing))
@@ -173,7 +185,8 @@ def make(plugins: Plugins, kind: str, name: str, settings: Settings):
         raise PluginError(f"no {what} {name!r}: the plugins add {', '.join(sorted(have)) or 'none'}{broken}")
     owner, fn = have[name]
     try: obj = fn(settings)
-    except Exception as e: raise PluginError(f"plugin {owner!r}: its {what} {name!r} could not be made: {_why(e)}") from e
+    except Exception as e:
+        raise PluginError(f"plugin {owner!r}: its {what} {name!r} could not be made: {_why(e)}") from e
     if gaps := missing_methods(obj, port):
         raise PluginError(f"plugin {owner!r}: its {what} {name!r} ({type(obj).__name__}) is not a {port.__name__}: it lacks {', '.join(gaps)}")
     return obj

@@ -24,7 +24,8 @@ __all__ = ['DATASTAR_CDN', 'ASSETS', 'CLIENT_JS', 'CLIENT_NAME', 'THEMES', 'Asse
 # %% ../../nbs/30_assets.ipynb #1a718d3e
 @dataclass(frozen=True)
 class Asset:
-    "A front-end file: its `path` in a local copy, its CDN `url`, `sha256`, and the registry `package` + `member` holding it."
+    """A front-end file: its `path` in a local copy, its CDN `url`, `sha256`,
+    and the registry `package` + `member` holding it."""
     path: str
     url: str
     sha256: str
@@ -40,15 +41,20 @@ ASSETS = {
     "datastar": Asset("datastar.js", DATASTAR_CDN, "31c8c9efb895beadeba5f73407c3ca60201dee321c5dea56c182817b475bde9f",
                       "pypi:starhtml==0.7.0", "starhtml/static/js/datastar-core.js", cdn_same=False),
     "franken_css": Asset("franken-ui/core.min.css", _NPM + "franken-ui@2.0.0/dist/css/core.min.css",
-                         "d4e7df4e1b133ca61d5936a600c86bf2ebc3596830d9114ed09e226f505b7756", "npm:franken-ui@2.0.0", "package/dist/css/core.min.css"),
+                         "d4e7df4e1b133ca61d5936a600c86bf2ebc3596830d9114ed09e226f505b7756", "npm:franken-ui@2.0.0",
+                         "package/dist/css/core.min.css"),
     "franken_js_core": Asset("franken-ui/core.iife.js", _NPM + "franken-ui@2.0.0/dist/js/core.iife.js",
-                             "dc8f1eb8ffeeecb8d391b40831a4ba51b22e2fc2c6821d54ade4aaebedf7365f", "npm:franken-ui@2.0.0", "package/dist/js/core.iife.js"),
+                             "dc8f1eb8ffeeecb8d391b40831a4ba51b22e2fc2c6821d54ade4aaebedf7365f", "npm:franken-ui@2.0.0",
+                             "package/dist/js/core.iife.js"),
     "franken_icons": Asset("franken-ui/icon.iife.js", _NPM + "franken-ui@2.0.0/dist/js/icon.iife.js",
-                           "0f7736749d70c738320fb3a5524cf6c2065b85ee5a7a85b2ec8d578f17ce8b96", "npm:franken-ui@2.0.0", "package/dist/js/icon.iife.js"),
+                           "0f7736749d70c738320fb3a5524cf6c2065b85ee5a7a85b2ec8d578f17ce8b96", "npm:franken-ui@2.0.0",
+                           "package/dist/js/icon.iife.js"),
     "daisyui": Asset("daisyui/full.css", _NPM + "daisyui@4.12.24/dist/full.css",
-                     "fa8d769536a6db5e75c2f9f5312b6626a169b1ce7b2a039f3659be31da7e28af", "npm:daisyui@4.12.24", "package/dist/full.css"),
+                     "fa8d769536a6db5e75c2f9f5312b6626a169b1ce7b2a039f3659be31da7e28af", "npm:daisyui@4.12.24",
+                     "package/dist/full.css"),
     "tailwind": Asset("tailwind/browser.js", _NPM + "@tailwindcss/browser@4.3.4/dist/index.global.js",
-                      "e54f393a8f716e47e9e21b916e934d42793dfb6ed65988583dcc3456dcb012aa", "npm:@tailwindcss/browser@4.3.4", "package/dist/index.global.js"),
+                      "e54f393a8f716e47e9e21b916e934d42793dfb6ed65988583dcc3456dcb012aa",
+                      "npm:@tailwindcss/browser@4.3.4", "package/dist/index.global.js"),
 }
 
 # %% ../../nbs/30_assets.ipynb #3ebbf682
@@ -56,7 +62,8 @@ def check_assets(folder: str | Path) -> Path:
     "`folder` as a `Path`, or a `FileNotFoundError` naming every file of `ASSETS` it lacks."
     p = Path(folder).expanduser()
     missing = [a.path for a in ASSETS.values() if not (p/a.path).is_file()]
-    if missing: raise FileNotFoundError(f"assets folder {p} lacks: {', '.join(missing)} (fill it with `starmodel assets pull {p}`)")
+    if missing:
+        raise FileNotFoundError(f"assets folder {p} lacks: {', '.join(missing)} (fill it with `starmodel assets pull {p}`)")
     return p
 
 # %% ../../nbs/30_assets.ipynb #c5bb23e2
@@ -90,7 +97,8 @@ def _from_registry(package: str, members: list[str], tmp: Path) -> dict[str, byt
     "The `members` of the archive of `package` (`pypi:…` through pip, `npm:…` through npm)."
     kind, spec = package.split(":", 1)
     if kind == "pypi":
-        _run([sys.executable, "-m", "pip", "download", spec, "--no-deps", "--python-version", "3.12", "--only-binary=:all:",
+        _run([sys.executable, "-m", "pip", "download", spec, "--no-deps", "--python-version", "3.12",
+              "--only-binary=:all:",
               "-d", str(tmp), "-q", "--disable-pip-version-check"], tmp)
         with zipfile.ZipFile(next(tmp.glob("*.whl"))) as z: return {m: z.read(m) for m in members}
     npm = "npm.cmd" if os.name == "nt" else "npm"
@@ -109,19 +117,22 @@ def _from_package(package: str, group: list[Asset]) -> tuple[dict[str, bytes], s
     "The files of `group` from `package`'s registry by member, and why there are none if it failed."
     with tempfile.TemporaryDirectory() as tmp:
         try: return _from_registry(package, [a.member for a in group], Path(tmp)), ""
-        except (AssetsError, OSError, KeyError, StopIteration, zipfile.BadZipFile, tarfile.TarError) as e: return {}, f"{package}: {e}"
+        except (AssetsError, OSError, KeyError, StopIteration, zipfile.BadZipFile, tarfile.TarError) as e:
+            return {}, f"{package}: {e}"
 
 def _checked(a: Asset, data: bytes | None, package: str, why: str) -> tuple[bytes, str]:
     "`data` if it has `a`'s hash, else the CDN's copy if that one has it: the bytes and where they came from."
     if data is not None and _sha(data) == a.sha256: return data, package.split(":", 1)[1]
     try: data = _from_cdn(a)
-    except AssetsError as e: raise AssetsError(f"cannot get {a.path}: {why or 'wrong sha256 from ' + package}; CDN: {e}") from None
+    except AssetsError as e:
+        raise AssetsError(f"cannot get {a.path}: {why or 'wrong sha256 from ' + package}; CDN: {e}") from None
     if _sha(data) != a.sha256: raise AssetsError(f"cannot get {a.path}: {a.url} does not have sha256 {a.sha256}")
     return data, a.url
 
 # %% ../../nbs/30_assets.ipynb #280b1f61
 def pull_assets(dest: str | Path | None = None, say=print) -> Path:
-    "Fill `dest` (default: `user_cache()`) with every file of `ASSETS`, checked by sha256; the registries first, else the CDN."
+    """Fill `dest` (default: `user_cache()`) with every file of `ASSETS`,
+    checked by sha256; the registries first, else the CDN."""
     dest = Path(dest or user_cache()).expanduser()
     todo = [a for a in ASSETS.values() if not _fresh(dest/a.path, a)]
     for package, group in groupby(sorted(todo, key=lambda a: a.package), key=lambda a: a.package):
@@ -135,11 +146,13 @@ def pull_assets(dest: str | Path | None = None, say=print) -> Path:
 
 # %% ../../nbs/30_assets.ipynb #16581636
 def local_copies() -> list[Path]:
-    "Where `assets = auto` looks, in order: `.cache/assets` in the current folder and in the source checkout, then `user_cache()`."
+    """Where `assets = auto` looks, in order: `.cache/assets` in the current
+    folder and in the source checkout, then `user_cache()`."""
     return [Path.cwd()/".cache"/"assets", Path(str(files("starmodel_nb"))).parent/".cache"/"assets", user_cache()]
 
 def resolve_assets(assets: str) -> str:
-    "The `assets` setting made concrete: `auto` -> the first complete local copy, else `cdn`; a folder must be complete."
+    """The `assets` setting made concrete: `auto` -> the first complete
+    local copy, else `cdn`; a folder must be complete."""
     if assets == "cdn": return assets
     if assets != "auto": return str(check_assets(assets))
     for p in local_copies():
@@ -154,15 +167,18 @@ CLIENT_NAME = f"starmodel.{hashlib.sha256(CLIENT_JS.encode()).hexdigest()[:10]}.
 # %% ../../nbs/30_assets.ipynb #823bdb6d
 THEMES = ("slate", "stone", "gray", "neutral", "red", "rose", "orange", "green", "blue", "yellow", "violet", "zinc")
 
-def asset_headers(assets: str = "cdn", prefix: str = "", epoch: str = "", seq: int = 0, theme: str = "blue", mode: str = "auto") -> list:
+def asset_headers(assets: str = "cdn", prefix: str = "", epoch: str = "", seq: int = 0, theme: str = "blue",
+                  mode: str = "auto") -> list:
     "`<head>` elements for a page: metadata, our client, MonsterUI `theme` (in `mode` light/dark/auto) and Datastar."
     if theme not in THEMES: raise ValueError(f"theme {theme!r}: choose one of {', '.join(THEMES)}")
     if mode not in ("light", "dark", "auto"): raise ValueError(f"mode {mode!r}: choose light, dark or auto")
     url = (lambda k: ASSETS[k].url) if assets == "cdn" else (lambda k: f"{prefix}/_sm/assets/{ASSETS[k].path}")
-    return [Meta(name="sm-root", content=prefix), Meta(name="sm-epoch", content=epoch), Meta(name="sm-seq", content=str(seq)),
+    return [Meta(name="sm-root", content=prefix), Meta(name="sm-epoch", content=epoch),
+            Meta(name="sm-seq", content=str(seq)),
             Script(src=f"{prefix}/_sm/assets/{CLIENT_NAME}"),
             Link(rel="stylesheet", href=url("franken_css")), Script(type="module", src=url("franken_js_core")),
-            Script(src=url("tailwind")), Style('@custom-variant dark (&:where(.dark, .dark *));', type="text/tailwindcss"),
+            Script(src=url("tailwind")),
+            Style('@custom-variant dark (&:where(.dark, .dark *));', type="text/tailwindcss"),
             headers_theme(theme, mode=mode), Script(type="module", src=url("franken_icons")),
             Link(rel="stylesheet", href=url("daisyui")), daisy_styles, Script(type="module", src=url("datastar"))]
 
@@ -171,7 +187,8 @@ async def _client(req): return Response(CLIENT_JS, media_type="text/javascript",
                                         headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
 def asset_routes(assets: str = "cdn") -> list:
-    "Starlette routes for `/_sm/assets/…`: our client, plus the files of an `assets` folder (resolved: see `resolve_assets`)."
+    """Starlette routes for `/_sm/assets/…`: our client, plus the files of an
+    `assets` folder (resolved: see `resolve_assets`)."""
     routes = [Route(f"/_sm/assets/{CLIENT_NAME}", _client)]
     if assets != "cdn": routes.append(Mount("/_sm/assets", StaticFiles(directory=check_assets(assets))))
     return routes

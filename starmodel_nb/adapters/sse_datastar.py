@@ -43,17 +43,20 @@ class StreamsFull(Exception):
 class StreamHub:
     "Fans committed changes out to live streams; `render(evt, prefix)` gives the message dict (or `None` to skip)."
     def __init__(self, render: Callable[[EntityChanged, str], dict | None], queue: int = 256, heartbeat: float = 15.0,
-                 cap: int = 10_000, replay: int = 1000, replay_bytes: int = 32 << 20, per_client: int = 100, epoch: str = "",
+                 cap: int = 10_000, replay: int = 1000, replay_bytes: int = 32 << 20, per_client: int = 100,
+                 epoch: str = "",
                  send_timeout: float = 10.0):
         self.render, self.queue, self.heartbeat, self.cap, self.per_client = render, queue, heartbeat, cap, per_client
         self.send_timeout, self._sweeper = send_timeout, None
         self.replay, self.replay_bytes, self._held = replay, replay_bytes, 0   # the replay buffer: entries and bytes
-        self.epoch, self.seq, self.lagging = epoch or secrets.token_hex(6), 0, False   # a shared bus names the epoch: its positions are every instance's
+        # a shared bus names the epoch: its positions are every instance's
+        self.epoch, self.seq, self.lagging = epoch or secrets.token_hex(6), 0, False
         self._recent: deque[Buffered] = deque()
         self._all: set[Subscription] = set()                                     # open streams
         self._subs: dict[str, set[Subscription]] = {}                           # open streams by channel
         self._per: dict[str, int] = {}                                          # open streams by client address
-        self.backfill: Callable[[int], Awaitable[list]] | None = None            # a shared bus's changes after a seq, older than the buffer
+        # a shared bus's changes after a seq, older than the buffer
+        self.backfill: Callable[[int], Awaitable[list]] | None = None
 
 # %% ../../nbs/31_sse_datastar.ipynb #mb000001
 class Mailbox:
@@ -79,7 +82,8 @@ class Mailbox:
 # %% ../../nbs/31_sse_datastar.ipynb #588a5995
 @dataclass(slots=True, eq=False)
 class Subscription:
-    "One open live stream: its `queue` of `(seq, text)`, the `channels` it hears, its URL `prefix`, its `client` address, whether `dropped`."
+    """One open live stream: its `queue` of `(seq, text)`, the `channels` it hears,
+    its URL `prefix`, its `client` address, whether `dropped`."""
     queue: Mailbox
     channels: frozenset[str]
     prefix: str = ""
@@ -88,7 +92,8 @@ class Subscription:
     busy: float = 0.0                       # the loop time its current send started; 0: not sending
     task: asyncio.Task | None = None        # the task sending it, cancelled if a send is stuck
     stuck: bool = False
-    conn: Any = None                        # the server's connection, when it says whether the client left (`disconnected`)
+    # the server's connection, when it says whether the client left (`disconnected`)
+    conn: Any = None
 
 _CLOSE = object()   # put on a queue to end its stream
 
@@ -124,9 +129,11 @@ async def _sweep(self: StreamHub) -> None:
 # %% ../../nbs/31_sse_datastar.ipynb #411b112c
 @patch
 def open(self: StreamHub, channels: Iterable[str], prefix: str = "", client: str = "") -> Subscription:
-    "Subscribe a new stream to `channels`, rendered for URL `prefix`, from `client`'s address; `StreamsFull` past a cap."
+    """Subscribe a new stream to `channels`, rendered for URL `prefix`, from
+    `client`'s address; `StreamsFull` past a cap."""
     if len(self._all) >= self.cap: raise StreamsFull(f"{self.cap} live streams are open")
-    if self._per.get(client, 0) >= self.per_client: raise StreamsFull(f"{self.per_client} live streams are open from {client or 'one client'}")
+    if self._per.get(client, 0) >= self.per_client:
+        raise StreamsFull(f"{self.per_client} live streams are open from {client or 'one client'}")
     sub = Subscription(Mailbox(self.queue + 1), frozenset(channels), prefix, client)
     self._per[client] = self._per.get(client, 0) + 1
     self._all.add(sub)
@@ -157,7 +164,8 @@ def drop(self: StreamHub, sub: Subscription) -> None:
 
 # %% ../../nbs/31_sse_datastar.ipynb #8910610e
 class Buffered(NamedTuple):
-    "A change kept for replay: its `seq`, `channel`, `evt`, the `texts` rendered by URL prefix, and its `size` in bytes."
+    """A change kept for replay: its `seq`, `channel`, `evt`, the `texts`
+    rendered by URL prefix, and its `size` in bytes."""
     seq: int
     channel: str
     evt: EntityChanged
@@ -167,7 +175,8 @@ class Buffered(NamedTuple):
 # %% ../../nbs/31_sse_datastar.ipynb #7ae35d63
 @patch
 def _keep(self: StreamHub, b: Buffered) -> None:
-    "Add `b` to the replay buffer, forgetting the oldest past `replay` entries or `replay_bytes` (the newest always stays)."
+    """Add `b` to the replay buffer, forgetting the oldest past `replay`
+    entries or `replay_bytes` (the newest always stays)."""
     self._recent.append(b)
     self._held += b.size
     while len(self._recent) > self.replay or (self._held > self.replay_bytes and len(self._recent) > 1):
@@ -178,12 +187,14 @@ def _json(msg: dict) -> str:
     "`msg` as JSON a browser can parse; a value none can (`NaN` made by server code) is dropped with an error logged."
     try: return json.dumps(msg, allow_nan=False)
     except ValueError:
-        log.error("a live update of %s holds a value JSON cannot carry (NaN or infinity): sent without its content", msg.get("id"))
+        log.error("a live update of %s holds a value JSON cannot carry (NaN or infinity): sent without its content",
+                  msg.get("id"))
         return json.dumps({k: msg[k] for k in ("seq", "epoch") if k in msg})
 
 @patch
 def _text(self: StreamHub, b: Buffered, prefix: str) -> bytes | None:
-    "The SSE text of `b` for pages under `prefix`, rendered (and encoded) on first use; `None` when the renderer skips it."
+    """The SSE text of `b` for pages under `prefix`, rendered (and encoded)
+    on first use; `None` when the renderer skips it."""
     if (text := b.texts.get(prefix)) is None:
         msg = self.render(b.evt, prefix)
         text = b.texts[prefix] = b"" if msg is None else f"event: sm\nid: {b.seq}\ndata: {_json({**msg, 'seq': b.seq, 'epoch': self.epoch})}\n\n".encode()
@@ -192,13 +203,16 @@ def _text(self: StreamHub, b: Buffered, prefix: str) -> bytes | None:
 # %% ../../nbs/31_sse_datastar.ipynb #429ba70f
 @patch
 def publish(self: StreamHub, evt: EntityChanged, seq: int | None = None) -> None:
-    "The bus handler: number `evt` (or take a shared bus's `seq` for it), keep it for replay, and queue it to every stream on its channel."
+    """The bus handler: number `evt` (or take a shared bus's `seq` for it), keep it
+    for replay, and queue it to every stream on its channel."""
     self.seq = self.seq + 1 if seq is None else max(seq, self.seq)
-    b = Buffered(self.seq, evt.channel, evt, {}, len(json.dumps(evt.state, default=str)))   # what it holds, weighed once
+    # what it holds, weighed once
+    b = Buffered(self.seq, evt.channel, evt, {}, len(json.dumps(evt.state, default=str)))
     self._keep(b)
     prefix, item = None, None
     for sub in list(self._subs.get(evt.channel, ())):
-        if sub.prefix != prefix: prefix, text = sub.prefix, self._text(b, sub.prefix); item = (self.seq, text)   # one per prefix
+        # one per prefix
+        if sub.prefix != prefix: prefix, text = sub.prefix, self._text(b, sub.prefix); item = (self.seq, text)
         if text is None: continue
         try: sub.queue.put_nowait(item)
         except asyncio.QueueFull:
@@ -213,7 +227,8 @@ def close(self: StreamHub) -> None:
 
 @patch
 def drop_channel(self: StreamHub, channel: str) -> int:
-    "End every stream that hears `channel` (a session's, when it signs out); how many there were (`listeners` counts them first)."
+    """End every stream that hears `channel` (a session's, when it signs out);
+    how many there were (`listeners` counts them first)."""
     subs = list(self._subs.get(channel, ()))
     for sub in subs: self.drop(sub)
     return len(subs)
@@ -225,7 +240,8 @@ def listeners(self: StreamHub, channel: str) -> int:
 
 # %% ../../nbs/31_sse_datastar.ipynb #1eca190b
 @patch
-def _missed(self: StreamHub, sub: Subscription, chans: set[str], since: int | None, epoch: str | None) -> list[tuple[int, bytes]]:
+def _missed(self: StreamHub, sub: Subscription, chans: set[str], since: int | None,
+            epoch: str | None) -> list[tuple[int, bytes]]:
     "`(seq, text)` of the buffered messages on `chans` after `since` (all for a page of another `epoch`), for `sub`."
     if since is None: return []
     if epoch != self.epoch: since = 0   # a page of another server (before a restart or swap) saw none of these
@@ -235,18 +251,22 @@ def _missed(self: StreamHub, sub: Subscription, chans: set[str], since: int | No
 @patch
 async def _older(self: StreamHub, sub: Subscription, chans: set[str], since: int | None, epoch: str | None):
     "`(seq, text)` of the changes after `since` on `chans` that only the shared bus still has (older than the buffer)."
-    if self.backfill is None or since is None or epoch != self.epoch or (self._recent and since >= self._recent[0].seq): return
+    if self.backfill is None or since is None or epoch != self.epoch or (self._recent and since >= self._recent[0].seq):
+        return
     first = self._recent[0].seq if self._recent else None
     try: older = await self.backfill(since)
     except Exception as e: log.warning("live stream: cannot replay from the bus (%s)", e); return
     for seq, evt in older:
         if first is not None and seq >= first: return
-        if evt.channel in chans and (text := self._text(Buffered(seq, evt.channel, evt, {}, 0), sub.prefix)): yield seq, text
+        if evt.channel in chans and (text := self._text(Buffered(seq, evt.channel, evt, {}, 0), sub.prefix)):
+            yield seq, text
 
 # %% ../../nbs/31_sse_datastar.ipynb #94c3edfd
 @patch
-async def events(self: StreamHub, sub: Subscription, channels: Iterable[str] | None = None, since: int | None = None, epoch: str | None = None):
-    "The text of `sub`'s stream (bytes): a hello, what it missed after `since` (see `_missed`), then live messages and heartbeats."
+async def events(self: StreamHub, sub: Subscription, channels: Iterable[str] | None = None, since: int | None = None,
+                 epoch: str | None = None):
+    """The text of `sub`'s stream (bytes): a hello, what it missed after `since`
+    (see `_missed`), then live messages and heartbeats."""
     top = 0
     self._watch()
     try:

@@ -44,14 +44,17 @@ def refusal(guard: Any, user: User | None) -> str | None:
     return "You may not do this."
 
 def entity_refusal(cls: type, user: User | None, spec=None) -> str | None:
-    "Why `user` may not use `cls` (its `model_config['auth']`; a `scope='user'` entity needs someone signed in) or fire `spec` (its `auth`); `None` if they may."
-    for g in (cls.model_config.get("auth"), True if entity_scope(cls) == Scope.USER else None, getattr(spec, "auth", None)):
+    """Why `user` may not use `cls` (its `model_config['auth']`; a `scope='user'` entity needs
+    someone signed in) or fire `spec` (its `auth`); `None` if they may."""
+    for g in (cls.model_config.get("auth"), True if entity_scope(cls) == Scope.USER else None,
+              getattr(spec, "auth", None)):
         if (why := refusal(g, user)) is not None: return why
     return None
 
 # %% ../../nbs/16_access.ipynb #bf55a651
 class Users(Protocol):
-    "The app's users (`add`, `check` a password, `get`, `find`, `list`, `set_roles`, `set_password`, `remove`) and their sessions (`begin`, `session`, `end`, `sign_out`)."
+    """The app's users (`add`, `check` a password, `get`, `find`, `list`, `set_roles`,
+    `set_password`, `remove`) and their sessions (`begin`, `session`, `end`, `sign_out`)."""
     def add(self, name: str, password: str, roles: tuple[str, ...] | list[str] = ()) -> User: ...
     def check(self, name: str, password: str) -> User | None: ...
     def get(self, user_id: int) -> User | None: ...

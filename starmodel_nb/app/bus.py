@@ -21,7 +21,8 @@ __all__ = ['log', 'EntityChanged', 'channel_for', 'viewer_channels', 'EventBus',
 # %% ../../nbs/10_bus.ipynb #519c1307
 @dataclass(frozen=True)
 class EntityChanged:
-    "A committed change: `entity` slug, instance `key`, new `version`, `changed` fields, full `state`, `channel`, `deleted` (or a `job`'s news)."
+    """A committed change: `entity` slug, instance `key`, new `version`, `changed`
+    fields, full `state`, `channel`, `deleted` (or a `job`'s news)."""
     entity: str
     key: str
     version: int
@@ -29,21 +30,25 @@ class EntityChanged:
     state: dict
     channel: str
     deleted: bool = False
-    job: dict | None = None   # not a change: news of a background job on this instance (`app.jobs`), at its last `version`
+    # not a change: news of a background job on this instance (`app.jobs`), at its last `version`
+    job: dict | None = None
     def __post_init__(self):
         if not isinstance(self.key, str): object.__setattr__(self, "key", str(self.key))   # frozen: set once, here
     def to_dict(self) -> dict: return asdict(self)
 
 # %% ../../nbs/10_bus.ipynb #62a34298
 def channel_for(cls: type, key: str) -> str:
-    "The live-stream channel a change of `cls[key]` goes to: `session:<key>`, the user's (`user:<id>`, the key), `guarded:<slug>` for a guarded entity, else `global`."
+    """The live-stream channel a change of `cls[key]` goes to: `session:<key>`, the user's
+    (`user:<id>`, the key), `guarded:<slug>` for a guarded entity, else `global`."""
     scope = entity_scope(cls)
     if scope == Scope.SESSION: return f"session:{key}"
     if scope == Scope.USER: return key                              # every device of that user
-    return f"guarded:{entity_slug(cls)}" if cls.model_config.get("auth") is not None else "global"   # records are everyone's, like globals
+    # records are everyone's, like globals
+    return f"guarded:{entity_slug(cls)}" if cls.model_config.get("auth") is not None else "global"
 
 def viewer_channels(session_id: str | None, user_key: str | None = None, guarded: list[str] = ()) -> list[str]:
-    "The channels a browser with `session_id` (or none yet) hears: `global`, its own session's, its user's, and those of the `guarded` entities it may see."
+    """The channels a browser with `session_id` (or none yet) hears: `global`, its own
+    session's, its user's, and those of the `guarded` entities it may see."""
     return ["global"] + ([f"session:{session_id}"] if session_id else []) + ([user_key] if user_key else []) + [f"guarded:{s}" for s in guarded]
 
 # %% ../../nbs/10_bus.ipynb #d48cf466
@@ -68,7 +73,8 @@ class LocalBus:
 
 # %% ../../nbs/10_bus.ipynb #ob000001
 class Outbox:
-    "Changes (as text) a shared bus sends in commit order with `put`, kept while it cannot; `healthy`, and `watch`ers of its turns."
+    """Changes (as text) a shared bus sends in commit order with `put`, kept while
+    it cannot; `healthy`, and `watch`ers of its turns."""
     def __init__(self, put: Callable[[str], Awaitable[None]], cap: int = 10_000, name: str = "bus"):
         self.put, self.cap, self.name = put, cap, name
         self.pending: deque[str] = deque()
@@ -108,7 +114,8 @@ async def flush(self: Outbox) -> bool:
 
 @patch
 async def send(self: Outbox, data: str, retried: bool = False) -> None:
-    "Queue `data` and send the backlog; while down, only queue it if `retried` (a reader will flush once it reconnects)."
+    """Queue `data` and send the backlog; while down, only queue it if
+    `retried` (a reader will flush once it reconnects)."""
     if len(self.pending) >= self.cap:
         self.pending.popleft()
         log.error("%s: more than %d changes waiting: the oldest is dropped (pages that missed it show it once reloaded)", self.name, self.cap)
@@ -118,7 +125,8 @@ async def send(self: Outbox, data: str, retried: bool = False) -> None:
 
 # %% ../../nbs/10_bus.ipynb #sb000001
 class SharedBus:
-    "The common part of a bus across processes: handlers, one reader task (the adapter's `_run`), an `Outbox` (`_append` sends)."
+    """The common part of a bus across processes: handlers, one reader task (the
+    adapter's `_run`), an `Outbox` (`_append` sends)."""
     def __init__(self, name: str):
         self.name = name
         self.outbox = Outbox(lambda data: self._append(data), name=name)   # committed changes not yet sent
@@ -138,7 +146,8 @@ class SharedBus:
         "Call `handler(evt)` for every change read from now on; returns the unsubscribe function."
         return self._add(handler, False)
     def subscribe_positions(self, handler: Callable[[object, EntityChanged], None]) -> Callable[[], None]:
-        "Call `handler(position, evt)`, `position` being where `since` resumes after it; returns the unsubscribe function."
+        """Call `handler(position, evt)`, `position` being where `since`
+        resumes after it; returns the unsubscribe function."""
         return self._add(handler, True)
 
 # %% ../../nbs/10_bus.ipynb #sb000002
@@ -174,7 +183,8 @@ def _fan(self: SharedBus, position, evt: EntityChanged) -> None:
 
 @patch
 async def _stop(self: SharedBus, grace: float) -> None:
-    "Stop the reader, waiting at most `grace` seconds for it; the handlers stay, for the app served again (`start` resumes)."
+    """Stop the reader, waiting at most `grace` seconds for it; the handlers
+    stay, for the app served again (`start` resumes)."""
     if self._task is not None:
         self._stopping = True   # a cancellation swallowed inside a client still ends the reader at its next turn
         self._task.cancel()

@@ -34,11 +34,13 @@ def _private_loop(rt: Runtime) -> asyncio.AbstractEventLoop:
         try: loop.run_forever()
         finally: loop.close()
     threading.Thread(target=run, daemon=True, name="starmodel-loop").start()
-    weakref.finalize(rt, _stop, loop).atexit = False   # at exit the thread just ends with the process: waking it then can crash
+    # at exit the thread just ends with the process: waking it then can crash
+    weakref.finalize(rt, _stop, loop).atexit = False
     return loop
 
 def close_private_loop(rt: Runtime) -> None:
-    "Stop `rt`'s private loop, if it has one (the app is being served, or closed), once what runs on it is done: the reactions to its changes, its jobs."
+    """Stop `rt`'s private loop, if it has one (the app is being served, or closed), once
+    what runs on it is done: the reactions to its changes, its jobs."""
     if (loop := rt.private_loop) is None: return
     rt.private_loop = None
     async def finish():
@@ -51,7 +53,8 @@ def close_private_loop(rt: Runtime) -> None:
 def run_on(rt: Runtime, coro: Coroutine, timeout: float = 30):
     "Run `coro` on `rt`'s loop (a private one if the app is not running) from another thread; its result."
     if rt.loop is None or rt.loop.is_closed() or not rt.loop.is_running():
-        with rt.loop_lock:   # several threads at once share one private loop (two would split the app's locks between them)
+        # several threads at once share one private loop (two would split the app's locks between them)
+        with rt.loop_lock:
             if rt.private_loop is None or rt.private_loop.is_closed(): _private_loop(rt)
             rt.loop = rt.private_loop
     try: running = asyncio.get_running_loop()
@@ -94,7 +97,8 @@ def instances(self: ControlPlane, cls: type) -> list[tuple[str, Entity, int]]:
 
 @patch
 def instance(self: ControlPlane, cls: type, key: str | None = None) -> Entity:
-    "The instance `cls[key]` as committed (a default instance if it does not exist yet; a record that does not is `NotFound`)."
+    """The instance `cls[key]` as committed (a default instance if it does not
+    exist yet; a record that does not is `NotFound`)."""
     key = typed_key(cls, instance_key(cls, key))
     if (got := self.call(self.sm.repo_for(cls).get(cls, key))) is not None: return got[0]
     if entity_scope(cls) != Scope.RECORD: return cls()
@@ -102,7 +106,8 @@ def instance(self: ControlPlane, cls: type, key: str | None = None) -> Entity:
 
 # %% ../../nbs/14_control.ipynb #c55f8d95
 class Edit:
-    "`with app.edit(cls, key) as obj:` one unit of work on `cls[key]`, run on the app's loop (recorded as `event` with `params`)."
+    """`with app.edit(cls, key) as obj:` one unit of work on `cls[key]`, run on
+    the app's loop (recorded as `event` with `params`)."""
     def __init__(self, cp: ControlPlane, cls: type, key: str | None, event: str = "edit", params: dict | None = None):
         key, rt = instance_key(cls, key), cp.sm
         self.cp, self.uow = cp, rt.dispatcher.unit(cls, key, event, params, repair=True)
@@ -124,12 +129,14 @@ def edit(self: ControlPlane, cls: type, key: str | None = None) -> Edit:
 
 @patch
 def fire(self: ControlPlane, cls: type, event: str, key: str | None = None, **params) -> Entity:
-    "Run `cls`'s `event` on `cls[key]` with `params` as a browser would; returns the instance (a background event: its `Job`), or raises its error."
+    """Run `cls`'s `event` on `cls[key]` with `params` as a browser would; returns the
+    instance (a background event: its `Job`), or raises its error."""
     spec, key = find_event(cls, event), instance_key(cls, key)
     if spec.background:
         async def start(): return self.sm.jobs.start(cls, spec, key, bind(spec, params), origin.get())
         return self.call(start())
-    async def go(): return [s async for s in self.sm.dispatcher.run(cls, spec, key, channel_for(cls, str(key)), bind(spec, params))]
+    async def go():
+        return [s async for s in self.sm.dispatcher.run(cls, spec, key, channel_for(cls, str(key)), bind(spec, params))]
     last = self.call(go())[-1]
     if last.error is not None: raise last.error
     return last.obj
@@ -156,13 +163,15 @@ def reactions_done(self: ControlPlane, timeout: float = 10) -> bool:
 
 # %% ../../nbs/14_control.ipynb #f25831bf
 async def user_gone(rt: Runtime, user: User, removed: bool = False) -> None:
-    "Close the live streams of `user`'s devices (signed out); `removed`: delete their instance of every `scope='user'` entity too."
+    """Close the live streams of `user`'s devices (signed out); `removed`: delete
+    their instance of every `scope='user'` entity too."""
     if rt.hub is not None: rt.hub.drop_channel(user_key(user))
     for cls in [c for c in rt.entities().values() if removed and entity_scope(c) == Scope.USER]:
         await rt.repo_for(cls).delete(cls, user_key(user))
 
 class AppUsers:
-    "`app.users`: the store's users (`add`, `find`, `list`, `set_roles`…), signing out (`sign_out`, `set_password`) closing the user's live streams, and `remove` deleting their instances."
+    """`app.users`: the store's users (`add`, `find`, `list`, `set_roles`…), signing out (`sign_out`,
+    `set_password`) closing the user's live streams, and `remove` deleting their instances."""
     def __init__(self, cp: ControlPlane): self.cp, self.store = cp, cp.sm.users
     def __getattr__(self, name): return getattr(self.store, name)
     def __repr__(self): return repr(self.store)
@@ -170,13 +179,20 @@ class AppUsers:
         if (u := self.store.find(name)) is not None: self.cp.call(user_gone(self.cp.sm, u, removed))
     def sign_out(self, name: str) -> int:
         "End every sign-in of `name` (every device; their pages stop hearing their data): how many there were."
-        n = self.store.sign_out(name); self._gone(name); return n
+        n = self.store.sign_out(name)
+        self._gone(name)
+        return n
     def set_password(self, name: str, password: str) -> int:
         "Give `name` a new password, signing them out everywhere: how many sign-ins ended."
-        n = self.store.set_password(name, password); self._gone(name); return n
+        n = self.store.set_password(name, password)
+        self._gone(name)
+        return n
     def remove(self, name: str) -> User:
-        "Remove the user `name`: their sign-ins and their `scope='user'` instances go with them (their id is never given again)."
-        u = self.store.remove(name); self.cp.call(user_gone(self.cp.sm, u, removed=True)); return u
+        """Remove the user `name`: their sign-ins and their `scope='user'`
+        instances go with them (their id is never given again)."""
+        u = self.store.remove(name)
+        self.cp.call(user_gone(self.cp.sm, u, removed=True))
+        return u
 
 @patch(as_prop=True)
 def users(self: ControlPlane) -> AppUsers:
@@ -185,11 +201,13 @@ def users(self: ControlPlane) -> AppUsers:
     return AppUsers(self)
 
 class ActingAs:
-    "The control plane as the user `user`: `instance`, `edit` and `fire` on that user's instances, refused (`PermissionError`) where their guards refuse them."
+    """The control plane as the user `user`: `instance`, `edit` and `fire` on that user's
+    instances, refused (`PermissionError`) where their guards refuse them."""
     def __init__(self, cp: ControlPlane, user: User): self.cp, self.user = cp, user
     def __repr__(self): return f"ActingAs({self.user.name!r})"
     def key(self, cls: type) -> str:
-        "The key of the instance of `cls` this user sees: theirs (`scope='user'`), everyone's (global); a session entity has none."
+        """The key of the instance of `cls` this user sees: theirs
+        (`scope='user'`), everyone's (global); a session entity has none."""
         if entity_scope(cls) == Scope.USER: return user_key(self.user)
         if entity_scope(cls) == Scope.GLOBAL: return "global"
         raise ValueError(f"{cls.__name__} belongs to browser sessions, not users: use app.instance({cls.__name__}, key)")
@@ -197,32 +215,41 @@ class ActingAs:
         "`PermissionError` unless this user passes the guards of `cls` (and of `spec`)."
         if (why := entity_refusal(cls, self.user, spec)) is not None: raise PermissionError(f"{self.user.name}: {why}")
     def instance(self, cls: type):
-        self.check(cls); return self.cp.instance(cls, self.key(cls))
+        self.check(cls)
+        return self.cp.instance(cls, self.key(cls))
     def edit(self, cls: type) -> Edit:
-        self.check(cls); return self.cp.edit(cls, self.key(cls))
+        self.check(cls)
+        return self.cp.edit(cls, self.key(cls))
     def fire(self, cls: type, event: str, **params):
-        self.check(cls, find_event(cls, event)); return self.cp.fire(cls, event, key=self.key(cls), **params)
+        self.check(cls, find_event(cls, event))
+        return self.cp.fire(cls, event, key=self.key(cls), **params)
 
 @patch
 def as_user(self: ControlPlane, name: str) -> ActingAs:
-    "The control plane acting as the user `name` (with authentication on): `app.as_user('ada').fire(Cart, 'add', item='tea')`."
+    """The control plane acting as the user `name` (with authentication on):
+    `app.as_user('ada').fire(Cart, 'add', item='tea')`."""
     if (user := self.users.find(name)) is None: raise LookupError(f"no user {name!r}")
     return ActingAs(self, user)
 
 
 # %% ../../nbs/14_control.ipynb #a88eed21
-async def record_changed(rt: Runtime, cls: type, key: object, version: int, obj: Entity | None = None, old: Entity | None = None) -> None:
+async def record_changed(rt: Runtime, cls: type, key: object, version: int, obj: Entity | None = None,
+                         old: Entity | None = None) -> None:
     "Record and publish that record `cls[key]` is now `obj` at `version` (`obj=None`: deleted; `old`: what it was)."
     state, was = ({} if o is None else stored_state(o, "json") for o in (obj, old))
-    await rt.history.record(Change(entity_slug(cls), str(key), "delete" if obj is None else "create", {}, origin.get(), time.time(), 0.0,
+    await rt.history.record(Change(entity_slug(cls), str(key), "delete" if obj is None else "create", {}, origin.get(),
+                                   time.time(), 0.0,
                                    version - 1, version, diff_of(cls, was, state)))
-    await rt.bus.publish(EntityChanged(entity_slug(cls), str(key), version, state, state, channel_for(cls, str(key)), deleted=obj is None))
+    await rt.bus.publish(EntityChanged(entity_slug(cls), str(key), version, state, state, channel_for(cls, str(key)),
+                                       deleted=obj is None))
     if rt.reactor.wants(cls):
-        rt.reactor.submit(committed(cls, key, "delete" if obj is None else "create", {}, origin.get(), version, was, None if obj is None else state))
+        rt.reactor.submit(committed(cls, key, "delete" if obj is None else "create", {}, origin.get(), version, was,
+                                    None if obj is None else state))
 
 # %% ../../nbs/14_control.ipynb #ab23c448
 async def add_record(rt: Runtime, cls: type, obj: Entity) -> tuple[object, int]:
-    "Insert `obj` as a new record of `cls` (its key checked: `check_key`), then record and publish it: `(key, version)`."
+    """Insert `obj` as a new record of `cls` (its key checked: `check_key`),
+    then record and publish it: `(key, version)`."""
     check_key(cls, getattr(obj, primary_key(cls)))
     key, version = await rt.repo_for(cls).insert(cls, obj)
     await record_changed(rt, cls, key, version, obj)
@@ -252,7 +279,8 @@ def delete(self: ControlPlane, cls: type, key) -> bool:
 
 # %% ../../nbs/14_control.ipynb #0cfd6710
 @patch
-def history(self: ControlPlane, cls: type | None = None, key=None, last: int = 50, origin: str | None = None, event: str | None = None) -> Timeline:
+def history(self: ControlPlane, cls: type | None = None, key=None, last: int = 50, origin: str | None = None,
+            event: str | None = None) -> Timeline:
     "The last `last` recorded changes (of `cls`, of its instance `key`, from `origin`, by `event`), oldest first."
     slug, k = (entity_slug(cls) if cls is not None else None), (None if key is None else str(key))
     return Timeline(self.call(self.sm.history.rows(slug, k, last, origin, event)))
@@ -266,12 +294,15 @@ def restore(self: ControlPlane, cls: type, key=None, version: int = 0) -> Entity
         rows = await rt.history.rows(entity_slug(cls), str(key), last=1 << 30)
         async with rt.dispatcher.unit(cls, key, "restore", {"version": version}) as uow:
             state, kept = state_at(uow.before, uow.version, rows, version)
-            back = cls.model_validate(state)               # JSON-ready values back to the model's types, checked as a whole
+            # JSON-ready values back to the model's types, checked as a whole
+            back = cls.model_validate(state)
             for k in state: setattr(uow.obj, k, getattr(back, k))
             await uow.commit()
         return uow.obj, kept
     obj, kept = self.call(go())
-    if kept: warnings.warn(f"{cls.__name__} {key}: {', '.join(sorted(kept))} masked in the history, kept as they are", stacklevel=2)
+    if kept:
+        warnings.warn(f"{cls.__name__} {key}: {', '.join(sorted(kept))} masked in the history, kept as they are",
+                      stacklevel=2)
     return obj
 
 # %% ../../nbs/14_control.ipynb #d36f53f0
@@ -281,7 +312,8 @@ def _replay_one(self: ControlPlane, c: Change):
     if cls is None: raise LookupError(f"{c.entity}: no such entity in this app")
     key = typed_key(cls, c.key)
     if c.event in cls.__sm_events__:
-        if MASK in c.params.values(): raise ValueError(f"{c.entity} {c.key} {c.event}: its parameters are masked in the history")
+        if MASK in c.params.values():
+            raise ValueError(f"{c.entity} {c.key} {c.event}: its parameters are masked in the history")
         return self.fire(cls, c.event, key, **c.params)
     new = {k: n for k, (_, n) in c.diff.items() if n != MASK}
     if c.event == "create": return self.create(cls, **new)
@@ -294,7 +326,8 @@ def _replay_one(self: ControlPlane, c: Change):
 # %% ../../nbs/14_control.ipynb #889c14f0
 @patch
 def replay(self: ControlPlane, rows: Iterable[Change | dict], app: ControlPlane | None = None) -> list:
-    "Re-run recorded `rows` (oldest first) on `app` (default: this one); what each gave (the instance, or whether a record existed)."
+    """Re-run recorded `rows` (oldest first) on `app` (default: this one); what
+    each gave (the instance, or whether a record existed)."""
     target = app if app is not None else self
     return [target._replay_one(c if isinstance(c, Change) else Change(**c)) for c in rows]
 
@@ -305,7 +338,8 @@ def upgrade(self: ControlPlane) -> list[Unfit]:
     async def go():
         out = []
         for cls in self.sm.entities().values():
-            if (up := getattr(self.sm.repo_for(cls), "upgrade", None)) is not None: out += await up(cls)   # memory stores move; SQL migrates
+            # memory stores move; SQL migrates
+            if (up := getattr(self.sm.repo_for(cls), "upgrade", None)) is not None: out += await up(cls)
         return out
     return self.call(go())
 

@@ -47,7 +47,8 @@ class Invalid(ValueError):
 # %% ../../nbs/12_dispatcher.ipynb #d2a00f6a
 @patch(cls_method=True)
 def from_validation(cls: Invalid, e: ValidationError, where: str = "value") -> Invalid:
-    "The errors of pydantic's `e`, each `loc` dotted (`where` when it is empty); an extra key is an 'unknown parameter'."
+    """The errors of pydantic's `e`, each `loc` dotted (`where` when it is
+    empty); an extra key is an 'unknown parameter'."""
     return cls([{"loc": ".".join(map(str, x["loc"])) or where,
                  "msg": "unknown parameter" if x["type"] == "extra_forbidden" else x["msg"]} for x in e.errors()])
 
@@ -63,7 +64,8 @@ def _refused(k) -> str | None:
     if "__" in k: return "names containing '__' are not accepted"
 
 def refused_names(keys, known=None, where: str = "", unknown: str = "unknown parameter") -> list[dict]:
-    "The errors of the names `keys` a client sent: `_`-names never accepted; given `known`, any other name not in it is `unknown`."
+    """The errors of the names `keys` a client sent: `_`-names never accepted;
+    given `known`, any other name not in it is `unknown`."""
     return [{"loc": f"{where}{k}", "msg": why} for k in keys if (why := _refused(k) or (unknown if known is not None and k not in known else None))]
 
 def bind(spec: EventSpec, raw: dict) -> dict:
@@ -83,15 +85,18 @@ def error_message(e: BaseException) -> str:
 
 # %% ../../nbs/12_dispatcher.ipynb #b866f7b9
 def reference(e: BaseException) -> str:
-    "A short reference to the failure `e`, the same each time it is asked: the log has it beside the traceback, the page shows it."
+    """A short reference to the failure `e`, the same each time it is asked: the
+    log has it beside the traceback, the page shows it."""
     if (ref := getattr(e, "sm_reference", None)) is None:
         ref = secrets.token_hex(4)
         with suppress(AttributeError): e.sm_reference = ref
     return ref
 
 def shown_error(e: BaseException, debug: bool = False) -> str:
-    "What a page is told of `e`: its text with `debug` on or for a refusal (`ValueError`, `PermissionError`, the app's own), else its reference."
-    if debug or isinstance(e, (ValueError, PermissionError)) or type(e).__module__.startswith("starmodel_nb."): return error_message(e)
+    """What a page is told of `e`: its text with `debug` on or for a refusal
+    (`ValueError`, `PermissionError`, the app's own), else its reference."""
+    if debug or isinstance(e, (ValueError, PermissionError)) or type(e).__module__.startswith("starmodel_nb."):
+        return error_message(e)
     return f"Something went wrong (reference {reference(e)}); the server's log has the details."
 
 def log_failure(what: str, e: BaseException) -> None:
@@ -119,11 +124,13 @@ async def call_event(spec: EventSpec, obj, params: dict):
     return await res if spec.kind == "async" else res
 
 def _and_commit(spec: EventSpec, uow: UnitOfWork, params: dict) -> tuple[Any, dict]:
-    "A sync event and the commit of what it changed, in the worker thread it runs in (for a store that saves from there)."
+    """A sync event and the commit of what it changed, in the worker thread
+    it runs in (for a store that saves from there)."""
     return spec.fn(uow.obj, **params), uow.commit_blocking()
 
 async def event_yields(spec: EventSpec, gen) -> AsyncIterator:
-    "What the generator `gen` of a generator event yields; `gen` is closed (its `finally` runs) however the loop over it ends."
+    """What the generator `gen` of a generator event yields; `gen` is closed
+    (its `finally` runs) however the loop over it ends."""
     try:
         if spec.kind == "asyncgen":
             async for r in gen: yield r
@@ -138,15 +145,18 @@ async def event_yields(spec: EventSpec, gen) -> AsyncIterator:
 RETRIES, PATIENCE = 12, 3.0   # conflicts are re-run at least this many times, and for this many seconds
 
 def give_up(attempt: int, started: float, retries: int = RETRIES, patience: float = PATIENCE) -> bool:
-    "Whether the `attempt`-th conflict (from 0) is the last: `retries` tries made and `patience` seconds gone since `started`."
+    """Whether the `attempt`-th conflict (from 0) is the last: `retries` tries
+    made and `patience` seconds gone since `started`."""
     return attempt >= retries - 1 and time.monotonic() - started >= patience
 
 async def conflict_pause(attempt: int) -> None:
-    "A short random wait before re-running after the `attempt`-th conflict, doubling with each one up to 0.1 s (so a busy key still gets through)."
+    """A short random wait before re-running after the `attempt`-th conflict, doubling
+    with each one up to 0.1 s (so a busy key still gets through)."""
     await asyncio.sleep(random.uniform(0, min(0.002 * 2 ** attempt, 0.1)))
 
 async def conflict_attempts(retries: int = RETRIES, patience: float = PATIENCE) -> AsyncIterator[int]:
-    "The attempts at a change that may conflict, numbered from 0: the caller stops at the first that does not; each next one after a pause, none after `give_up`."
+    """The attempts at a change that may conflict, numbered from 0: the caller stops at the first
+    that does not; each next one after a pause, none after `give_up`."""
     started, attempt = time.monotonic(), 0
     while True:
         yield attempt
@@ -164,23 +174,30 @@ async def retry_conflicts(fn: Callable, retries: int = RETRIES, patience: float 
 
 # %% ../../nbs/12_dispatcher.ipynb #ff520973
 class Dispatcher:
-    "Runs events in units of work on the repository `repo_for(cls)` gives, recording in `history` and publishing on `bus`."
-    retries, patience, trips = RETRIES, PATIENCE, 8   # trips: runners in worker threads at once (each holds a database connection)
+    """Runs events in units of work on the repository `repo_for(cls)` gives,
+    recording in `history` and publishing on `bus`."""
+    # trips: runners in worker threads at once (each holds a database connection)
+    retries, patience, trips = RETRIES, PATIENCE, 8
     debug = False   # whether pages see the text of any error an event raises (`shown_error`)
-    def __init__(self, repo_for: Callable[[type], Repository], bus: EventBus, history: History | None = None, reactor: Reactor | None = None):
-        self.repo_for, self.bus, self.history, self.reactor = repo_for, bus, history, reactor   # reactor: runs the reactions to its changes
+    def __init__(self, repo_for: Callable[[type], Repository], bus: EventBus, history: History | None = None,
+                 reactor: Reactor | None = None):
+        # reactor: runs the reactions to its changes
+        self.repo_for, self.bus, self.history, self.reactor = repo_for, bus, history, reactor
         self._waiting: dict[tuple, list] = {}   # (class, key) -> the sync events queued on that record (see below)
         self._runners: set[asyncio.Task] = set()
         self._trips = None   # the `Trips` of its runners (below), made on first use
 
-    def unit(self, cls: type, key, event: str = "edit", params: dict | None = None, channel: str | None = None, **kw) -> UnitOfWork:
+    def unit(self, cls: type, key, event: str = "edit", params: dict | None = None, channel: str | None = None,
+             **kw) -> UnitOfWork:
         """The one maker of units of work: a change of `cls[key]` recorded as `event` with `params`, published on `channel` (default:
         the instance's own), on this app's repository, bus, history and reactions (`kw`: `repair`, `load`)."""
-        return UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel or channel_for(cls, str(key)), self.history, event, params,
+        return UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel or channel_for(cls, str(key)), self.history,
+                          event, params,
                           reactor=self.reactor, **kw)
 
     def run(self, cls: type, spec: EventSpec, key: str, channel: str, params: dict) -> AsyncIterator[Step]:
-        "Run `spec` on `cls[key]` with validated `params`, yielding `Step`s (a sync event on a `BlockingRepository` joins its record's queue)."
+        """Run `spec` on `cls[key]` with validated `params`, yielding `Step`s (a sync
+        event on a `BlockingRepository` joins its record's queue)."""
         if spec.kind == "sync" and blocking(self.repo_for(cls)): return self._queued(cls, spec, key, channel, params)
         return self._retried(cls, spec, key, channel, params)
 
@@ -188,7 +205,8 @@ class Dispatcher:
         async with aclosing(conflict_attempts(self.retries, self.patience)) as attempts:
             async for _ in attempts:
                 streamed, last = False, None
-                async with aclosing(self._attempt(cls, spec, key, channel, params)) as steps:   # closed at once if the caller stops
+                # closed at once if the caller stops
+                async with aclosing(self._attempt(cls, spec, key, channel, params)) as steps:
                     async for step in steps:
                         streamed = streamed or not step.final
                         if step.final: last = step
@@ -201,13 +219,15 @@ class Dispatcher:
 async def _attempt(self: Dispatcher, cls, spec: EventSpec, key, channel, params) -> AsyncIterator[Step]:
     async with self.unit(cls, key, spec.name, params, channel) as uow:
         try:
-            if spec.kind == "sync" and uow.blocking: res, changed = await to_thread.run_sync(_and_commit, spec, uow, params)
+            if spec.kind == "sync" and uow.blocking:
+                res, changed = await to_thread.run_sync(_and_commit, spec, uow, params)
             else:
                 res = await call_event(spec, uow.obj, params)
                 if spec.kind in ("gen", "asyncgen"):
                     async with aclosing(event_yields(spec, res)) as ys:
                         async for r in ys:
-                            done = await uow.commit()   # what it changed before this `yield`: saved, and every page sees it now
+                            # what it changed before this `yield`: saved, and every page sees it now
+                            done = await uow.commit()
                             await uow.flush()
                             yield Step(uow.obj, uow.version, r, done, final=False)
                     res = None
@@ -229,7 +249,8 @@ def _each(calls: list) -> list[tuple[bool, Any]]:
     return out
 
 class Trips:
-    "Calls for worker threads, sent in trips: what waits when a thread is free goes together (`size` at most), `threads` trips at once."
+    """Calls for worker threads, sent in trips: what waits when a thread is free
+    goes together (`size` at most), `threads` trips at once."""
     def __init__(self, threads: int = 8, size: int = 4):
         self.threads, self.size, self.waiting, self.running, self._tasks = threads, size, [], 0, set()
 
@@ -239,7 +260,9 @@ class Trips:
         self.waiting.append((fn, args, fut))
         if self.running < self.threads:
             self.running += 1
-            t = asyncio.create_task(self._trips()); self._tasks.add(t); t.add_done_callback(self._tasks.discard)
+            t = asyncio.create_task(self._trips())
+            self._tasks.add(t)
+            t.add_done_callback(self._tasks.discard)
         try: return await asyncio.shield(fut)
         except asyncio.CancelledError:
             if not fut.done(): await asyncio.wait({fut})   # cancelled: still not before the thread is done with it
@@ -265,7 +288,8 @@ async def _trips(self: Trips) -> None:
 # %% ../../nbs/12_dispatcher.ipynb #24d96800
 @dataclass
 class Queued:
-    "A sync event waiting for its record: `spec` with `params`, its request's context (origin, URL prefix), and the future of its `Step`."
+    """A sync event waiting for its record: `spec` with `params`, its request's
+    context (origin, URL prefix), and the future of its `Step`."""
     spec: EventSpec
     params: dict
     ctx: contextvars.Context
@@ -280,7 +304,8 @@ async def _queued(self: Dispatcher, cls, spec: EventSpec, key, channel, params) 
     if (q := self._waiting.get(k)) is None:
         q = self._waiting[k] = []
         t = asyncio.create_task(self._runner(cls, key, channel, q))
-        self._runners.add(t); t.add_done_callback(self._runners.discard)
+        self._runners.add(t)
+        t.add_done_callback(self._runners.discard)
     q.append(item := Queued(spec, params, contextvars.copy_context(), asyncio.get_running_loop().create_future()))
     yield await asyncio.shield(item.done)   # a request that goes away does not take its queued event with it
 
@@ -291,9 +316,11 @@ async def _runner(self: Dispatcher, cls, key, channel, q: list[Queued]) -> None:
     batch = []
     try:
         while q:
-            batch = q[:BATCH]; del q[:BATCH]
+            batch = q[:BATCH]
+            del q[:BATCH]
             try: outcome = await self._batch(cls, key, channel, batch)
-            except Exception as e: outcome = [e] * len(batch)   # the record could not be opened: no such record, store down
+            # the record could not be opened: no such record, store down
+            except Exception as e: outcome = [e] * len(batch)
             for item, o in zip(batch, outcome):
                 if item.done.done(): continue
                 if isinstance(o, Exception): item.done.set_exception(o)
@@ -306,7 +333,8 @@ async def _runner(self: Dispatcher, cls, key, channel, q: list[Queued]) -> None:
 # %% ../../nbs/12_dispatcher.ipynb #cdc9d326
 @patch
 async def _batch(self: Dispatcher, cls, key, channel, batch: list[Queued]) -> list[Step]:
-    "The steps of `batch` run together on `cls[key]` (again on fresh state after a conflict); those left over run alone."
+    """The steps of `batch` run together on `cls[key]` (again on fresh state
+    after a conflict); those left over run alone."""
     if self._trips is None: self._trips = Trips(self.trips)
     async def attempt():
         async with self.unit(cls, key, channel=channel, load=False) as uow:
@@ -335,7 +363,8 @@ def _frozen(obj):
 
 # %% ../../nbs/12_dispatcher.ipynb #4c18f5d2
 def _together(uow: UnitOfWork, batch: list[Queued]) -> tuple[list[Step], list[Queued]]:
-    "In a worker thread: load, each event of `batch` in turn (a failure undone), then one save. Their steps, and the events to run alone instead."
+    """In a worker thread: load, each event of `batch` in turn (a failure undone), then
+    one save. Their steps, and the events to run alone instead."""
     uow.load_blocking()
     steps = []
     for q in batch:

@@ -20,7 +20,8 @@ __all__ = ['MASK', 'origin', 'Change', 'diff_of', 'params_of', 'acting_as', 'His
 
 # %% ../../nbs/15_history.ipynb #3f12cf6c
 class Change(NamedTuple):
-    "One committed change of `entity[key]`: by `event` with `params`, from `origin`, at `at` in `ms`; `diff` maps fields to `[old, new]`."
+    """One committed change of `entity[key]`: by `event` with `params`, from
+    `origin`, at `at` in `ms`; `diff` maps fields to `[old, new]`."""
     entity: str
     key: str
     event: str
@@ -44,8 +45,10 @@ def _hidden(cls: type) -> frozenset[str]:
     return got
 
 def diff_of(cls: type, old: dict, new: dict, masked: bool = True) -> dict:
-    "The changed fields of `cls` between states `old` and `new` (JSON-ready dicts): `{field: [old, new]}`, hidden ones masked unless not `masked`."
-    hidden, keys = _hidden(cls) if masked else (), [*new, *(k for k in old if k not in new)]   # a deleted record: every field to None
+    """The changed fields of `cls` between states `old` and `new` (JSON-ready dicts):
+    `{field: [old, new]}`, hidden ones masked unless not `masked`."""
+    # a deleted record: every field to None
+    hidden, keys = _hidden(cls) if masked else (), [*new, *(k for k in old if k not in new)]
     return {k: [MASK, MASK] if k in hidden else [old.get(k), new.get(k)] for k in keys if old.get(k, object()) != new.get(k, object())}
 
 def params_of(cls: type, params: dict) -> dict:
@@ -115,17 +118,21 @@ def _row(c: Change) -> str:
     e = html.escape
     args = ", ".join(f"{k}={_short(v)}" for k, v in c.params.items())
     diff = "; ".join(f"{k}: {_short(o)} → {_short(n)}" for k, (o, n) in c.diff.items())
-    cells = (when(c.at), f"{c.entity} {str(c.key)[:12]}", f"{c.event}({args})", c.origin, f"{c.before}→{c.after}", f"{c.ms:.1f}", diff)
+    cells = (when(c.at), f"{c.entity} {str(c.key)[:12]}", f"{c.event}({args})", c.origin, f"{c.before}→{c.after}",
+             f"{c.ms:.1f}", diff)
     return "<tr>" + "".join(f"<td>{e(x)}</td>" for x in cells) + "</tr>"
 
 # %% ../../nbs/15_history.ipynb #d6227c15
 def state_at(state: dict, version: int, rows: Iterable[Change], target: int) -> tuple[dict, set[str]]:
-    "`state` (now at `version`) as it was at version `target`, from `rows` of that instance; and the fields it could not put back."
-    if target > version or target < 0: raise ValueError(f"version {target} does not exist (the instance is at version {version})")
+    """`state` (now at `version`) as it was at version `target`, from `rows` of
+    that instance; and the fields it could not put back."""
+    if target > version or target < 0:
+        raise ValueError(f"version {target} does not exist (the instance is at version {version})")
     by_after, state, kept = {c.after: c for c in rows}, dict(state), set()
     while version > target:
         c = by_after.get(version)
-        if c is None: raise LookupError(f"the history has no record of version {version}: cannot walk back to version {target}")
+        if c is None:
+            raise LookupError(f"the history has no record of version {version}: cannot walk back to version {target}")
         for k, (old, _) in c.diff.items():
             if old == MASK: kept.add(k)
             else: state[k] = old

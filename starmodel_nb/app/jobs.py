@@ -26,12 +26,15 @@ __all__ = ['log', 'ACTIVE', 'IDLE', 'progress_of', 'Job', 'brief', 'Busy', 'Jobs
 
 # %% ../../nbs/12a_jobs.ipynb #ee09ecec
 def _text(r, depth: int = 0) -> str:
-    "The text of a component (its string children, depth first, 20 levels at most), or of anything else (whatever its `str` does)."
+    """The text of a component (its string children, depth first, 20 levels at
+    most), or of anything else (whatever its `str` does)."""
     if isinstance(r, str): return r
     kids = getattr(r, "children", None)
-    if isinstance(kids, (list, tuple)): return " ".join(t for t in (_text(c, depth + 1) for c in kids) if t) if depth < 20 else ""
+    if isinstance(kids, (list, tuple)):
+        return " ".join(t for t in (_text(c, depth + 1) for c in kids) if t) if depth < 20 else ""
     try: return str(r)
-    except Exception: return f"({type(r).__name__})"   # a value its own `str` refuses (an int of 5,000 digits) kills no job
+    # a value its own `str` refuses (an int of 5,000 digits) kills no job
+    except Exception: return f"({type(r).__name__})"
 
 _COUNT = re.compile(r"(\d{1,18})\s*/\s*(\d{1,18})")
 
@@ -49,7 +52,8 @@ def _shown(x) -> str:
     except OverflowError: return f"{'-' * (x < 0)}~1e{int(abs(x).bit_length() * math.log10(2))}"
 
 def progress_of(r) -> tuple[float | None, str | None]:
-    "What a job's `yield r` says: `(fraction or None, note or None)`; whatever `r` is (it may come from a request), never an error."
+    """What a job's `yield r` says: `(fraction or None, note or None)`; whatever
+    `r` is (it may come from a request), never an error."""
     if r is None: return None, None
     if _num(r): return (None, None) if (f := _ratio(r, 1)) is None else (f, f"{f:.0%}")
     if isinstance(r, tuple) and len(r) == 2 and all(_num(x) for x in r):
@@ -63,7 +67,8 @@ ACTIVE = ("queued", "running")
 
 @dataclass
 class Job:
-    "One background run of `event` on `entity[key]` with `params`, from `origin`: its `state`, `progress` (0..1 or `None`), `note`, `error`."
+    """One background run of `event` on `entity[key]` with `params`, from `origin`:
+    its `state`, `progress` (0..1 or `None`), `note`, `error`."""
     id: str
     entity: str
     key: str
@@ -80,13 +85,17 @@ class Job:
     ended: float | None = None
     @property
     def active(self) -> bool: return self.state in ACTIVE
-    def to_dict(self) -> dict: return {f.name: getattr(self, f.name) for f in fields(Job)}   # shallow: its params are JSON-ready already
+    # shallow: its params are JSON-ready already
+    def to_dict(self) -> dict: return {f.name: getattr(self, f.name) for f in fields(Job)}
     def signal(self) -> dict:
-        "What a page shows of it (under its entity's `_jobs` signal, by event); no fraction yet is -1 (a `null` would delete the signal)."
-        return {"id": self.id, "state": self.state, "progress": -1 if self.progress is None else self.progress, "note": self.note, "error": self.error}
+        """What a page shows of it (under its entity's `_jobs` signal, by event); no
+        fraction yet is -1 (a `null` would delete the signal)."""
+        return {"id": self.id, "state": self.state, "progress": -1 if self.progress is None else self.progress,
+                "note": self.note, "error": self.error}
 
 def brief(params: dict, most: int = 200) -> dict:
-    "`params` (JSON-ready) with each value longer than `most` characters of JSON cut short: a job's news carries them, often."
+    """`params` (JSON-ready) with each value longer than `most` characters of
+    JSON cut short: a job's news carries them, often."""
     def cut(v):
         t = json.dumps(v)
         return v if len(t) <= most else f"{t[:most // 2]}… ({len(t):,} characters)"
@@ -97,10 +106,12 @@ class Busy(Exception):
 
 # %% ../../nbs/12a_jobs.ipynb #ac786d8f
 class Jobs:
-    "The background jobs of the app whose events `dispatcher` runs: `start`, `cancel`, `list`, `wait`; `limit` at a time, `cap` at most."
+    """The background jobs of the app whose events `dispatcher` runs: `start`,
+    `cancel`, `list`, `wait`; `limit` at a time, `cap` at most."""
     def __init__(self, dispatcher: Dispatcher, limit: int = 16, cap: int = 10_000, keep: int = 200, every: float = 0.1):
         if limit < 1 or cap < 1: raise ValueError(f"jobs = {limit}, jobs_cap = {cap}: both must be at least 1")
-        self.d, self.limit, self.cap, self.keep, self.every = dispatcher, limit, cap, keep, every   # keep: ended jobs remembered
+        # keep: ended jobs remembered
+        self.d, self.limit, self.cap, self.keep, self.every = dispatcher, limit, cap, keep, every
         self.jobs: dict[str, Job] = {}              # every job known here: run here, or heard of from another instance
         self._mine: dict[str, asyncio.Task] = {}    # id -> the task of each job this instance runs
         self._running: dict[tuple, str] = {}        # (entity, key, event) -> the id of the job on it
@@ -115,8 +126,10 @@ def start(self: Jobs, cls: type, spec: EventSpec, key, params: dict, origin: str
     where = (slug := entity_slug(cls), str(key), spec.name)
     if (other := self._running.get(where)) is not None:
         raise Busy(f"{spec.name} is already running on this {cls.__name__} (job {other}): wait for it or cancel it")
-    if len(self._running) >= self.cap: raise Unavailable(f"{len(self._running)} background jobs are waiting or running: try again later")
-    job = self.jobs[i] = Job(i := secrets.token_hex(8), slug, str(key), spec.name, brief(params_of(cls, params)), origin)
+    if len(self._running) >= self.cap:
+        raise Unavailable(f"{len(self._running)} background jobs are waiting or running: try again later")
+    job = self.jobs[i] = Job(i := secrets.token_hex(8), slug, str(key), spec.name, brief(params_of(cls, params)),
+                             origin)
     self._running[where] = i
     if self._gate is None: self._gate = asyncio.Semaphore(self.limit)
     self._mine[i] = asyncio.get_running_loop().create_task(self._run(job, cls, spec, key, params), name=f"starmodel-job-{i}")
@@ -141,12 +154,14 @@ async def _run(self: Jobs, job: Job, cls: type, spec: EventSpec, key, params: di
         job.ended = time.time()
         self._running.pop((job.entity, job.key, job.event), None)
         with CancelScope(shield=True): await self._say(job, cls, True)
-        self._mine.pop(job.id, None); self._forget(job.id)
+        self._mine.pop(job.id, None)
+        self._forget(job.id)
 
 @patch
 def _forget(self: Jobs, i: str) -> None:
     "Remember `i` among the last `keep` ended jobs, forgetting the oldest beyond."
-    self._ended.append(i); self._said.pop(i, None)
+    self._ended.append(i)
+    self._said.pop(i, None)
     while len(self._ended) > self.keep: self.jobs.pop(self._ended.popleft(), None)
 
 # %% ../../nbs/12a_jobs.ipynb #6314716a
@@ -186,7 +201,8 @@ def _refresh(obj, fresh) -> None:
 
 @patch
 async def _step(self: Jobs, job: Job, cls: type, spec: EventSpec, key, params: dict, run: _Run, advance: Callable):
-    "One step of `run` in a unit of work on `cls[key]`: `advance` it on the stored state, commit; what it yielded (`_END`: it ended)."
+    """One step of `run` in a unit of work on `cls[key]`: `advance` it on the
+    stored state, commit; what it yielded (`_END`: it ended)."""
     def uow(): return self.d.unit(cls, key, spec.name, params)
     async with uow() as u:
         if run.obj is None: run.obj = u.obj
@@ -200,7 +216,8 @@ async def _step(self: Jobs, job: Job, cls: type, spec: EventSpec, key, params: d
     async def rewrite():
         async with uow() as again:
             now = stored_state(run.obj, "json")
-            for k in [k for k, v in now.items() if before.get(k, ...) != v]: setattr(again.obj, k, copy.deepcopy(getattr(run.obj, k)))
+            for k in [k for k, v in now.items() if before.get(k, ...) != v]:
+                setattr(again.obj, k, copy.deepcopy(getattr(run.obj, k)))
             await again.commit()
             return again.version
     job.version, job.commits = await retry_conflicts(rewrite), job.commits + 1
@@ -213,7 +230,8 @@ async def _say(self: Jobs, job: Job, cls: type, turn: bool = False) -> None:
     now = time.monotonic()
     if not turn and now - self._said.get(job.id, 0.0) < self.every: return
     self._said[job.id] = now
-    await self.d.bus.publish(EntityChanged(job.entity, job.key, job.version, {}, {}, channel_for(cls, job.key), job=job.to_dict()))
+    await self.d.bus.publish(EntityChanged(job.entity, job.key, job.version, {}, {}, channel_for(cls, job.key),
+                                           job=job.to_dict()))
 
 # %% ../../nbs/12a_jobs.ipynb #badbf7a1
 @patch
@@ -223,7 +241,8 @@ async def cancel(self: Jobs, job_id: str) -> Job | None:
     if job is None: return None
     if (t := self._mine.get(job_id)) is not None: t.cancel()
     elif job.active:   # for the instances' `heard`, not for pages (the stream skips it): any channel will do
-        await self.d.bus.publish(EntityChanged(job.entity, job.key, job.version, {}, {}, "global", job={"cancel": job_id}))
+        await self.d.bus.publish(EntityChanged(job.entity, job.key, job.version, {}, {}, "global",
+                                               job={"cancel": job_id}))
     return job
 
 @patch

@@ -23,7 +23,8 @@ __all__ = ['log', 'ANY', 'reactions', 'Committed', 'committed', 'Reactions', 'on
 # %% ../../nbs/11a_reactions.ipynb #61506569
 @dataclass(frozen=True)
 class Committed:
-    "A committed change of `cls[key]` as a reaction hears it: by `event` with `params`, from `origin`, now `version`; `diff` maps fields to `[old, new]`."
+    """A committed change of `cls[key]` as a reaction hears it: by `event` with `params`,
+    from `origin`, now `version`; `diff` maps fields to `[old, new]`."""
     cls: type
     key: Any
     event: str
@@ -42,9 +43,11 @@ class Committed:
         "The instance as committed (`None` once deleted)."
         return None if self.state is None else self.cls.model_validate(self.state)
 
-def committed(cls: type, key, event: str, params: dict, origin: str, version: int, before: dict, state: dict | None) -> Committed:
+def committed(cls: type, key, event: str, params: dict, origin: str, version: int, before: dict,
+              state: dict | None) -> Committed:
     "The `Committed` of `cls[key]` going from state `before` to `state` (JSON-ready dicts; `None`: deleted)."
-    return Committed(cls, key, event, dict(params), origin, version, diff_of(cls, before, state or {}, masked=False), state)
+    return Committed(cls, key, event, dict(params), origin, version, diff_of(cls, before, state or {}, masked=False),
+                     state)
 
 # %% ../../nbs/11a_reactions.ipynb #07d07400
 ANY = "changed"
@@ -70,10 +73,12 @@ reactions = Reactions()
 
 # %% ../../nbs/11a_reactions.ipynb #915cfe3c
 def on(target, *events: str, to: Reactions | None = None):
-    "Call the decorated function after each committed change of `target`: `@on(Product.adjust_stock)`, `@on(Product, 'changed')`, `@on(Product, 'rename', 'delete')`."
+    """Call the decorated function after each committed change of `target`:
+    `@on(Product.adjust_stock)`, `@on(Product, 'changed')`, `@on(Product, 'rename', 'delete')`."""
     if isinstance(target, Action): cls, names = target.cls, (target.spec.name, *events)
     elif isinstance(target, type) and hasattr(target, "__sm_events__"): cls, names = target, events or (ANY,)
-    else: raise TypeError(f"@on: react to an entity class or one of its events (Product or Product.adjust_stock), not {target!r}")
+    else:
+        raise TypeError(f"@on: react to an entity class or one of its events (Product or Product.adjust_stock), not {target!r}")
     known = {s.name for s in cls.__sm_events__.values()} | {ANY, "edit", "update", "create", "delete", "restore"}
     if bad := [n for n in names if n not in known]:
         raise ValueError(f"@on({cls.__name__}): no event {', '.join(map(repr, bad))} (events: {', '.join(sorted(known))})")
@@ -92,7 +97,8 @@ class Failure:
     error: BaseException
 
 class Reactor:
-    "Runs `reactions` to the changes handed to `submit`, in order, in one task per loop; `failures`, `idle()`, `close()`."
+    """Runs `reactions` to the changes handed to `submit`, in order, in one
+    task per loop; `failures`, `idle()`, `close()`."""
     def __init__(self, handlers: Reactions | None = None, cap: int = 10_000):
         self.handlers, self.cap = reactions if handlers is None else handlers, cap
         self.failures: deque[Failure] = deque(maxlen=100)
@@ -113,7 +119,8 @@ def submit(self: Reactor, c: Committed) -> None:
         lane = self._lanes[loop] = (deque(), [])
     waiting, task = lane
     if len(waiting) >= self.cap:
-        waiting.popleft(); self.dropped += 1
+        waiting.popleft()
+        self.dropped += 1
         log.error("reactions: more than %d changes waiting: the oldest is dropped (a reaction is slower than the changes it hears)", self.cap)
     waiting.append(c)
     if not task or task[0].done(): task[:] = [loop.create_task(self._drain(waiting), name="starmodel-reactions")]
@@ -123,7 +130,8 @@ async def _drain(self: Reactor, waiting: deque) -> None:
     while waiting:
         c = waiting[0]
         for fn in self.handlers.for_change(c): await self._one(fn, c)
-        waiting.popleft(); self.ran += 1
+        waiting.popleft()
+        self.ran += 1
 
 @patch
 async def _one(self: Reactor, fn: Callable, c: Committed) -> None:

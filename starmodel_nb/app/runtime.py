@@ -28,20 +28,24 @@ __all__ = ['Hub', 'Renderer', 'missing_methods', 'Runtime']
 
 # %% ../../nbs/13_runtime.ipynb #b517677d
 class Hub(Protocol):
-    "The live hub: `publish` changes; `open` a subscription, stream its `events`, `drop` it; `epoch`/`seq` to resume; `behind` to warn."
+    """The live hub: `publish` changes; `open` a subscription, stream its `events`,
+    `drop` it; `epoch`/`seq` to resume; `behind` to warn."""
     epoch: str
     seq: int
     lagging: bool
     def publish(self, evt: EntityChanged) -> None: ...
     def behind(self, lagging: bool) -> None: ...
     def open(self, channels: Iterable[str], prefix: str = "", client: str = "") -> object: ...
-    def events(self, sub: object, channels: Iterable[str], since: int | None = None, epoch: str | None = None) -> AsyncIterator[str]: ...
+    def events(self, sub: object, channels: Iterable[str], since: int | None = None,
+               epoch: str | None = None) -> AsyncIterator[str]:
+        ...
     def drop(self, sub: object) -> None: ...
     def close(self) -> None: ...
 
 # %% ../../nbs/13_runtime.ipynb #10415a27
 class Renderer(Protocol):
-    "Renders entities for the web routes: views and their ids, version markers, pages, errors, the index, lists, detail pages, forms, event controls."
+    """Renders entities for the web routes: views and their ids, version markers, pages,
+    errors, the index, lists, detail pages, forms, event controls."""
     def render_view(self, obj: Any, version: int, epoch: str) -> str: ...
     def view_id(self, cls: type, key: Any = None) -> str: ...
     def signal_bound(self, cls: type) -> bool: ...
@@ -53,7 +57,8 @@ class Renderer(Protocol):
     def list_content(self, cls: type, rows: list, page: int, has_next: bool, sort: str | None, desc: bool, q: str,
                      base: str | None = None, select: str | None = None) -> str: ...
     def list_page_content(self, cls: type, list_html: str, q: str) -> str: ...
-    def record_form(self, cls: type, obj: object = None, values: dict | None = None, errors: dict | None = None) -> str: ...
+    def record_form(self, cls: type, obj: object = None, values: dict | None = None, errors: dict | None = None) -> str:
+        ...
     def event_control(self, cls: type, spec: EventSpec, url: str | None = None) -> FT: ...
 
 def missing_methods(obj, port: type = Renderer) -> list[str]:
@@ -74,18 +79,23 @@ class Runtime:
     dispatcher: Dispatcher | None = None
     loop: asyncio.AbstractEventLoop | None = None     # the loop serving the app, once it runs
     private_loop: asyncio.AbstractEventLoop | None = None   # the control plane's own, while the app is not served
-    reactor: Reactor | None = None                    # runs the `@on` reactions to committed changes (default: all declared)
+    # runs the `@on` reactions to committed changes (default: all declared)
+    reactor: Reactor | None = None
     users: Users | None = None                        # the app's users, when authentication is on
-    connected: bool = False                           # a shared bus wired to the hub (once: it stays wired across restarts)
+    # a shared bus wired to the hub (once: it stays wired across restarts)
+    connected: bool = False
     def __post_init__(self):
         if self.history is None: self.history = NoHistory()
-        self.loop_lock = threading.Lock()                 # the control plane's private loop is made once, whichever thread asks first
+        # the control plane's private loop is made once, whichever thread asks first
+        self.loop_lock = threading.Lock()
         if self.reactor is None: self.reactor = Reactor()
-        if self.settings.debug not in ("on", "off", "auto"): raise ValueError(f"debug = {self.settings.debug!r}: use on, off or auto")
+        if self.settings.debug not in ("on", "off", "auto"):
+            raise ValueError(f"debug = {self.settings.debug!r}: use on, off or auto")
         self.dispatcher = Dispatcher(self.repo_for, self.bus, self.history, self.reactor)
         self.dispatcher.debug = self.settings.debug == "on"   # auto: on once a notebook serves the app (`serve()`)
         self.jobs = Jobs(self.dispatcher, self.settings.jobs, self.settings.jobs_cap)
-        self.scheduler = Scheduler(self.dispatcher, self.entities, name=self.settings.app or "app")   # one process's lease; a shared bus gives its own
+        # one process's lease; a shared bus gives its own
+        self.scheduler = Scheduler(self.dispatcher, self.entities, name=self.settings.app or "app")
 
 # %% ../../nbs/13_runtime.ipynb #0ed3bc38
 @patch
@@ -96,7 +106,8 @@ def entity(self: Runtime, slug: str) -> type | None:
 @patch
 def collection(self: Runtime, plural: str) -> type | None:
     "The SQL entity whose collection URL segment is `plural`, if any."
-    return next((c for c in self.entities().values() if entity_scope(c) == Scope.RECORD and entity_plural(c) == plural), None)
+    return next((c for c in self.entities().values() if entity_scope(c) == Scope.RECORD and entity_plural(c) == plural),
+                None)
 
 # %% ../../nbs/13_runtime.ipynb #a040ee3f
 @patch

@@ -23,7 +23,8 @@ __all__ = ['log', 'Lease', 'LocalLease', 'scheduled', 'Scheduler']
 
 # %% ../../nbs/12b_schedule.ipynb #6d8a8a8e
 class Lease(Protocol):
-    "A named lease among the instances of an app: `hold(name, seconds)` takes or renews it (whether it is ours), `release(name)`."
+    """A named lease among the instances of an app: `hold(name, seconds)` takes
+    or renews it (whether it is ours), `release(name)`."""
     async def hold(self, name: str, seconds: float) -> bool: ...
     async def release(self, name: str) -> None: ...
 
@@ -39,7 +40,8 @@ def scheduled(cls: type) -> list[EventSpec]:
 
 class Scheduler:
     "Runs the `@every` events of `entities()` through `dispatcher` while started, each on one instance (`lease`)."
-    def __init__(self, dispatcher: Dispatcher, entities: Callable[[], Mapping[str, type]], lease: Lease | None = None, name: str = "app"):
+    def __init__(self, dispatcher: Dispatcher, entities: Callable[[], Mapping[str, type]], lease: Lease | None = None,
+                 name: str = "app"):
         self.d, self.entities, self.lease, self.name = dispatcher, entities, lease or LocalLease(), name
         self.runs: dict[str, int] = {}         # "slug.event" -> beats run here
         self.failures: deque[tuple[str, str]] = deque(maxlen=100)   # (what, error)
@@ -91,5 +93,6 @@ async def close(self: Scheduler) -> None:
     for c in self.entities().values():
         for s in scheduled(c):
             try: await self.lease.release(f"{self.name}:{_beat_name(c, s)}")
-            except Exception as e: log.warning("lease of %s not released (it lapses by itself): %s", _beat_name(c, s), e)
+            except Exception as e:
+                log.warning("lease of %s not released (it lapses by itself): %s", _beat_name(c, s), e)
     self._tasks = []

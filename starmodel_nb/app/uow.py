@@ -41,10 +41,12 @@ class RecordRepository(Repository, Protocol):
 class BlockingRepository(Protocol):
     "A `Repository` whose calls block (a database driver) and so also come as plain calls, for a worker thread."
     def get_blocking(self, cls: type, key: str, cached: bool = False) -> tuple[Any, int] | None: ...
-    def save_blocking(self, cls: type, key: str, obj: Any, version: int, steps: int = 1) -> int: ...   # `steps` changes at once
+    # `steps` changes at once
+    def save_blocking(self, cls: type, key: str, obj: Any, version: int, steps: int = 1) -> int: ...
 
 def blocking(repo) -> bool:
-    "Whether `repo` is a `BlockingRepository` (asked of a `runtime_checkable` protocol, `isinstance` costs a hundred times more)."
+    """Whether `repo` is a `BlockingRepository` (asked of a `runtime_checkable`
+    protocol, `isinstance` costs a hundred times more)."""
     return callable(getattr(repo, "save_blocking", None)) and callable(getattr(repo, "get_blocking", None))
 
 # %% ../../nbs/11_uow.ipynb #95faba37
@@ -58,7 +60,8 @@ def paged(repo) -> bool:
     return callable(getattr(repo, "live", None)) and callable(getattr(repo, "keys", None))
 
 async def live_page(repo, cls: type, offset: int, limit: int) -> list[tuple[str, Any, int]]:
-    "`limit` live instances of `cls` from `offset`, most recently used first: the store's own page, else cut from its `list`."
+    """`limit` live instances of `cls` from `offset`, most recently used first:
+    the store's own page, else cut from its `list`."""
     return await repo.live(cls, offset, limit) if paged(repo) else (await repo.list(cls))[::-1][offset:offset + limit]
 
 async def live_keys(repo, cls: type) -> list[str]:
@@ -79,7 +82,8 @@ class Unavailable(Exception):
     "The store cannot be reached (database down); the request may succeed later."
 
 class Unfit(Exception):
-    "A stored instance of `cls` that does not fit the class as now defined (`errors`); its old `state` and `version` are kept."
+    """A stored instance of `cls` that does not fit the class as now defined
+    (`errors`); its old `state` and `version` are kept."""
     def __init__(self, cls: type, key, errors: list[str], state: dict, version: int):
         self.cls, self.key, self.errors, self.state, self.version = cls, key, errors, state, version
         super().__init__(f"{cls.__name__} {key!r} does not fit the class as now defined ({'; '.join(errors)}); it keeps its old state: "
@@ -88,14 +92,19 @@ class Unfit(Exception):
 # %% ../../nbs/11_uow.ipynb #f97f05b9
 class UnitOfWork:
     "Run one change of `cls[key]` in `repo` under its lock; `commit()` saves, leaving without it rolls back."
-    def __init__(self, repo: Repository, bus: EventBus, cls: type, key: str, channel: str, history: History | None = None,
-                 event: str = "edit", params: dict | None = None, repair: bool = False, load: bool = True, reactor: Reactor | None = None):
+    def __init__(self, repo: Repository, bus: EventBus, cls: type, key: str, channel: str,
+                 history: History | None = None,
+                 event: str = "edit", params: dict | None = None, repair: bool = False, load: bool = True,
+                 reactor: Reactor | None = None):
         self.repo, self.bus, self.cls, self.key, self.channel = repo, bus, cls, key, channel
-        self.event, self.params, self.repair, self.load = event, params or {}, repair, load   # load: on entry (else `load_blocking`)
-        self.history = None if history is None or isinstance(history, NoHistory) else history   # off: no row is even made
+        # load: on entry (else `load_blocking`)
+        self.event, self.params, self.repair, self.load = event, params or {}, repair, load
+        # off: no row is even made
+        self.history = None if history is None or isinstance(history, NoHistory) else history
         self.events: list[EntityChanged] = []
         self.changes: list[Change] = []
-        self.reactor = reactor if reactor is not None and reactor.wants(cls) else None   # none listening: no `Committed` is made
+        # none listening: no `Committed` is made
+        self.reactor = reactor if reactor is not None and reactor.wants(cls) else None
         self.reacted: list[Committed] = []
         self.staged = []   # `Staged` changes, not saved yet
         self.blocking = blocking(repo)
@@ -114,12 +123,14 @@ class UnitOfWork:
 @patch
 async def __aexit__(self: UnitOfWork, *exc) -> None:
     await self._lock.__aexit__(*exc)
-    if self.changes or self.events or self.reacted:   # something committed: a page gone away (cancelled) must not lose its record
+    # something committed: a page gone away (cancelled) must not lose its record
+    if self.changes or self.events or self.reacted:
         with CancelScope(shield=True): await self.flush()
 
 @patch
 async def flush(self: UnitOfWork) -> None:
-    "Record, publish and hand to the reactions what was committed so far (on leaving, or mid-way through a streaming event)."
+    """Record, publish and hand to the reactions what was committed so far (on
+    leaving, or mid-way through a streaming event)."""
     changes, events, reacted = self.changes, self.events, self.reacted
     self.changes, self.events, self.reacted = [], [], []
     for c in changes: await self.history.record(c)   # (none without a history)
@@ -130,7 +141,8 @@ async def flush(self: UnitOfWork) -> None:
 @patch
 async def _load(self: UnitOfWork):
     try: got = await self.repo.get(self.cls, self.key, cached=True)
-    except Unfit as u:                       # only a repair may open it: from its old state, as it is, checked at commit
+    # only a repair may open it: from its old state, as it is, checked at commit
+    except Unfit as u:
         if not self.repair: raise
         self.obj, self.version, self.before = self.cls.model_construct(**{k: v for k, v in u.state.items() if k in self.cls.model_fields}), u.version, u.state
         return
@@ -139,7 +151,8 @@ async def _load(self: UnitOfWork):
 @patch
 def _take(self: UnitOfWork, got) -> None:
     "Start from `got`, `(obj, version)` as the store gave it (or `None`: a fresh instance, or `NotFound` for a record)."
-    if got is None and entity_scope(self.cls) == Scope.RECORD: raise NotFound(f"{self.cls.__name__} {self.key} does not exist")
+    if got is None and entity_scope(self.cls) == Scope.RECORD:
+        raise NotFound(f"{self.cls.__name__} {self.key} does not exist")
     self.obj, self.version = got if got is not None else (self.cls(), 0)
     self.before = stored_state(self.obj, "json")
 
@@ -151,7 +164,8 @@ def load_blocking(self: UnitOfWork) -> None:
 # %% ../../nbs/11_uow.ipynb #411644fc
 @dataclass
 class Staged:
-    "A change not yet saved: the `state` after `event` (run with `params`, from origin `who`), the fields it `changed`, the state `before`."
+    """A change not yet saved: the `state` after `event` (run with `params`, from
+    origin `who`), the fields it `changed`, the state `before`."""
     state: dict
     changed: dict
     before: dict
@@ -161,19 +175,22 @@ class Staged:
 
 @patch
 def stage(self: UnitOfWork, event: str | None = None, params: dict | None = None) -> dict:
-    "Validate the working copy after `event` (default: this unit's) ran with `params`: the fields it changed (JSON-ready), kept to be saved."
+    """Validate the working copy after `event` (default: this unit's) ran with
+    `params`: the fields it changed (JSON-ready), kept to be saved."""
     if mutable_fields(self.cls) or self.repair: self.cls.model_validate(stored_state(self.obj))
     state = stored_state(self.obj, "json")
     changed = {k: v for k, v in state.items() if self.before.get(k, object()) != v}
     if changed and self.cls.__sm_touched__: state, changed = self._touch(changed)
     if changed:
-        self.staged.append(Staged(state, changed, self.before, event or self.event, self.params if params is None else params, origin.get()))
+        self.staged.append(Staged(state, changed, self.before, event or self.event,
+                                  self.params if params is None else params, origin.get()))
         self.before = state
     return changed
 
 @patch
 def _touch(self: UnitOfWork, changed: dict) -> tuple[dict, dict]:
-    "Set the fields marked to change on every update (`updated_at`) to now: the state, and the changed fields with them."
+    """Set the fields marked to change on every update (`updated_at`) to
+    now: the state, and the changed fields with them."""
     now = datetime.now(timezone.utc)
     for k in self.cls.__sm_touched__: setattr(self.obj, k, now)
     state = stored_state(self.obj, "json")
@@ -186,18 +203,21 @@ def _saved(self: UnitOfWork, version: int) -> None:
     for v, s in enumerate(self.staged, start=version - len(self.staged) + 1):
         self.events.append(EntityChanged(entity_slug(self.cls), str(self.key), v, s.changed, s.state, self.channel))
         if self.history is not None: self.changes.append(self._change(s, v))
-        if self.reactor is not None: self.reacted.append(committed(self.cls, self.key, s.event, s.params, s.who, v, s.before, s.state))
+        if self.reactor is not None:
+            self.reacted.append(committed(self.cls, self.key, s.event, s.params, s.who, v, s.before, s.state))
     self.version, self.staged = version, []
 
 @patch
 def _change(self: UnitOfWork, s: Staged, version: int) -> Change:
     "The history row of `s`, saved as `version`."
     return Change(entity_slug(self.cls), str(self.key), s.event, params_of(self.cls, s.params), s.who, time.time(),
-                  round((time.perf_counter() - self.started) * 1000, 3), version - 1, version, diff_of(self.cls, s.before, s.state))
+                  round((time.perf_counter() - self.started) * 1000, 3), version - 1, version,
+                  diff_of(self.cls, s.before, s.state))
 
 @patch
 async def commit(self: UnitOfWork) -> dict:
-    "Validate, save if anything changed, and queue the change for recording and publishing: the changed fields (JSON-ready)."
+    """Validate, save if anything changed, and queue the change for recording
+    and publishing: the changed fields (JSON-ready)."""
     changed = self.stage()
     if self.staged: self._saved(await self.repo.save(self.cls, self.key, self.obj, self.version))
     return changed

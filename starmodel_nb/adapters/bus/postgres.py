@@ -24,21 +24,26 @@ __all__ = ['log', 'NOTIFY_LIMIT', 'notify_payload', 'read_payload', 'PostgresBus
 NOTIFY_LIMIT = 8000   # bytes; Postgres refuses a payload this long or longer
 
 def notify_payload(ref: int, data: str, limit: int = NOTIFY_LIMIT) -> str:
-    "The NOTIFY payload of row `ref` holding the change `data` (JSON): both if shorter than `limit` bytes, else the id alone."
+    """The NOTIFY payload of row `ref` holding the change `data` (JSON): both
+    if shorter than `limit` bytes, else the id alone."""
     full = f'{{"id":{ref},"evt":{data}}}'
     return full if len(full.encode()) < limit else f'{{"id":{ref}}}'
 
 def read_payload(payload: str) -> tuple[int, EntityChanged | None]:
-    "The row id a notification names and the change it carries (`None`: read it from the table); `ValueError` for anything else."
+    """The row id a notification names and the change it carries (`None`: read
+    it from the table); `ValueError` for anything else."""
     d = json.loads(payload)
-    if not isinstance(d, dict) or type(d.get("id")) is not int or not set(d) <= {"id", "evt"}: raise ValueError(f"not a bus notification: {payload[:80]!r}")
+    if not isinstance(d, dict) or type(d.get("id")) is not int or not set(d) <= {"id", "evt"}:
+        raise ValueError(f"not a bus notification: {payload[:80]!r}")
     return d["id"], decode_event(json.dumps(d["evt"])) if "evt" in d else None
 
 # %% ../../../nbs/25_bus_postgres.ipynb #5b7cb7f0
-def _libpq(url: str) -> str: return url.replace("postgresql+psycopg://", "postgresql://", 1).replace("postgres+psycopg://", "postgres://", 1)
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1).replace("postgres+psycopg://", "postgres://", 1)
 
 class PostgresBus(SharedBus):
-    "`EventBus` on Postgres: each change is a row of `table` (the shared replay log) announced by `NOTIFY` on `channel`."
+    """`EventBus` on Postgres: each change is a row of `table` (the shared
+    replay log) announced by `NOTIFY` on `channel`."""
     def __init__(self, url: str, channel: str = "starmodel_changes", table: str = "starmodel_bus",
                  keep: int = 10_000, timeout: float = 2.0,  # rows kept: the replay window; the bound on any call
                  keepalive: float = 5.0):  # seconds of silence after which the listener checks its connection
@@ -47,7 +52,8 @@ class PostgresBus(SharedBus):
         self.last_id: int | None = None   # the listener's cursor: the last row it delivered
         self._conn: psycopg.AsyncConnection | None = None
         self._lock, self._table_made = asyncio.Lock(), False
-        self._key = int.from_bytes(hashlib.sha256(table.encode()).digest()[:8], "big", signed=True)   # its advisory lock
+        # its advisory lock
+        self._key = int.from_bytes(hashlib.sha256(table.encode()).digest()[:8], "big", signed=True)
     def __repr__(self): return f"PostgresBus(channel={self.channel!r}, healthy={self.healthy}, last_id={self.last_id})"
 
 # %% ../../../nbs/25_bus_postgres.ipynb #8677267d
@@ -69,7 +75,8 @@ async def _ensure_table(self: PostgresBus, conn: psycopg.AsyncConnection):
     if self._table_made: return
     q = sql.SQL("CREATE TABLE IF NOT EXISTS {} (id bigserial PRIMARY KEY, evt text NOT NULL, at timestamptz NOT NULL DEFAULT now())")
     try: await conn.execute(q.format(sql.Identifier(self.table)))
-    except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable): pass   # another process made it at the same moment
+    # another process made it at the same moment
+    except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable): pass
     self._table_made = True
 
 @patch
@@ -78,7 +85,8 @@ async def _insert(self: PostgresBus, conn: psycopg.AsyncConnection, data: str):
     t = sql.Identifier(self.table)
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._key,))   # rows commit in id order
-        ref = (await (await conn.execute(sql.SQL("INSERT INTO {} (evt) VALUES (%s) RETURNING id").format(t), (data,))).fetchone())[0]
+        ref = (await (await conn.execute(sql.SQL("INSERT INTO {} (evt) VALUES (%s) RETURNING id").format(t),
+                                         (data,))).fetchone())[0]
         if ref % 100 == 0: await conn.execute(sql.SQL("DELETE FROM {} WHERE id <= %s").format(t), (ref - self.keep,))
         await conn.execute("SELECT pg_notify(%s, %s)", (self.channel, notify_payload(ref, data)))
 
@@ -124,13 +132,15 @@ async def _query(self: PostgresBus, q: sql.Composable, params: tuple = ()) -> li
         raise Unavailable(f"Postgres bus {self.channel!r} cannot reach the database: {e!r}"[:300]) from e
 
 @patch
-async def _rows(self: PostgresBus, after: int, upto: int | None = None, limit: int | None = None) -> list[tuple[int, EntityChanged]]:
+async def _rows(self: PostgresBus, after: int, upto: int | None = None,
+                limit: int | None = None) -> list[tuple[int, EntityChanged]]:
     "The valid changes in rows `after < id <= upto`, in order (at most `limit`)."
     q = sql.SQL("SELECT id, evt FROM {} WHERE id > %s AND id <= %s ORDER BY id LIMIT %s")
     out = []
     for ref, data in await self._query(q, (int(after), 2**63 - 1 if upto is None else upto, limit)):
         try: out.append((ref, decode_event(data)))
-        except (ValueError, TypeError) as e: log.warning("bus: skipped row %s of %r, not a change: %s", ref, self.table, str(e)[:200])
+        except (ValueError, TypeError) as e:
+            log.warning("bus: skipped row %s of %r, not a change: %s", ref, self.table, str(e)[:200])
     return out
 
 @patch
@@ -150,22 +160,28 @@ async def _run(self: PostgresBus):
     while not self._stopping:
         try:
             async with asyncio.timeout(self.timeout):
-                conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, application_name="starmodel-bus-listener",
+                conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True,
+                                                             application_name="starmodel-bus-listener",
                                                              connect_timeout=max(2, int(self.timeout)))
             async with conn:
-                async with asyncio.timeout(self.timeout): await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                async with asyncio.timeout(self.timeout):
+                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
                 if self.last_id is None: self.last_id = await self.position()
                 await self._catch_up()
-                if self._down: log.warning("bus: Postgres listener on %r connected again, read on after row %s", self.channel, self.last_id)
+                if self._down:
+                    log.warning("bus: Postgres listener on %r connected again, read on after row %s", self.channel,
+                                self.last_id)
                 self._ready.set()
                 self._down, delay = False, 0.1
                 if await self.outbox.flush(): self.outbox.mark(True)
                 while not self._stopping:
                     async for n in conn.notifies(timeout=self.keepalive): await self._receive(n.payload)
                     async with asyncio.timeout(self.timeout): await conn.execute("SELECT 1")
-                    if self.outbox.pending and await self.outbox.flush(): self.outbox.mark(True)   # a send that timed out alone: again now
+                    # a send that timed out alone: again now
+                    if self.outbox.pending and await self.outbox.flush(): self.outbox.mark(True)
         except Exception as e:   # a terminated backend, a restart, a timeout: reconnect, whatever it is
-            if not self._down: log.warning("bus: Postgres listener on %r lost its connection, reconnecting: %r", self.channel, e)
+            if not self._down:
+                log.warning("bus: Postgres listener on %r lost its connection, reconnecting: %r", self.channel, e)
             self._down = True
             self.outbox.mark(False)
             await asyncio.sleep(delay)
@@ -180,7 +196,8 @@ async def _catch_up(self: PostgresBus, upto: int | None = None):
 @patch
 async def _receive(self: PostgresBus, payload: str):
     try: ref, evt = read_payload(payload)
-    except (ValueError, TypeError) as e: return log.warning("bus: skipped notification on %r, not a change: %s", self.channel, str(e)[:200])
+    except (ValueError, TypeError) as e:
+        return log.warning("bus: skipped notification on %r, not a change: %s", self.channel, str(e)[:200])
     if ref <= self.last_id: return
     if ref == self.last_id + 1 and evt is not None: return self._deliver(ref, evt)
     await self._catch_up(ref)
@@ -205,8 +222,10 @@ async def _lease(self: PostgresBus, q: str, params: tuple) -> list:
         async with asyncio.timeout(self.timeout), self._lock:
             conn = await self._connection()
             if not getattr(self, "_lease_made", False):
-                try: await conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, holder text NOT NULL, until timestamptz NOT NULL)").format(t))
-                except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable): pass   # another process made it at the same moment
+                try:
+                    await conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, holder text NOT NULL, until timestamptz NOT NULL)").format(t))
+                # another process made it at the same moment
+                except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable): pass
                 self._lease_made = True
             cur = await conn.execute(sql.SQL(q).format(t=t), params)
             return await cur.fetchall() if cur.description else []
@@ -216,10 +235,12 @@ async def _lease(self: PostgresBus, q: str, params: tuple) -> list:
 
 @patch
 async def hold(self: PostgresBus, name: str, seconds: float) -> bool:
-    "Take or renew the lease `name` for `seconds`: whether this instance holds it; `Unavailable` if the database does not answer."
+    """Take or renew the lease `name` for `seconds`: whether this instance holds
+    it; `Unavailable` if the database does not answer."""
     return bool(await self._lease("INSERT INTO {t} AS l (name, holder, until) VALUES (%s, %s, now() + make_interval(secs => %s)) "
                                   "ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until "
-                                  "WHERE l.holder = EXCLUDED.holder OR l.until < now() RETURNING holder", (name, self.holder, float(seconds))))
+                                  "WHERE l.holder = EXCLUDED.holder OR l.until < now() RETURNING holder",
+                                  (name, self.holder, float(seconds))))
 
 @patch
 async def release(self: PostgresBus, name: str) -> None:

@@ -20,7 +20,8 @@ log = logging.getLogger("starmodel_nb")
 __all__ = ['log', 'encode_event', 'decode_event', 'check_position', 'RedisStreamBus', 'seq_of', 'position_of']
 
 # %% ../../../nbs/24_bus_redis.ipynb #77cf0d34
-_FIELDS = {"entity": str, "key": str, "version": int, "changed": dict, "state": dict, "channel": str, "deleted": bool, "job": dict}
+_FIELDS = {"entity": str, "key": str, "version": int, "changed": dict, "state": dict, "channel": str, "deleted": bool,
+           "job": dict}
 _OPTIONAL = {"deleted", "job"}
 
 def encode_event(evt: EntityChanged) -> str:
@@ -35,7 +36,8 @@ def decode_event(raw: str | bytes) -> EntityChanged:
     if not isinstance(d, dict): raise ValueError(f"not an object: {type(d).__name__}")
     if bad := sorted(k for k in _FIELDS.keys() - _OPTIONAL if k not in d) + sorted(set(d) - _FIELDS.keys()):
         raise ValueError(f"missing or unknown fields: {bad}")
-    if bad := [k for k, v in d.items() if type(v) is not _FIELDS[k] and not (k == "job" and v is None)]: raise ValueError(f"wrong types: {bad}")
+    if bad := [k for k, v in d.items() if type(v) is not _FIELDS[k] and not (k == "job" and v is None)]:
+        raise ValueError(f"wrong types: {bad}")
     return EntityChanged(**d)
 
 # %% ../../../nbs/24_bus_redis.ipynb #0a371e1b
@@ -43,14 +45,16 @@ _POSITION = re.compile(r"\d{1,20}-\d{1,20}")
 
 def check_position(position: str) -> str:
     "`position` if it is a stream id (`<ms>-<seq>`), else `ValueError`."
-    if not isinstance(position, str) or not _POSITION.fullmatch(position): raise ValueError(f"not a stream position: {position!r}"[:120])
+    if not isinstance(position, str) or not _POSITION.fullmatch(position):
+        raise ValueError(f"not a stream position: {position!r}"[:120])
     return position
 
 def _text(o) -> str: return o.decode() if isinstance(o, bytes) else o
 
 # %% ../../../nbs/24_bus_redis.ipynb #ad070c2d
 class RedisStreamBus(SharedBus):
-    "`EventBus` on the capped Redis Stream `stream`: `publish` appends, one reader task fans entries out to local handlers."
+    """`EventBus` on the capped Redis Stream `stream`: `publish` appends, one
+    reader task fans entries out to local handlers."""
     def __init__(self, client: Redis | str,  # a `redis.asyncio` client (left open), or a URL (its client is owned)
                  stream: str = "sm:starmodel:changes", maxlen: int = 10_000,  # entries kept: the replay window
                  block_ms: int = 1000, timeout: float = 2.0,  # how long one read blocks; the bound on any call
@@ -61,14 +65,17 @@ class RedisStreamBus(SharedBus):
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # owned: one client per event loop
         self.stream, self.maxlen, self.block_ms, self.timeout, self.exact = stream, maxlen, block_ms, timeout, exact
         self.last_id: str | None = None   # the reader's cursor: the id of the last entry it read
-    def __repr__(self): return f"RedisStreamBus({self.stream!r}, maxlen={self.maxlen}, healthy={self.healthy}, last_id={self.last_id!r})"
+    def __repr__(self):
+        return f"RedisStreamBus({self.stream!r}, maxlen={self.maxlen}, healthy={self.healthy}, last_id={self.last_id!r})"
     @property
     def client(self) -> Redis:
-        "The client given, or this bus's own for the running loop (an asyncio client belongs to the loop it first ran on)."
+        """The client given, or this bus's own for the running loop (an asyncio
+        client belongs to the loop it first ran on)."""
         if self._given is not None: return self._given
         loop = asyncio.get_running_loop()
         if (c := self._clients.get(loop)) is None:
-            c = self._clients[loop] = Redis.from_url(self._url, socket_connect_timeout=self.timeout, socket_timeout=self.block_ms / 1000 + self.timeout)
+            c = self._clients[loop] = Redis.from_url(self._url, socket_connect_timeout=self.timeout,
+                                                     socket_timeout=self.block_ms / 1000 + self.timeout)
         return c
 
 # %% ../../../nbs/24_bus_redis.ipynb #fbadb8b6
@@ -77,7 +84,8 @@ class RedisStreamBus(SharedBus):
 async def _reaching(self: RedisStreamBus):
     try:
         async with asyncio.timeout(self.timeout): yield
-    except (RedisError, OSError) as e: raise Unavailable(f"Redis stream {self.stream!r} cannot be reached: {e!r}"[:300]) from e
+    except (RedisError, OSError) as e:
+        raise Unavailable(f"Redis stream {self.stream!r} cannot be reached: {e!r}"[:300]) from e
 
 # %% ../../../nbs/24_bus_redis.ipynb #4451aeec
 @patch
@@ -90,7 +98,8 @@ async def _append(self: RedisStreamBus, data: str) -> None:
     "XADD `data`; `Unavailable` when Redis does not answer within `timeout`."
     async with self._reaching():
         if self._ready is not None and self._task is not None and self._task.get_loop() is asyncio.get_running_loop():
-            await self._ready.wait()   # the reader's cursor is fixed before this process's first change (same loop only)
+            # the reader's cursor is fixed before this process's first change (same loop only)
+            await self._ready.wait()
         await self.client.xadd(self.stream, {"evt": data}, maxlen=self.maxlen, approximate=not self.exact)
 
 # %% ../../../nbs/24_bus_redis.ipynb #a864b847
@@ -172,9 +181,11 @@ _RELEASE = """if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('D
 
 @patch
 async def hold(self: RedisStreamBus, name: str, seconds: float) -> bool:
-    "Take or renew the lease `name` for `seconds`: whether this instance holds it; `Unavailable` if Redis does not answer."
+    """Take or renew the lease `name` for `seconds`: whether this instance
+    holds it; `Unavailable` if Redis does not answer."""
     async with self._reaching():
-        return bool(await self.client.eval(_HOLD, 1, f"{self.stream}:lease:{name}", self.holder, max(1, int(seconds * 1000))))
+        return bool(await self.client.eval(_HOLD, 1, f"{self.stream}:lease:{name}", self.holder,
+                                           max(1, int(seconds * 1000))))
 
 @patch
 async def release(self: RedisStreamBus, name: str) -> None:

@@ -18,7 +18,8 @@ __all__ = ['Cached', 'weight_of', 'RowCache']
 # %% ../../../nbs/20a_row_cache.ipynb #a408c951
 @dataclass(slots=True)
 class Cached:
-    "A row as the database last said it is (`row`, at `version`, at clock time `at`); `served`: the row last given to a unit of work."
+    """A row as the database last said it is (`row`, at `version`, at clock time
+    `at`); `served`: the row last given to a unit of work."""
     row: dict
     version: int
     at: float
@@ -32,8 +33,10 @@ def weight_of(row: dict) -> int:
 
 # %% ../../../nbs/20a_row_cache.ipynb #901676eb
 class RowCache:
-    "Rows by key: at most `size` rows (0: none kept) weighing `weight` bytes in all, each used for `ttl` seconds after the database said so."
-    def __init__(self, size: int = 10_000, ttl: float = 60.0, weight: int = 64 << 20, clock: Callable[[], float] = time.monotonic):
+    """Rows by key: at most `size` rows (0: none kept) weighing `weight` bytes in all,
+    each used for `ttl` seconds after the database said so."""
+    def __init__(self, size: int = 10_000, ttl: float = 60.0, weight: int = 64 << 20,
+                 clock: Callable[[], float] = time.monotonic):
         self.size, self.ttl, self.cap, self.clock, self.held = size, ttl, weight, clock, 0
         self._rows: OrderedDict[Any, Cached] = OrderedDict()   # least recently used first
         self._lock = threading.Lock()

@@ -24,7 +24,8 @@ class BrowserRepository:
         raise KeptInBrowser(f"{cls.__name__} is kept in each browser (StateStore.{entity_store(cls).name}): the server cannot change it, "
                             "only that browser's events can")
     async def delete(self, cls: type, key: str) -> None: pass
-    def lock(self, cls: type, key: str) -> AsyncExitStack: return AsyncExitStack()   # no shared state: nothing to wait for
+    # no shared state: nothing to wait for
+    def lock(self, cls: type, key: str) -> AsyncExitStack: return AsyncExitStack()
     async def list(self, cls: type) -> list: return []
     async def count(self, cls: type) -> int: return 0
 
@@ -32,12 +33,15 @@ class BrowserRepository:
 def browser_state(cls: type, ns) -> Any:
     "The instance of browser-kept `cls` that the signals `ns` (`{field: value}`) carry; `Invalid` naming what is wrong."
     ns = {} if ns is None else ns
-    if not isinstance(ns, dict): raise Invalid([{"loc": entity_slug(cls), "msg": "must be an object of the entity's fields"}])
+    if not isinstance(ns, dict):
+        raise Invalid([{"loc": entity_slug(cls), "msg": "must be an object of the entity's fields"}])
     fields, params = set(public_fields(cls)), {p.name for s in cls.__sm_events__.values() for p in s.params}
-    if bad := refused_names(ns, fields | params, f"{entity_slug(cls)}.", "not a field of this entity"): raise Invalid(bad)
+    if bad := refused_names(ns, fields | params, f"{entity_slug(cls)}.", "not a field of this entity"):
+        raise Invalid(bad)
     try: return cls.model_validate({k: v for k, v in ns.items() if k in fields})
     except ValidationError as e:
-        raise Invalid([{**x, "loc": f"{entity_slug(cls)}.{x['loc']}"} for x in Invalid.from_validation(e).errors]) from None
+        raise Invalid([{**x,
+                        "loc": f"{entity_slug(cls)}.{x['loc']}"} for x in Invalid.from_validation(e).errors]) from None
 
 # %% ../../../nbs/20b_persist_client.ipynb #7c9349d6
 def _checked(cls: type, obj) -> dict:

@@ -22,9 +22,12 @@ __all__ = ['log', 'history_table', 'SQLHistory']
 # %% ../../../nbs/22_history_sql.ipynb #356d76b7
 history_table = Table("starmodel_history", MetaData(),
     Column("id", Integer, primary_key=True, autoincrement=True), Column("entity", String(100), nullable=False),
-    Column("key", String(255), nullable=False), Column("event", String(100), nullable=False), Column("params", Text, nullable=False),
-    Column("origin", String(100), nullable=False), Column("at", Float, nullable=False), Column("ms", Float, nullable=False),
-    Column("before", Integer, nullable=False), Column("after", Integer, nullable=False), Column("diff", Text, nullable=False),
+    Column("key", String(255), nullable=False), Column("event", String(100), nullable=False),
+                      Column("params", Text, nullable=False),
+    Column("origin", String(100), nullable=False), Column("at", Float, nullable=False),
+                      Column("ms", Float, nullable=False),
+    Column("before", Integer, nullable=False), Column("after", Integer, nullable=False),
+                      Column("diff", Text, nullable=False),
     Index("ix_starmodel_history_instance", "entity", "key"))
 
 def _row(c: Change) -> dict: return {**c.to_dict(), "params": json.dumps(c.params), "diff": json.dumps(c.diff)}
@@ -35,15 +38,19 @@ def _change(r) -> Change:
 
 # %% ../../../nbs/22_history_sql.ipynb #c40fd07c
 class SQLHistory:
-    "The `History` port on `engine`'s table `starmodel_history`, written in batches every `delay` seconds (at most `cap` buffered)."
+    """The `History` port on `engine`'s table `starmodel_history`, written in
+    batches every `delay` seconds (at most `cap` buffered)."""
     def __init__(self, engine, delay: float = 0.05, cap: int = 100_000):
         self.engine, self.delay, self.cap, self.buffer, self._timer, self._ready = engine, delay, cap, [], None, False
         self._buf = threading.Lock()  # the buffer, between the loop and the writer
-        self._db = threading.Lock()   # one writer or reader at a time: an in-memory SQLite database is one shared connection
+        # one writer or reader at a time: an in-memory SQLite database is one shared connection
+        self._db = threading.Lock()
     async def record(self, change: Change) -> None:
         with self._buf:
             self.buffer.append(change)
-            if len(self.buffer) > self.cap: del self.buffer[0]; log.warning("history: the database is behind; the oldest unwritten change was dropped")
+            if len(self.buffer) > self.cap:
+                del self.buffer[0]
+                log.warning("history: the database is behind; the oldest unwritten change was dropped")
             if self._timer is None:
                 self._timer = threading.Timer(self.delay, self.flush_now)
                 self._timer.daemon = True

@@ -56,11 +56,15 @@ class _Stored:
 
 # %% ../../../nbs/20_persist_memory.ipynb #2281791a
 class MemoryRepository:
-    "In-process `Repository`: `ttl` idle seconds, at most `cap` live instances weighing `cap_bytes` in all, `clock` for tests."
-    def __init__(self, ttl: float = 3600, cap: int = 10_000, clock: Callable[[], float] = time.monotonic, cap_bytes: int = 256 << 20):
+    """In-process `Repository`: `ttl` idle seconds, at most `cap` live
+    instances weighing `cap_bytes` in all, `clock` for tests."""
+    def __init__(self, ttl: float = 3600, cap: int = 10_000, clock: Callable[[], float] = time.monotonic,
+                 cap_bytes: int = 256 << 20):
         self.ttl, self.cap, self.clock, self.cap_bytes, self.held = ttl, cap, clock, cap_bytes, 0
-        self._data: OrderedDict[tuple[str, Any], _Stored] = OrderedDict()   # (slug, key) -> its record, least recently used first
-        self._by: dict[str, OrderedDict[Any, _Stored]] = {}   # slug -> key -> the same records, in the same order: one class's, at once
+        # (slug, key) -> its record, least recently used first
+        self._data: OrderedDict[tuple[str, Any], _Stored] = OrderedDict()
+        # slug -> key -> the same records, in the same order: one class's, at once
+        self._by: dict[str, OrderedDict[Any, _Stored]] = {}
         self._locks = KeyedLocks()
 
     def lock(self, cls, key): return self._locks((entity_slug(cls), key))
@@ -78,7 +82,8 @@ def _moved(e: _Stored, cls: type, key):
 # %% ../../../nbs/20_persist_memory.ipynb #26c9fbed
 @patch
 def _entry(self: MemoryRepository, cls, key, touch: bool = True, fit: bool = True) -> _Stored | None:
-    "The live record of `cls[key]` (`None` if absent or expired), moved to the new `cls` if redefined (`Unfit` if it cannot be, unless not `fit`); a use unless not `touch`."
+    """The live record of `cls[key]` (`None` if absent or expired), moved to the new `cls` if
+    redefined (`Unfit` if it cannot be, unless not `fit`); a use unless not `touch`."""
     k = (entity_slug(cls), key)
     if (e := self._data.get(k)) is None: return None
     if e.idle(self.clock()): self._pop(k); return None
@@ -94,7 +99,8 @@ def _pop(self: MemoryRepository, k=None) -> None:
     self.held -= e.size
 
 @patch
-def _over(self: MemoryRepository) -> bool: return len(self._data) > self.cap or (self.held > self.cap_bytes and len(self._data) > 1)
+def _over(self: MemoryRepository) -> bool:
+    return len(self._data) > self.cap or (self.held > self.cap_bytes and len(self._data) > 1)
 
 # %% ../../../nbs/20_persist_memory.ipynb #01da40a0
 @patch
@@ -104,7 +110,8 @@ def _sweep(self: MemoryRepository) -> None:
     if self._over():
         for k in [k for k, e in d.items() if e.idle(now)]: self._pop(k)
     if self._over():
-        log.warning("memory store over its cap (%d instances, %d bytes): dropping the least recently used", self.cap, self.cap_bytes)
+        log.warning("memory store over its cap (%d instances, %d bytes): dropping the least recently used", self.cap,
+                    self.cap_bytes)
         while self._over(): self._pop()
 
 # %% ../../../nbs/20_persist_memory.ipynb #3c4a9c1a
@@ -118,7 +125,8 @@ async def get(self: MemoryRepository, cls: type, key: str, cached: bool = False)
 @patch
 async def save(self: MemoryRepository, cls: type, key: str, obj: Any, version: int) -> int:
     "Keep `obj` as `cls[key]` if that is still at `version`: the new version, else `Conflict`."
-    e = self._entry(cls, key, fit=False)   # an instance that no longer fits its class may be replaced (that is its repair)
+    # an instance that no longer fits its class may be replaced (that is its repair)
+    e = self._entry(cls, key, fit=False)
     if (e.version if e else 0) != version: raise Conflict(f"{cls.__name__}[{key}] changed since it was read")
     k = (entity_slug(cls), key)
     if k in self._data: self._pop(k)
@@ -136,7 +144,8 @@ async def delete(self: MemoryRepository, cls: type, key: str) -> None:
 
 @patch
 def _fresh(self: MemoryRepository, cls) -> OrderedDict:
-    "The records of `cls` by key, least recently used first, the expired ones dropped (at the old end: a class has one ttl)."
+    """The records of `cls` by key, least recently used first, the expired
+    ones dropped (at the old end: a class has one ttl)."""
     slug, now = entity_slug(cls), self.clock()
     d = self._by.get(slug) or OrderedDict()
     while d and d[k := next(iter(d))].idle(now): self._pop((slug, k))
@@ -160,12 +169,15 @@ async def list(self: MemoryRepository, cls: type) -> list[tuple[str, Any, int]]:
 # %% ../../../nbs/20_persist_memory.ipynb #db5fb81a
 @patch
 async def count(self: MemoryRepository, cls: type) -> int:
-    "How many live (unexpired) instances of `cls` there are: no copies made, none counted as a use, none looked at but the expired."
+    """How many live (unexpired) instances of `cls` there are: no copies made,
+    none counted as a use, none looked at but the expired."""
     return len(self._fresh(cls))
 
 @patch
-async def live(self: MemoryRepository, cls: type, offset: int = 0, limit: int | None = None) -> list[tuple[str, Any, int]]:
-    "A page of the live instances of `cls`, most recently used first: `(key, copy, version)` from `offset`, `limit` of them (all: `None`)."
+async def live(self: MemoryRepository, cls: type, offset: int = 0,
+               limit: int | None = None) -> list[tuple[str, Any, int]]:
+    """A page of the live instances of `cls`, most recently used first: `(key, copy,
+    version)` from `offset`, `limit` of them (all: `None`)."""
     d = self._fresh(cls)
     return self._copies(cls, [*islice(reversed(d), offset, None if limit is None else offset + limit)])
 
@@ -177,7 +189,8 @@ async def keys(self: MemoryRepository, cls: type) -> list[str]:
 # %% ../../../nbs/20_persist_memory.ipynb #mu000001
 @patch
 async def upgrade(self: MemoryRepository, cls: type) -> list[Unfit]:
-    "Move every live instance of `cls` to its current definition; those that do not fit it, as `Unfit` (they keep their old state)."
+    """Move every live instance of `cls` to its current definition; those that do
+    not fit it, as `Unfit` (they keep their old state)."""
     out = []
     for s, k in list(self._data):
         if s != entity_slug(cls): continue
@@ -189,12 +202,14 @@ async def upgrade(self: MemoryRepository, cls: type) -> list[Unfit]:
 def _sorted(rows: list, k: str, desc: bool) -> list:
     by = lambda r: (getattr(r[0], k) is None, getattr(r[0], k))
     try: return sorted(rows, key=by, reverse=desc)
-    except TypeError: return sorted(rows, key=lambda r: (by(r)[0], str(by(r)[1])), reverse=desc)   # values of several types
+    # values of several types
+    except TypeError: return sorted(rows, key=lambda r: (by(r)[0], str(by(r)[1])), reverse=desc)
 
 def page_of(cls: type, rows: list, page: int = 1, per_page: int = 20, sort: str | None = None, desc: bool = False,
             text: str = "") -> tuple[list, bool]:
     "One `page` of `(instance, version)` `rows`: those with `text` in a text field or the key, sorted by `sort` (else the key); and whether more follow."
-    if text: rows = [r for r in rows if any(text.lower() in str(getattr(r[0], k)).lower() for k in [*text_fields(cls), primary_key(cls)])]
+    if text:
+        rows = [r for r in rows if any(text.lower() in str(getattr(r[0], k)).lower() for k in [*text_fields(cls), primary_key(cls)])]
     rows = _sorted(rows, sort, desc) if sort in sortable_fields(cls) else _sorted(rows, primary_key(cls), False)
     start = (page - 1) * per_page
     return rows[start:start + per_page], len(rows) > start + per_page

@@ -48,7 +48,8 @@ def _spelled_ours(raw: bytes | str, version: int) -> bool:
 
 # %% ../../../nbs/23_persist_redis.ipynb #405522b4
 class RedisRepository:
-    "The `Repository` of `SERVER_REDIS` entities on clients `connect()` makes (redis.asyncio, one per loop), keys under `namespace`, idle `ttl` seconds."
+    """The `Repository` of `SERVER_REDIS` entities on clients `connect()` makes
+    (redis.asyncio, one per loop), keys under `namespace`, idle `ttl` seconds."""
     def __init__(self, connect: Callable[[], Any], namespace: str = "sm", ttl: int = 3600):
         self.connect, self.namespace, self.ttl, self._locks, self._hot = connect, namespace, ttl, KeyedLocks(), {}
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -148,7 +149,8 @@ return 1
 
 @patch
 async def save(self: RedisRepository, cls: type, key, obj, version: int) -> int:
-    "Store `obj` as `cls[key]` if it is still at `version` (checked in Redis, atomically): the new version, else `Conflict`."
+    """Store `obj` as `cls[key]` if it is still at `version` (checked in
+    Redis, atomically): the new version, else `Conflict`."""
     k, new = self.key(cls, key), version + 1
     got = await self._script(_SAVE, [self._index(cls), k], version, _pack(obj, new), self._ttl(cls), self._expiry(cls))
     if got == -1: raise Conflict(f"{cls.__name__}[{key}] holds a value that is not ours")
@@ -189,17 +191,23 @@ async def _both(self: RedisRepository, cls: type, key):
 @patch
 @asynccontextmanager
 async def _shared(self: RedisRepository, name: str):
-    "Hold the Redis lock `name` (expiring after `LOCK_MS`, so a crashed holder frees it); `Unavailable` if never had in 5 s."
+    """Hold the Redis lock `name` (expiring after `LOCK_MS`, so a crashed
+    holder frees it); `Unavailable` if never had in 5 s."""
     token, delay, deadline = secrets.token_hex(8), 0.001, time.monotonic() + 5
     while not await _call(self.client.set(name, token, nx=True, px=LOCK_MS)):
-        if time.monotonic() > deadline: raise Unavailable(f"{name} is held elsewhere for too long; try again in a moment.")
-        await asyncio.sleep(delay); delay = min(delay * 2, 0.05)
+        if time.monotonic() > deadline:
+            raise Unavailable(f"{name} is held elsewhere for too long; try again in a moment.")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
     try: yield
     finally:
         try:
             async with self.client.pipeline(transaction=True) as pipe:   # delete it only if it is still ours
                 await pipe.watch(name)
-                if await pipe.get(name) in (token, token.encode()): pipe.multi(); pipe.delete(name); await pipe.execute()
+                if await pipe.get(name) in (token, token.encode()):
+                    pipe.multi()
+                    pipe.delete(name)
+                    await pipe.execute()
                 else: await pipe.unwatch()
         except (rx.RedisError, OSError): pass                            # it expires on its own
 

@@ -32,7 +32,8 @@ __all__ = ['log', 'VERSION', 'make_engine', 'autocommit', 'ensure_version', 'Sch
 
 # %% ../../../nbs/21_persist_sql.ipynb #d6bf3012
 def make_engine(url: str, **kw):
-    "A SQLAlchemy engine for `url`, set up for a server (timeouts; SQLite: WAL, see `_sqlite_engine`); `kw` go to `create_engine`."
+    """A SQLAlchemy engine for `url`, set up for a server (timeouts; SQLite: WAL,
+    see `_sqlite_engine`); `kw` go to `create_engine`."""
     if url.startswith(("postgresql://", "postgres://")): url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"): return _sqlite_engine(url, **kw)
     if url.startswith("postgresql"): kw = {"connect_args": {"connect_timeout": 3}, **kw}
@@ -51,9 +52,12 @@ def _sqlite_engine(url: str, **kw):
 
 # %% ../../../nbs/21_persist_sql.ipynb #12840fe7
 def autocommit(engine):
-    "An engine on `engine`'s database whose connections commit each statement themselves: set once per connection, never reset."
-    if isinstance(engine.pool, StaticPool): return engine.execution_options(isolation_level="AUTOCOMMIT")   # in memory: one connection
-    return make_engine(engine.url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+    """An engine on `engine`'s database whose connections commit each statement
+    themselves: set once per connection, never reset."""
+    # in memory: one connection
+    if isinstance(engine.pool, StaticPool): return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return make_engine(engine.url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT",
+                       pool_reset_on_return=None)
 
 # %% ../../../nbs/21_persist_sql.ipynb #d752eedf
 VERSION = "sm_version"
@@ -76,7 +80,8 @@ def create_table(engine, table) -> bool:
 
 # %% ../../../nbs/21_persist_sql.ipynb #d95a32b1
 def schema_gaps(engine, classes) -> tuple[list, list[str]]:
-    "What the database lacks of the tables of `classes` (their version column included): the tables, and the columns of existing ones."
+    """What the database lacks of the tables of `classes` (their version column
+    included): the tables, and the columns of existing ones."""
     for c in classes: ensure_version(c)
     insp = sa_inspect(engine)
     have = set(insp.get_table_names())
@@ -86,7 +91,8 @@ def schema_gaps(engine, classes) -> tuple[list, list[str]]:
     return tables, cols
 
 def prepare_schema(engine, classes) -> list[str]:
-    "Create missing tables of `classes`; raise `SchemaBehind` if existing ones lack columns. Returns the created tables."
+    """Create missing tables of `classes`; raise `SchemaBehind` if existing
+    ones lack columns. Returns the created tables."""
     missing, behind = schema_gaps(engine, classes)
     if behind:
         raise SchemaBehind(f"the database schema is behind the models (missing columns: {', '.join(behind)}); "
@@ -119,7 +125,8 @@ def _unavailable(e: Exception) -> bool:
 
 @patch
 def _blocking(self: SQLRepository, cls, fn: Callable):
-    "`fn()` in this (worker) thread, once more if its pooled connection had died; the database's refusals as our errors."
+    """`fn()` in this (worker) thread, once more if its pooled connection
+    had died; the database's refusals as our errors."""
     try:
         if cls not in self._ready: self.prepare([cls])
         try: return fn()
@@ -148,7 +155,8 @@ def check_storable(cls, data: dict) -> None:
     errs = []
     for k, v in data.items():
         if isinstance(v, str) and "\x00" in v:
-            errs.append({"type": "value_error", "loc": (k,), "input": v, "ctx": {"error": "text cannot hold a NUL character"}})
+            errs.append({"type": "value_error", "loc": (k,), "input": v,
+                         "ctx": {"error": "text cannot hold a NUL character"}})
         elif isinstance(v, int) and not isinstance(v, bool) and k in cls.__table__.c and (b := int_bounds(cls.__table__.c[k])):
             if v > b[1]: errs.append({"type": "less_than_equal", "loc": (k,), "input": v, "ctx": {"le": b[1]}})
             elif v < b[0]: errs.append({"type": "greater_than_equal", "loc": (k,), "input": v, "ctx": {"ge": b[0]}})
@@ -156,10 +164,12 @@ def check_storable(cls, data: dict) -> None:
 
 # %% ../../../nbs/21_persist_sql.ipynb #9a2fbc84
 def utc_columns(cls) -> tuple[str, ...]:
-    "The datetime columns of `cls` with a time zone (as `BaseTable`'s), which SQLite gives back without one: their values are UTC."
+    """The datetime columns of `cls` with a time zone (as `BaseTable`'s), which
+    SQLite gives back without one: their values are UTC."""
     if (got := cls.__dict__.get("__sm_utc__")) is None:
         got = tuple(c.name for c in cls.__table__.c if isinstance(c.type, DateTime) and c.type.timezone and c.name in cls.model_fields)
-        type.__setattr__(cls, "__sm_utc__", got)   # (SQLModel's own UTCDateTime is a TypeDecorator: it does this itself)
+        # (SQLModel's own UTCDateTime is a TypeDecorator: it does this itself)
+        type.__setattr__(cls, "__sm_utc__", got)
     return got
 
 def _row_obj(cls, row) -> tuple[Any, int]:
@@ -168,14 +178,17 @@ def _row_obj(cls, row) -> tuple[Any, int]:
     for k in utc_columns(cls):
         if isinstance(v := data.get(k), datetime) and v.tzinfo is None: data[k] = v.replace(tzinfo=timezone.utc)
     try: return cls.model_validate(data), row[VERSION]
-    except ValidationError as e:   # a row another program wrote (a NaN, say): shown as it is, never a 500 for every reader
-        log.warning("%s %s in the database does not validate (%s); shown unvalidated", cls.__name__, row.get(primary_key(cls)), e.errors()[0]["msg"])
+    # a row another program wrote (a NaN, say): shown as it is, never a 500 for every reader
+    except ValidationError as e:
+        log.warning("%s %s in the database does not validate (%s); shown unvalidated", cls.__name__,
+                    row.get(primary_key(cls)), e.errors()[0]["msg"])
         return cls.model_construct(**data), row[VERSION]
 
 # %% ../../../nbs/21_persist_sql.ipynb #22926da4
 @dataclass(frozen=True)
 class Statements:
-    "One table's statements: `get`, `save`, `checked` (a save that also compares the `compared` columns), `exists`, `delete`."
+    """One table's statements: `get`, `save`, `checked` (a save that also
+    compares the `compared` columns), `exists`, `delete`."""
     get: Any
     save: Any
     checked: Any
@@ -187,7 +200,8 @@ class Statements:
 _COMPARABLE = (Integer, String, Boolean, Numeric, Float, Date, DateTime, Time, Uuid, LargeBinary, Interval)
 
 def comparable(col) -> bool:
-    "Whether `=` on `col` exists on every database (not for JSON or arrays); a type of a library's own counts as the type it stores."
+    """Whether `=` on `col` exists on every database (not for JSON or arrays); a
+    type of a library's own counts as the type it stores."""
     return isinstance(col.type.impl_instance if isinstance(col.type, TypeDecorator) else col.type, _COMPARABLE)
 
 # %% ../../../nbs/21_persist_sql.ipynb #5b6e17f6
@@ -202,13 +216,15 @@ def statements(self: SQLRepository, cls) -> Statements:
         compared = [c.name for c in t.c if c.name not in (pk.name, VERSION) and comparable(c)]
         checked = save.where(*[t.c[c].is_not_distinct_from(bindparam(f"_sm_was_{i}", type_=t.c[c].type)) for i, c in enumerate(compared)])
         if ret: save, checked = save.returning(*t.c), checked.returning(*t.c)
-        st = self._statements[t] = Statements(select(t).where(pk == k), save, checked, compared, ret, select(pk).where(pk == k), delete(t).where(pk == k))
+        st = self._statements[t] = Statements(select(t).where(pk == k), save, checked, compared, ret,
+                                              select(pk).where(pk == k), delete(t).where(pk == k))
     return st
 
 # %% ../../../nbs/21_persist_sql.ipynb #4adb55c6
 @dataclass
 class Prepared:
-    "A statement compiled once for the columns it sets: `sql` in the driver's style, parameter `names` in order (`None`: by name), `binds` converting values, `columns` it returns (their `results` converters once seen)."
+    """A statement compiled once for the columns it sets: `sql` in the driver's style, parameter `names` in order
+    (`None`: by name), `binds` converting values, `columns` it returns (their `results` converters once seen)."""
     sql: str
     names: tuple | None
     binds: dict
@@ -217,18 +233,22 @@ class Prepared:
 
 @patch
 def prepared(self: SQLRepository, stmt, keys: tuple, columns=()) -> Prepared | None:
-    "`stmt` compiled for this database, setting the columns `keys` and returning `columns`, once; `None` if it must go through SQLAlchemy."
+    """`stmt` compiled for this database, setting the columns `keys` and returning
+    `columns`, once; `None` if it must go through SQLAlchemy."""
     if (p := self._prepared.get((stmt, keys), False)) is False:
         d = self.auto.dialect
         c = stmt.compile(dialect=d, column_keys=list(keys))
         binds = {n: f for n, b in c.binds.items() if (f := b.type.dialect_impl(d).bind_processor(d)) is not None}
-        p = None if c.escaped_bind_names else Prepared(c.string, tuple(c.positiontup) if c.positional else None, binds, list(columns))
+        p = None if c.escaped_bind_names else Prepared(c.string, tuple(c.positiontup) if c.positional else None, binds,
+                                                       list(columns))
         self._prepared[(stmt, keys)] = p
     return p
 
 # %% ../../../nbs/21_persist_sql.ipynb #8e10f12b
 def _converted(p: Prepared, row, description, dialect) -> dict:
-    if p.results is None: p.results = [(c.name, c.type.dialect_impl(dialect).result_processor(dialect, d[1])) for c, d in zip(p.columns, description)]
+    if p.results is None:
+        p.results = [(c.name,
+                      c.type.dialect_impl(dialect).result_processor(dialect, d[1])) for c, d in zip(p.columns, description)]
     return {k: f(v) if f else v for (k, f), v in zip(p.results, row)}
 
 @patch
@@ -256,7 +276,8 @@ def _execute(self: SQLRepository, p: Prepared, params: dict) -> tuple[dict | Non
 
 # %% ../../../nbs/21_persist_sql.ipynb #6c4c4c91
 def _get(self: SQLRepository, cls, key) -> dict | None:
-    if p := self.prepared(stmt := self.statements(cls).get, (), cls.__table__.c): return self._execute(p, {"_sm_key": key})[0]
+    if p := self.prepared(stmt := self.statements(cls).get, (), cls.__table__.c):
+        return self._execute(p, {"_sm_key": key})[0]
     with self.auto.connect() as c: row = c.execute(stmt, {"_sm_key": key}).mappings().first()
     return None if row is None else dict(row)
 
@@ -271,7 +292,8 @@ def _hit(self: SQLRepository, cls, key) -> tuple[Any, int] | None:
 
 @patch
 def get_blocking(self: SQLRepository, cls: type, key: str, cached: bool = False) -> tuple[Any, int] | None:
-    "The record of `cls` whose primary key is `key`, and its version (`None` if there is none); `cached`: a copy kept here will do. Blocks."
+    """The record of `cls` whose primary key is `key`, and its version (`None` if
+    there is none); `cached`: a copy kept here will do. Blocks."""
     if cached and (got := self._hit(cls, key)) is not None: return got
     k, row = (entity_slug(cls), str(key)), self._blocking(cls, lambda: _get(self, cls, key))
     if row is None: self.cache.forget(k); return None
@@ -290,12 +312,14 @@ def _save(self: SQLRepository, cls, key, obj, version, steps, was: dict | None) 
     data = {k: v for k, v in stored_state(obj).items() if k != pk}
     check_storable(cls, data)
     params = {**data, VERSION: version + steps, "_sm_key": key, "_sm_version": version}
-    if was is not None and all(c in was for c in st.compared):   # (a row cached before its class gained a column: by version)
+    # (a row cached before its class gained a column: by version)
+    if was is not None and all(c in was for c in st.compared):
         params.update({f"_sm_was_{i}": was[c] for i, c in enumerate(st.compared)})
     else: was = None
     stmt = st.checked if was is not None else st.save
     with self.writing:
-        if p := self.prepared(stmt, (*data, VERSION), cls.__table__.c if st.returning else ()): row, n = self._execute(p, params)
+        if p := self.prepared(stmt, (*data, VERSION), cls.__table__.c if st.returning else ()):
+            row, n = self._execute(p, params)
         else:
             with self.auto.connect() as c:
                 res = c.execute(stmt, params)
@@ -308,7 +332,8 @@ def _save(self: SQLRepository, cls, key, obj, version, steps, was: dict | None) 
 
 @patch
 def save_blocking(self: SQLRepository, cls: type, key: str, obj: Any, version: int, steps: int = 1) -> int:
-    "Write `obj` as record `key` if it is still at `version` (and holds what was served) as `version + steps`, else `Conflict` (or `NotFound`). Blocks."
+    """Write `obj` as record `key` if it is still at `version` (and holds what was served)
+    as `version + steps`, else `Conflict` (or `NotFound`). Blocks."""
     k = (entity_slug(cls), str(key))
     e = self.cache.get(k)
     was = e.served if e is not None and e.served is not None and e.version == version else None
@@ -328,7 +353,8 @@ def _insert(self: SQLRepository, cls, obj):
     t, pk = cls.__table__, primary_key(cls)
     data = {k: v for k, v in stored_state(obj).items() if not (k == pk and v is None)}
     check_storable(cls, data)
-    with self.writing, self.auto.connect() as c: key = c.execute(insert(t).values(**data, **{VERSION: 1})).inserted_primary_key[0]
+    with self.writing, self.auto.connect() as c:
+        key = c.execute(insert(t).values(**data, **{VERSION: 1})).inserted_primary_key[0]
     setattr(obj, pk, key)
     return key, 1
 
@@ -339,7 +365,8 @@ async def insert(self: SQLRepository, cls: type, obj: Any) -> tuple[Any, int]:
 
 # %% ../../../nbs/21_persist_sql.ipynb #0b8a7ba8
 def _delete(self: SQLRepository, cls, key) -> bool:
-    with self.writing, self.auto.connect() as c: return c.execute(self.statements(cls).delete, {"_sm_key": key}).rowcount == 1
+    with self.writing, self.auto.connect() as c:
+        return c.execute(self.statements(cls).delete, {"_sm_key": key}).rowcount == 1
 
 @patch
 async def delete(self: SQLRepository, cls: type, key: str) -> bool:
@@ -351,10 +378,12 @@ async def delete(self: SQLRepository, cls: type, key: str) -> bool:
 @patch
 def heard(self: SQLRepository, evt) -> None:
     "Drop the cached row that `evt` (an `EntityChanged` from the bus) made old: one at a lower version, or deleted."
-    if evt.job is None: self.cache.forget((evt.entity, evt.key), None if evt.deleted else evt.version)   # a job's news changes no row
+    # a job's news changes no row
+    if evt.job is None: self.cache.forget((evt.entity, evt.key), None if evt.deleted else evt.version)
 
 # %% ../../../nbs/21_persist_sql.ipynb #345b4818
-def _query(self: SQLRepository, cls, page: int = 1, per_page: int = 20, sort: str | None = None, desc: bool = False, q: str = ""):
+def _query(self: SQLRepository, cls, page: int = 1, per_page: int = 20, sort: str | None = None, desc: bool = False,
+           q: str = ""):
     t, pk = cls.__table__, primary_key(cls)
     col = t.c[sort if sort in sortable_fields(cls) else pk]
     stmt = select(t).order_by(col.desc() if desc else col.asc(), t.c[pk].asc())

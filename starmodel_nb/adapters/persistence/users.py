@@ -46,12 +46,14 @@ MIN_PASSWORD, MAX_PASSWORD = 8, 256
 def user_name(name) -> str:
     "`name` as kept (lowercase, trimmed), or `UserError` saying what a name may be."
     n = name.strip().lower() if isinstance(name, str) else ""
-    if not _NAME.fullmatch(n): raise UserError("A name is 3 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit.")
+    if not _NAME.fullmatch(n):
+        raise UserError("A name is 3 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit.")
     return n
 
 @cache
 def common_passwords() -> frozenset[str]:
-    "The commonest passwords long enough to be chosen here (from zxcvbn's list of 30,000, drawn from leaked sets), lowercase."
+    """The commonest passwords long enough to be chosen here (from zxcvbn's
+    list of 30,000, drawn from leaked sets), lowercase."""
     from zxcvbn.frequency_lists import FREQUENCY_LISTS
     return frozenset(p for p in FREQUENCY_LISTS["passwords"] if len(p) >= MIN_PASSWORD)
 
@@ -67,21 +69,27 @@ def check_password(password, name: str = "") -> str:
 
 def _roles(roles) -> tuple[str, ...]:
     rs = (roles,) if isinstance(roles, str) else tuple(roles or ())
-    if not all(isinstance(r, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,39}", r) for r in rs): raise UserError(f"roles {rs!r}: each a word such as admin")
+    if not all(isinstance(r, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,39}", r) for r in rs):
+        raise UserError(f"roles {rs!r}: each a word such as admin")
     return tuple(sorted(set(rs)))
 
 # %% ../../../nbs/26_persist_users.ipynb #1dad61e2
 class SQLUsers:
-    "The `Users` of an app: tables `sm_users` and `sm_sessions` on `engine`; scrypt cost `n`; sign-ins last `session_days`; reads cached `cache_seconds`."
+    """The `Users` of an app: tables `sm_users` and `sm_sessions` on `engine`; scrypt cost
+    `n`; sign-ins last `session_days`; reads cached `cache_seconds`."""
     def __init__(self, engine, n: int = 2 ** 14, cache_seconds: float = 2.0, session_days: float = 30):
         self.engine, self.n, self.cache_seconds, self.session_days = engine, n, cache_seconds, session_days
         md = MetaData()
         self.table = Table("sm_users", md, Column("id", Integer, primary_key=True, autoincrement=True),
-                           Column("name", String(40), unique=True, nullable=False), Column("hash", String(200), nullable=False),
-                           Column("roles", String(400), nullable=False, default=""), Column("created", DateTime, server_default=func.now()),
+                           Column("name", String(40), unique=True, nullable=False),
+                           Column("hash", String(200), nullable=False),
+                           Column("roles", String(400), nullable=False, default=""),
+                           Column("created", DateTime, server_default=func.now()),
                            sqlite_autoincrement=True)   # SQLite would give a removed user's id to the next one
-        self.sessions = Table("sm_sessions", md, Column("id", String(64), primary_key=True),   # the hash of the cookie's token
-                              Column("user_id", Integer, nullable=False, index=True), Column("expires", Integer, nullable=False))
+        self.sessions = Table("sm_sessions", md, Column("id", String(64), primary_key=True),
+                              # the hash of the cookie's token
+                              Column("user_id", Integer, nullable=False, index=True),
+                              Column("expires", Integer, nullable=False))
         self._cache: dict[int, tuple[float, User | None]] = {}
         self._signed: dict[str, tuple[float, User | None]] = {}   # session hash -> (until, its user)
         self._lock, self._nobody = threading.Lock(), None
@@ -89,7 +97,8 @@ class SQLUsers:
         "Make the tables if they are missing (an older SQLite users table is rebuilt so that ids are never reused)."
         self.table.metadata.create_all(self.engine)
         if self.engine.dialect.name == "sqlite": _never_reuse(self.engine, self.table)
-        self._dummy()   # now: made on the first unknown name, it would make that one sign-in slower than others (and tell)
+        # now: made on the first unknown name, it would make that one sign-in slower than others (and tell)
+        self._dummy()
     def __repr__(self): return f"SQLUsers({self.engine.url.render_as_string(hide_password=True)!r})"
 
 def _user(row) -> User: return User(row.id, row.name, tuple(r for r in row.roles.split(",") if r))
@@ -97,10 +106,12 @@ def _user(row) -> User: return User(row.id, row.name, tuple(r for r in row.roles
 def _never_reuse(engine, table: Table) -> None:
     "Rebuild a SQLite `table` made without AUTOINCREMENT (which gives the highest id again once its user is removed)."
     with engine.begin() as c:
-        if "AUTOINCREMENT" in (c.execute(text(f"SELECT sql FROM sqlite_master WHERE name = '{table.name}'")).scalar() or "").upper(): return
+        if "AUTOINCREMENT" in (c.execute(text(f"SELECT sql FROM sqlite_master WHERE name = '{table.name}'")).scalar() or "").upper():
+            return
         c.execute(text(f"ALTER TABLE {table.name} RENAME TO {table.name}_old"))
         table.create(c)
-        c.execute(text(f"INSERT INTO {table.name} SELECT * FROM {table.name}_old")); c.execute(text(f"DROP TABLE {table.name}_old"))
+        c.execute(text(f"INSERT INTO {table.name} SELECT * FROM {table.name}_old"))
+        c.execute(text(f"DROP TABLE {table.name}_old"))
 
 # %% ../../../nbs/26_persist_users.ipynb #440fab46
 @patch
@@ -109,7 +120,8 @@ def add(self: SQLUsers, name: str, password: str, roles=()) -> User:
     name, roles = user_name(name), _roles(roles)
     h = hash_password(check_password(password, name), self.n)
     try:
-        with self.engine.begin() as c: uid = c.execute(insert(self.table).values(name=name, hash=h, roles=",".join(roles))).inserted_primary_key[0]
+        with self.engine.begin() as c:
+            uid = c.execute(insert(self.table).values(name=name, hash=h, roles=",".join(roles))).inserted_primary_key[0]
     except IntegrityError: raise UserError(f"The name {name!r} is taken.") from None
     return User(uid, name, roles)
 
@@ -122,20 +134,23 @@ def _dummy(self: SQLUsers) -> str:
 
 @patch
 def check(self: SQLUsers, name: str, password: str) -> User | None:
-    "The user `name` if `password` is theirs, else `None`: one query and one KDF whatever the input, so the time tells nothing."
+    """The user `name` if `password` is theirs, else `None`: one query and one
+    KDF whatever the input, so the time tells nothing."""
     try: name = user_name(name)
     except UserError: name = ""                  # asked all the same: nobody has it
     with self.engine.connect() as c: row = c.execute(select(self.table).where(self.table.c.name == name)).first()
     fits = isinstance(password, str) and len(password) <= MAX_PASSWORD
     ok = verify_password(password if fits else "", row.hash if row is not None and fits else self._dummy())
     if not (ok and fits and row is not None): return None
-    if row.hash.split("$")[1:4] != self._dummy().split("$")[1:4]: self._changed(name, hash=hash_password(password, self.n))   # today's cost
+    if row.hash.split("$")[1:4] != self._dummy().split("$")[1:4]:
+        self._changed(name, hash=hash_password(password, self.n))   # today's cost
     return _user(row)
 
 # %% ../../../nbs/26_persist_users.ipynb #5ed14976
 @patch
 def peek(self: SQLUsers, user_id: int) -> tuple[bool, User | None]:
-    "`(True, user)` if `get(user_id)` would answer from memory (no database, so no worker thread needed), else `(False, None)`."
+    """`(True, user)` if `get(user_id)` would answer from memory (no database,
+    so no worker thread needed), else `(False, None)`."""
     hit = self._cache.get(user_id)
     return (True, hit[1]) if hit is not None and hit[0] > time.monotonic() else (False, None)
 
@@ -153,7 +168,8 @@ def get(self: SQLUsers, user_id: int) -> User | None:
 
 @patch
 def find(self: SQLUsers, name: str) -> User | None:
-    with self.engine.connect() as c: row = c.execute(select(self.table).where(self.table.c.name == user_name(name))).first()
+    with self.engine.connect() as c:
+        row = c.execute(select(self.table).where(self.table.c.name == user_name(name))).first()
     return _user(row) if row is not None else None
 
 @patch
@@ -180,7 +196,8 @@ def set_roles(self: SQLUsers, name: str, roles) -> User: return self._changed(na
 
 @patch
 def set_password(self: SQLUsers, name: str, password: str) -> int:
-    "Give `name` a new password and sign them out everywhere (a stolen session ends with the old password): sessions ended."
+    """Give `name` a new password and sign them out everywhere (a stolen
+    session ends with the old password): sessions ended."""
     self._changed(name, hash=hash_password(check_password(password, user_name(name)), self.n))
     return self.sign_out(name)
 
@@ -190,7 +207,8 @@ def remove(self: SQLUsers, name: str) -> User:
     u = self.find(name)
     if u is None: raise UserError(f"No user {name!r}.")
     with self.engine.begin() as c:
-        c.execute(delete(self.sessions).where(self.sessions.c.user_id == u.id)); c.execute(delete(self.table).where(self.table.c.id == u.id))
+        c.execute(delete(self.sessions).where(self.sessions.c.user_id == u.id))
+        c.execute(delete(self.table).where(self.table.c.id == u.id))
     self._forget(u.id)
     return u
 
@@ -199,11 +217,13 @@ def _digest(token: str) -> str: return hashlib.sha256(token.encode()).hexdigest(
 
 @patch
 def begin(self: SQLUsers, user_id: int) -> str:
-    "A new session of the user `user_id`, for `session_days`: its token, for the cookie (the table keeps only its hash)."
+    """A new session of the user `user_id`, for `session_days`: its token,
+    for the cookie (the table keeps only its hash)."""
     token, now = secrets.token_urlsafe(32), int(time.time())
     with self.engine.begin() as c:
         c.execute(delete(self.sessions).where(self.sessions.c.expires < now))   # the ended ones go as new ones come
-        c.execute(insert(self.sessions).values(id=_digest(token), user_id=user_id, expires=now + int(self.session_days * 86400)))
+        c.execute(insert(self.sessions).values(id=_digest(token), user_id=user_id,
+                                               expires=now + int(self.session_days * 86400)))
     return token
 
 @patch
@@ -214,7 +234,8 @@ def peek_session(self: SQLUsers, token: str) -> tuple[bool, User | None]:
 
 @patch
 def session(self: SQLUsers, token: str) -> User | None:
-    "The user the session `token` is signed in as (`None`: signed out, expired, removed, or never was), remembered `cache_seconds`."
+    """The user the session `token` is signed in as (`None`: signed out, expired,
+    removed, or never was), remembered `cache_seconds`."""
     d, now = _digest(token), time.monotonic()
     if (hit := self._signed.get(d)) is not None and hit[0] > now: return hit[1]
     s, t = self.sessions.c, self.table

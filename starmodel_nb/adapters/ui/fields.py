@@ -31,7 +31,8 @@ def field_label(cls, k: str) -> str:
     return ui_config(cls).get("labels", {}).get(k) or cls.model_fields[k].title or label(k)
 
 def entity_label(cls) -> str:
-    "What pages call `cls`: `ui.label`, its `display_name` (FastSQLModel's hint, unless left at `BaseTable`'s 'Untitled'), or its name humanised."
+    """What pages call `cls`: `ui.label`, its `display_name` (FastSQLModel's hint, unless
+    left at `BaseTable`'s 'Untitled'), or its name humanised."""
     name = getattr(cls, "display_name", None)
     return ui_config(cls).get("label") or (name if isinstance(name, str) and name.strip() and name != "Untitled" else label(cls.__name__))
 
@@ -47,7 +48,8 @@ def shown_fields(cls) -> list[str]:
     return [k for k in public_fields(cls) if k not in hidden]
 
 def auto_fields(cls) -> tuple[str, ...]:
-    "Fields the record sets itself, like Django's `auto_now`: a datetime or UUID made by a `default_factory` (`created_at`), one set on every change (`updated_at`)."
+    """Fields the record sets itself, like Django's `auto_now`: a datetime or UUID made by a
+    `default_factory` (`created_at`), one set on every change (`updated_at`)."""
     if (got := cls.__dict__.get("__sm_auto__")) is None:   # asked for each input of a form: worked out once per class
         made = [k for k, f in cls.model_fields.items()
                 if f.default_factory is not None and base_type(f.annotation)[0] in (datetime.datetime, datetime.date, uuid.UUID)]
@@ -65,7 +67,8 @@ def editable_fields(cls) -> list[str]:
     return [k for k in shown_fields(cls) if k not in ro]
 
 def _hinted(cls, hint: str) -> list[str] | None:
-    "The shown fields FastSQLModel's class hint `hint` names (`table_view_fields`), in its order; `None` if it names none."
+    """The shown fields FastSQLModel's class hint `hint` names
+    (`table_view_fields`), in its order; `None` if it names none."""
     keep = [*shown_fields(cls), primary_key(cls)]
     return [k for k in getattr(cls, hint, None) or () if k in keep] or None
 
@@ -104,7 +107,8 @@ def is_json(ann) -> bool:
 
 # %% ../../../nbs/31a_ui_fields.ipynb #2e700c7b
 def natural_key(cls) -> str | None:
-    "The key of the record entity `cls` when the user gives it, else `None`: not an integer the database may set, nor one a `default_factory` makes."
+    """The key of the record entity `cls` when the user gives it, else `None`: not an
+    integer the database may set, nor one a `default_factory` makes."""
     pk = primary_key(cls)
     if pk is None: return None
     f = cls.model_fields[pk]
@@ -130,7 +134,8 @@ widgets = WidgetRegistry()   # the process's widgets by type, like `registry` fo
 def _attrs(f, t) -> dict:
     c, kw = constraints(f), {}
     if t in (int, float, decimal.Decimal):
-        kw["min"] = c.get("ge", c.get("gt")); kw["max"] = c.get("le", c.get("lt"))
+        kw["min"] = c.get("ge", c.get("gt"))
+        kw["max"] = c.get("le", c.get("lt"))
         kw["step"] = c.get("multiple_of") or (1 if t is int else "any")
     elif t in (datetime.datetime, datetime.time): kw["step"] = 1   # seconds too
     else: kw["minlength"], kw["maxlength"] = c.get("min_length"), c.get("max_length")
@@ -138,7 +143,8 @@ def _attrs(f, t) -> dict:
 
 # %% ../../../nbs/31a_ui_fields.ipynb #5f7f7e80
 def input_text(v) -> str | None:
-    "`v` as an input shows it: ISO dates, an aware datetime in this server's local time (as a naive one is read back), JSON for lists."
+    """`v` as an input shows it: ISO dates, an aware datetime in this server's
+    local time (as a naive one is read back), JSON for lists."""
     if v is None: return None
     if isinstance(v, enum.Enum): v = v.value
     if isinstance(v, datetime.datetime):
@@ -155,7 +161,8 @@ def _choices(t) -> list | None:
 # %% ../../../nbs/31a_ui_fields.ipynb #db3cb659
 def _select(opts: list, value, optional: bool, **kw):
     cur = input_text(value)
-    return Select(*([Option("—", value="")] if optional else []), *[Option(str(o), value=str(o), selected=str(o) == cur) for o in opts],
+    return Select(*([Option("—", value="")] if optional else []),
+                  *[Option(str(o), value=str(o), selected=str(o) == cur) for o in opts],
                   cls="uk-select", **kw)
 
 # %% ../../../nbs/31a_ui_fields.ipynb #72f9094f
@@ -174,7 +181,8 @@ def _input_for(cls, k: str, fid: str, value, f):
     if (opts := _choices(t)) is not None: return _select(opts, value, optional, **kw)
     if is_json(f.annotation) or t is str and (k in ui_config(cls).get("textarea", ()) or constraints(f).get("max_length", 0) > 200):
         return _textarea(value, is_json(f.annotation), **kw)
-    typ = {int: "number", float: "number", decimal.Decimal: "number", datetime.date: "date", datetime.datetime: "datetime-local",
+    typ = {int: "number", float: "number", decimal.Decimal: "number", datetime.date: "date",
+           datetime.datetime: "datetime-local",
            datetime.time: "time"}.get(t) or ("email" if "Email" in getattr(t, "__name__", "") else
                                             "url" if "Url" in getattr(t, "__name__", "") else "text")
     return Input(type=typ, value=input_text(value), cls="uk-input", **_attrs(f, t), **kw)
@@ -183,7 +191,8 @@ def _input_for(cls, k: str, fid: str, value, f):
 def _mark(inp, cls, k: str, f, fid: str, error: str | None) -> None:
     "Tie help and error to the input (`aria-*`), and mark it required or read-only."
     if not hasattr(inp, "attrs"): return
-    if described := [x for x, on in ((f"{fid}-help", f.description), (f"{fid}-error", error)) if on]: inp.attrs["aria-describedby"] = " ".join(described)
+    if described := [x for x, on in ((f"{fid}-help", f.description), (f"{fid}-error", error)) if on]:
+        inp.attrs["aria-describedby"] = " ".join(described)
     if error: inp.attrs["aria-invalid"] = "true"
     if f.is_required() and base_type(f.annotation)[0] is not bool: inp.attrs["required"] = True
     if k in readonly_fields(cls): inp.attrs["disabled"] = True; inp.attrs.pop("name", None)

@@ -11,9 +11,11 @@ from functools import lru_cache
 from urllib.parse import quote, urlencode
 from pydantic_core import to_jsonable_python
 from fasthtml.common import A, Button, Div, Form, H3, Input, Label, Li, P, Progress, Span, Table, Tbody, Td, Th, Thead, Tr, Ul, to_xml
-from ...core import (EventSpec, Scope, datastar_json, entity_plural, entity_scope, entity_slug, primary_key, record_key,
+from ...core import (EventSpec, Scope, datastar_json, entity_plural, entity_scope, entity_slug, primary_key,
+                               record_key,
                               url_prefix)
-from .fields import (auto_fields, base_type, detail_fields, entity_label, field_input, field_label, is_json, label,
+from .fields import (auto_fields, base_type, detail_fields, entity_label, field_input,
+                                             field_label, is_json, label,
                                              list_columns, natural_key, plural_label, shown_fields)
 
 # %% auto #0
@@ -41,8 +43,10 @@ def _json_example(t, i: int = 0, depth: int = 0):
     t = base_type(t)[0]
     args = typing.get_args(t)
     if depth > 3: return "…"
-    if isinstance(t, type) and hasattr(t, "model_fields"): return {k: _json_example(f.annotation, 0, depth + 1) for k, f in t.model_fields.items()}
-    if typing.get_origin(t) is dict or t is dict: return {"key": _json_example(args[1] if len(args) == 2 else str, 0, depth + 1)}
+    if isinstance(t, type) and hasattr(t, "model_fields"):
+        return {k: _json_example(f.annotation, 0, depth + 1) for k, f in t.model_fields.items()}
+    if typing.get_origin(t) is dict or t is dict:
+        return {"key": _json_example(args[1] if len(args) == 2 else str, 0, depth + 1)}
     if is_json(t): return [_json_example(args[0] if args else str, j, depth + 1) for j in (0, 1)]
     return _SAMPLES.get(t, ("…", "…"))[i]
 
@@ -53,7 +57,8 @@ def _input(cls, spec: EventSpec, p: inspect.Parameter, hint) -> tuple:
     kw = dict(id=fid, name=p.name, cls="uk-input uk-form-small w-28")
     if hint in (int, float): kw.update(type="number", step="1" if hint is int else "any")
     elif hint is bool: kw.update(type="checkbox", value="true", cls="uk-checkbox")
-    elif is_json(hint): kw.update(type="text", placeholder=json.dumps(_json_example(hint)), cls="uk-input uk-form-small w-48 font-mono")
+    elif is_json(hint):
+        kw.update(type="text", placeholder=json.dumps(_json_example(hint)), cls="uk-input uk-form-small w-48 font-mono")
     else: kw.update(type="text")
     if p.default is not p.empty and p.default is not None:
         if hint is bool: kw["checked"] = bool(p.default)
@@ -72,11 +77,13 @@ def _control(cls, spec: EventSpec, url: str | None = None):
     hints = typing.get_type_hints(spec.fn)
     ins = [x for p in spec.params for x in _input(cls, spec, p, hints.get(p.name))]
     submit = str(act.options(contentType="form")) if url is None else f"@{spec.method}({json.dumps(url)}, {{contentType: 'form'}})"
-    return Form(*ins, Button(label(spec.name), type="submit", cls=btn_cls), cls="flex items-center gap-2", enctype=_URLENC,
+    return Form(*ins, Button(label(spec.name), type="submit", cls=btn_cls), cls="flex items-center gap-2",
+                enctype=_URLENC,
                 **{"data-on:submit": submit})
 
 def event_control(cls, spec: EventSpec, url: str | None = None):
-    "A button (no parameters) or a small form (with parameters) that fires `spec` on `cls` (at `url` if given); a background event's with its job."
+    """A button (no parameters) or a small form (with parameters) that fires `spec` on
+    `cls` (at `url` if given); a background event's with its job."""
     ctl = _control(cls, spec, url)
     return Div(ctl, job_panel(cls, spec), cls="flex flex-wrap items-center gap-2") if spec.background else ctl
 
@@ -86,11 +93,13 @@ def job_panel(cls, spec: EventSpec):
     j = f"${entity_slug(cls)}._jobs.{spec.name}"
     cancel = f"@post({json.dumps(url_prefix.get() + '/_sm/jobs/')} + {j}.id + '/cancel')"
     return Div(Span(cls="uk-label", data_text=f"{j}.state", data_sm_job_state=""),
-               Progress(max="1", cls="uk-progress w-32", **{"data-attr:value": f"{j}.progress < 0 ? false : {j}.progress"}),
+               Progress(max="1", cls="uk-progress w-32",
+                        **{"data-attr:value": f"{j}.progress < 0 ? false : {j}.progress"}),
                Span(cls="text-sm", data_text=f"{j}.note", data_sm_job_note=""),
                Button("Cancel", type="button", cls="uk-btn uk-btn-default uk-btn-sm",
                       **{"data-show": f"{j}.state === 'running' || {j}.state === 'queued'", "data-on:click": cancel}),
-               Span(cls="text-sm text-red-600", role="alert", data_text=f"{j}.error", **{"data-show": f"{j}.error !== ''"}),
+               Span(cls="text-sm text-red-600", role="alert", data_text=f"{j}.error",
+                    **{"data-show": f"{j}.error !== ''"}),
                cls="flex items-center gap-2", data_sm_job=spec.name, **{"data-show": f"{j}.state !== ''"})
 
 # %% ../../../nbs/32_ui_monster.ipynb #57a6d8f8
@@ -104,8 +113,10 @@ def _card(cls, vid: str):
                 Span(f"{_HOLE}{k}{_HOLE}", id=f"{vid}-{k}",
                      data_text=f"{'JSON.stringify(' if is_json(cls.model_fields[k].annotation) else '('}${entity_slug(cls)}.{k})"),
                 cls="flex justify-between gap-4") for k in detail_fields(cls)]
-    return Div(Div(H3(entity_label(cls), cls="uk-card-title"), cls="uk-card-header"), Div(*rows, cls="uk-card-body space-y-2"),
-               Div(*[event_control(cls, s) for s in cls.__sm_events__.values()], cls="uk-card-footer flex flex-wrap gap-2"),
+    return Div(Div(H3(entity_label(cls), cls="uk-card-title"), cls="uk-card-header"),
+               Div(*rows, cls="uk-card-body space-y-2"),
+               Div(*[event_control(cls, s) for s in cls.__sm_events__.values()],
+                   cls="uk-card-footer flex flex-wrap gap-2"),
                cls="uk-card uk-card-default max-w-xl")
 
 # %% ../../../nbs/32_ui_monster.ipynb #0451a038
@@ -113,7 +124,9 @@ def card_template(cls, prefix: str) -> tuple[list[str], list[str]]:
     "The card's text split at its holes: `(texts, names)`, a record's key a hole too (quoted where it is in a URL)."
     rec = entity_scope(cls) == Scope.RECORD
     tok = record_key.set(_KEY if rec else None)
-    try: parts = to_xml(_card(cls, view_id(cls, _KEY if rec else None)), indent=False).replace(quote(_KEY, safe=""), _KEY_URL).split(_HOLE)
+    try:
+        parts = to_xml(_card(cls, view_id(cls, _KEY if rec else None)),
+                       indent=False).replace(quote(_KEY, safe=""), _KEY_URL).split(_HOLE)
     finally: record_key.reset(tok)
     return parts[0::2], parts[1::2]
 
@@ -131,7 +144,8 @@ def version_marker(cls, version: int, epoch: str = "", key=None) -> str:
 
 # %% ../../../nbs/32_ui_monster.ipynb #b99cc217
 def render_view(obj, version: int = 0, epoch: str = "", template=card_template) -> str:
-    "The HTML of `obj`'s view: its `__ft__` or the default card, with its version marker; `template` (cached by `MonsterUI`) makes the card."
+    """The HTML of `obj`'s view: its `__ft__` or the default card, with its version
+    marker; `template` (cached by `MonsterUI`) makes the card."""
     cls, key = type(obj), key_of(obj)
     if not signal_bound(cls):
         tok = record_key.set(key)
@@ -139,7 +153,8 @@ def render_view(obj, version: int = 0, epoch: str = "", template=card_template) 
         finally: record_key.reset(tok)
     else:
         text, names = template(cls, url_prefix.get())
-        vals = {**obj.model_dump(mode="json", include=set(names)), "__key__": html.escape(str(key)), "__keyurl__": quote(str(key), safe="")}
+        vals = {**obj.model_dump(mode="json", include=set(names)), "__key__": html.escape(str(key)),
+                "__keyurl__": quote(str(key), safe="")}
         inner = "".join(t + (vals[n] if n in ("__key__", "__keyurl__") else _show(vals[n]) if n else "")
                         for t, n in zip(text, names + [""]))
     return f'<div id="{html.escape(view_id(cls, key))}">{version_marker(cls, version, epoch, key)}{inner}</div>'
@@ -172,7 +187,8 @@ def index_content(classes) -> str:
 # %% ../../../nbs/32_ui_monster.ipynb #e1cb06a9
 def _url(cls, *parts, **query) -> str:
     q = urlencode({k: v for k, v in query.items() if v not in (None, "", False)})
-    segs = [quote(str(p), safe="") for p in parts]   # a text key must not end the quoted URL of an action: ' @ $ are escaped
+    # a text key must not end the quoted URL of an action: ' @ $ are escaped
+    segs = [quote(str(p), safe="") for p in parts]
     return "/".join([f"{url_prefix.get()}/{entity_plural(cls)}", *segs]) + (f"?{q}" if q else "")
 
 def detail_content(obj, version: int, epoch: str, template=card_template) -> str:
@@ -195,15 +211,18 @@ def _head(cls, k: str, sort: str | None, desc: bool, q: str, at):
 def _row(cls, o, names: list, select: str | None):
     "A record's row: its checkbox for the `select` form (if any), its columns and a link to it."
     k = key_of(o)
-    tick = [Td(Input(type="checkbox", name="ids", value=str(k), form=select, id=f"{view_id(cls, k)}-pick", cls="uk-checkbox",
+    tick = [Td(Input(type="checkbox", name="ids", value=str(k), form=select, id=f"{view_id(cls, k)}-pick",
+                     cls="uk-checkbox",
                      aria_label=f"Select {entity_label(cls).lower()} {k}"))] if select else []
-    return Tr(*tick, *[Td(_cell(getattr(o, n))) for n in names], Td(A("Open", href=_url(cls, k), cls="uk-link")), id=f"{view_id(cls, k)}-row")
+    return Tr(*tick, *[Td(_cell(getattr(o, n))) for n in names], Td(A("Open", href=_url(cls, k), cls="uk-link")),
+              id=f"{view_id(cls, k)}-row")
 
 # %% ../../../nbs/32_ui_monster.ipynb #fb7f56bb
 def _pager(page: int, has_next: bool, at, **kw):
     return Div(A("← Previous", href=at(page=page - 1, **kw), cls="uk-btn uk-btn-default uk-btn-sm") if page > 1 else "",
                Span(f"Page {page}", cls="text-sm"),
-               A("Next →", href=at(page=page + 1, **kw), cls="uk-btn uk-btn-default uk-btn-sm") if has_next else "", cls="flex items-center gap-3")
+               A("Next →", href=at(page=page + 1, **kw), cls="uk-btn uk-btn-default uk-btn-sm") if has_next else "",
+               cls="flex items-center gap-3")
 
 # %% ../../../nbs/32_ui_monster.ipynb #910ccff0
 def list_content(cls, rows, page: int, has_next: bool, sort: str | None, desc: bool, q: str, base: str | None = None,
@@ -212,7 +231,8 @@ def list_content(cls, rows, page: int, has_next: bool, sort: str | None, desc: b
     names, plural = list_columns(cls), entity_plural(cls)
     at = (lambda **kw: _url(cls, **kw)) if base is None else (lambda **kw: base + _url(cls, **kw)[len(_url(cls)):])
     heads = [*([Th("")] if select else []), *[_head(cls, k, sort, desc, q, at) for k in names], Th("")]
-    table = Table(Thead(Tr(*heads)), Tbody(*[_row(cls, o, names, select) for o, _ in rows]), cls="uk-table uk-table-divider uk-table-small") \
+    table = Table(Thead(Tr(*heads)), Tbody(*[_row(cls, o, names, select) for o, _ in rows]),
+                  cls="uk-table uk-table-divider uk-table-small") \
         if rows else P(f"No {plural} match." if q else f"No {plural} yet.", cls="text-muted-foreground py-6")
     pager = _pager(page, has_next, at, sort=sort, desc=desc, q=q)
     src = at(page=page, sort=sort, desc=desc, q=q, partial=1)
@@ -225,7 +245,8 @@ def _cell(v) -> str: return v if isinstance(v, str) else json.dumps(v, default=s
 def list_page_content(cls, list_html: str, q: str) -> str:
     "The list page: title, search form and the new button around the list element."
     top = Div(H3(plural_label(cls), cls="uk-h3"),
-              Form(Input(type="search", name="q", value=q, placeholder="Search", aria_label="Search", cls="uk-input uk-form-small w-48"),
+              Form(Input(type="search", name="q", value=q, placeholder="Search", aria_label="Search",
+                         cls="uk-input uk-form-small w-48"),
                    method="get", action=_url(cls), cls="ml-auto"),
               A("New", href=_url(cls, "new"), cls="uk-btn uk-btn-primary uk-btn-sm"), cls="flex items-center gap-3")
     return to_xml(top, indent=False) + list_html
@@ -238,10 +259,12 @@ def field_defaults(cls) -> dict:
 def _form_fields(cls, obj, values: dict, errors: dict, defaults) -> list:
     "An input per shown field: what the user typed, else the record's value, else the default; errors beside them."
     new = [k for k in [natural_key(cls)] if k] if obj is None else []   # a natural key is given once, on create
-    names = new + [k for k in shown_fields(cls) if obj is not None or k not in auto_fields(cls)]   # the record sets these itself
+    # the record sets these itself
+    names = new + [k for k in shown_fields(cls) if obj is not None or k not in auto_fields(cls)]
     val = lambda k: values[k] if k in values else getattr(obj, k) if obj is not None else defaults(cls).get(k)
     fields = [field_input(cls, k, val(k), errors.get(k)) for k in names]
-    if rest := [m for k, m in errors.items() if k not in names]: fields.insert(0, P("; ".join(rest), cls="uk-alert uk-alert-destructive", role="alert"))
+    if rest := [m for k, m in errors.items() if k not in names]:
+        fields.insert(0, P("; ".join(rest), cls="uk-alert uk-alert-destructive", role="alert"))
     return fields
 
 # %% ../../../nbs/32_ui_monster.ipynb #4cbc6415
@@ -253,17 +276,21 @@ def record_form(cls, obj=None, values: dict | None = None, errors: dict | None =
     fields = _form_fields(cls, obj, values or {}, errors or {}, defaults)
     return to_xml(Div(H3(title, cls="uk-h3"),
                       Form(*fields, Div(Button("Save", type="submit", cls="uk-btn uk-btn-primary"),
-                                        A("Cancel", href=_url(cls) if obj is None else _url(cls, key), cls="uk-btn uk-btn-default"), cls="flex gap-2"),
+                                        A("Cancel", href=_url(cls) if obj is None else _url(cls, key),
+                                          cls="uk-btn uk-btn-default"), cls="flex gap-2"),
                            cls="space-y-4 max-w-xl", enctype=_URLENC, novalidate=False, **{"data-on:submit": act}),
                       cls="space-y-4", id=f"sm-{entity_slug(cls)}-form"), indent=False)
 
 # %% ../../../nbs/32_ui_monster.ipynb #8cb3d8d3
 class MonsterUI:
-    "The default interface adapter: MonsterUI views, pages, lists, forms and messages; it caches card templates, form defaults and which views signals alone update (`cache` entries each)."
+    """The default interface adapter: MonsterUI views, pages, lists, forms and messages; it caches card
+    templates, form defaults and which views signals alone update (`cache` entries each)."""
     def __init__(self, cache: int = 256):
         self.template, self.defaults, self.signal_bound = lru_cache(cache)(card_template), lru_cache(cache)(field_defaults), lru_cache(cache)(signal_bound)
-    def render_view(self, obj, version: int = 0, epoch: str = "") -> str: return render_view(obj, version, epoch, self.template)
-    def detail_content(self, obj, version: int, epoch: str) -> str: return detail_content(obj, version, epoch, self.template)
+    def render_view(self, obj, version: int = 0, epoch: str = "") -> str:
+        return render_view(obj, version, epoch, self.template)
+    def detail_content(self, obj, version: int, epoch: str) -> str:
+        return detail_content(obj, version, epoch, self.template)
     def record_form(self, cls, obj=None, values: dict | None = None, errors: dict | None = None) -> str:
         return record_form(cls, obj, values, errors, self.defaults)
     version_marker, render_page, view_id = staticmethod(version_marker), staticmethod(render_page), staticmethod(view_id)

@@ -38,7 +38,8 @@ def _loopback(name: str) -> bool:
     return ip.is_loopback or bool(getattr(ip, "ipv4_mapped", None) and ip.ipv4_mapped.is_loopback)
 
 def admin_refused(req: Request) -> Response | None:
-    "Why `req` may not use the admin: it is off (404); with authentication, the user is not an admin (403); without, not from this machine (403)."
+    """Why `req` may not use the admin: it is off (404); with authentication, the user is
+    not an admin (403); without, not from this machine (403)."""
     if not req.app.state.sm.settings.admin: return refuse(req, 404, "Not found.")
     if req.app.state.sm.users is not None:
         user = user_of(req)
@@ -60,7 +61,8 @@ async def _resolve(rt: Runtime, cls, short: str) -> str | None:
 def _page(req: Request, title: str, content: str) -> Response:
     rt: Runtime = req.app.state.sm
     pre = url_root(rt.settings, req)
-    home = Div(A("Admin", href=f"{pre}/admin", cls="uk-link text-sm"), A("History", href=f"{pre}/admin/_history", cls="uk-link text-sm"),
+    home = Div(A("Admin", href=f"{pre}/admin", cls="uk-link text-sm"),
+               A("History", href=f"{pre}/admin/_history", cls="uk-link text-sm"),
                cls="mb-2 flex gap-4")
     return page(req, title, to_xml(home, indent=False) + content)
 
@@ -75,16 +77,21 @@ async def _count(rt: Runtime, cls):
 async def _index_table(rt: Runtime, pre: str):
     rows = [Tr(Td(A(entity_label(c), href=f"{pre}/admin/{entity_slug(c)}", cls="uk-link")), Td(entity_store(c).name),
                Td(entity_scope(c).value), Td(str(await _count(rt, c)))) for c in rt.entities().values()]
-    return Table(Thead(Tr(Th("Entity"), Th("Store"), Th("Scope"), Th("Count"))), Tbody(*rows), cls="uk-table uk-table-divider")
+    return Table(Thead(Tr(Th("Entity"), Th("Store"), Th("Scope"), Th("Count"))), Tbody(*rows),
+                 cls="uk-table uk-table-divider")
 
 # %% ../../../nbs/35_web_admin.ipynb #1dc72c01
 def _jobs_table(rt: Runtime, pre: str):
-    "The background jobs this instance knows, newest first (the last 50): instance, event, origin, state, progress, note or error, Cancel."
+    """The background jobs this instance knows, newest first (the last 50): instance,
+    event, origin, state, progress, note or error, Cancel."""
     def row(j):
-        cancel = Button("Cancel", type="button", cls="uk-btn uk-btn-default uk-btn-xs", **{"data-on:click": f"@post('{pre}/admin/_jobs/{j.id}/cancel')"})
+        cancel = Button("Cancel", type="button", cls="uk-btn uk-btn-default uk-btn-xs",
+                        **{"data-on:click": f"@post('{pre}/admin/_jobs/{j.id}/cancel')"})
         inst = f"{j.entity} {j.key if (c := rt.entity(j.entity)) is not None and entity_scope(c) != Scope.SESSION else short_key(j.key)}"
-        return Tr(Td(when(j.started)), Td(inst, cls="font-mono"), Td(f"{j.event}({', '.join(f'{k}={_cell(v)}'[:60] for k, v in j.params.items())})"),
-                  Td(j.origin), Td(j.state), Td("" if j.progress is None else f"{j.progress:.0%}"), Td(j.error or j.note), Td(cancel if j.active else ""),
+        return Tr(Td(when(j.started)), Td(inst, cls="font-mono"),
+                  Td(f"{j.event}({', '.join(f'{k}={_cell(v)}'[:60] for k, v in j.params.items())})"),
+                  Td(j.origin), Td(j.state), Td("" if j.progress is None else f"{j.progress:.0%}"),
+                  Td(j.error or j.note), Td(cancel if j.active else ""),
                   data_sm_job_row=j.id)
     jobs = rt.jobs.list()[:50]
     head = Thead(Tr(*[Th(h) for h in ("Started", "Instance", "Event", "Origin", "State", "Progress", "Note", "")]))
@@ -103,7 +110,8 @@ async def admin_index(req: Request) -> Response:
     if r := admin_refused(req): return r
     rt: Runtime = req.app.state.sm
     pre = url_root(rt.settings, req)
-    t = Div(H3("Entities", cls="uk-h3"), await _index_table(rt, pre), H3("Background jobs", cls="uk-h3"), _jobs_table(rt, pre), id="sm-admin-index",
+    t = Div(H3("Entities", cls="uk-h3"), await _index_table(rt, pre), H3("Background jobs", cls="uk-h3"),
+            _jobs_table(rt, pre), id="sm-admin-index",
             **{"data-on-interval__duration.2s": f"@get('{pre}/admin?partial=1')"})
     if req.query_params.get("partial"): return Response(patch_elements(to_xml(t, indent=False)), headers=SSE_HEADERS)
     return _page(req, "Admin", to_xml(t, indent=False))
@@ -114,23 +122,28 @@ ADMIN_PAGE = 50   # live instances per page of the admin's list
 def _pager(base: str, page_no: int, pages: int):
     "Links to the previous and next pages of `pages`, and where this one is."
     link = lambda text, p: A(text, href=f"{base}?page={p}", cls="uk-link") if 1 <= p <= pages and p != page_no else Span(text, cls="text-muted-foreground")
-    return Div(link("‹ Newer", page_no - 1), Span(f"page {page_no} of {pages}"), link("Older ›", page_no + 1), cls="flex gap-3 text-sm")
+    return Div(link("‹ Newer", page_no - 1), Span(f"page {page_no} of {pages}"), link("Older ›", page_no + 1),
+               cls="flex gap-3 text-sm")
 
 def _instances(cls, rows: list, pre: str, n: int, page_no: int) -> str:
-    "Page `page_no` of the `n` live instances of `cls` (`rows`, most recently used first), by short key, version and shown fields."
+    """Page `page_no` of the `n` live instances of `cls` (`rows`, most recently
+    used first), by short key, version and shown fields."""
     names, slug = shown_fields(cls), entity_slug(cls)
     body = [Tr(Td(A(short_key(k), href=f"{pre}/admin/{slug}/{short_key(k)}", cls="uk-link font-mono")), Td(str(v)),
                *[Td(_cell(getattr(o, f))) for f in names]) for k, o, v in rows]
-    t = Table(Thead(Tr(Th("Key"), Th("Version"), *[Th(field_label(cls, f)) for f in names])), Tbody(*body), cls="uk-table uk-table-small") \
+    t = Table(Thead(Tr(Th("Key"), Th("Version"), *[Th(field_label(cls, f)) for f in names])), Tbody(*body),
+              cls="uk-table uk-table-small") \
         if rows else P("No live instances.", cls="text-muted-foreground")
     pages = max(1, -(-n // ADMIN_PAGE))
     return to_xml(Div(P(f"{n} live instance{'s' * (n != 1)}, most recently used first", cls="text-sm"),
                       _pager(f"{pre}/admin/{slug}", page_no, pages) if pages > 1 else "", t, id=f"sm-admin-{slug}",
-                      **{"data-on-interval__duration.2s": f"@get('{pre}/admin/{slug}?partial=1&page={page_no}')"}), indent=False)
+                      **{"data-on-interval__duration.2s": f"@get('{pre}/admin/{slug}?partial=1&page={page_no}')"}),
+                  indent=False)
 
 # %% ../../../nbs/35_web_admin.ipynb #d643348a
 async def admin_entity(req: Request) -> Response:
-    "GET /admin/{slug}: a SQL table (search, sort, paging, bulk delete) or a page (`?page=`) of the live instances of a memory entity."
+    """GET /admin/{slug}: a SQL table (search, sort, paging, bulk delete) or a page
+    (`?page=`) of the live instances of a memory entity."""
     rt: Runtime = req.app.state.sm
     cls = rt.entity(req.path_params["slug"])
     if r := admin_refused(req): return r
@@ -140,7 +153,8 @@ async def admin_entity(req: Request) -> Response:
     repo = rt.repo_for(cls)
     try:
         n = await repo.count(cls)
-        page_no = min(list_query(req)[0], max(1, -(-n // ADMIN_PAGE)))   # past the last page: the last; not a number: the first
+        # past the last page: the last; not a number: the first
+        page_no = min(list_query(req)[0], max(1, -(-n // ADMIN_PAGE)))
         lst = _instances(cls, await live_page(repo, cls, (page_no - 1) * ADMIN_PAGE, ADMIN_PAGE), pre, n, page_no)
     except Unavailable as e: return refuse(req, 503, str(e))
     if req.query_params.get("partial"): return Response(patch_elements(lst), headers=SSE_HEADERS)
@@ -149,12 +163,15 @@ async def admin_entity(req: Request) -> Response:
 # %% ../../../nbs/35_web_admin.ipynb #5ac8d910
 def _table_top(cls, pre: str, text: str):
     slug, plural = entity_slug(cls), entity_plural(cls)
-    search = Form(Input(type="search", name="q", value=text, placeholder="Search", aria_label="Search", cls="uk-input uk-form-small w-48"),
+    search = Form(Input(type="search", name="q", value=text, placeholder="Search", aria_label="Search",
+                        cls="uk-input uk-form-small w-48"),
                   method="get", action=f"{pre}/admin/{slug}", cls="ml-auto")
-    bulk = Form(Button("Delete selected", type="submit", cls="uk-btn uk-btn-destructive uk-btn-sm"), id=f"sm-{plural}-bulk",
+    bulk = Form(Button("Delete selected", type="submit", cls="uk-btn uk-btn-destructive uk-btn-sm"),
+                id=f"sm-{plural}-bulk",
                 enctype="application/x-www-form-urlencoded",
                 **{"data-on:submit": f"confirm('Delete the selected {plural}?') && @post('{pre}/admin/{slug}/bulk_delete', {{contentType: 'form'}})"})
-    return Div(H3(plural_label(cls), cls="uk-h3"), search, A("New", href=f"{pre}/{plural}/new", cls="uk-btn uk-btn-primary uk-btn-sm"), bulk,
+    return Div(H3(plural_label(cls), cls="uk-h3"), search,
+               A("New", href=f"{pre}/{plural}/new", cls="uk-btn uk-btn-primary uk-btn-sm"), bulk,
                cls="flex items-center gap-3")
 
 # %% ../../../nbs/35_web_admin.ipynb #1e0fc30a
@@ -191,7 +208,8 @@ def _instance_card(rt: Runtime, cls, key: str, obj, version: int, base: str):
     rows = [Tr(Th(field_label(cls, k)), Td(_cell(getattr(obj, k)))) for k in shown_fields(cls)]
     return Div(H3(f"{entity_label(cls)} {short_key(key)}", cls="uk-h3"), P(f"version {version}", cls="text-sm"),
                Table(Tbody(*rows), cls="uk-table uk-table-small"),
-               Div(*[rt.ui.event_control(cls, s, f"{base}/{s.segment}") for s in cls.__sm_events__.values()], cls="flex flex-wrap gap-2"),
+               Div(*[rt.ui.event_control(cls, s, f"{base}/{s.segment}") for s in cls.__sm_events__.values()],
+                   cls="flex flex-wrap gap-2"),
                id="sm-admin-instance", **{"data-on-interval__duration.2s": f"@get('{base}?partial=1')"})
 
 # %% ../../../nbs/35_web_admin.ipynb #323c3445
@@ -228,7 +246,8 @@ async def admin_event(req: Request) -> Response:
 _FILTERS = ("entity", "key", "origin", "event")
 
 def _shown_key(rt: Runtime, c) -> str:
-    "A session instance's key as its short hash (an entity no longer served too); others (`global`, a record's id) as they are."
+    """A session instance's key as its short hash (an entity no longer served
+    too); others (`global`, a record's id) as they are."""
     cls = rt.entity(c.entity)
     return c.key if cls is not None and entity_scope(cls) != Scope.SESSION else short_key(c.key)
 
@@ -236,9 +255,12 @@ def _history_table(rt: Runtime, rows: list, pre: str):
     "The rows, newest first: time, instance, event and parameters, origin, versions, duration and diff."
     def inst(c):
         k = _shown_key(rt, c)
-        return A(f"{c.entity} {k}", href=f"{pre}/admin/_history?entity={quote(c.entity)}&key={quote(k)}", cls="uk-link font-mono")
-    body = [Tr(Td(when(c.at)), Td(inst(c)), Td(f"{c.event}({', '.join(f'{k}={_cell(v)}' for k, v in c.params.items())})"), Td(c.origin),
-               Td(f"{c.before}→{c.after}"), Td(f"{c.ms:.1f}"), Td("; ".join(f"{k}: {_cell(o)} → {_cell(n)}" for k, (o, n) in c.diff.items())))
+        return A(f"{c.entity} {k}", href=f"{pre}/admin/_history?entity={quote(c.entity)}&key={quote(k)}",
+                 cls="uk-link font-mono")
+    body = [Tr(Td(when(c.at)), Td(inst(c)),
+               Td(f"{c.event}({', '.join(f'{k}={_cell(v)}' for k, v in c.params.items())})"), Td(c.origin),
+               Td(f"{c.before}→{c.after}"), Td(f"{c.ms:.1f}"),
+               Td("; ".join(f"{k}: {_cell(o)} → {_cell(n)}" for k, (o, n) in c.diff.items())))
             for c in reversed(rows)]
     head = Thead(Tr(*[Th(h) for h in ("Time", "Instance", "Event", "Origin", "Version", "ms", "Changed")]))
     return Table(head, Tbody(*body), cls="uk-table uk-table-small uk-table-divider") if rows else P("No changes recorded.", cls="text-muted-foreground")
@@ -250,20 +272,26 @@ async def admin_history(req: Request) -> Response:
     rt: Runtime = req.app.state.sm
     pre, f = url_root(rt.settings, req), {k: req.query_params.get(k) or None for k in _FILTERS}
     rows = await rt.history.rows(f["entity"], None, 200 if f["key"] is None else 100_000, f["origin"], f["event"])
-    if f["key"] is not None: rows = [c for c in rows if f["key"] in (c.key, short_key(c.key))][-200:]   # a session key is asked by its hash
+    # a session key is asked by its hash
+    if f["key"] is not None: rows = [c for c in rows if f["key"] in (c.key, short_key(c.key))][-200:]
     q = "&".join(f"{k}={quote(v)}" for k, v in f.items() if v)
     lst = to_xml(Div(_history_table(rt, rows, pre), id="sm-admin-history",
                      **{"data-on-interval__duration.2s": f"@get('{pre}/admin/_history?partial=1&{q}')"}), indent=False)
     if req.query_params.get("partial"): return Response(patch_elements(lst), headers=SSE_HEADERS)
-    form = Form(*[Input(name=k, value=v or "", placeholder=k, aria_label=k, cls="uk-input uk-form-small w-40") for k, v in f.items()],
-                Button("Filter", type="submit", cls="uk-btn uk-btn-default uk-btn-sm"), method="get", action=f"{pre}/admin/_history",
+    form = Form(*[Input(name=k, value=v or "", placeholder=k, aria_label=k,
+                        cls="uk-input uk-form-small w-40") for k, v in f.items()],
+                Button("Filter", type="submit", cls="uk-btn uk-btn-default uk-btn-sm"), method="get",
+                action=f"{pre}/admin/_history",
                 cls="flex flex-wrap gap-2")
-    return _page(req, "Admin · History", to_xml(Div(H3("History", cls="uk-h3"), form, cls="space-y-3"), indent=False) + lst)
+    return _page(req, "Admin · History",
+                 to_xml(Div(H3("History", cls="uk-h3"), form, cls="space-y-3"), indent=False) + lst)
 
 # %% ../../../nbs/35_web_admin.ipynb #03fa2662
 def admin_routes() -> list:
     "The admin's routes (they answer 404 unless the `admin` setting is on)."
     m = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-    return [Route("/admin", admin_index), Route("/admin/_history", admin_history), Route("/admin/_jobs/{id}/cancel", admin_cancel_job, methods=["POST"]),
-            Route("/admin/{slug}", admin_entity), Route("/admin/{slug}/bulk_delete", admin_bulk_delete, methods=["POST"]),
+    return [Route("/admin", admin_index), Route("/admin/_history", admin_history),
+            Route("/admin/_jobs/{id}/cancel", admin_cancel_job, methods=["POST"]),
+            Route("/admin/{slug}", admin_entity),
+            Route("/admin/{slug}/bulk_delete", admin_bulk_delete, methods=["POST"]),
             Route("/admin/{slug}/{key}", admin_instance), Route("/admin/{slug}/{key}/{name}", admin_event, methods=m)]

@@ -25,7 +25,8 @@ __all__ = ['ALL', 'StarApp', 'EntityRoute', 'CollectionRoute', 'build_app']
 
 # %% ../../../nbs/36_web_app.ipynb #c92f4288
 class StarApp(ControlPlane, FastHTML):
-    "A FastHTML app with `instances`, `instance`, `edit` and `fire` over its live entities (FastHTML's `get` & co. stay routes)."
+    """A FastHTML app with `instances`, `instance`, `edit` and `fire` over its
+    live entities (FastHTML's `get` & co. stay routes)."""
     gate: StreamGate | None = None   # the live stream, served ahead of the middleware (see `web.stream`)
     @property
     def sm(self) -> Runtime: return self.state.sm
@@ -42,7 +43,8 @@ class EntityRoute(Route):
     "A route whose first path segment must name an entity, not a collection (others fall through)."
     def matches(self, scope):
         m, child = super().matches(scope)
-        if m != Match.NONE and not self.named(scope["app"].state.sm, child["path_params"]["slug"]): return Match.NONE, {}
+        if m != Match.NONE and not self.named(scope["app"].state.sm, child["path_params"]["slug"]):
+            return Match.NONE, {}
         return m, child
     def named(self, rt: Runtime, slug: str) -> bool: return rt.entity(slug) is not None and rt.collection(slug) is None
 
@@ -56,20 +58,27 @@ def _middleware(app: StarApp, rt: Runtime) -> None:
     app.user_middleware = [m for m in app.user_middleware if m is not cors_allow]
     app.add_middleware(Limits, max_body=s.max_body, max_query=s.max_query, root=s.root_path)
     app.add_middleware(SecurityHeaders, extra=s.frame_ancestors)
-    app.add_middleware(SessionCookies, name=s.session_cookie, secure=s.cookie_secure, trusted=tuple(s.trusted_proxies.split()))
+    app.add_middleware(SessionCookies, name=s.session_cookie, secure=s.cookie_secure,
+                       trusted=tuple(s.trusted_proxies.split()))
 
 # %% ../../../nbs/36_web_app.ipynb #d3f707bc
 def build_app(rt: Runtime, secret_key: str, routes: list = (), startup: list = ()) -> StarApp:
-    "The app serving `rt`: index, live stream, assets, extra `routes` (the admin), collections, entity pages and events; `startup` hooks run first."
-    s = rt.settings = replace(rt.settings, assets=resolve_assets(rt.settings.assets))   # auto: a local copy or the CDN, once
-    async def started(): rt.loop = asyncio.get_running_loop(); close_private_loop(rt); rt.scheduler.start()   # the app's loop takes over
+    """The app serving `rt`: index, live stream, assets, extra `routes` (the admin),
+    collections, entity pages and events; `startup` hooks run first."""
+    # auto: a local copy or the CDN, once
+    s = rt.settings = replace(rt.settings, assets=resolve_assets(rt.settings.assets))
+    # the app's loop takes over
+    async def started(): rt.loop = asyncio.get_running_loop(); close_private_loop(rt); rt.scheduler.start()
     app = StarApp(default_hdrs=False, secret_key=secret_key, session_cookie=INNER, same_site="lax",
-                  on_startup=[started, *startup], on_shutdown=[rt.scheduler.close, rt.hub.close, rt.jobs.close, rt.reactor.close, rt.bus.close, rt.history.close])
+                  on_startup=[started, *startup],
+                  on_shutdown=[rt.scheduler.close, rt.hub.close, rt.jobs.close, rt.reactor.close, rt.bus.close,
+                               rt.history.close])
     _middleware(app, rt)
     app.state.sm, app.gate = rt, StreamGate(rt, secret_key)
     app.router.routes.extend([Route("/", index_endpoint), Route("/_sm/stream", stream_endpoint),
         Route("/_sm/jobs/{id}/cancel", cancel_endpoint, methods=["POST"]), *asset_routes(s.assets), *routes,
-        CollectionRoute("/{slug}", collection_endpoint, methods=ALL), CollectionRoute("/{slug}/{ident}", record_endpoint, methods=ALL),
+        CollectionRoute("/{slug}", collection_endpoint,
+                        methods=ALL), CollectionRoute("/{slug}/{ident}", record_endpoint, methods=ALL),
         CollectionRoute("/{slug}/{ident}/{name}", record_action_endpoint, methods=ALL),
         EntityRoute("/{slug}", page_endpoint, methods=ALL), EntityRoute("/{slug}/{name}", event_endpoint, methods=ALL)])
     return app

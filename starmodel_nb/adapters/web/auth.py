@@ -25,22 +25,26 @@ __all__ = ['log', 'Identity', 'Attempts', 'auth_form', 'login_page', 'signed_in'
 
 # %% ../../../nbs/37_web_auth.ipynb #6aa5972f
 class Identity:
-    "ASGI middleware (inside the session's): puts the user the session is signed in as in `scope['sm.user']` (`None`: nobody)."
+    """ASGI middleware (inside the session's): puts the user the session is
+    signed in as in `scope['sm.user']` (`None`: nobody)."""
     def __init__(self, app): self.app = app
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and (rt := scope["app"].state.sm).users is not None:
             session = scope.get("session") or {}
             try: scope["sm.user"] = user = await session_user(rt, session)
-            except Exception as e:   # the users' database does not answer: nobody can be told apart, so nothing is served
+            # the users' database does not answer: nobody can be told apart, so nothing is served
+            except Exception as e:
                 log.error("sign-in not checked: the users' store failed (%s)", e, exc_info=e)
                 return await PlainTextResponse("Sign-in cannot be checked just now: try again in a moment.", 503,
                                                headers={**NO_STORE, "Retry-After": "5"})(scope, receive, send)
-            if user is None and "auth" in session: session.clear()   # signed out (here or elsewhere), expired, removed: all of it ends
+            # signed out (here or elsewhere), expired, removed: all of it ends
+            if user is None and "auth" in session: session.clear()
         await self.app(scope, receive, send)
 
 # %% ../../../nbs/37_web_auth.ipynb #79e89eca
 class Attempts:
-    "Sign-in attempts by key within `window` seconds: `wait(key, limit)` is the seconds until another may be tried (0: now)."
+    """Sign-in attempts by key within `window` seconds: `wait(key, limit)` is
+    the seconds until another may be tried (0: now)."""
     def __init__(self, window: float, clock=time.monotonic, cap: int = 100_000):
         self.window, self.clock, self.cap = window, clock, cap
         self._failed: OrderedDict[str, deque] = OrderedDict()
@@ -53,8 +57,10 @@ class Attempts:
         return 0.0 if len(q) < limit else max(1.0, q[0] + self.window - self.clock())
     def fail(self, key: str) -> None:
         "Count an attempt under `key` (before it is checked: attempts that arrive together are all counted)."
-        q = self._recent(key); q.append(self.clock())
-        self._failed[key] = q; self._failed.move_to_end(key)
+        q = self._recent(key)
+        q.append(self.clock())
+        self._failed[key] = q
+        self._failed.move_to_end(key)
         while len(self._failed) > self.cap: self._failed.popitem(last=False)
     def undo(self, key: str) -> None:
         "Take back the latest attempt counted under `key` (it succeeded)."
@@ -65,9 +71,11 @@ class Attempts:
 _C0 = "".join(map(chr, range(0x21)))   # C0 controls and space: a browser strips them from both ends of a URL
 
 def _next(raw) -> str:
-    "Where to go after signing in: `raw` read as a browser reads it, if that is a path of this app (percent-encoded), else `/`."
+    """Where to go after signing in: `raw` read as a browser reads it, if that
+    is a path of this app (percent-encoded), else `/`."""
     if not isinstance(raw, str) or len(raw) > 2000: return "/"
-    s = re.sub(r"[\t\n\r]", "", raw.strip(_C0)).replace("\\", "/")   # tabs and newlines dropped anywhere; a backslash is a slash
+    # tabs and newlines dropped anywhere; a backslash is a slash
+    s = re.sub(r"[\t\n\r]", "", raw.strip(_C0)).replace("\\", "/")
     if not s.startswith("/") or s.startswith("//") or re.search(r"[\x00-\x1f\x7f]", s): return "/"
     return quote(s, safe="/?#&=;:@!$'()*+,~%-._")
 
@@ -77,23 +85,29 @@ def auth_form(kind: str, prefix: str, next_: str = "/", name: str = "", error: s
     act = f"@post('{prefix}/{kind}', {{contentType: 'form'}})"
     return Div(H3(title, cls="uk-h3"),
                Form(Div(Label("Name", fr="sm-auth-name", cls="uk-form-label"),
-                        Input(id="sm-auth-name", name="name", value=name, autocomplete="username", required=True, cls="uk-input"), cls="space-y-1"),
+                        Input(id="sm-auth-name", name="name", value=name, autocomplete="username", required=True,
+                              cls="uk-input"), cls="space-y-1"),
                     Div(Label("Password", fr="sm-auth-password", cls="uk-form-label"),
-                        Input(id="sm-auth-password", name="password", type="password", required=True, minlength=8, maxlength=256,
-                              autocomplete="current-password" if kind == "login" else "new-password", cls="uk-input"), cls="space-y-1"),
+                        Input(id="sm-auth-password", name="password", type="password", required=True, minlength=8,
+                              maxlength=256,
+                              autocomplete="current-password" if kind == "login" else "new-password", cls="uk-input"),
+                        cls="space-y-1"),
                     Input(type="hidden", name="next", value=next_),
                     P(error, id="sm-auth-error", role="alert", cls="text-sm text-destructive") if error else P(id="sm-auth-error"),
                     Div(Button(title, type="submit", cls="uk-btn uk-btn-primary"),
-                        A(other[1], href=f"{prefix}/{other[0]}?next={quote(next_)}", cls="uk-btn uk-btn-default"), cls="flex gap-2"),
+                        A(other[1], href=f"{prefix}/{other[0]}?next={quote(next_)}", cls="uk-btn uk-btn-default"),
+                        cls="flex gap-2"),
                     cls="space-y-4 max-w-sm", enctype="application/x-www-form-urlencoded", **{"data-on:submit": act}),
                id="sm-auth", cls="space-y-4")
 
 async def login_page(req: Request) -> Response:
     "GET /login (and /signup): the form."
     rt, kind = req.app.state.sm, req.url.path.rstrip("/").rsplit("/", 1)[-1]
-    if kind == "signup" and not rt.settings.auth_signup: return refuse(req, 404, "Sign-up is closed: ask an admin for an account.")
+    if kind == "signup" and not rt.settings.auth_signup:
+        return refuse(req, 404, "Sign-up is closed: ask an admin for an account.")
     session_id(req)
-    return page(req, "Sign in" if kind == "login" else "Sign up", to_xml(auth_form(kind, url_root(rt.settings, req), _next(req.query_params.get("next")))))
+    return page(req, "Sign in" if kind == "login" else "Sign up",
+                to_xml(auth_form(kind, url_root(rt.settings, req), _next(req.query_params.get("next")))))
 
 # %% ../../../nbs/37_web_auth.ipynb #3b2285af
 def _json_body(req: Request) -> bool: return req.headers.get("content-type", "").startswith("application/json")
@@ -106,7 +120,8 @@ async def _credentials(req: Request) -> dict:
     "The posted name, password and next, from a form or a JSON body; `UserError` if neither."
     if _json_body(req): data = json_object(await req.body())
     else: data = {k: v for k, v in (await req.form()).items()}   # a file posted instead of text is refused below
-    if not all(isinstance(data.get(k, ""), str) for k in ("name", "password", "next")): raise UserError("name and password are text.")
+    if not all(isinstance(data.get(k, ""), str) for k in ("name", "password", "next")):
+        raise UserError("name and password are text.")
     return data
 
 def _answer(req: Request, kind: str, status: int, msg: str, data: dict, retry: float | None = None) -> Response:
@@ -114,16 +129,21 @@ def _answer(req: Request, kind: str, status: int, msg: str, data: dict, retry: f
     hdrs = {"Retry-After": str(int(retry) + 1)} if retry else {}
     if _scripted(req): return JSONResponse({"detail": msg}, status, headers={**NO_STORE, **hdrs})
     if not is_datastar(req):
-        r = refuse(req, status, msg); r.headers.update(hdrs); return r
-    form = auth_form(kind, url_root(req.app.state.sm.settings, req), _next(data.get("next")), data.get("name", "")[:40], msg)
+        r = refuse(req, status, msg)
+        r.headers.update(hdrs)
+        return r
+    form = auth_form(kind, url_root(req.app.state.sm.settings, req), _next(data.get("next")), data.get("name", "")[:40],
+                     msg)
     return Response(patch_elements(to_xml(form)), headers={**SSE_HEADERS, **hdrs})
 
 def _mark(name: str) -> str: return hashlib.sha256(name.encode()).hexdigest()[:12]
 
 async def signed_in(req: Request, user: User, next_: str) -> Response:
-    "Rotate the session to a new sign-in of `user`, kept on the server, and send the browser to `next_` (JSON: the user)."
+    """Rotate the session to a new sign-in of `user`, kept on the server, and
+    send the browser to `next_` (JSON: the user)."""
     token = await asyncio.to_thread(req.app.state.sm.users.begin, user.id)
-    known = [_mark(user.name), *[m for m in req.session.get("known", []) if m != _mark(user.name)]][:5]   # names signed in on here
+    # names signed in on here
+    known = [_mark(user.name), *[m for m in req.session.get("known", []) if m != _mark(user.name)]][:5]
     req.session.clear()
     req.session.update(sm=secrets.token_urlsafe(18), auth=token, known=known)
     if wants_json(req) or _scripted(req):
@@ -165,7 +185,8 @@ async def login(req: Request) -> Response:
     return await signed_in(req, user, _next(data.get("next")))
 
 async def signup(req: Request) -> Response:
-    "POST /signup: a new user (when sign-up is open), signed in at once; every try counts against the address, a name taken too."
+    """POST /signup: a new user (when sign-up is open), signed in at once; every
+    try counts against the address, a name taken too."""
     rt = req.app.state.sm
     if not rt.settings.auth_signup: return refuse(req, 404, "Sign-up is closed: ask an admin for an account.")
     if r := mutation_refused(req): return r
@@ -173,8 +194,10 @@ async def signup(req: Request) -> Response:
     except (UserError, ValueError) as e: return _answer(req, "signup", 422, str(e), {})
     att, ip = req.app.state.auth_attempts, req.client.host if req.client else ""
     if wait := att.wait(f"signup:{ip}", 4 * rt.settings.auth_attempts):
-        return _answer(req, "signup", 429, f"Too many sign-ups tried from here: try again in {int(wait) + 1} s.", data, wait)
-    att.fail(f"signup:{ip}")   # before the answer: "that name is taken" cannot be asked without limit, nor accounts made in a flood
+        return _answer(req, "signup", 429, f"Too many sign-ups tried from here: try again in {int(wait) + 1} s.", data,
+                       wait)
+    # before the answer: "that name is taken" cannot be asked without limit, nor accounts made in a flood
+    att.fail(f"signup:{ip}")
     try: user = await _kdf(req, rt.users.add, data.get("name") or "", data.get("password") or "")
     except UserError as e: return _answer(req, "signup", 422, str(e), data)
     except Exception as e: return _unavailable(req, "signup", e, data)
@@ -188,14 +211,19 @@ async def logout(req: Request) -> Response:
         try: await asyncio.to_thread(rt.users.end, token)
         except Exception as e: return _unavailable(req, "logout", e, {})   # not ended: say so rather than pretend
     if (sid := s.get("sm")) is not None: rt.hub.drop_channel(f"session:{sid}")
-    known = s.get("known"); s.clear()
+    known = s.get("known")
+    s.clear()
     if known: s["known"] = known   # this browser stays one its owner signed in on
     if _scripted(req): return JSONResponse({"user": None})
     return redirect(req, "/")
 
 # %% ../../../nbs/37_web_auth.ipynb #c43c45b4
 def auth_plugin(p) -> None:
-    "The authentication, as a plugin: `Identity`, and the sign-in, sign-up and sign-out routes (the factory loads it with `auth = true`)."
+    """The authentication, as a plugin: `Identity`, and the sign-in, sign-up and
+    sign-out routes (the factory loads it with `auth = true`)."""
     p.middleware(Identity)
-    p.route("/login", login_page); p.route("/signup", login_page)
-    p.route("/login", login, methods=["POST"]); p.route("/signup", signup, methods=["POST"]); p.route("/logout", logout, methods=["POST"])
+    p.route("/login", login_page)
+    p.route("/signup", login_page)
+    p.route("/login", login, methods=["POST"])
+    p.route("/signup", signup, methods=["POST"])
+    p.route("/logout", logout, methods=["POST"])

@@ -42,7 +42,8 @@ def session_id(req: Request, create: bool = True) -> str | None:
     return sid
 
 def key_for(cls: type, req: Request) -> tuple[str, str]:
-    "The (key, channel) of the instance of `cls` this request addresses: everyone's, its session's, or its user's (ask `guard_refused` first)."
+    """The (key, channel) of the instance of `cls` this request addresses: everyone's,
+    its session's, or its user's (ask `guard_refused` first)."""
     scope = entity_scope(cls)
     key = "global" if scope == Scope.GLOBAL else user_key(user_of(req)) if scope == Scope.USER else session_id(req)
     return key, channel_for(cls, key)
@@ -52,19 +53,23 @@ def user_of(req: Request) -> User | None:
     return req.scope.get("sm.user")
 
 async def session_user(rt, session: dict) -> User | None:
-    "The user `session` is signed in as: its sign-in token asked of the app's users (ended, expired or removed: nobody); `None` without authentication."
+    """The user `session` is signed in as: its sign-in token asked of the app's users
+    (ended, expired or removed: nobody); `None` without authentication."""
     token = session.get("auth")
     if rt.users is None or type(token) is not str: return None
-    if (peek := getattr(rt.users, "peek_session", None)) is not None and (got := peek(token))[0]: return got[1]   # remembered: no thread
+    # remembered: no thread
+    if (peek := getattr(rt.users, "peek_session", None)) is not None and (got := peek(token))[0]: return got[1]
     return await asyncio.to_thread(rt.users.session, token)
 
 # %% ../../../nbs/33_web_checks.ipynb #f9af640e
 NO_STORE = {"Cache-Control": "no-store"}
 
 def refuse(req: Request, status: int, msg: str, errors: list | None = None) -> Response:
-    "An error response: JSON `{'detail': ...}` when the client asks for JSON, plain text otherwise (a 503 says when to retry)."
+    """An error response: JSON `{'detail': ...}` when the client asks for JSON,
+    plain text otherwise (a 503 says when to retry)."""
     hdrs = {**NO_STORE, "Retry-After": "2"} if status == 503 else NO_STORE
-    if "application/json" in req.headers.get("accept", ""): return JSONResponse({"detail": errors or msg}, status, headers=hdrs)
+    if "application/json" in req.headers.get("accept", ""):
+        return JSONResponse({"detail": errors or msg}, status, headers=hdrs)
     return PlainTextResponse(msg, status, headers=hdrs)
 
 # %% ../../../nbs/33_web_checks.ipynb #908f197f
@@ -82,7 +87,8 @@ def foreign(req: Request, need_datastar: bool = True) -> str | None:
 # %% ../../../nbs/33_web_checks.ipynb #2faa65ff
 def status_of(e: BaseException) -> int | None:
     "The HTTP status that error `e` answers with, or `None` when it is an event's own error (shown as a message)."
-    for kind, status in ((NotFound, 404), (Unavailable, 503), (Conflict, 409), (Unfit, 409), (Busy, 409), (Invalid, 422)):
+    for kind, status in ((NotFound, 404), (Unavailable, 503), (Conflict, 409), (Unfit, 409), (Busy, 409),
+                         (Invalid, 422)):
         if isinstance(e, kind): return status
     return None
 
@@ -100,15 +106,18 @@ def mutation_refused(req: Request) -> Response | None:
     "A 403 unless `req` may change a collection."
     if why := foreign(req, need_datastar=False): return refuse(req, 403, why)
     ctype = req.headers.get("content-type", "")
-    if is_datastar(req) or ctype.startswith("application/json") or (req.method == "DELETE" and wants_json(req)): return None
+    if is_datastar(req) or ctype.startswith("application/json") or (req.method == "DELETE" and wants_json(req)):
+        return None
     return refuse(req, 403, "Changes need the Datastar-Request header or a JSON body.")
 
 # %% ../../../nbs/33_web_checks.ipynb #bfd8d934
 def guard_refused(req: Request, cls: type, spec=None) -> Response | None:
-    "A 403 unless the user of `req` may use `cls` (its `model_config['auth']`; a `scope='user'` entity needs someone signed in) and fire `spec` (its `auth`)."
+    """A 403 unless the user of `req` may use `cls` (its `model_config['auth']`; a
+    `scope='user'` entity needs someone signed in) and fire `spec` (its `auth`)."""
     user = user_of(req)
     if (why := entity_refusal(cls, user, spec)) is None: return None
-    if user is None and not req.app.state.sm.settings.auth: why = "This needs someone signed in, and authentication is off (auth = false)."
+    if user is None and not req.app.state.sm.settings.auth:
+        why = "This needs someone signed in, and authentication is off (auth = false)."
     return refuse(req, 403, why)
 
 def act_refused(req: Request, cls: type, spec, key) -> Response | None:
@@ -129,9 +138,12 @@ def json_object(text: str | bytes) -> dict:
 
 # %% ../../../nbs/33_web_checks.ipynb #h5081185
 def origin_of(req: Request) -> str:
-    "Who `req` (already checked: call it on accepted requests only) acts as in the history: `api`, or `browser:<hash of its session>`."
-    if not is_datastar(req) and (wants_json(req) or req.headers.get("content-type", "").startswith("application/json")): return "api"
-    return f"browser:{hashlib.sha256(session_id(req).encode()).hexdigest()[:8]}"   # a browser's changes are told apart by its session
+    """Who `req` (already checked: call it on accepted requests only) acts as in
+    the history: `api`, or `browser:<hash of its session>`."""
+    if not is_datastar(req) and (wants_json(req) or req.headers.get("content-type", "").startswith("application/json")):
+        return "api"
+    # a browser's changes are told apart by its session
+    return f"browser:{hashlib.sha256(session_id(req).encode()).hexdigest()[:8]}"
 
 # %% ../../../nbs/33_web_checks.ipynb #bc72948c
 class _TooLarge(Exception): pass
@@ -176,16 +188,19 @@ async def guarded(self: Limits, scope, receive, send):
 INNER = "starmodel_session"   # the cookie's name between this middleware and Starlette's session middleware
 
 class SessionCookies:
-    "ASGI middleware: the session cookie as `starmodel_{port}` (or `name`), with a partitioned twin, `Secure` over HTTPS."
+    """ASGI middleware: the session cookie as `starmodel_{port}` (or `name`),
+    with a partitioned twin, `Secure` over HTTPS."""
     def __init__(self, app, name: str = "", secure: bool = False, trusted: tuple = ()):
         self.app, self.name, self.secure, self.trusted = app, name, secure, set(trusted)
     def outer(self, scope) -> str:
-        "The cookie's name in the browser for a request: the setting, else after the port (and path prefix) the browser used."
+        """The cookie's name in the browser for a request: the setting, else
+        after the port (and path prefix) the browser used."""
         if self.name: return self.name
         h = {k: v.decode("latin-1") for k, v in scope["headers"] if k in (b"host", b"x-forwarded-prefix")}
         port = h.get(b"host", "").rpartition(":")[2]
         pre = h.get(b"x-forwarded-prefix", "").rstrip("/") or scope.get("root_path", "").rstrip("/")
-        tag = "_" + hashlib.sha256(pre.encode()).hexdigest()[:6] if pre else ""   # apps behind one proxy host differ by prefix
+        # apps behind one proxy host differ by prefix
+        tag = "_" + hashlib.sha256(pre.encode()).hexdigest()[:6] if pre else ""
         return f"starmodel_{port if port.isdigit() else ''}{tag}".rstrip("_")
     def https(self, scope) -> bool:
         if self.secure or scope.get("scheme") == "https": return True
@@ -199,7 +214,8 @@ async def __call__(self: SessionCookies, scope, receive, send):
     name, secure = self.outer(scope), self.https(scope)
     jar = cookie_parser(next((v.decode("latin-1") for k, v in scope["headers"] if k == b"cookie"), ""))
     mine = jar.get(name) or jar.get(name + "-p")
-    rest = [f"{k}={v}" for k, v in jar.items() if k not in (name, name + "-p", INNER)]   # a client's own INNER is ignored
+    # a client's own INNER is ignored
+    rest = [f"{k}={v}" for k, v in jar.items() if k not in (name, name + "-p", INNER)]
     cookie = "; ".join(rest + ([f"{INNER}={mine}"] if mine else [])).encode("latin-1")
     scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"cookie"] + [(b"cookie", cookie)]}
     async def snd(msg):
@@ -220,8 +236,10 @@ def _rename(self: SessionCookies, k: bytes, v: bytes, name: str, secure: bool) -
     return [(b"set-cookie", ";".join(c).encode("latin-1")) for c in (first, twin)]
 
 # %% ../../../nbs/33_web_checks.ipynb #c53f9e71
-FRAME_ANCESTORS = ("'self'", "http://localhost:*", "http://127.0.0.1:*", "https://localhost:*", "file:",   # CSP has no IPv6 literals
-                   "vscode-webview:", "vscode-file:", "https://*.googleusercontent.com", "https://colab.research.google.com")
+FRAME_ANCESTORS = ("'self'", "http://localhost:*", "http://127.0.0.1:*", "https://localhost:*", "file:",
+                   # CSP has no IPv6 literals
+                   "vscode-webview:", "vscode-file:", "https://*.googleusercontent.com",
+                   "https://colab.research.google.com")
 
 class SecurityHeaders:
     "ASGI middleware: `nosniff`, a same-origin referrer policy, and who may frame the app (`extra` sources, or `*`)."

@@ -12,7 +12,8 @@ from urllib.parse import parse_qsl
 from fasthtml.common import Div, to_xml
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from ...core import (BROWSER_STORES, EventSpec, Scope, entity_plural, entity_scope, entity_slug, entity_store, loads_strict, prefixed,
+from ...core import (BROWSER_STORES, EventSpec, Scope, entity_plural, entity_scope, entity_slug, entity_store,
+                               loads_strict, prefixed,
                                primary_key, signals_of)
 from ...app.dispatcher import Invalid, Step, bind, error_message, refused_names, shown_error
 from ...app.runtime import Runtime
@@ -43,7 +44,8 @@ def _plain(src: dict, names: set) -> dict:
 
 # %% ../../../nbs/33a_web_events.ipynb #6cc700cb
 def _json_values(spec: EventSpec, src: dict) -> dict:
-    "Form or query values `src` with those of `spec`'s list, dict and model parameters parsed from JSON; `Invalid` naming bad ones."
+    """Form or query values `src` with those of `spec`'s list, dict and model
+    parameters parsed from JSON; `Invalid` naming bad ones."""
     fields, out, errs = spec.params_model.model_fields, {}, []
     for k, v in src.items():
         f = fields.get(k)
@@ -93,22 +95,29 @@ def render_step(rt: Runtime, spec: EventSpec, step: Step) -> str:
     out, epoch = [], rt.hub.epoch
     if step.error is not None:
         if spec.kind in ("gen", "asyncgen"):
-            out += [patch_signals(signals_of(step.obj)), patch_elements(rt.ui.render_view(step.obj, step.version, epoch))]
+            out += [patch_signals(signals_of(step.obj)),
+                    patch_elements(rt.ui.render_view(step.obj, step.version, epoch))]
         return "".join(out + [_told(rt.ui.error_fragment(shown_error(step.error, rt.dispatcher.debug)))])
     changed = None if not step.final else set(step.changed or ())
-    if changed is None or changed: out += [patch_signals(signals_of(step.obj, changed)), patch_elements(_view(rt, step, epoch))]
+    if changed is None or changed:
+        out += [patch_signals(signals_of(step.obj, changed)), patch_elements(_view(rt, step, epoch))]
     return "".join(out + _returned(spec, step.result))
 
 # %% ../../../nbs/33a_web_events.ipynb #b25229e6
-async def run_event(req: Request, cls: type, spec: EventSpec, key: str | None = None, channel: str | None = None, who: str | None = None) -> Response:
-    "Check, bind and run `spec` on `cls[key]` (default: the instance `req` addresses) as `who` (default: `origin_of(req)`); the SSE answer, or an error response."
+async def run_event(req: Request, cls: type, spec: EventSpec, key: str | None = None, channel: str | None = None,
+                    who: str | None = None) -> Response:
+    """Check, bind and run `spec` on `cls[key]` (default: the instance `req` addresses) as `who`
+    (default: `origin_of(req)`); the SSE answer, or an error response."""
     rt: Runtime = req.app.state.sm
     if why := foreign(req): return refuse(req, 403, why)
     if who != "admin" and (refused := guard_refused(req, cls, spec)): return refused   # the admin acts as the operator
     if req.method.lower() != spec.method:
-        r = refuse(req, 405, f"{spec.name} takes {spec.method.upper()}."); r.headers["Allow"] = spec.method.upper(); return r
+        r = refuse(req, 405, f"{spec.name} takes {spec.method.upper()}.")
+        r.headers["Allow"] = spec.method.upper()
+        return r
     in_browser = entity_store(cls) in BROWSER_STORES   # its state comes with the request; the server keeps none
-    if key is None and not in_browser: key, channel = key_for(cls, req)   # only now: a refused request must not get a session
+    # only now: a refused request must not get a session
+    if key is None and not in_browser: key, channel = key_for(cls, req)
     body = await req.body()
     try:
         params = bind(spec, await gather(req, cls, spec, body))
@@ -117,20 +126,25 @@ async def run_event(req: Request, cls: type, spec: EventSpec, key: str | None = 
     who = who or origin_of(req)
     if spec.background: return await _started(req, rt, cls, spec, key, params, who)
     steps = run_in_browser_state(cls, spec, kept, params) if in_browser else rt.dispatcher.run(cls, spec, key, channel, params)
-    if spec.kind in ("gen", "asyncgen"): return StreamingResponse(_stream(rt, spec, steps, url_root(rt.settings, req), who), headers=SSE_HEADERS)
+    if spec.kind in ("gen", "asyncgen"):
+        return StreamingResponse(_stream(rt, spec, steps, url_root(rt.settings, req), who), headers=SSE_HEADERS)
     try:
         with acting_as(who): done = [s async for s in steps]
     except Exception as e:                  # the instance could not be loaded: no such record, or the store is down
         if (status := status_of(e)) is None: raise
         return refuse(req, status, error_message(e))
-    if (err := done[-1].error) is not None and (status := status_of(err)): return refuse(req, status, error_message(err))
-    with prefixed(url_root(rt.settings, req)): return Response("".join(render_step(rt, spec, s) for s in done), headers=SSE_HEADERS)
+    if (err := done[-1].error) is not None and (status := status_of(err)):
+        return refuse(req, status, error_message(err))
+    with prefixed(url_root(rt.settings, req)):
+        return Response("".join(render_step(rt, spec, s) for s in done), headers=SSE_HEADERS)
 
 # %% ../../../nbs/33a_web_events.ipynb #367905ba
 async def _started(req: Request, rt: Runtime, cls: type, spec: EventSpec, key, params: dict, who: str) -> Response:
-    "A background event: its job started, answered at once; its news, in order, is on the live stream (an answer could overtake it)."
+    """A background event: its job started, answered at once; its news, in order,
+    is on the live stream (an answer could overtake it)."""
     try:
-        if entity_scope(cls) == Scope.RECORD and await rt.repo_for(cls).get(cls, key) is None: raise NotFound(f"{cls.__name__} {key} does not exist")
+        if entity_scope(cls) == Scope.RECORD and await rt.repo_for(cls).get(cls, key) is None:
+            raise NotFound(f"{cls.__name__} {key} does not exist")
         rt.jobs.start(cls, spec, key, params, who)
     except Exception as e:
         if (status := status_of(e)) is None: raise
@@ -155,7 +169,8 @@ async def event_endpoint(req: Request) -> Response:
     spec = cls.__sm_events__.get(req.path_params["name"]) if cls else None
     if spec is None: return refuse(req, 404, "Not found.")
     if entity_scope(cls) == Scope.RECORD:
-        return refuse(req, 404, f"{cls.__name__}.{spec.name} acts on one record: /{entity_plural(cls)}/<{primary_key(cls)}>/{spec.segment}")
+        return refuse(req, 404,
+                      f"{cls.__name__}.{spec.name} acts on one record: /{entity_plural(cls)}/<{primary_key(cls)}>/{spec.segment}")
     return await run_event(req, cls, spec)
 
 # %% ../../../nbs/33a_web_events.ipynb #00d8ae22
@@ -166,7 +181,10 @@ async def cancel_endpoint(req: Request) -> Response:
     job = rt.jobs.jobs.get(req.path_params["id"])
     cls = rt.entity(job.entity) if job is not None else None
     if cls is None: return refuse(req, 404, "No such job.")
-    if refused := act_refused(req, cls, cls.__sm_events__.get(job.event), job.key): return refused   # the event's own guards, and its instance
+    # the event's own guards, and its instance
+    if refused := act_refused(req, cls, cls.__sm_events__.get(job.event), job.key): return refused
     await rt.jobs.cancel(job.id)
-    job = await rt.jobs.wait(job.id, 5) or job   # ended here (its generator closed), or news to follow from the instance running it
-    return Response(patch_signals(job_signals(cls, {job.event: job.signal()})) if not job.active else "", headers=SSE_HEADERS)
+    # ended here (its generator closed), or news to follow from the instance running it
+    job = await rt.jobs.wait(job.id, 5) or job
+    return Response(patch_signals(job_signals(cls, {job.event: job.signal()})) if not job.active else "",
+                    headers=SSE_HEADERS)

@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from fasthtml.common import A, Button, Div, FT, Meta, P, Span, to_xml
 from urllib.parse import quote
-from ...core import (BROWSER_STORES, Scope, StateStore, entity_plural, entity_scope, entity_slug, entity_store, prefixed, primary_key,
+from ...core import (BROWSER_STORES, Scope, StateStore, entity_plural, entity_scope, entity_slug,
+                               entity_store, prefixed, primary_key,
                                public_fields, signals_of)
 from ...app.runtime import Runtime
 from ..assets import asset_headers
@@ -26,7 +27,8 @@ __all__ = ['page_headers', 'auth_bar', 'page', 'redirect', 'page_endpoint', 'kep
 
 # %% ../../../nbs/33b_web_pages.ipynb #ceea7fb8
 def page_headers(rt: Runtime, prefix: str) -> list:
-    "The `<head>` elements of the app's pages under `prefix`: theme, front-end files and the client, set to resume at the hub's `seq`."
+    """The `<head>` elements of the app's pages under `prefix`: theme, front-end
+    files and the client, set to resume at the hub's `seq`."""
     s = rt.settings
     return asset_headers(s.assets, prefix, rt.hub.epoch, rt.hub.seq, s.theme, s.mode)
 
@@ -37,17 +39,21 @@ def auth_bar(req: Request) -> str:
     prefix, user = url_root(rt.settings, req), user_of(req)
     if user is None:
         links = [A("Sign in", href=f"{prefix}/login?next={quote(req.url.path)}", cls="uk-btn uk-btn-default uk-btn-sm")]
-        if rt.settings.auth_signup: links.append(A("Sign up", href=f"{prefix}/signup", cls="uk-btn uk-btn-default uk-btn-sm"))
+        if rt.settings.auth_signup:
+            links.append(A("Sign up", href=f"{prefix}/signup", cls="uk-btn uk-btn-default uk-btn-sm"))
         return to_xml(Div(*links, id="sm-auth-bar", cls="flex justify-end gap-2"))
     return to_xml(Div(Span(f"Signed in as {user.name}", id="sm-user", cls="text-sm"),
-                      Button("Sign out", id="sm-signout", cls="uk-btn uk-btn-default uk-btn-sm", **{"data-on:click": f"@post('{prefix}/logout')"}),
+                      Button("Sign out", id="sm-signout", cls="uk-btn uk-btn-default uk-btn-sm",
+                             **{"data-on:click": f"@post('{prefix}/logout')"}),
                       id="sm-auth-bar", cls="flex justify-end items-center gap-2"))
 
 def page(req: Request, title: str, content: str, signals: dict | None = None) -> Response:
     "A full page titled `title` around `content` (HTML), with `signals` for Datastar."
     rt: Runtime = req.app.state.sm
     prefix = url_root(rt.settings, req)
-    with prefixed(prefix): return HTMLResponse(rt.ui.render_page(title, auth_bar(req) + content, page_headers(rt, prefix), signals), headers=NO_STORE)
+    with prefixed(prefix):
+        return HTMLResponse(rt.ui.render_page(title, auth_bar(req) + content, page_headers(rt, prefix), signals),
+                            headers=NO_STORE)
 
 # %% ../../../nbs/33b_web_pages.ipynb #18153a70
 def redirect(req: Request, path: str) -> Response:
@@ -75,13 +81,17 @@ async def page_endpoint(req: Request) -> Response:
         return refuse(req, status, str(e))
     obj, version = got if got is not None else (cls(), 0)
     if entity_store(cls) in BROWSER_STORES: hdrs = [kept_in_browser(cls), *hdrs]   # before the script that reads it
-    with prefixed(prefix): html = rt.ui.render_page(entity_label(cls), auth_bar(req) + rt.ui.render_view(obj, version, rt.hub.epoch), hdrs, page_signals(rt, obj, key))
+    with prefixed(prefix):
+        html = rt.ui.render_page(entity_label(cls), auth_bar(req) + rt.ui.render_view(obj, version, rt.hub.epoch), hdrs,
+                                 page_signals(rt, obj, key))
     return HTMLResponse(html, headers=NO_STORE)
 
 def kept_in_browser(cls) -> FT:
-    "The page's note to its script that `cls`'s signals live in the browser's storage (`local` or `session`), and which fields."
+    """The page's note to its script that `cls`'s signals live in the browser's
+    storage (`local` or `session`), and which fields."""
     store = "local" if entity_store(cls) == StateStore.CLIENT_LOCAL else "session"
-    return Meta(name="sm-keep", content=json.dumps([{"ns": entity_slug(cls), "store": store, "fields": public_fields(cls)}]))
+    return Meta(name="sm-keep",
+                content=json.dumps([{"ns": entity_slug(cls), "store": store, "fields": public_fields(cls)}]))
 
 def page_signals(rt: Runtime, obj, key) -> dict:
     "The signals a page of `obj` (the instance `key`) starts with: its fields, and its background jobs' (`_jobs`)."
@@ -90,13 +100,15 @@ def page_signals(rt: Runtime, obj, key) -> dict:
     return sig
 
 def no_record(req: Request, cls) -> Response:
-    "GET /{slug} of a record entity: a 404 saying where its records are; to a browser, a page that offers the create form too."
+    """GET /{slug} of a record entity: a 404 saying where its records are; to a
+    browser, a page that offers the create form too."""
     rt: Runtime = req.app.state.sm
     plural, prefix = entity_plural(cls), url_root(rt.settings, req)
     msg = f"{entity_label(cls)} has records, each at /{plural}/<{primary_key(cls)}>: this address names none."
     if wants_json(req) or is_datastar(req): return refuse(req, 404, msg)
     with prefixed(prefix):
-        head = to_xml(Div(P(msg), A(f"All {plural}", href=f"{prefix}/{plural}", cls="uk-btn uk-btn-default uk-btn-sm"), cls="space-y-2"))
+        head = to_xml(Div(P(msg), A(f"All {plural}", href=f"{prefix}/{plural}", cls="uk-btn uk-btn-default uk-btn-sm"),
+                          cls="space-y-2"))
         r = page(req, f"No {entity_label(cls).lower()} here", head + rt.ui.record_form(cls))
     r.status_code = 404
     return r

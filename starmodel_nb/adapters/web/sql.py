@@ -35,7 +35,8 @@ def record_key(cls: type, raw: str):
     pk = primary_key(cls)
     try: k = parse_key(cls, raw)
     except ValidationError: return None
-    b = int_bounds(cls.__table__.c[pk]) if isinstance(k, int) and hasattr(cls, "__table__") else None   # a Redis key: any int
+    # a Redis key: any int
+    b = int_bounds(cls.__table__.c[pk]) if isinstance(k, int) and hasattr(cls, "__table__") else None
     return None if b and not b[0] <= k <= b[1] else k
 
 # %% ../../../nbs/34_web_sql.ipynb #bcae75fc
@@ -55,7 +56,8 @@ def _from_form(cls: type, data: dict) -> dict:
 
 # %% ../../../nbs/34_web_sql.ipynb #8ab21cf1
 async def record_input(req: Request, cls: type, new: bool = False, current=None) -> dict:
-    "The field values a create (`new`) or update request carries (not yet validated as a whole); `Invalid` naming what is wrong. A form's field still showing the `current` record's value is left out: unchanged."
+    """The field values a create (`new`) or update request carries (not yet validated as a whole); `Invalid` naming what
+    is wrong. A form's field still showing the `current` record's value is left out: unchanged."""
     body, is_json_body = await req.body(), req.headers.get("content-type", "").startswith("application/json")
     data = json_object(body or b"{}") if is_json_body else dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     names, pk = set(creatable_fields(cls) if new else editable_fields(cls)), primary_key(cls)
@@ -63,12 +65,14 @@ async def record_input(req: Request, cls: type, new: bool = False, current=None)
     why = lambda k: made if k == pk and new else "read-only" if k == pk or k in public_fields(cls) else "unknown field"
     if bad := [{"loc": k, "msg": why(k)} for k in data if k not in names]: raise Invalid(bad)
     if is_json_body: return data
-    if current is not None: data = {k: v for k, v in data.items() if v != input_text(getattr(current, k))}   # (seconds a form rounds, too)
+    # (seconds a form rounds, too)
+    if current is not None: data = {k: v for k, v in data.items() if v != input_text(getattr(current, k))}
     return _from_form(cls, data)
 
 # %% ../../../nbs/34_web_sql.ipynb #cc515d2f
 def failed(req: Request, e: Exception) -> Response:
-    "The error response for `e`: 422 with field errors for validation, else its status (422 for any other `ValueError`)."
+    """The error response for `e`: 422 with field errors for validation,
+    else its status (422 for any other `ValueError`)."""
     if isinstance(e, ValidationError): e = Invalid.from_validation(e, "record")
     if isinstance(e, Invalid): return refuse(req, 422, str(e), e.errors)
     return refuse(req, status_of(e) or 422, error_message(e))
@@ -99,7 +103,8 @@ async def list_records(req: Request, cls: type) -> Response:
     try: rows, more = await rt.repo_for(cls).query(cls, page_no, per, sort, desc, text)
     except Exception as e: return failed(req, e)
     if wants_json(req):
-        return JSONResponse({"items": [public_state(o) for o, _ in rows], "page": page_no, "per_page": per, "has_next": more}, headers=NO_STORE)
+        return JSONResponse({"items": [public_state(o) for o, _ in rows], "page": page_no, "per_page": per,
+                             "has_next": more}, headers=NO_STORE)
     with prefixed(url_root(rt.settings, req)):
         lst = rt.ui.list_content(cls, rows, page_no, more, sort if sort in public_fields(cls) else None, desc, text)
     if is_datastar(req): return Response(patch_elements(lst), headers=SSE_HEADERS)
@@ -139,7 +144,9 @@ async def create_record(req: Request, cls: type) -> Response:
     except Exception as e:
         if status_of(e) is None: raise
         return failed(req, e)
-    if wants_json(req): return JSONResponse(public_state(obj), 201, headers={"Location": f"{url_root(rt.settings, req)}{_at(cls, key)}"})
+    if wants_json(req):
+        return JSONResponse(public_state(obj), 201,
+                            headers={"Location": f"{url_root(rt.settings, req)}{_at(cls, key)}"})
     return redirect(req, _at(cls, key))
 
 # %% ../../../nbs/34_web_sql.ipynb #960a8f10
@@ -194,7 +201,8 @@ async def collection_endpoint(req: Request) -> Response:
     if refused := guard_refused(req, cls): return refused
     if req.method == "GET": return await list_records(req, cls)
     if req.method == "POST":
-        if r := mutation_refused(req): return r                       # before the origin: a refused request gets no session
+        # before the origin: a refused request gets no session
+        if r := mutation_refused(req): return r
         with acting_as(origin_of(req)): return await create_record(req, cls)
     return refuse(req, 405, "Collections take GET and POST.")
 
@@ -204,12 +212,14 @@ async def record_endpoint(req: Request) -> Response:
     rt: Runtime = req.app.state.sm
     cls, ident = rt.collection(req.path_params["slug"]), req.path_params["ident"]
     if refused := guard_refused(req, cls): return refused
-    if ident == "new" and req.method == "GET": return page(req, f"New {entity_label(cls).lower()}", rt.ui.record_form(cls))
+    if ident == "new" and req.method == "GET":
+        return page(req, f"New {entity_label(cls).lower()}", rt.ui.record_form(cls))
     key = record_key(cls, ident)
     if key is None or key == "new": return refuse(req, 404, "Not found.")
     if req.method == "GET": return await show_record(req, cls, key)
     if req.method not in ("PATCH", "PUT", "DELETE"): return refuse(req, 405, "Records take GET, PATCH, PUT and DELETE.")
-    if r := mutation_refused(req): return r                           # before the origin: a refused request gets no session
+    # before the origin: a refused request gets no session
+    if r := mutation_refused(req): return r
     with acting_as(origin_of(req)):
         if req.method == "DELETE": return await delete_record(req, cls, key)
         return await update_record(req, cls, key, full=req.method == "PUT")

@@ -32,21 +32,25 @@ def stream_message(rt: Runtime, evt: EntityChanged, prefix: str = "") -> dict | 
     if evt.job is not None:   # a background job's news: its signals, not a change (no version, no list to refresh)
         try: sig = Job(**evt.job).signal()
         except TypeError: return None   # a cancel asked of the instance running it (or not a job's news)
-        return {"id": rt.ui.view_id(cls, evt.key if rec else None), "ns": evt.entity, "job": 1, **({"rec": 1} if rec else {}),
+        return {"id": rt.ui.view_id(cls, evt.key if rec else None), "ns": evt.entity, "job": 1,
+                **({"rec": 1} if rec else {}),
                 "signals": job_signals(cls, {evt.job["event"]: sig})}
     key, extra = (evt.key, {"rec": 1, "list": entity_plural(cls)}) if rec else (None, {})
     if evt.deleted: return {"id": rt.ui.view_id(cls, key), "remove": 1, "v": evt.version, **extra}
     ui = rt.ui
-    if ui.signal_bound(cls): view, signals = ui.version_marker(cls, evt.version, rt.hub.epoch, key), signals_from(cls, evt.state)   # no instance needed
+    if ui.signal_bound(cls):
+        view, signals = ui.version_marker(cls, evt.version, rt.hub.epoch, key), signals_from(cls, evt.state)   # no instance needed
     else:
         obj = cls.model_validate(evt.state)
         with prefixed(prefix): view, signals = ui.render_view(obj, evt.version, rt.hub.epoch), signals_of(obj)
-    return {"id": ui.view_id(cls, key), "ns": evt.entity, "v": evt.version, "signals": signals, "elements": view, **extra}
+    return {"id": ui.view_id(cls, key), "ns": evt.entity, "v": evt.version, "signals": signals, "elements": view,
+            **extra}
 
 # %% ../../../nbs/33c_web_stream.ipynb #5bef87ae
 class LiveStream:
     "ASGI response streaming `hub.events(sub, ...)`, with disconnect detection; the hub's sweeper ends a stuck send."
-    def __init__(self, hub: Hub, sub: Subscription, channels: list[str], since: int | None, epoch: str | None, headers: list | None = None):
+    def __init__(self, hub: Hub, sub: Subscription, channels: list[str], since: int | None, epoch: str | None,
+                 headers: list | None = None):
         self.hub, self.sub, self.channels, self.since, self.epoch = hub, sub, channels, since, epoch
         self.headers = _HEADERS if headers is None else headers
     async def __call__(self, scope, receive, send):
@@ -56,8 +60,10 @@ class LiveStream:
         async def watch():
             while (await receive())["type"] != "http.disconnect": pass
             self.hub.drop(sub)
-        conn = getattr(send, "__self__", None)   # uvicorn's connection, served directly (see `StreamGate`): it says when the client left
-        if hasattr(conn, "disconnected"): sub.conn, w = conn, None   # the hub's sweeper looks, once a second: no task per stream
+        # uvicorn's connection, served directly (see `StreamGate`): it says when the client left
+        conn = getattr(send, "__self__", None)
+        # the hub's sweeper looks, once a second: no task per stream
+        if hasattr(conn, "disconnected"): sub.conn, w = conn, None
         else: w = asyncio.ensure_future(watch())
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})
@@ -81,7 +87,8 @@ async def stream_endpoint(req: Request, headers: list | None = None) -> Response
     "GET /_sm/stream: this browser's live stream (global changes and its session's), replaying after `since`."
     rt: Runtime = req.app.state.sm
     if why := foreign(req): return refuse(req, 403, why)
-    user = user_of(req) if "sm.user" in req.scope else await session_user(rt, req.session)   # the gate skips the middleware
+    # the gate skips the middleware
+    user = user_of(req) if "sm.user" in req.scope else await session_user(rt, req.session)
     guarded = [entity_slug(c) for c in rt.entities().values() if c.model_config.get("auth") is not None and allowed(c.model_config["auth"], user)]
     chans = viewer_channels(session_id(req, create=False), user_key(user) if user else None, guarded)
     try: since = int(req.query_params.get("since", ""))
@@ -106,7 +113,8 @@ class StreamGate:
         if scope["type"] != "http" or scope["method"] != "GET" or not scope["path"].endswith(STREAM): return False
         return scope["path"][:-len(STREAM)] in ("", self.root, scope.get("root_path", "").rstrip("/"))
     def session(self, scope) -> dict:
-        "The browser's session from its signed cookie, read as the session middleware reads it; `{}` if none, forged or expired."
+        """The browser's session from its signed cookie, read as the session
+        middleware reads it; `{}` if none, forged or expired."""
         jar = cookie_parser(next((v.decode("latin-1") for k, v in scope["headers"] if k == b"cookie"), ""))
         name = self.cookies.outer(scope)
         if not (raw := jar.get(name) or jar.get(name + "-p")): return {}
@@ -116,9 +124,11 @@ class StreamGate:
 # %% ../../../nbs/33c_web_stream.ipynb #gt000002
 @patch
 async def __call__(self: StreamGate, scope, receive, send):
-    scope["path"], scope["session"] = STREAM, self.session(scope)   # in place, as Starlette does: a stream holds one scope
+    # in place, as Starlette does: a stream holds one scope
+    scope["path"], scope["session"] = STREAM, self.session(scope)
     req = Request(scope, receive)
-    if len(scope.get("query_string", b"")) > self.rt.settings.max_query: resp = refuse(req, 414, f"Query string over {self.rt.settings.max_query} bytes.")
+    if len(scope.get("query_string", b"")) > self.rt.settings.max_query:
+        resp = refuse(req, 414, f"Query string over {self.rt.settings.max_query} bytes.")
     else: resp = await stream_endpoint(req, self.headers)
     del req   # not held for the stream's life
     if isinstance(resp, LiveStream): return await resp(scope, receive, send)
