@@ -111,7 +111,8 @@ def reset(s: Settings, yes: bool = False) -> list[str]:
     try:
         with eng.begin() as conn: names = _recreate(conn)
     finally: eng.dispose()
-    print(f"dropped and recreated {', '.join(names) or 'no tables'} in {safe_url(s.database_url)}; migration history cleared")
+    print(f"dropped and recreated {', '.join(names) or 'no tables'} in {safe_url(s.database_url)}; migration history "
+          "cleared")
     return names
 
 # %% ../nbs/60_cli.ipynb #4c6290df
@@ -183,7 +184,8 @@ def entities(s: Settings) -> None:
     if red := [r[0] for r in rows[1:] if r[-1] == "?" and r[1] != "SERVER_SQL"]:
         raise Unreachable(f"cannot reach Redis at {safe_url(s.redis_url)}: {', '.join(red)} not counted")
     if not s.redis_url and any(r[1] == "SERVER_REDIS" for r in rows[1:]):
-        print("- = kept in the app's process (memory, or the embedded fakeredis without a redis_url): see app.instances(...) there")
+        print("- = kept in the app's process (memory, or the embedded fakeredis without a redis_url): see "
+              "app.instances(...) there")
 
 # %% ../nbs/60_cli.ipynb #a1075acd
 _LIMITS = ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern", "max_digits", "decimal_places")
@@ -210,7 +212,8 @@ def _how(spec) -> str:
 def describe(cls) -> str:
     "What `starmodel entities inspect` prints of `cls`: store, scope, key, fields, events."
     cfg, hidden = cls.model_config, set(cls.model_fields) - set(public_fields(cls)) - {primary_key(cls)}
-    head = [f"{cls.__module__}.{cls.__qualname__}  (/{entity_plural(cls) if entity_scope(cls) == Scope.RECORD else entity_slug(cls)})",
+    head = [f"{cls.__module__}.{cls.__qualname__}  "
+            f"(/{entity_plural(cls) if entity_scope(cls) == Scope.RECORD else entity_slug(cls)})",
             f"  store {entity_store(cls).name}, scope {entity_scope(cls).value}" + (f", key {primary_key(cls)}" if primary_key(cls) else "")
             + (f", ttl {cfg['ttl']} s" if cfg.get("ttl") else "")]
     fields = [(k, _type_name(f.annotation),
@@ -272,7 +275,8 @@ def _reloading(s: Settings, workers: int) -> None:
     if workers > 1: raise CliError("--reload serves one process that restarts on each change: drop --workers")
     load_app(s.app)   # a broken module is said here, in one line, not by the reloader's worker
     os.environ["STARMODEL_APP"] = s.app   # the reloaded process reads its settings anew
-    print(f"serving {s.app} on http://{s.host}:{s.port}, restarting when a .py file under {os.getcwd()} changes (Ctrl-C stops it)")
+    print(f"serving {s.app} on http://{s.host}:{s.port}, restarting when a .py file under {os.getcwd()} changes "
+          "(Ctrl-C stops it)")
     uvicorn.run("starmodel_nb.cli:worker_app", factory=True, reload=True, reload_dirs=[os.getcwd()], host=s.host,
                 port=s.port, access_log=False,
                 **server_proxy(s))
@@ -306,7 +310,8 @@ def _pull(dest: str | None) -> None:
     from starmodel_nb.adapters.assets import local_copies, pull_assets
     print(f"pulling the pinned front-end files into {Path(dest).expanduser() if dest else local_copies()[-1]}")
     got = pull_assets(dest, say=print)
-    print(f"ready: {got}" + ("" if got.resolve() in [p.resolve() for p in local_copies()] else f"  (use it with assets = {got})"))
+    print(f"ready: {got}" + ("" if got.resolve() in [p.resolve() for p in local_copies()] else "  (use it with assets "
+                                                                                               f"= {got})"))
 
 # %% ../nbs/60_cli.ipynb #39eafb0c
 def assets(s: Settings, pull: bool = False, dest: str | None = None) -> None:
@@ -367,7 +372,8 @@ def _entities(s: Settings, a: argparse.Namespace) -> None:
 def _parser(ps=None) -> argparse.ArgumentParser:
     "The command line, with the commands of the plugins `ps` (if given)."
     p = argparse.ArgumentParser(prog="starmodel",
-                                description="Chores of a starmodel_nb project: migrations, the database, entities, serving, front-end files, plugins.")
+                                description="Chores of a starmodel_nb project: migrations, the database, entities, "
+                                            "serving, front-end files, plugins.")
     app = argparse.ArgumentParser(add_help=False)
     app.add_argument("--app", help="module (or module:attr) defining the entities; default: app in settings.ini")
     sub = p.add_subparsers(metavar="COMMAND")
@@ -412,7 +418,8 @@ def plugins_report(ps) -> None:
     one with why; a broken one fails the command."""
     from starmodel_nb.plugins import installed
     rows = [(p.name, _what(p)) for p in ps.loaded] + [(n, f"NOT LOADED: {why}") for n, why in ps.broken.items()]
-    print(columns([("plugin", "adds")] + rows) if rows else f"no plugins (installed: {', '.join(installed()) or 'none'})")
+    print(columns([("plugin", "adds")] + rows) if rows else "no plugins (installed: "
+                                                            f"{', '.join(installed()) or 'none'})")
     if ps.broken: raise CliError(f"{len(ps.broken)} plugin(s) not loaded: {', '.join(ps.broken)}")
 
 

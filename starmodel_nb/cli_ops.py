@@ -64,7 +64,8 @@ def _kept(s: Settings, name: str) -> type:
     if len(found) > 1:
         raise CliError(f"{name!r} names {', '.join(f'{c.__module__}.{c.__qualname__}' for c in found)}: name one")
     if found[0] not in redis_kept(s):
-        raise CliError(f"{found[0].__name__} is kept in {entity_store(found[0]).name}, not in Redis: the cache commands are for Redis entities")
+        raise CliError(f"{found[0].__name__} is kept in {entity_store(found[0]).name}, not in Redis: the cache "
+                       "commands are for Redis entities")
     return found[0]
 
 def on_redis(s: Settings, work, repo=None):
@@ -160,7 +161,8 @@ def _their_instances(s: Settings, u) -> str:
     n = on_redis(s, lambda r: _clear_all(r, red, user_key(u))) if red else 0
     said = [f"{n} Redis instance{'s' * (n != 1)} deleted"] if red else []
     if rest := [c.__name__ for c in mine if c not in red]:
-        said.append(f"their {', '.join(rest)} in a running app's memory expire unread (app.users.remove deletes them at once)")
+        said.append(f"their {', '.join(rest)} in a running app's memory expire unread (app.users.remove deletes them "
+                    "at once)")
     return f" ({'; '.join(said)})" if said else ""
 
 async def _clear_all(repo, classes, key) -> int: return sum([await repo.clear(c, key) for c in classes])

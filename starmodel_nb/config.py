@@ -136,7 +136,8 @@ def check_secret(key: str) -> None:
     why = ("is shorter than 32 bytes" if len(k.encode()) < 32 else
            "is a well-known value" if k.lower() in _WEAK else "repeats too few characters" if len(set(k)) < 8 else "")
     if why:
-        raise ValueError(f"secret_key {why}, so a session cookie could be forged: set STARMODEL_SECRET_KEY to the output of {MAKE_SECRET}")
+        raise ValueError(f"secret_key {why}, so a session cookie could be forged: set STARMODEL_SECRET_KEY to the "
+                         f"output of {MAKE_SECRET}")
 
 # %% ../nbs/00_config.ipynb #22e54548
 _dev_secret: list[str] = []

@@ -104,7 +104,8 @@ def check_guard(where: str, g: Any) -> Any:
     if g is None or g is True or callable(g): return g
     roles = (g,) if isinstance(g, str) else tuple(g) if isinstance(g, (list, tuple, set, frozenset)) else None
     if not roles or not all(isinstance(r, str) and _NAME.match(r) for r in roles):
-        raise TypeError(f"{where}: auth is None (anyone), True (signed in), a role such as 'admin', roles, or a function of the user; not {g!r}")
+        raise TypeError(f"{where}: auth is None (anyone), True (signed in), a role such as 'admin', roles, or a "
+                        f"function of the user; not {g!r}")
     return tuple(sorted(roles))
 
 def _check_spec(s: EventSpec) -> EventSpec:
@@ -172,8 +173,10 @@ class Registry:
             # the same class again: replaced
             if name(old) == name(cls) or not (taken := _paths(cls) & _paths(old)): continue
             if entity_slug(old) == entity_slug(cls):
-                raise ValueError(f"{name(cls)}: the slug {entity_slug(cls)!r} is taken by {name(old)}; set model_config['slug']")
-            raise ValueError(f"{name(cls)}: the URL /{taken.pop()} is taken by {name(old)}; set model_config['slug'] or ['plural']")
+                raise ValueError(f"{name(cls)}: the slug {entity_slug(cls)!r} is taken by {name(old)}; set "
+                                 "model_config['slug']")
+            raise ValueError(f"{name(cls)}: the URL /{taken.pop()} is taken by {name(old)}; set model_config['slug'] "
+                             "or ['plural']")
         self._by_slug[entity_slug(cls)] = cls
     def get(self, slug: str) -> type | None: return self._by_slug.get(slug)
     def remove(self, cls: type) -> None: self._by_slug.pop(entity_slug(cls), None)
@@ -244,14 +247,18 @@ def _store_scope(cls) -> tuple[StateStore, Scope]:
     except ValueError: raise ValueError(f"{cls.__name__}: unknown store {cfg.get('store')!r}") from None
     backend = cfg.get("backend")
     if store == StateStore.CUSTOM and not (isinstance(backend, str) and backend.strip()):
-        raise ValueError(f"{cls.__name__}: StateStore.CUSTOM entities name the plugin store that keeps them, e.g. \"backend\": \"mongo\"")
+        raise ValueError(f"{cls.__name__}: StateStore.CUSTOM entities name the plugin store that keeps them, e.g. "
+                         "\"backend\": \"mongo\"")
     if store != StateStore.CUSTOM and backend is not None:
-        raise ValueError(f"{cls.__name__}: model_config['backend'] names a plugin store, for StateStore.CUSTOM entities only")
+        raise ValueError(f"{cls.__name__}: model_config['backend'] names a plugin store, for StateStore.CUSTOM "
+                         "entities only")
     scope = _scope(cls, store)
     if scope == Scope.USER and store == StateStore.SERVER_SQL:
-        raise ValueError(f"{cls.__name__}: a SQL row belongs to its primary key, not to a user: keep per-user state in memory, Redis or a plugin store")
+        raise ValueError(f"{cls.__name__}: a SQL row belongs to its primary key, not to a user: keep per-user state in "
+                         "memory, Redis or a plugin store")
     if store in BROWSER_STORES and scope != Scope.SESSION:
-        raise ValueError(f"{cls.__name__}: StateStore.{store.name} keeps the state in each browser, so its scope is 'session' (that browser's)")
+        raise ValueError(f"{cls.__name__}: StateStore.{store.name} keeps the state in each browser, so its scope is "
+                         "'session' (that browser's)")
     if store == StateStore.SERVER_SQL and scope != Scope.RECORD:
         raise ValueError(f"{cls.__name__}: a SQL table holds records, one per primary key: drop model_config['scope']")
     return store, scope
@@ -270,7 +277,8 @@ def _sql_key(cls, store: StateStore) -> str | None:
     pks = [k for k, f in cls.model_fields.items() if getattr(f, "primary_key", False) is True]
     if len(pks) != 1: raise TypeError(f"{cls.__name__}: " + _NO_PK.format(cls.__name__))
     if (k := cls.model_config.get("key")) not in (None, pks[0]):
-        raise ValueError(f"{cls.__name__}: a table's records are named by its primary key {pks[0]!r}, not model_config['key'] = {k!r}")
+        raise ValueError(f"{cls.__name__}: a table's records are named by its primary key {pks[0]!r}, not "
+                         f"model_config['key'] = {k!r}")
     return pks[0]
 
 # %% ../nbs/01_core.ipynb #4d5e6f70
@@ -284,7 +292,8 @@ def _record_key(cls, store: StateStore, scope: Scope) -> str | None:
     k = cls.model_config.get("key")
     if store == StateStore.SERVER_SQL or scope != Scope.RECORD:
         if k is not None and store != StateStore.SERVER_SQL:
-            raise ValueError(f"{cls.__name__}: model_config['key'] names records, and {cls.__name__} has one instance per {scope.value}")
+            raise ValueError(f"{cls.__name__}: model_config['key'] names records, and {cls.__name__} has one instance "
+                             f"per {scope.value}")
         return None
     # (a record entity with none was given an `id`: see `_additions`)
     if k is None and len(ks := _key_fields(cls)) != 1:
@@ -300,7 +309,8 @@ def _record_key(cls, store: StateStore, scope: Scope) -> str | None:
 
 def _type_text(f) -> str:
     t = getattr(f.annotation, "__name__", str(f.annotation))
-    return t + ("" if f.is_required() else f" = {f.default!r}" if f.default_factory is None else " made by its default_factory")
+    return t + ("" if f.is_required() else f" = {f.default!r}" if f.default_factory is None else " made by its "
+                                                                                                 "default_factory")
 
 def new_key() -> str:
     "A generated record key: 16 hex digits (64 random bits)."
@@ -319,7 +329,8 @@ def _check_browser_kept(cls, store: StateStore) -> None:
         raise TypeError(f"{cls.__name__}: StateStore.{store.name} sends every field to the browser, so {', '.join(secret)} "
                         "(hidden or excluded) would not stay secret: keep it on the server (SERVER_MEMORY, SQL or Redis)")
     if bg := [s.name for s in cls.__sm_events__.values() if s.background]:
-        raise TypeError(f"{cls.__name__}: {', '.join(bg)} cannot run in the background: the state is in the browser, only while a request lasts")
+        raise TypeError(f"{cls.__name__}: {', '.join(bg)} cannot run in the background: the state is in the browser, "
+                        "only while a request lasts")
 
 # %% ../nbs/01_core.ipynb #c65c0323
 def touched_fields(cls) -> tuple[str, ...]:
@@ -336,7 +347,8 @@ def _check_view_hints(cls) -> None:
     "`table_view_fields` and `detail_page_fields` (class attributes), when set, name fields of `cls`."
     for h in _VIEW_HINTS:
         if bad := [k for k in getattr(cls, h, None) or () if k not in cls.model_fields]:
-            raise TypeError(f"{cls.__name__}.{h}: {', '.join(map(repr, bad))} {'is not a field' if len(bad) == 1 else 'are not fields'}")
+            raise TypeError(f"{cls.__name__}.{h}: {', '.join(map(repr, bad))} "
+                            f"{'is not a field' if len(bad) == 1 else 'are not fields'}")
 
 def _configure(cls) -> None:
     "Check and normalise `cls.model_config`, and collect the `@event`s of `cls` (by URL segment) into `__sm_events__`."
@@ -349,7 +361,8 @@ def _configure(cls) -> None:
     cfg.update(store=store, scope=scope, auth=check_guard(cls.__name__, cfg.get("auth")))
     cls.__sm_events__ = {v.spec.segment: v.spec for k in reversed(cls.__mro__) for v in vars(k).values() if isinstance(v, EventMethod)}
     if scope in (Scope.SESSION, Scope.USER) and (timed := [s.name for s in cls.__sm_events__.values() if s.every]):
-        raise ValueError(f"{cls.__name__}: @every {', '.join(timed)} would run for no one: scheduled events belong to global or record entities")
+        raise ValueError(f"{cls.__name__}: @every {', '.join(timed)} would run for no one: scheduled events belong to "
+                         "global or record entities")
     if store in BROWSER_STORES: _check_browser_kept(cls, store)
     _check_view_hints(cls)
     type.__setattr__(cls, "__sm_plural__", plural_of(cls))

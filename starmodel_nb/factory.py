@@ -108,7 +108,8 @@ def _custom_stores(s: Settings, plugins: Plugins, given: dict | None, classes) -
         try: repo = store(c.model_config["backend"])
         except PluginError as e: raise ValueError(f"{c.__name__}: {e}") from None
         if entity_scope(c) == Scope.RECORD and not isinstance(repo, Missing) and (gaps := missing_methods(repo, RecordRepository)):
-            raise TypeError(f"{c.__name__} has records, and the store {c.model_config['backend']!r} cannot keep them: it lacks {', '.join(gaps)}")
+            raise TypeError(f"{c.__name__} has records, and the store {c.model_config['backend']!r} cannot keep them: "
+                            f"it lacks {', '.join(gaps)}")
     return store
 
 # %% ../nbs/40_factory.ipynb #f4c7a002
@@ -207,7 +208,8 @@ def _renderer(s: Settings, plugins: Plugins, ui):
     "The app's `Renderer`: `ui` itself, or the one `ui` (else the setting `ui`) names: `monster`, or a plugin's."
     if ui is not None and not isinstance(ui, str):
         if gaps := missing_methods(ui):
-            raise TypeError(f"ui={type(ui).__name__}: a renderer needs every method of the Renderer protocol; it lacks {', '.join(gaps)}")
+            raise TypeError(f"ui={type(ui).__name__}: a renderer needs every method of the Renderer protocol; it lacks "
+                            f"{', '.join(gaps)}")
         return ui
     name = ui or s.ui
     if name == "monster": return MonsterUI()
@@ -257,9 +259,11 @@ def create_app(entities: list | None = None, settings: Settings | None = None, u
     else: rt.bus.subscribe(rt.hub.publish); rt.bus.subscribe(rt.jobs.heard)
     secret = session_secret(s)
     if s.admin: print("starmodel_nb: the admin is on at /admin; " + ("it answers users with the admin role" if s.auth else
-                                                                    "with no authentication configured it answers this machine only"))
+                                                                    "with no authentication configured it answers this "
+                                                                    "machine only"))
     app = build_app(rt, secret, [*admin_routes(), *ps.listed("routes")], startup=[partial(_connect, rt, kind)])
     if s.auth:
-        app.state.auth_attempts, app.state.auth_kdf = Attempts(s.auth_window), asyncio.Semaphore(os.cpu_count() or 2)   # the sign-in's
+        # the sign-in's
+        app.state.auth_attempts, app.state.auth_kdf = Attempts(s.auth_window), asyncio.Semaphore(os.cpu_count() or 2)
     return _plugged(app, ps)
 

@@ -39,7 +39,8 @@ def _bind(port: int) -> list[socket.socket]:
         except OSError as e:
             s.close()
             if fam == socket.AF_INET:
-                raise ServeError(f"port {port} on {addr} is taken ({e.strerror}): pass another port, or none for a free one") from None
+                raise ServeError(f"port {port} on {addr} is taken ({e.strerror}): pass another port, or none for a "
+                                 "free one") from None
             continue
         port = s.getsockname()[1]
         s.listen(2048)
@@ -180,7 +181,8 @@ else go((/^https?:$/.test(location.protocol) ? location.protocol + "//" + locati
 @patch
 def link(self: Frame, text: str) -> str:
     "HTML: `text` and a link to the page that works where the notebook is shown."
-    return (f'<small>{text}: <a id="{self.id}-url" href="{html.escape(self.url)}" target="_blank" rel="noopener">{html.escape(self.url)}</a></small>'
+    return (f'<small>{text}: <a id="{self.id}-url" href="{html.escape(self.url)}" target="_blank" '
+            f'rel="noopener">{html.escape(self.url)}</a></small>'
             + self._locate(f'u => {{ const a = document.getElementById("{self.id}-url"); a.href = a.textContent = u; }}'))
 
 # %% ../nbs/50_notebook.ipynb #670bc2db
@@ -193,7 +195,8 @@ def html(self: Frame) -> str:
 }});</script>"""
     return (f"""<div class="starmodel-frame"><iframe id="{i}" title="starmodel_nb app" style="width:100%;height:{int(h)}px;border:1px solid #ddd;border-radius:6px"></iframe>
 <div style="font-size:12px"><a id="{i}-open" href="{html.escape(self.url)}" target="_blank" rel="noopener">open in a new tab &#8599;</a></div>"""
-            + self._locate(f'u => {{ document.getElementById("{i}").src = u; document.getElementById("{i}-open").href = u; }}') + resize + "</div>")
+            + self._locate(f'u => {{ document.getElementById("{i}").src = u; document.getElementById("{i}-open").href '
+                           f'= u; }}') + resize + "</div>")
 
 # %% ../nbs/50_notebook.ipynb #7b86879f
 _servers: dict[str, Server] = {}
@@ -324,7 +327,8 @@ class InstanceView:
         self.jobs, self.stop_jobs = W.HTML(), W.Button(description="Cancel its jobs", button_style="warning")
         self.stop_jobs.on_click(lambda _: [app.cancel(j) for j in app.jobs(cls, self.key, active=True)])
         self._show_jobs()
-        self.widget = W.VBox([W.HTML(f"<b>{html.escape(cls.__name__)}</b> <code>{html.escape(str(self.key)[:12])}</code>"),
+        self.widget = W.VBox([W.HTML(f"<b>{html.escape(cls.__name__)}</b> "
+                                     f"<code>{html.escape(str(self.key)[:12])}</code>"),
                               *self.fields.values(),
                               W.HBox(list(self.events.values()), layout=W.Layout(flex_flow="row wrap")),
                               self.status, W.HBox([self.jobs, self.stop_jobs]),

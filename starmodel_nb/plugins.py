@@ -188,7 +188,8 @@ def make(plugins: Plugins, kind: str, name: str, settings: Settings):
     except Exception as e:
         raise PluginError(f"plugin {owner!r}: its {what} {name!r} could not be made: {_why(e)}") from e
     if gaps := missing_methods(obj, port):
-        raise PluginError(f"plugin {owner!r}: its {what} {name!r} ({type(obj).__name__}) is not a {port.__name__}: it lacks {', '.join(gaps)}")
+        raise PluginError(f"plugin {owner!r}: its {what} {name!r} ({type(obj).__name__}) is not a {port.__name__}: it "
+                          f"lacks {', '.join(gaps)}")
     return obj
 
 # %% ../nbs/39_plugins.ipynb #5aa13741

@@ -63,7 +63,8 @@ def check_assets(folder: str | Path) -> Path:
     p = Path(folder).expanduser()
     missing = [a.path for a in ASSETS.values() if not (p/a.path).is_file()]
     if missing:
-        raise FileNotFoundError(f"assets folder {p} lacks: {', '.join(missing)} (fill it with `starmodel assets pull {p}`)")
+        raise FileNotFoundError(f"assets folder {p} lacks: {', '.join(missing)} (fill it with `starmodel assets pull "
+                                f"{p}`)")
     return p
 
 # %% ../../nbs/30_assets.ipynb #c5bb23e2

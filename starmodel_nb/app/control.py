@@ -73,7 +73,8 @@ def instance_key(cls: type, key: str | None) -> str:
     if key is not None: return key
     if (scope := entity_scope(cls)) == Scope.GLOBAL: return "global"
     raise ValueError(f"{cls.__name__} " + {
-        Scope.RECORD: f"has records: pass the key of one (see app.instances({cls.__name__})), or make one with app.create({cls.__name__}, ...)",
+        Scope.RECORD: f"has records: pass the key of one (see app.instances({cls.__name__})), or make one with "
+                      f"app.create({cls.__name__}, ...)",
         Scope.USER: f"has one instance per signed-in user: use app.as_user(name).instance({cls.__name__})",
     }.get(scope, f"has one instance per browser session: pass its key (see app.instances({cls.__name__}))"))
 
@@ -102,7 +103,8 @@ def instance(self: ControlPlane, cls: type, key: str | None = None) -> Entity:
     key = typed_key(cls, instance_key(cls, key))
     if (got := self.call(self.sm.repo_for(cls).get(cls, key))) is not None: return got[0]
     if entity_scope(cls) != Scope.RECORD: return cls()
-    raise NotFound(f"{cls.__name__} {key!r} does not exist (see app.instances({cls.__name__})); make it with app.create({cls.__name__}, ...)")
+    raise NotFound(f"{cls.__name__} {key!r} does not exist (see app.instances({cls.__name__})); make it with "
+                   f"app.create({cls.__name__}, ...)")
 
 # %% ../../nbs/14_control.ipynb #c55f8d95
 class Edit:
@@ -259,7 +261,8 @@ async def add_record(rt: Runtime, cls: type, obj: Entity) -> tuple[object, int]:
 def create(self: ControlPlane, cls: type, **values) -> Entity:
     "Insert a record of `cls` with `values` (validated as a whole); the record, its key set."
     if entity_scope(cls) != Scope.RECORD:
-        raise TypeError(f"{cls.__name__} has no records, but one instance per {entity_scope(cls).value}: change it with app.edit({cls.__name__})")
+        raise TypeError(f"{cls.__name__} has no records, but one instance per {entity_scope(cls).value}: change it "
+                        f"with app.edit({cls.__name__})")
     obj = cls.model_validate(values)
     self.call(add_record(self.sm, cls, obj))
     return obj

@@ -78,10 +78,12 @@ def on(target, *events: str, to: Reactions | None = None):
     if isinstance(target, Action): cls, names = target.cls, (target.spec.name, *events)
     elif isinstance(target, type) and hasattr(target, "__sm_events__"): cls, names = target, events or (ANY,)
     else:
-        raise TypeError(f"@on: react to an entity class or one of its events (Product or Product.adjust_stock), not {target!r}")
+        raise TypeError("@on: react to an entity class or one of its events (Product or Product.adjust_stock), not "
+                        f"{target!r}")
     known = {s.name for s in cls.__sm_events__.values()} | {ANY, "edit", "update", "create", "delete", "restore"}
     if bad := [n for n in names if n not in known]:
-        raise ValueError(f"@on({cls.__name__}): no event {', '.join(map(repr, bad))} (events: {', '.join(sorted(known))})")
+        raise ValueError(f"@on({cls.__name__}): no event {', '.join(map(repr, bad))} (events: "
+                         f"{', '.join(sorted(known))})")
     def deco(fn):
         if not callable(fn): raise TypeError(f"@on: {fn!r} is not a function")
         (reactions if to is None else to).add(entity_slug(cls), frozenset(names), fn)
@@ -121,7 +123,8 @@ def submit(self: Reactor, c: Committed) -> None:
     if len(waiting) >= self.cap:
         waiting.popleft()
         self.dropped += 1
-        log.error("reactions: more than %d changes waiting: the oldest is dropped (a reaction is slower than the changes it hears)", self.cap)
+        log.error("reactions: more than %d changes waiting: the oldest is dropped (a reaction is slower than the "
+                  "changes it hears)", self.cap)
     waiting.append(c)
     if not task or task[0].done(): task[:] = [loop.create_task(self._drain(waiting), name="starmodel-reactions")]
 

@@ -73,7 +73,8 @@ async def _drop(self: PostgresBus):
 @patch
 async def _ensure_table(self: PostgresBus, conn: psycopg.AsyncConnection):
     if self._table_made: return
-    q = sql.SQL("CREATE TABLE IF NOT EXISTS {} (id bigserial PRIMARY KEY, evt text NOT NULL, at timestamptz NOT NULL DEFAULT now())")
+    q = sql.SQL("CREATE TABLE IF NOT EXISTS {} (id bigserial PRIMARY KEY, evt text NOT NULL, at timestamptz NOT NULL "
+                "DEFAULT now())")
     try: await conn.execute(q.format(sql.Identifier(self.table)))
     # another process made it at the same moment
     except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable): pass
@@ -223,7 +224,8 @@ async def _lease(self: PostgresBus, q: str, params: tuple) -> list:
             conn = await self._connection()
             if not getattr(self, "_lease_made", False):
                 try:
-                    await conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, holder text NOT NULL, until timestamptz NOT NULL)").format(t))
+                    await conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, holder text NOT "
+                                               "NULL, until timestamptz NOT NULL)").format(t))
                 # another process made it at the same moment
                 except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable): pass
                 self._lease_made = True

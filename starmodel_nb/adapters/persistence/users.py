@@ -64,7 +64,8 @@ def check_password(password, name: str = "") -> str:
     p = password.strip().lower()
     if len(set(p)) < 3: raise UserError("That password is blank or repeats one or two characters: choose another.")
     if p == name.strip().lower() or p in common_passwords():
-        raise UserError("That password is among the first ones guessed (a common password, or the name): choose another.")
+        raise UserError("That password is among the first ones guessed (a common password, or the name): choose "
+                        "another.")
     return password
 
 def _roles(roles) -> tuple[str, ...]:

@@ -197,7 +197,8 @@ def detail_content(obj, version: int, epoch: str, template=card_template) -> str
     nav = Div(A("All " + entity_plural(cls), href=_url(cls), cls="uk-btn uk-btn-default uk-btn-sm"),
               A("Edit", href=_url(cls, key, "edit"), cls="uk-btn uk-btn-default uk-btn-sm"),
               Button("Delete", type="button", cls="uk-btn uk-btn-destructive uk-btn-sm",
-                     **{"data-on:click": f"confirm('Delete this {entity_label(cls).lower()}?') && @delete('{_url(cls, key)}')"}),
+                     **{"data-on:click": f"confirm('Delete this {entity_label(cls).lower()}?') && "
+                                         f"@delete('{_url(cls, key)}')"}),
               cls="flex gap-2")
     return render_view(obj, version, epoch, template) + to_xml(nav, indent=False)
 

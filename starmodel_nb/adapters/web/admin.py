@@ -169,7 +169,8 @@ def _table_top(cls, pre: str, text: str):
     bulk = Form(Button("Delete selected", type="submit", cls="uk-btn uk-btn-destructive uk-btn-sm"),
                 id=f"sm-{plural}-bulk",
                 enctype="application/x-www-form-urlencoded",
-                **{"data-on:submit": f"confirm('Delete the selected {plural}?') && @post('{pre}/admin/{slug}/bulk_delete', {{contentType: 'form'}})"})
+                **{"data-on:submit": f"confirm('Delete the selected {plural}?') && "
+                                     f"@post('{pre}/admin/{slug}/bulk_delete', {{contentType: 'form'}})"})
     return Div(H3(plural_label(cls), cls="uk-h3"), search,
                A("New", href=f"{pre}/{plural}/new", cls="uk-btn uk-btn-primary uk-btn-sm"), bulk,
                cls="flex items-center gap-3")

@@ -170,7 +170,8 @@ async def event_endpoint(req: Request) -> Response:
     if spec is None: return refuse(req, 404, "Not found.")
     if entity_scope(cls) == Scope.RECORD:
         return refuse(req, 404,
-                      f"{cls.__name__}.{spec.name} acts on one record: /{entity_plural(cls)}/<{primary_key(cls)}>/{spec.segment}")
+                      f"{cls.__name__}.{spec.name} acts on one record: "
+                      f"/{entity_plural(cls)}/<{primary_key(cls)}>/{spec.segment}")
     return await run_event(req, cls, spec)
 
 # %% ../../../nbs/33a_web_events.ipynb #00d8ae22

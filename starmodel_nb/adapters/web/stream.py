@@ -39,7 +39,8 @@ def stream_message(rt: Runtime, evt: EntityChanged, prefix: str = "") -> dict | 
     if evt.deleted: return {"id": rt.ui.view_id(cls, key), "remove": 1, "v": evt.version, **extra}
     ui = rt.ui
     if ui.signal_bound(cls):
-        view, signals = ui.version_marker(cls, evt.version, rt.hub.epoch, key), signals_from(cls, evt.state)   # no instance needed
+        # no instance needed
+        view, signals = ui.version_marker(cls, evt.version, rt.hub.epoch, key), signals_from(cls, evt.state)
     else:
         obj = cls.model_validate(evt.state)
         with prefixed(prefix): view, signals = ui.render_view(obj, evt.version, rt.hub.epoch), signals_of(obj)
