@@ -132,6 +132,7 @@ def _interact(ns: dict, banner: str) -> None:
         if start_ipython: print(banner); start_ipython(argv=["--no-banner"], user_ns=ns); return
     code.interact(banner=banner, local=ns, exitmsg="")
 
+# %% ../nbs/60_cli.ipynb #06197aa8
 def shell(s: Settings) -> None:
     "An interactive session on `s.database_url` with the app's entities."
     load_app(s.app)
@@ -175,6 +176,7 @@ def columns(rows) -> str:
     w = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(str(v).ljust(k) for v, k in zip(r, w)).rstrip() for r in rows)
 
+# %% ../nbs/60_cli.ipynb #0a357931
 def entities(s: Settings) -> None:
     "Print `entity_table(s)` in columns, with what a `?` or `-` count means; `Unreachable` when Redis does not answer."
     rows = entity_table(s)
@@ -203,12 +205,14 @@ def _route(cls, spec) -> str:
     base = f"/{entity_plural(cls)}/{{{primary_key(cls)}}}" if entity_scope(cls) == Scope.RECORD else f"/{entity_slug(cls)}"
     return f"{spec.method.upper()} {base}/{spec.segment}"
 
+# %% ../nbs/60_cli.ipynb #f5f82b00
 def _how(spec) -> str:
     return ", ".join(x for x in ("background" if spec.background else "",
                                  f"every {spec.every:g} s" if spec.every else "",
                                  "streams" if spec.kind in ("gen", "asyncgen") and not spec.background else "",
                                  "worker thread" if spec.kind in ("sync", "gen") else "") if x)
 
+# %% ../nbs/60_cli.ipynb #477e726c
 def describe(cls) -> str:
     "What `starmodel entities inspect` prints of `cls`: store, scope, key, fields, events."
     cfg, hidden = cls.model_config, set(cls.model_fields) - set(public_fields(cls)) - {primary_key(cls)}
@@ -228,6 +232,7 @@ def describe(cls) -> str:
     return "\n".join(head + ["  fields", ind(fields) if fields else "    (none)", "  events",
                              ind(events) if events else "    (none)"])
 
+# %% ../nbs/60_cli.ipynb #7deecbe5
 def find_entities(name: str) -> list[type]:
     "The registered entities named `name` (slug, class name or `module.Class`); `CliError` listing them if none is."
     found = [c for c in registry if name in (entity_slug(c), c.__name__, f"{c.__module__}.{c.__qualname__}")]
@@ -281,6 +286,7 @@ def _reloading(s: Settings, workers: int) -> None:
                 port=s.port, access_log=False,
                 **server_proxy(s))
 
+# %% ../nbs/60_cli.ipynb #340c0feb
 def run(s: Settings, workers: int = 1, reload: bool = False) -> None:
     """Serve `app_to_serve(s)` on `s.host`:`s.port` in `workers` processes (several need
     `secret_key` and no memory entities), or one that `reload`s."""
@@ -330,6 +336,7 @@ def _migrate(s: Settings, a: argparse.Namespace):
     from starmodel_nb.migrate import migrate
     return migrate(s, a.message)
 
+# %% ../nbs/60_cli.ipynb #c71ef182
 def _db_parser(sub, app: argparse.ArgumentParser) -> None:
     "`starmodel db reset` and `starmodel db shell`, under `sub`; `app` gives them `--app`."
     db = sub.add_parser("db", help="reset or explore the database")
@@ -369,6 +376,7 @@ def _entities(s: Settings, a: argparse.Namespace) -> None:
     if not a.name: raise CliError("entities inspect needs the name of an entity (see `starmodel entities`)")
     inspect_entity(s, a.name)
 
+# %% ../nbs/60_cli.ipynb #b290cd23
 def _parser(ps=None) -> argparse.ArgumentParser:
     "The command line, with the commands of the plugins `ps` (if given)."
     p = argparse.ArgumentParser(prog="starmodel",
@@ -413,6 +421,7 @@ def _what(p) -> str:
         parts.append("middleware: " + ", ".join(getattr(m.cls, "__name__", repr(m.cls)) for m in p.middlewares))
     return " · ".join(parts) or "nothing"
 
+# %% ../nbs/60_cli.ipynb #4132f2f2
 def plugins_report(ps) -> None:
     """`starmodel plugins`: each loaded plugin with what it adds, each broken
     one with why; a broken one fails the command."""
@@ -421,8 +430,6 @@ def plugins_report(ps) -> None:
     print(columns([("plugin", "adds")] + rows) if rows else "no plugins (installed: "
                                                             f"{', '.join(installed()) or 'none'})")
     if ps.broken: raise CliError(f"{len(ps.broken)} plugin(s) not loaded: {', '.join(ps.broken)}")
-
-
 
 # %% ../nbs/60_cli.ipynb #7a1ec9e0
 def _plugin_commands(sub, app: argparse.ArgumentParser, ps) -> None:
@@ -441,12 +448,12 @@ def _plugin_commands(sub, app: argparse.ArgumentParser, ps) -> None:
         c = sub.add_parser(name, parents=[app, own], help=f"{cmd.help or name} (plugin {owner})")
         c.set_defaults(go=partial(_run_plugin_command, owner, cmd))
 
+# %% ../nbs/60_cli.ipynb #ef83c4e3
 def _run_plugin_command(owner: str, cmd, s: Settings, a: argparse.Namespace):
     "Run a plugin's command; its failure is one line naming the plugin."
     try: return cmd.run(s, a)
     except (CliError, KeyboardInterrupt): raise
     except Exception as e: raise CliError(f"plugin {owner!r}: {cmd.name} failed: {type(e).__name__}: {e}") from None
-
 
 # %% ../nbs/60_cli.ipynb #c4ad29ed
 def _settings(a: argparse.Namespace) -> Settings:
@@ -464,6 +471,7 @@ def _loaded_plugins(s: Settings | None = None):
         except (ValueError, OSError, TypeError): s = Settings()
     return load_plugins(s.plugins)
 
+# %% ../nbs/60_cli.ipynb #c1688f5c
 def main(argv: list[str] | None = None) -> int:
     "Run the `starmodel` command line on `argv` (default: `sys.argv[1:]`); returns the exit code."
     ps = _loaded_plugins()
@@ -480,11 +488,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt: return 130
     except BrokenPipeError: return _closed_pipe()
 
+# %% ../nbs/60_cli.ipynb #bf1f773a
 def _closed_pipe() -> int:
     """The reader of our output went away (`starmodel entities | head -2`): stop
     quietly, as a program killed by SIGPIPE would (141)."""
     try: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the flush at exit does not fail again
     except (OSError, ValueError): pass                                      # (no real stdout: a notebook's)
     return 141
-
 if __name__ == "__main__" and not in_notebook(): sys.exit(main())

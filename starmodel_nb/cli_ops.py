@@ -38,6 +38,7 @@ def redis_store(s: Settings):
     return RedisRepository(lambda: Redis.from_url(s.redis_url, socket_connect_timeout=1, socket_timeout=2),
                            namespace=redis_namespace(s))
 
+# %% ../nbs/60c_cli_ops.ipynb #ad08f6d1
 def run_sync(coro):
     "Run `coro` to its end on a loop of its own (in a thread when this one runs a loop already, as a notebook's does)."
     try: asyncio.get_running_loop()
@@ -68,6 +69,7 @@ def _kept(s: Settings, name: str) -> type:
                        "commands are for Redis entities")
     return found[0]
 
+# %% ../nbs/60c_cli_ops.ipynb #1d88ed9f
 def on_redis(s: Settings, work, repo=None):
     """Run `work(repo)` (a coroutine function) on the app's Redis store (or `repo`), its
     client closed after; `Unreachable` if Redis does not answer."""
@@ -81,6 +83,7 @@ def on_redis(s: Settings, work, repo=None):
 # %% ../nbs/60c_cli_ops.ipynb #ba5c3219
 def _ttl(t: int) -> str: return f"{t} s" if t >= 0 else "none"
 
+# %% ../nbs/60c_cli_ops.ipynb #a7dcd4a7
 def cache_list(s: Settings, name: str, key: str | None = None, repo=None) -> None:
     """Print what Redis keeps for the entity `name`: each value's key, version,
     time to live and size, or the value of `key` as stored."""
@@ -96,6 +99,7 @@ def cache_list(s: Settings, name: str, key: str | None = None, repo=None) -> Non
     except ValueError: pass                                       # not JSON (not ours): as it is
     print(f"{cls.__name__} {key!r} (time to live: {_ttl(ttl)}):\n{text}")
 
+# %% ../nbs/60c_cli_ops.ipynb #ae7cc658
 def cache_clear(s: Settings, name: str, key: str | None = None, yes: bool = False, repo=None) -> None:
     "Delete the value of `key`, or every value Redis keeps for the entity `name` (asking first, unless `yes`)."
     cls = _kept(s, name)
@@ -114,6 +118,7 @@ def users_store(s: Settings):
         raise CliError(f"cannot make the users table in {safe_url(s.database_url)}: {one_line(e)}") from None
     return users
 
+# %% ../nbs/60c_cli_ops.ipynb #8f4167c3
 def with_users(s: Settings, work):
     "`work(users)` on the app's users; a name or password they refuse is a `CliError` saying why."
     from starmodel_nb.adapters.persistence.users import UserError
@@ -122,6 +127,7 @@ def with_users(s: Settings, work):
     except UserError as e: raise CliError(str(e)) from None
     finally: users.engine.dispose()
 
+# %% ../nbs/60c_cli_ops.ipynb #8bd42b2c
 def read_password(from_stdin: bool) -> str:
     "A password: the first line of standard input (`from_stdin`), else asked twice on the terminal without echo."
     if from_stdin:
@@ -146,12 +152,14 @@ def users_list(s: Settings) -> None:
     got = with_users(s, lambda us: us.list())
     print(columns([("name", "roles", "id"), *[(u.name, ",".join(u.roles) or "-", u.id) for u in got]]) if got else "no users yet: starmodel users add NAME")
 
+# %% ../nbs/60c_cli_ops.ipynb #b1daa7c8
 def users_add(s: Settings, name: str, roles=(), from_stdin: bool = False) -> None:
     "Add the user `name` with `roles`, the password asked for (or read from standard input)."
     _existing(s, name, False)
     u = with_users(s, lambda us: us.add(name, read_password(from_stdin), roles))
     print(f"added {u.name} ({_roles(u)})" + ("" if s.auth else "; sign-in is off until auth = true"))
 
+# %% ../nbs/60c_cli_ops.ipynb #c95eba1b
 def _their_instances(s: Settings, u) -> str:
     """Delete the removed user `u`'s instances of the `scope='user'` entities
     kept in Redis; what became of them, in words."""
@@ -167,6 +175,7 @@ def _their_instances(s: Settings, u) -> str:
 
 async def _clear_all(repo, classes, key) -> int: return sum([await repo.clear(c, key) for c in classes])
 
+# %% ../nbs/60c_cli_ops.ipynb #6ef7225b
 def users_remove(s: Settings, name: str) -> None:
     "Remove the user `name`: their sign-ins end, and their `scope='user'` instances in Redis go with them."
     u = with_users(s, lambda us: us.remove(name))
@@ -179,6 +188,7 @@ def users_sign_out(s: Settings, name: str) -> None:
     n = with_users(s, lambda us: us.sign_out(name))
     print(f"signed {name} out of {n} session{'s' * (n != 1)}")
 
+# %% ../nbs/60c_cli_ops.ipynb #7f29b316
 def users_role(s: Settings, name: str, roles) -> None:
     "Set the roles of the user `name` (none: no roles)."
     print(f"{name}: {_roles(with_users(s, lambda us: us.set_roles(name, roles)))}")
@@ -215,6 +225,7 @@ def _database(s: Settings) -> tuple[str, str]:
                                 "(the app makes them at start, or `starmodel migrate`)")
     return "ok", f"{safe_url(s.database_url)} answers" + (f"; {len(classes)} table(s) up to date" if classes else "")
 
+# %% ../nbs/60c_cli_ops.ipynb #9c284eb4
 def _redis(s: Settings) -> tuple[str, str]:
     kept = ", ".join(c.__name__ for c in redis_kept(s))
     if not s.redis_url:
@@ -237,6 +248,7 @@ def _bus(s: Settings) -> tuple[str, str]:
     except ValueError as e: return "FAIL", str(e)
     return "ok", _BUSES.get(kind, f"{kind}: a plugin's")
 
+# %% ../nbs/60c_cli_ops.ipynb #be6ea736
 def _assets(s: Settings) -> tuple[str, str]:
     from starmodel_nb.adapters.assets import AssetsError, resolve_assets
     try: where = resolve_assets(s.assets)
@@ -244,9 +256,9 @@ def _assets(s: Settings) -> tuple[str, str]:
     if where == "cdn":
         return "warn", "pages load Datastar and the styles from the pinned CDN URLs: `starmodel assets pull` serves them from here"
     return "ok", f"served from the local copy in {where}"
-
 CHECKS = {"secret": _secret, "app": _app, "database": _database, "redis": _redis, "bus": _bus, "assets": _assets}
 
+# %% ../nbs/60c_cli_ops.ipynb #f38125d2
 def doctor(s: Settings) -> None:
     "Print one line per check in `CHECKS` (ok, warn or FAIL, and what to do); `CliError` if one fails."
     got = [(name, *check(s)) for name, check in CHECKS.items()]

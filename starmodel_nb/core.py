@@ -42,6 +42,7 @@ class StateStore(str, Enum):
     CLIENT_LOCAL = "client_local"
     CUSTOM = "custom"
 
+# %% ../nbs/01_core.ipynb #d8f4dd24
 class Scope(str, Enum):
     """Who shares one instance: each browser session, everyone, one per
     primary key, or each signed-in user (on every device)."""
@@ -108,6 +109,7 @@ def check_guard(where: str, g: Any) -> Any:
                         f"function of the user; not {g!r}")
     return tuple(sorted(roles))
 
+# %% ../nbs/01_core.ipynb #ce5faefe
 def _check_spec(s: EventSpec) -> EventSpec:
     if not _NAME.match(s.name): raise ValueError(f"@event {s.name!r}: event names must not start with '_'")
     if s.method not in METHODS: raise ValueError(f"@event {s.name}: method must be one of {METHODS}, not {s.method!r}")
@@ -135,6 +137,7 @@ class EventMethod:
     def __get__(self, obj, owner=None):
         return Action(owner, self.spec) if obj is None else self.spec.fn.__get__(obj, owner)
 
+# %% ../nbs/01_core.ipynb #840cb634
 def event(fn: Callable | None = None, *, method: str = "get", selector: str | None = None, mode: str | None = None,
           path: str | None = None, background: bool = False, every: float | None = None, auth: Any = None):
     "Mark a method as a browser event: `@event` or `@event(method='post', selector='#status', mode='inner', path=..., background=True, every=5, auth='admin')`."
@@ -164,6 +167,7 @@ def _paths(cls) -> set[str]:
     "The URL segments `cls` takes: its slug, and for a record entity its collection."
     return {entity_slug(cls), *([entity_plural(cls)] if cls.model_config.get("scope") == Scope.RECORD else [])}
 
+# %% ../nbs/01_core.ipynb #96fcfff5
 class Registry:
     "Entity classes by slug, in definition order."
     def __init__(self): self._by_slug: dict[str, type] = {}
@@ -216,6 +220,7 @@ def entity_plural(cls) -> str:
     `plural_of(cls)` (kept on the class once it is defined)."""
     return cls.model_config.get("plural") or cls.__dict__.get("__sm_plural__") or plural_of(cls)
 
+# %% ../nbs/01_core.ipynb #51f2dfd5
 def primary_key(cls) -> str | None:
     "The field naming each record of a record entity (a SQL table's primary key), else `None`."
     return cls.model_config.get("primary_key")
@@ -225,6 +230,7 @@ def required_fields(cls) -> list[str]:
     "The fields of `cls` with no default: a new instance must be given them."
     return [k for k, f in cls.model_fields.items() if f.is_required()]
 
+# %% ../nbs/01_core.ipynb #f0011fbb
 def _scope(cls, store: StateStore) -> Scope:
     """The scope `cls` declares, else the one its fields imply: records when some
     have no default (or a key is named), else its store's."""
@@ -238,6 +244,7 @@ def _scope(cls, store: StateStore) -> Scope:
                         "made from defaults alone: give them defaults" + ("" if store in BROWSER_STORES else ", or drop model_config['scope']"))
     return scope
 
+# %% ../nbs/01_core.ipynb #6161d8e7
 def _store_scope(cls) -> tuple[StateStore, Scope]:
     """The store and scope `cls` declares, checked: an unknown store, a `CUSTOM` one
     naming no `backend`, or a scope it cannot have, is an error."""
@@ -267,6 +274,7 @@ def _store_scope(cls) -> tuple[StateStore, Scope]:
 _NO_PK = ("a SQL entity needs exactly one primary key field, e.g. `id: int | None = Field(default=None, primary_key=True)` "
           "(or inherit one: `class {0}(Entity, BaseTable, table=True)` from fastsqlmodel gives a UUID `id`)")
 
+# %% ../nbs/01_core.ipynb #92aeb66f
 def _sql_key(cls, store: StateStore) -> str | None:
     """The primary key field of a SQL entity `cls` (else `None`); a table that
     is not `SERVER_SQL`, or the reverse, is an error."""
@@ -286,6 +294,7 @@ def _key_fields(cls) -> list[str]:
     "The fields that could name the records of `cls`: one named `id`, else those ending in `_id`."
     return ["id"] if "id" in cls.model_fields else [k for k in cls.model_fields if k.endswith("_id")]
 
+# %% ../nbs/01_core.ipynb #116c468b
 def _record_key(cls, store: StateStore, scope: Scope) -> str | None:
     """The field naming each record of `cls` (a record entity):
     `model_config['key']`, else `id` or the field ending in `_id`."""
@@ -307,6 +316,7 @@ def _record_key(cls, store: StateStore, scope: Scope) -> str | None:
                         f"made by a default_factory; not {_type_text(f)}")
     return k
 
+# %% ../nbs/01_core.ipynb #f94d4948
 def _type_text(f) -> str:
     t = getattr(f.annotation, "__name__", str(f.annotation))
     return t + ("" if f.is_required() else f" = {f.default!r}" if f.default_factory is None else " made by its "
@@ -339,10 +349,10 @@ def touched_fields(cls) -> tuple[str, ...]:
     cols = getattr(cls, "__table__", None)
     return tuple(k for k in cls.model_fields if cols is not None and k in cols.c and _is_datetime(cls.model_fields[k])
                  and (cols.c[k].onupdate is not None or cols.c[k].server_onupdate is not None))
-
 # FastSQLModel's `BaseTable`: the fields a list and a detail page show
 _VIEW_HINTS = ("table_view_fields", "detail_page_fields")
 
+# %% ../nbs/01_core.ipynb #90e96224
 def _check_view_hints(cls) -> None:
     "`table_view_fields` and `detail_page_fields` (class attributes), when set, name fields of `cls`."
     for h in _VIEW_HINTS:
@@ -350,6 +360,7 @@ def _check_view_hints(cls) -> None:
             raise TypeError(f"{cls.__name__}.{h}: {', '.join(map(repr, bad))} "
                             f"{'is not a field' if len(bad) == 1 else 'are not fields'}")
 
+# %% ../nbs/01_core.ipynb #dbe3f2d3
 def _configure(cls) -> None:
     "Check and normalise `cls.model_config`, and collect the `@event`s of `cls` (by URL segment) into `__sm_events__`."
     cfg = cls.model_config
@@ -375,9 +386,9 @@ def as_utc(v: datetime | None) -> datetime | None:
     try: return v.astimezone(timezone.utc)
     except (OverflowError, OSError):
         raise ValueError(f"{v.isoformat()} cannot be placed in UTC: it is out of range") from None
-
 _UTC = AfterValidator(as_utc)
 
+# %% ../nbs/01_core.ipynb #42fd76ad
 def _is_datetime(f) -> bool:
     """Whether field `f` holds a plain `datetime` (or `datetime | None`): not
     pydantic's `NaiveDatetime` or `AwareDatetime`."""
@@ -394,6 +405,7 @@ def _needs_id(cls) -> bool:
     except (TypeError, ValueError): return False   # said when the class is configured
     return scope == Scope.RECORD and not _key_fields(cls)
 
+# %% ../nbs/01_core.ipynb #6b882acf
 def _additions(cls) -> tuple[dict, dict]:
     """The annotations and defaults `cls` (as first built) must declare anew:
     its datetimes read into UTC, a generated `id`."""
@@ -407,6 +419,7 @@ def _additions(cls) -> tuple[dict, dict]:
 # %% ../nbs/01_core.ipynb #bf2e361d
 _REPLACED = "This declarative base already contains a class with the same class name and module name"
 
+# %% ../nbs/01_core.ipynb #5290ffd4
 class EntityMeta(SQLModelMetaclass):
     """Builds each `Entity` subclass (again, if it implies fields it did not write:
     see `_additions`), then configures and registers it."""
@@ -470,6 +483,7 @@ def public_fields(cls) -> list[str]:
     return [k for k, f in cls.model_fields.items()
             if not f.exclude and not getattr(f, "primary_key", False) is True and k != pk and not k.startswith("_") and k not in hidden]
 
+# %% ../nbs/01_core.ipynb #79e00dd9
 def stored_state(obj, mode: str = "python") -> dict:
     "Every field of `obj` as stored, `exclude=True` ones too (they are kept out of the API, not out of the database)."
     d = obj.model_dump(mode=mode)
@@ -533,6 +547,7 @@ def signals_from(cls, state: dict) -> dict:
     "The signals of the instance of `cls` whose JSON-ready state is `state` (a committed change's): no instance needed."
     return {entity_slug(cls): browser_safe({k: state[k] for k in public_fields(cls) if k in state})}
 
+# %% ../nbs/01_core.ipynb #fe5d64de
 def public_state(obj) -> dict:
     "What the JSON API shows of `obj`: its key and public fields."
     cls = type(obj)

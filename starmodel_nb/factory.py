@@ -48,6 +48,7 @@ def redis_namespace(s: Settings) -> str:
     "The prefix of the app's keys in Redis: `sm:<app>`."
     return f"sm:{s.app or 'app'}"
 
+# %% ../nbs/40_factory.ipynb #c1b78bef
 def _redis_repo(s: Settings):
     "The Redis store on `redis_url`; without one, an embedded fakeredis in this process (said in one line)."
     from starmodel_nb.adapters.persistence.redis import RedisRepository
@@ -62,6 +63,7 @@ def _redis_repo(s: Settings):
         print("starmodel_nb: no redis_url set: Redis entities are kept by an embedded fakeredis in this process")
     return RedisRepository(connect, namespace=redis_namespace(s), ttl=s.memory_ttl)
 
+# %% ../nbs/40_factory.ipynb #ee0e56d9
 def _check_schema(repo, classes) -> None:
     from sqlalchemy.exc import OperationalError
     try: repo.prepare(classes)
@@ -122,6 +124,7 @@ def _sql_engine(s: Settings, classes, repo_for, share: bool = True):
     sql = sql_kept(classes)
     return repo_for(sql[0]).engine if sql and share else make_engine(s.database_url)
 
+# %% ../nbs/40_factory.ipynb #4011acc3
 def _history(s: Settings, classes, repo_for) -> History:
     "The history the settings ask for (see above); a SQL one shares the SQL entities' engine."
     if s.history not in HISTORIES: raise ValueError(f"history = {s.history!r}: use one of {', '.join(HISTORIES)}")
@@ -141,6 +144,7 @@ def _history(s: Settings, classes, repo_for) -> History:
 # %% ../nbs/40_factory.ipynb #bs000001
 BUSES = ("auto", "local", "redis", "postgres")
 
+# %% ../nbs/40_factory.ipynb #af5aa2c0
 def bus_kind(s: Settings, classes, plugins: Plugins = Plugins()) -> str:
     """Which bus the settings ask for (`local`, `redis`, `postgres`, or a plugin's
     name), checked: what it needs and lacks is a `ValueError`."""
@@ -157,6 +161,7 @@ def bus_kind(s: Settings, classes, plugins: Plugins = Plugins()) -> str:
         raise ValueError(f"{why}, or bus = local for one process")
     return kind
 
+# %% ../nbs/40_factory.ipynb #0d4f7eba
 def unshared(s: Settings, classes, many: str) -> str | None:
     "Why `many` processes (a shared bus's instances, `run`'s workers) could not serve `classes` as one app, or `None`."
     if not s.secret_key: return (f"{many} need a secret_key, or a session signed by one is refused by the others: set STARMODEL_SECRET_KEY "
@@ -168,6 +173,7 @@ def unshared(s: Settings, classes, many: str) -> str | None:
     if red and not s.redis_url:
         return f"{', '.join(red)} would be kept by an embedded fakeredis in each: set redis_url to a Redis they share"
 
+# %% ../nbs/40_factory.ipynb #53d85538
 def _bus(s: Settings, classes, plugins: Plugins = Plugins()):
     "The bus the settings ask for (a plugin's, by its name), and its kind."
     kind = bus_kind(s, classes, plugins)
@@ -216,6 +222,7 @@ def _renderer(s: Settings, plugins: Plugins, ui):
     try: return make(plugins, "renderers", name, s)
     except PluginError as e: raise ValueError(f"ui = {name}: {e}") from None
 
+# %% ../nbs/40_factory.ipynb #a9098d21
 def _users(s: Settings, classes, repo_for):
     """With `auth`: the app's users in its SQL database (the SQL entities' engine,
     else one on `database_url`), their table made now."""
@@ -227,6 +234,7 @@ def _users(s: Settings, classes, repo_for):
         log.warning("users table not checked (%s): sign-in answers 503 until the database answers", e.orig)
     return users
 
+# %% ../nbs/40_factory.ipynb #69a637fa
 def _plugged(app: StarApp, plugins: Plugins) -> StarApp:
     "`app` with the plugins' middleware inside its own, and the plugins kept as `app.state.plugins`."
     # innermost: after the app's limits, with the session read
@@ -234,6 +242,7 @@ def _plugged(app: StarApp, plugins: Plugins) -> StarApp:
     app.state.plugins = plugins
     return app
 
+# %% ../nbs/40_factory.ipynb #a4b3f711
 def create_app(entities: list | None = None, settings: Settings | None = None, ui=None, plugins: list | None = None,
                stores: dict | None = None, **overrides) -> StarApp:
     "An app serving `entities` (default: all registered) with `settings` (default: `load_settings(**overrides)`), `ui`, plugin functions `plugins` and `stores` by name."
@@ -266,4 +275,3 @@ def create_app(entities: list | None = None, settings: Settings | None = None, u
         # the sign-in's
         app.state.auth_attempts, app.state.auth_kdf = Attempts(s.auth_window), asyncio.Semaphore(os.cpu_count() or 2)
     return _plugged(app, ps)
-

@@ -85,6 +85,7 @@ def _entities_nb(name: str, pkg: str) -> str:
             ''')),
     ])
 
+# %% ../nbs/60b_init.ipynb #38857649
 def _index_nb(name: str, pkg: str) -> str:
     return notebook([("markdown",
                       f"# {name}\n> A starmodel_nb app.\n\nThe entities are in `00_entities.ipynb`: run its cells, "
@@ -178,6 +179,7 @@ def _export(root: Path, pkg: str) -> str:
                                         "step\n\n" + "\n\n".join(code) + "\n")
     return "nbdev is not installed: the exported cells were written as they are (install the dev extra, then nbdev-export)"
 
+# %% ../nbs/60b_init.ipynb #b10e3159
 def init(name: str, where: str | Path | None = None, force: bool = False) -> Path:
     "Make the project `name` in `where` (default: a new folder `name`); its path."
     pkg, root = package_name(name), Path(where if where is not None else name).resolve()

@@ -176,6 +176,7 @@ def _upgrade(cfg: Config, what: str, fix: str) -> None:
     except SQLAlchemyError as e:
         raise CliError(f"applying {what} failed: {one_line(e)}; {fix}, then run `starmodel migrate` again") from None
 
+# %% ../nbs/60a_migrate.ipynb #e3ab8277
 def _catch_up(cfg: Config, conn, url: str, folder: Path) -> str | None:
     """Bring the database on `conn` to the latest revision written (only
     marking it, if level with the models); returns it."""

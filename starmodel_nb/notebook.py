@@ -201,6 +201,7 @@ def html(self: Frame) -> str:
 # %% ../nbs/50_notebook.ipynb #7b86879f
 _servers: dict[str, Server] = {}
 
+# %% ../nbs/50_notebook.ipynb #35db0937
 def serve(app=None, port: int | None = None, name: str = "default") -> Server:
     """Serve `app` (default: `create_app()`) from a background thread on
     127.0.0.1:`port` (default: free); re-run to swap."""
@@ -219,6 +220,7 @@ def serve(app=None, port: int | None = None, name: str = "default") -> Server:
     _announce(srv)
     return srv
 
+# %% ../nbs/50_notebook.ipynb #9e71775e
 def _report_unfit(app) -> None:
     "Say which live instances do not fit their redefined class (they keep their old state until repaired or reset)."
     if isinstance(app, StarApp):
@@ -280,6 +282,7 @@ def _kernel_call(fn) -> None:
     # `fn` may call the control plane: it waits for that loop
     threading.Thread(target=_quiet(fn), daemon=True, name="starmodel-inspect").start()
 
+# %% ../nbs/50_notebook.ipynb #391258e1
 def _quiet(fn):
     "`fn`, its failure logged on one line (a view no kernel shows has no one to tell)."
     def go():
@@ -315,6 +318,7 @@ def _widget_for(ann, value, desc: str):
 # %% ../nbs/50_notebook.ipynb #c560f199
 TIMELINE = 10   # changes an instance's view shows
 
+# %% ../nbs/50_notebook.ipynb #6a39ae9f
 class InstanceView:
     "ipywidgets for one live instance `cls[key]` of `app`: fields to edit, events to fire; follows every change."
     def __init__(self, app: StarApp, cls: type, key: str | None = None):
@@ -375,6 +379,7 @@ def _event_box(self: InstanceView, name: str, spec):
     btn.on_click(click)
     return W.HBox([*(w for w, _ in ins.values()), btn])
 
+# %% ../nbs/50_notebook.ipynb #c5a9f56a
 def _msg(e) -> str: return error_message(e)
 
 # %% ../nbs/50_notebook.ipynb #c7b64e09
@@ -393,6 +398,7 @@ def _show_jobs(self: InstanceView) -> None:
                               f"{'' if j.progress is None else f' {j.progress:.0%}'} {html.escape(j.error or j.note)}</div>" for j in js)
     self.stop_jobs.layout.display = None if any(j.active for j in js) else "none"
 
+# %% ../nbs/50_notebook.ipynb #3a7fcd77
 @patch
 def _changed(self: InstanceView, evt) -> None:
     if evt.entity != entity_slug(self.cls) or evt.key != str(self.key): return

@@ -117,6 +117,7 @@ _cache: dict[Any, Plugin | str] = {}   # a plugin's identity -> what it added, o
 
 def _why(e: BaseException) -> str: return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
 
+# %% ../nbs/39_plugins.ipynb #dd837ae1
 def _run(name: str, get: Callable[[], Any]) -> Plugin | str:
     """Load the plugin `name` with `get()` (its function, or a module with
     `plugin`) and run it: its `Plugin`, or why not."""
@@ -130,6 +131,7 @@ def _run(name: str, get: Callable[[], Any]) -> Plugin | str:
     for t, w in p.widgets: widgets.register(t, w)
     return p
 
+# %% ../nbs/39_plugins.ipynb #c251d4af
 def _conflicts(p: Plugin, have: list[Plugin]) -> str | None:
     "Why `p` clashes with the plugins already loaded (a name of the same kind added by two), else `None`."
     for kind in ("stores", "renderers", "buses", "commands"):
@@ -152,11 +154,13 @@ def _chosen(selection: str, found: dict) -> tuple[list[str], dict[str, str]]:
     names = [n for n in re.split(r"[\s,]+", sel) if n]
     return [n for n in names if n in found], {n: f"not installed (installed: {', '.join(sorted(found)) or 'none'})" for n in names if n not in found}
 
+# %% ../nbs/39_plugins.ipynb #c24b894f
 def _called(fn) -> str:
     "The name of a plugin function given directly: its own, or its package's when it is called `plugin`."
     name = getattr(fn, "__name__", type(fn).__name__)
     return (getattr(fn, "__module__", None) or name).split(".")[0] if name == "plugin" else name
 
+# %% ../nbs/39_plugins.ipynb #fa96f079
 def load_plugins(selection: str = "auto", extra: Iterable[Callable] = (), points: Iterable | None = None) -> Plugins:
     """The installed plugins `selection` picks, then the plugin functions `extra`, each
     run once per process; broken ones reported, not raised."""
@@ -176,6 +180,7 @@ def load_plugins(selection: str = "auto", extra: Iterable[Callable] = (), points
 # %% ../nbs/39_plugins.ipynb #7e3ff9f2
 _PORTS = {"stores": ("store", Repository), "renderers": ("renderer", Renderer), "buses": ("bus", EventBus)}
 
+# %% ../nbs/39_plugins.ipynb #9bf7dbae
 def make(plugins: Plugins, kind: str, name: str, settings: Settings):
     "The `kind` (`stores`, `renderers`, `buses`) named `name`, made with `settings` and checked against its port."
     what, port = _PORTS[kind]

@@ -36,6 +36,8 @@ class Asset:
 # %% ../../nbs/30_assets.ipynb #0e73e437
 DATASTAR_CDN = "https://cdn.jsdelivr.net/gh/starfederation/datastar@v1.0.1/bundles/datastar.js"
 _NPM = "https://cdn.jsdelivr.net/npm/"
+
+# %% ../../nbs/30_assets.ipynb #2ebb9cc3
 ASSETS = {
     # Datastar 1.0.1 as built into the starhtml 0.7.0 wheel (two upstream fixes); the CDN serves the upstream bundle.
     "datastar": Asset("datastar.js", DATASTAR_CDN, "31c8c9efb895beadeba5f73407c3ca60201dee321c5dea56c182817b475bde9f",
@@ -121,6 +123,7 @@ def _from_package(package: str, group: list[Asset]) -> tuple[dict[str, bytes], s
         except (AssetsError, OSError, KeyError, StopIteration, zipfile.BadZipFile, tarfile.TarError) as e:
             return {}, f"{package}: {e}"
 
+# %% ../../nbs/30_assets.ipynb #33728b2d
 def _checked(a: Asset, data: bytes | None, package: str, why: str) -> tuple[bytes, str]:
     "`data` if it has `a`'s hash, else the CDN's copy if that one has it: the bytes and where they came from."
     if data is not None and _sha(data) == a.sha256: return data, package.split(":", 1)[1]
@@ -168,6 +171,7 @@ CLIENT_NAME = f"starmodel.{hashlib.sha256(CLIENT_JS.encode()).hexdigest()[:10]}.
 # %% ../../nbs/30_assets.ipynb #823bdb6d
 THEMES = ("slate", "stone", "gray", "neutral", "red", "rose", "orange", "green", "blue", "yellow", "violet", "zinc")
 
+# %% ../../nbs/30_assets.ipynb #af4907b9
 def asset_headers(assets: str = "cdn", prefix: str = "", epoch: str = "", seq: int = 0, theme: str = "blue",
                   mode: str = "auto") -> list:
     "`<head>` elements for a page: metadata, our client, MonsterUI `theme` (in `mode` light/dark/auto) and Datastar."

@@ -40,6 +40,7 @@ def patch_elements(html: Any, selector: str | None = None, mode: str | None = No
 class StreamsFull(Exception):
     "Too many live streams are open."
 
+# %% ../../nbs/31_sse_datastar.ipynb #e1acf10f
 class StreamHub:
     "Fans committed changes out to live streams; `render(evt, prefix)` gives the message dict (or `None` to skip)."
     def __init__(self, render: Callable[[EntityChanged, str], dict | None], queue: int = 256, heartbeat: float = 15.0,
@@ -95,6 +96,7 @@ class Subscription:
     # the server's connection, when it says whether the client left (`disconnected`)
     conn: Any = None
 
+# %% ../../nbs/31_sse_datastar.ipynb #8817b1c2
 _CLOSE = object()   # put on a queue to end its stream
 
 # %% ../../nbs/31_sse_datastar.ipynb #sw000001
@@ -107,6 +109,7 @@ def _watch(self: StreamHub) -> None:
     try: self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="live stream sweeper")
     except RuntimeError: pass
 
+# %% ../../nbs/31_sse_datastar.ipynb #14cc67c7
 @patch
 async def _sweep(self: StreamHub) -> None:
     loop, tick = asyncio.get_running_loop(), min(1.0, self.heartbeat, self.send_timeout)
@@ -141,6 +144,7 @@ def open(self: StreamHub, channels: Iterable[str], prefix: str = "", client: str
     self._watch()
     return sub
 
+# %% ../../nbs/31_sse_datastar.ipynb #f614999a
 @patch(as_prop=True)
 def clients(self: StreamHub) -> int:
     "How many streams are open."
@@ -191,6 +195,7 @@ def _json(msg: dict) -> str:
                   msg.get("id"))
         return json.dumps({k: msg[k] for k in ("seq", "epoch") if k in msg})
 
+# %% ../../nbs/31_sse_datastar.ipynb #dad7aaec
 @patch
 def _text(self: StreamHub, b: Buffered, prefix: str) -> bytes | None:
     """The SSE text of `b` for pages under `prefix`, rendered (and encoded)
@@ -219,6 +224,7 @@ def publish(self: StreamHub, evt: EntityChanged, seq: int | None = None) -> None
             log.warning("live stream too slow (%d messages queued); dropping it", sub.queue.maxsize)
             self.drop(sub)
 
+# %% ../../nbs/31_sse_datastar.ipynb #1070237e
 @patch
 def close(self: StreamHub) -> None:
     "End every open stream, and the sweeper (server shutdown)."
@@ -233,6 +239,7 @@ def drop_channel(self: StreamHub, channel: str) -> int:
     for sub in subs: self.drop(sub)
     return len(subs)
 
+# %% ../../nbs/31_sse_datastar.ipynb #0c5c9de1
 @patch
 def listeners(self: StreamHub, channel: str) -> int:
     "How many open streams hear `channel`."

@@ -43,6 +43,7 @@ def refusal(guard: Any, user: User | None) -> str | None:
     if isinstance(guard, tuple): return f"This needs the role {' or '.join(guard)}."
     return "You may not do this."
 
+# %% ../../nbs/16_access.ipynb #fac79e9e
 def entity_refusal(cls: type, user: User | None, spec=None) -> str | None:
     """Why `user` may not use `cls` (its `model_config['auth']`; a `scope='user'` entity needs
     someone signed in) or fire `spec` (its `auth`); `None` if they may."""

@@ -112,6 +112,7 @@ async def flush(self: Outbox) -> bool:
     self.mark(True)   # it answered
     return True
 
+# %% ../../nbs/10_bus.ipynb #f51eebbe
 @patch
 async def send(self: Outbox, data: str, retried: bool = False) -> None:
     """Queue `data` and send the backlog; while down, only queue it if
@@ -159,6 +160,7 @@ def _add(self: SharedBus, handler, positions: bool):
     def unsubscribe(): self._handlers[:] = [x for x in self._handlers if x is not o]
     return unsubscribe
 
+# %% ../../nbs/10_bus.ipynb #9304ec92
 @patch
 def start(self: SharedBus) -> None:
     "Start the reader task on the running loop, unless it runs already or no loop is running."
@@ -174,6 +176,7 @@ async def _publish(self: SharedBus, data: str) -> None:
     if self._handlers: self.start()
     await self.outbox.send(data, retried=self._task is not None and not self._task.done())
 
+# %% ../../nbs/10_bus.ipynb #4f178ea6
 @patch
 def _fan(self: SharedBus, position, evt: EntityChanged) -> None:
     "Give `evt`, read at `position`, to every handler in turn; one that raises is logged and the others still run."
@@ -181,6 +184,7 @@ def _fan(self: SharedBus, position, evt: EntityChanged) -> None:
         try: h(position, evt) if positions else h(evt)
         except Exception: log.exception("bus handler %r failed", h)
 
+# %% ../../nbs/10_bus.ipynb #e4ee0b30
 @patch
 async def _stop(self: SharedBus, grace: float) -> None:
     """Stop the reader, waiting at most `grace` seconds for it; the handlers

@@ -38,6 +38,7 @@ def _private_loop(rt: Runtime) -> asyncio.AbstractEventLoop:
     weakref.finalize(rt, _stop, loop).atexit = False
     return loop
 
+# %% ../../nbs/14_control.ipynb #1190e8d0
 def close_private_loop(rt: Runtime) -> None:
     """Stop `rt`'s private loop, if it has one (the app is being served, or closed), once
     what runs on it is done: the reactions to its changes, its jobs."""
@@ -78,6 +79,7 @@ def instance_key(cls: type, key: str | None) -> str:
         Scope.USER: f"has one instance per signed-in user: use app.as_user(name).instance({cls.__name__})",
     }.get(scope, f"has one instance per browser session: pass its key (see app.instances({cls.__name__}))"))
 
+# %% ../../nbs/14_control.ipynb #771f898a
 def typed_key(cls: type, key):
     "`key` as `cls`'s primary key type (a history row or a URL holds it as text)."
     pk = primary_key(cls)
@@ -129,6 +131,7 @@ def edit(self: ControlPlane, cls: type, key: str | None = None) -> Edit:
     "`with app.edit(Counter) as c: c.count = 10` changes `cls[key]` in one unit of work; browsers follow."
     return Edit(self, cls, key)
 
+# %% ../../nbs/14_control.ipynb #7f1386a6
 @patch
 def fire(self: ControlPlane, cls: type, event: str, key: str | None = None, **params) -> Entity:
     """Run `cls`'s `event` on `cls[key]` with `params` as a browser would; returns the
@@ -143,6 +146,7 @@ def fire(self: ControlPlane, cls: type, event: str, key: str | None = None, **pa
     if last.error is not None: raise last.error
     return last.obj
 
+# %% ../../nbs/14_control.ipynb #1da19a90
 @patch
 def jobs(self: ControlPlane, cls: type | None = None, key=None, active: bool = False) -> list[Job]:
     "The background jobs this app knows (of `cls`, of its instance `key`, only the `active` ones), newest first."
@@ -158,6 +162,7 @@ def wait(self: ControlPlane, job: Job | str, timeout: float = 30) -> Job | None:
     "Wait for a background job (run by this instance) to end, at most `timeout` seconds; the `Job`."
     return self.call(self.sm.jobs.wait(job if isinstance(job, str) else job.id, timeout), timeout + 5)
 
+# %% ../../nbs/14_control.ipynb #3383ff62
 @patch
 def reactions_done(self: ControlPlane, timeout: float = 10) -> bool:
     "Wait until the `@on` reactions to every change committed so far have run (at most `timeout` s); whether they have."
@@ -171,6 +176,7 @@ async def user_gone(rt: Runtime, user: User, removed: bool = False) -> None:
     for cls in [c for c in rt.entities().values() if removed and entity_scope(c) == Scope.USER]:
         await rt.repo_for(cls).delete(cls, user_key(user))
 
+# %% ../../nbs/14_control.ipynb #81489682
 class AppUsers:
     """`app.users`: the store's users (`add`, `find`, `list`, `set_roles`…), signing out (`sign_out`,
     `set_password`) closing the user's live streams, and `remove` deleting their instances."""
@@ -196,12 +202,14 @@ class AppUsers:
         self.cp.call(user_gone(self.cp.sm, u, removed=True))
         return u
 
+# %% ../../nbs/14_control.ipynb #eb01f0d1
 @patch(as_prop=True)
 def users(self: ControlPlane) -> AppUsers:
     "The app's users (`add`, `list`, `set_roles`, `set_password`, `sign_out`, `remove`…), with authentication on."
     if self.sm.users is None: raise RuntimeError("authentication is off: create_app(auth=True), or STARMODEL_AUTH=1")
     return AppUsers(self)
 
+# %% ../../nbs/14_control.ipynb #d21c7dff
 class ActingAs:
     """The control plane as the user `user`: `instance`, `edit` and `fire` on that user's
     instances, refused (`PermissionError`) where their guards refuse them."""
@@ -226,13 +234,13 @@ class ActingAs:
         self.check(cls, find_event(cls, event))
         return self.cp.fire(cls, event, key=self.key(cls), **params)
 
+# %% ../../nbs/14_control.ipynb #391c334f
 @patch
 def as_user(self: ControlPlane, name: str) -> ActingAs:
     """The control plane acting as the user `name` (with authentication on):
     `app.as_user('ada').fire(Cart, 'add', item='tea')`."""
     if (user := self.users.find(name)) is None: raise LookupError(f"no user {name!r}")
     return ActingAs(self, user)
-
 
 # %% ../../nbs/14_control.ipynb #a88eed21
 async def record_changed(rt: Runtime, cls: type, key: object, version: int, obj: Entity | None = None,
@@ -257,6 +265,7 @@ async def add_record(rt: Runtime, cls: type, obj: Entity) -> tuple[object, int]:
     await record_changed(rt, cls, key, version, obj)
     return key, version
 
+# %% ../../nbs/14_control.ipynb #52a9d096
 @patch
 def create(self: ControlPlane, cls: type, **values) -> Entity:
     "Insert a record of `cls` with `values` (validated as a whole); the record, its key set."
@@ -346,6 +355,7 @@ def upgrade(self: ControlPlane) -> list[Unfit]:
         return out
     return self.call(go())
 
+# %% ../../nbs/14_control.ipynb #dabd64ce
 @patch
 def reset(self: ControlPlane, cls: type, key=None) -> Entity:
     "Start `cls[key]` again from the class's defaults (recorded as `reset`); the instance."

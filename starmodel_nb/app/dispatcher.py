@@ -68,6 +68,7 @@ def refused_names(keys, known=None, where: str = "", unknown: str = "unknown par
     given `known`, any other name not in it is `unknown`."""
     return [{"loc": f"{where}{k}", "msg": why} for k in keys if (why := _refused(k) or (unknown if known is not None and k not in known else None))]
 
+# %% ../../nbs/12_dispatcher.ipynb #35ed2495
 def bind(spec: EventSpec, raw: dict) -> dict:
     "Validate `raw` against `spec`'s signature: the keyword arguments, or `Invalid`."
     if bad := refused_names(raw): raise Invalid(bad)
@@ -99,6 +100,7 @@ def shown_error(e: BaseException, debug: bool = False) -> str:
         return error_message(e)
     return f"Something went wrong (reference {reference(e)}); the server's log has the details."
 
+# %% ../../nbs/12_dispatcher.ipynb #2a59b71c
 def log_failure(what: str, e: BaseException) -> None:
     "Log that `what` failed with `e`: its reference, its text and the traceback."
     log.warning("%s failed (reference %s): %s", what, reference(e), error_message(e), exc_info=e)
@@ -128,6 +130,7 @@ def _and_commit(spec: EventSpec, uow: UnitOfWork, params: dict) -> tuple[Any, di
     it runs in (for a store that saves from there)."""
     return spec.fn(uow.obj, **params), uow.commit_blocking()
 
+# %% ../../nbs/12_dispatcher.ipynb #71e7943f
 async def event_yields(spec: EventSpec, gen) -> AsyncIterator:
     """What the generator `gen` of a generator event yields; `gen` is closed
     (its `finally` runs) however the loop over it ends."""
@@ -154,6 +157,7 @@ async def conflict_pause(attempt: int) -> None:
     with each one up to 0.1 s (so a busy key still gets through)."""
     await asyncio.sleep(random.uniform(0, min(0.002 * 2 ** attempt, 0.1)))
 
+# %% ../../nbs/12_dispatcher.ipynb #a6bfad9c
 async def conflict_attempts(retries: int = RETRIES, patience: float = PATIENCE) -> AsyncIterator[int]:
     """The attempts at a change that may conflict, numbered from 0: the caller stops at the first
     that does not; each next one after a pause, none after `give_up`."""
@@ -164,6 +168,7 @@ async def conflict_attempts(retries: int = RETRIES, patience: float = PATIENCE) 
         await conflict_pause(attempt)
         attempt += 1
 
+# %% ../../nbs/12_dispatcher.ipynb #fd7d3dfa
 async def retry_conflicts(fn: Callable, retries: int = RETRIES, patience: float = PATIENCE):
     "Await `fn()` again on fresh state while it raises `Conflict`, until `give_up` says so."
     async with aclosing(conflict_attempts(retries, patience)) as attempts:
@@ -248,6 +253,7 @@ def _each(calls: list) -> list[tuple[bool, Any]]:
         except Exception as e: out.append((False, e))
     return out
 
+# %% ../../nbs/12_dispatcher.ipynb #3ae8100c
 class Trips:
     """Calls for worker threads, sent in trips: what waits when a thread is free
     goes together (`size` at most), `threads` trips at once."""
@@ -294,9 +300,9 @@ class Queued:
     params: dict
     ctx: contextvars.Context
     done: asyncio.Future
-
 BATCH = 100   # queued events one runner takes at a time
 
+# %% ../../nbs/12_dispatcher.ipynb #fe225a9e
 @patch
 async def _queued(self: Dispatcher, cls, spec: EventSpec, key, channel, params) -> AsyncIterator[Step]:
     "Queue a sync event on `cls[key]`; the record's runner, started by the first one queued, answers it."
@@ -343,6 +349,7 @@ async def _batch(self: Dispatcher, cls, key, channel, batch: list[Queued]) -> li
     except Conflict as e: return [Step(None, 0, error=e) for _ in batch]
     return steps + [await self._alone(cls, key, channel, q) for q in alone]
 
+# %% ../../nbs/12_dispatcher.ipynb #b8784900
 @patch
 async def _alone(self: Dispatcher, cls, key, channel, q: Queued) -> Step:
     "The last step of `q` run by itself, in its request's context."

@@ -44,6 +44,7 @@ def _hidden(cls: type) -> frozenset[str]:
         type.__setattr__(cls, "__sm_hidden__", got := frozenset(k for k in cls.model_fields if k not in shown))
     return got
 
+# %% ../../nbs/15_history.ipynb #0d6d8e98
 def diff_of(cls: type, old: dict, new: dict, masked: bool = True) -> dict:
     """The changed fields of `cls` between states `old` and `new` (JSON-ready dicts):
     `{field: [old, new]}`, hidden ones masked unless not `masked`."""
@@ -91,6 +92,7 @@ class MemoryHistory:
         return out[::-1]
     async def close(self) -> None: pass
 
+# %% ../../nbs/15_history.ipynb #6c255649
 class NoHistory:
     "No history (`history = off`)."
     async def record(self, change: Change) -> None: pass

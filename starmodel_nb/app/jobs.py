@@ -35,11 +35,11 @@ def _text(r, depth: int = 0) -> str:
     try: return str(r)
     # a value its own `str` refuses (an int of 5,000 digits) kills no job
     except Exception: return f"({type(r).__name__})"
-
 _COUNT = re.compile(r"(\d{1,18})\s*/\s*(\d{1,18})")
 
 def _num(x) -> bool: return isinstance(x, (int, float)) and not isinstance(x, bool)
 
+# %% ../../nbs/12a_jobs.ipynb #03708f8e
 def _ratio(done, total) -> float | None:
     "`done/total` within 0..1; `None` unless both are finite and `total` is above 0 (however large they are)."
     try: r = done / total if total > 0 else None
@@ -51,6 +51,7 @@ def _shown(x) -> str:
     try: return f"{x:g}"
     except OverflowError: return f"{'-' * (x < 0)}~1e{int(abs(x).bit_length() * math.log10(2))}"
 
+# %% ../../nbs/12a_jobs.ipynb #cf74f179
 def progress_of(r) -> tuple[float | None, str | None]:
     """What a job's `yield r` says: `(fraction or None, note or None)`; whatever
     `r` is (it may come from a request), never an error."""
@@ -65,6 +66,7 @@ def progress_of(r) -> tuple[float | None, str | None]:
 # %% ../../nbs/12a_jobs.ipynb #1a434034
 ACTIVE = ("queued", "running")
 
+# %% ../../nbs/12a_jobs.ipynb #813ede31
 @dataclass
 class Job:
     """One background run of `event` on `entity[key]` with `params`, from `origin`:
@@ -93,6 +95,7 @@ class Job:
         return {"id": self.id, "state": self.state, "progress": -1 if self.progress is None else self.progress,
                 "note": self.note, "error": self.error}
 
+# %% ../../nbs/12a_jobs.ipynb #09ea3922
 def brief(params: dict, most: int = 200) -> dict:
     """`params` (JSON-ready) with each value longer than `most` characters of
     JSON cut short: a job's news carries them, often."""
@@ -157,6 +160,7 @@ async def _run(self: Jobs, job: Job, cls: type, spec: EventSpec, key, params: di
         self._mine.pop(job.id, None)
         self._forget(job.id)
 
+# %% ../../nbs/12a_jobs.ipynb #bb3ed391
 @patch
 def _forget(self: Jobs, i: str) -> None:
     "Remember `i` among the last `keep` ended jobs, forgetting the oldest beyond."
@@ -171,6 +175,7 @@ class _Run:
     "The state of one job's event across its steps: the instance it works on, and its yields once started."
     obj = ys = None
 
+# %% ../../nbs/12a_jobs.ipynb #67eb3766
 @patch
 async def _work(self: Jobs, job: Job, cls: type, spec: EventSpec, key, params: dict) -> None:
     "Run the event on `cls[key]` a step at a time (to each `yield`, then to the end), each step one unit of work."
@@ -199,6 +204,7 @@ def _refresh(obj, fresh) -> None:
     for k, v in theirs.items():
         if mine.get(k, ...) != v: setattr(obj, k, copy.deepcopy(getattr(fresh, k)))
 
+# %% ../../nbs/12a_jobs.ipynb #f2c71687
 @patch
 async def _step(self: Jobs, job: Job, cls: type, spec: EventSpec, key, params: dict, run: _Run, advance: Callable):
     """One step of `run` in a unit of work on `cls[key]`: `advance` it on the
@@ -245,6 +251,7 @@ async def cancel(self: Jobs, job_id: str) -> Job | None:
                                                job={"cancel": job_id}))
     return job
 
+# %% ../../nbs/12a_jobs.ipynb #65643d22
 @patch
 def heard(self: Jobs, evt: EntityChanged) -> None:
     "Keep the news of jobs other instances run, and cancel one of ours when asked to."
@@ -258,6 +265,7 @@ def heard(self: Jobs, evt: EntityChanged) -> None:
     self.jobs[job.id] = job
     if not job.active and job.id not in self._ended: self._forget(job.id)
 
+# %% ../../nbs/12a_jobs.ipynb #e36c896a
 @patch
 def list(self: Jobs, cls: type | None = None, key=None, active: bool = False) -> list[Job]:
     "The jobs known here (of `cls`, of its instance `key`, only those `active`), newest first."
@@ -270,6 +278,7 @@ def tasks(self: Jobs) -> list[asyncio.Task]:
     "The tasks of the jobs this instance runs now."
     return [*self._mine.values()]
 
+# %% ../../nbs/12a_jobs.ipynb #73199013
 @patch
 async def wait(self: Jobs, job_id: str, timeout: float | None = None) -> Job | None:
     "Wait for job `job_id` (one run here) to end, at most `timeout` seconds; the `Job`."
@@ -293,6 +302,7 @@ def job_signals(cls: type, by_event: dict[str, dict]) -> dict:
 
 def background_events(cls: type) -> list[EventSpec]: return [s for s in cls.__sm_events__.values() if s.background]
 
+# %% ../../nbs/12a_jobs.ipynb #6ef337e9
 @patch
 def signals(self: Jobs, cls: type, key) -> dict:
     "The `_jobs` signals of `cls[key]` as known now (empty if `cls` has no background event)."

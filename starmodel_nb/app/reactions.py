@@ -43,6 +43,7 @@ class Committed:
         "The instance as committed (`None` once deleted)."
         return None if self.state is None else self.cls.model_validate(self.state)
 
+# %% ../../nbs/11a_reactions.ipynb #749ba6e9
 def committed(cls: type, key, event: str, params: dict, origin: str, version: int, before: dict,
               state: dict | None) -> Committed:
     "The `Committed` of `cls[key]` going from state `before` to `state` (JSON-ready dicts; `None`: deleted)."
@@ -52,6 +53,7 @@ def committed(cls: type, key, event: str, params: dict, origin: str, version: in
 # %% ../../nbs/11a_reactions.ipynb #07d07400
 ANY = "changed"
 
+# %% ../../nbs/11a_reactions.ipynb #aa7606c3
 class Reactions:
     "The handlers of committed changes, by entity slug, in the order they were declared."
     def __init__(self): self._by_slug: dict[str, list[tuple[frozenset, Callable]]] = {}
@@ -67,8 +69,8 @@ class Reactions:
         return [fn for ev, fn in self._by_slug.get(c.entity, []) if (ANY in ev or c.event in ev) and c.origin != f"reaction:{_name(fn)}"]
     def clear(self) -> None: self._by_slug.clear()
 
+# %% ../../nbs/11a_reactions.ipynb #04af52e9
 def _name(fn) -> str: return f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
-
 reactions = Reactions()
 
 # %% ../../nbs/11a_reactions.ipynb #915cfe3c
@@ -98,6 +100,7 @@ class Failure:
     change: Committed
     error: BaseException
 
+# %% ../../nbs/11a_reactions.ipynb #b64af416
 class Reactor:
     """Runs `reactions` to the changes handed to `submit`, in order, in one
     task per loop; `failures`, `idle()`, `close()`."""
@@ -128,6 +131,7 @@ def submit(self: Reactor, c: Committed) -> None:
     waiting.append(c)
     if not task or task[0].done(): task[:] = [loop.create_task(self._drain(waiting), name="starmodel-reactions")]
 
+# %% ../../nbs/11a_reactions.ipynb #33773c26
 @patch
 async def _drain(self: Reactor, waiting: deque) -> None:
     while waiting:
@@ -136,6 +140,7 @@ async def _drain(self: Reactor, waiting: deque) -> None:
         waiting.popleft()
         self.ran += 1
 
+# %% ../../nbs/11a_reactions.ipynb #5a63a323
 @patch
 async def _one(self: Reactor, fn: Callable, c: Committed) -> None:
     "Run one handler on `c`, as `reaction:<its name>`; an error is logged and kept, never raised."
@@ -160,6 +165,7 @@ async def idle(self: Reactor, timeout: float | None = None) -> bool:
     done, _ = await asyncio.wait([lane[1][0]], timeout=timeout)
     return bool(done)
 
+# %% ../../nbs/11a_reactions.ipynb #3c064fe2
 @patch
 async def close(self: Reactor, grace: float = 5.0) -> None:
     "Let the waiting reactions on this loop run for `grace` seconds, then cancel what is left."

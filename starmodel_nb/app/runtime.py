@@ -61,6 +61,7 @@ class Renderer(Protocol):
         ...
     def event_control(self, cls: type, spec: EventSpec, url: str | None = None) -> FT: ...
 
+# %% ../../nbs/13_runtime.ipynb #2ec17d3d
 def missing_methods(obj, port: type = Renderer) -> list[str]:
     "The methods of the protocol `port` that `obj` does not have (callable)."
     return [m for m in port.__dict__ if not m.startswith("_") and callable(port.__dict__[m]) and not callable(getattr(obj, m, None))]

@@ -38,6 +38,7 @@ def scheduled(cls: type) -> list[EventSpec]:
     "The events of `cls` the app runs on a beat."
     return [s for s in cls.__sm_events__.values() if s.every]
 
+# %% ../../nbs/12b_schedule.ipynb #b4bae4bd
 class Scheduler:
     "Runs the `@every` events of `entities()` through `dispatcher` while started, each on one instance (`lease`)."
     def __init__(self, dispatcher: Dispatcher, entities: Callable[[], Mapping[str, type]], lease: Lease | None = None,
@@ -69,6 +70,7 @@ async def _beat(self: Scheduler, cls: type, spec: EventSpec) -> None:
         except asyncio.CancelledError: raise
         except Exception as e: self._failed(what, e)
 
+# %% ../../nbs/12b_schedule.ipynb #a0ab6595
 @patch
 async def _run(self: Scheduler, cls: type, spec: EventSpec) -> None:
     "One beat of `spec`: on the global instance, or on each record."
@@ -80,11 +82,13 @@ async def _run(self: Scheduler, cls: type, spec: EventSpec) -> None:
     k = _beat_name(cls, spec)
     self.runs[k] = self.runs.get(k, 0) + 1
 
+# %% ../../nbs/12b_schedule.ipynb #809dff68
 @patch
 def _failed(self: Scheduler, what: str, e: BaseException) -> None:
     log.warning("scheduled %s failed: %s", what, error_message(e))
     self.failures.append((what, error_message(e)))
 
+# %% ../../nbs/12b_schedule.ipynb #abc59e65
 @patch
 async def close(self: Scheduler) -> None:
     "Stop the beats, and release their leases for another instance to take at once."

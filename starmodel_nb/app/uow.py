@@ -64,6 +64,7 @@ async def live_page(repo, cls: type, offset: int, limit: int) -> list[tuple[str,
     the store's own page, else cut from its `list`."""
     return await repo.live(cls, offset, limit) if paged(repo) else (await repo.list(cls))[::-1][offset:offset + limit]
 
+# %% ../../nbs/11_uow.ipynb #76254120
 async def live_keys(repo, cls: type) -> list[str]:
     "The keys of the live instances of `cls`."
     return await repo.keys(cls) if paged(repo) else [k for k, _, _ in await repo.list(cls)]
@@ -81,6 +82,7 @@ class KeptInBrowser(TypeError):
 class Unavailable(Exception):
     "The store cannot be reached (database down); the request may succeed later."
 
+# %% ../../nbs/11_uow.ipynb #a639ff36
 class Unfit(Exception):
     """A stored instance of `cls` that does not fit the class as now defined
     (`errors`); its old `state` and `version` are kept."""
@@ -127,6 +129,7 @@ async def __aexit__(self: UnitOfWork, *exc) -> None:
     if self.changes or self.events or self.reacted:
         with CancelScope(shield=True): await self.flush()
 
+# %% ../../nbs/11_uow.ipynb #494dd9fa
 @patch
 async def flush(self: UnitOfWork) -> None:
     """Record, publish and hand to the reactions what was committed so far (on
@@ -148,6 +151,7 @@ async def _load(self: UnitOfWork):
         return
     self._take(got)
 
+# %% ../../nbs/11_uow.ipynb #e893ccc6
 @patch
 def _take(self: UnitOfWork, got) -> None:
     "Start from `got`, `(obj, version)` as the store gave it (or `None`: a fresh instance, or `NotFound` for a record)."
@@ -173,6 +177,7 @@ class Staged:
     params: dict
     who: str
 
+# %% ../../nbs/11_uow.ipynb #ad8383ed
 @patch
 def stage(self: UnitOfWork, event: str | None = None, params: dict | None = None) -> dict:
     """Validate the working copy after `event` (default: this unit's) ran with
@@ -187,6 +192,7 @@ def stage(self: UnitOfWork, event: str | None = None, params: dict | None = None
         self.before = state
     return changed
 
+# %% ../../nbs/11_uow.ipynb #bbe2e8c2
 @patch
 def _touch(self: UnitOfWork, changed: dict) -> tuple[dict, dict]:
     """Set the fields marked to change on every update (`updated_at`) to
@@ -207,6 +213,7 @@ def _saved(self: UnitOfWork, version: int) -> None:
             self.reacted.append(committed(self.cls, self.key, s.event, s.params, s.who, v, s.before, s.state))
     self.version, self.staged = version, []
 
+# %% ../../nbs/11_uow.ipynb #672a0cdd
 @patch
 def _change(self: UnitOfWork, s: Staged, version: int) -> Change:
     "The history row of `s`, saved as `version`."

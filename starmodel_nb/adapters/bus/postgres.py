@@ -29,6 +29,7 @@ def notify_payload(ref: int, data: str, limit: int = NOTIFY_LIMIT) -> str:
     full = f'{{"id":{ref},"evt":{data}}}'
     return full if len(full.encode()) < limit else f'{{"id":{ref}}}'
 
+# %% ../../../nbs/25_bus_postgres.ipynb #5cf60351
 def read_payload(payload: str) -> tuple[int, EntityChanged | None]:
     """The row id a notification names and the change it carries (`None`: read
     it from the table); `ValueError` for anything else."""
@@ -41,6 +42,7 @@ def read_payload(payload: str) -> tuple[int, EntityChanged | None]:
 def _libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1).replace("postgres+psycopg://", "postgres://", 1)
 
+# %% ../../../nbs/25_bus_postgres.ipynb #543442e7
 class PostgresBus(SharedBus):
     """`EventBus` on Postgres: each change is a row of `table` (the shared
     replay log) announced by `NOTIFY` on `channel`."""
@@ -80,6 +82,7 @@ async def _ensure_table(self: PostgresBus, conn: psycopg.AsyncConnection):
     except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable): pass
     self._table_made = True
 
+# %% ../../../nbs/25_bus_postgres.ipynb #fec9ffc1
 @patch
 async def _insert(self: PostgresBus, conn: psycopg.AsyncConnection, data: str):
     await self._ensure_table(conn)
@@ -108,6 +111,7 @@ async def publish(self: PostgresBus, evt: EntityChanged) -> None:
     "Write `evt` to the log and notify every listening process; while the database is away it waits in `outbox`."
     await self._publish(encode_event(evt))
 
+# %% ../../../nbs/25_bus_postgres.ipynb #45ad216d
 @patch
 async def _append(self: PostgresBus, data: str) -> None:
     "Send `data`; `Unavailable` when the database does not answer within `timeout`."
@@ -132,6 +136,7 @@ async def _query(self: PostgresBus, q: sql.Composable, params: tuple = ()) -> li
         await self._drop()
         raise Unavailable(f"Postgres bus {self.channel!r} cannot reach the database: {e!r}"[:300]) from e
 
+# %% ../../../nbs/25_bus_postgres.ipynb #5e064ceb
 @patch
 async def _rows(self: PostgresBus, after: int, upto: int | None = None,
                 limit: int | None = None) -> list[tuple[int, EntityChanged]]:
@@ -144,6 +149,7 @@ async def _rows(self: PostgresBus, after: int, upto: int | None = None,
             log.warning("bus: skipped row %s of %r, not a change: %s", ref, self.table, str(e)[:200])
     return out
 
+# %% ../../../nbs/25_bus_postgres.ipynb #3b76066d
 @patch
 async def position(self: PostgresBus) -> int:
     "The id of the log's last row, 0 if it is empty: where `since` resumes."
@@ -203,6 +209,7 @@ async def _receive(self: PostgresBus, payload: str):
     if ref == self.last_id + 1 and evt is not None: return self._deliver(ref, evt)
     await self._catch_up(ref)
 
+# %% ../../../nbs/25_bus_postgres.ipynb #e0a13199
 @patch
 def _deliver(self: PostgresBus, ref: int, evt: EntityChanged):
     self.last_id = ref
@@ -235,6 +242,7 @@ async def _lease(self: PostgresBus, q: str, params: tuple) -> list:
         await self._drop()
         raise Unavailable(f"Postgres bus {self.channel!r} cannot reach the database: {e!r}"[:300]) from e
 
+# %% ../../../nbs/25_bus_postgres.ipynb #6f62e062
 @patch
 async def hold(self: PostgresBus, name: str, seconds: float) -> bool:
     """Take or renew the lease `name` for `seconds`: whether this instance holds

@@ -30,6 +30,7 @@ def encode_event(evt: EntityChanged) -> str:
 
 def _refuse(c): raise ValueError(f"{c} is not JSON")
 
+# %% ../../../nbs/24_bus_redis.ipynb #05e86456
 def decode_event(raw: str | bytes) -> EntityChanged:
     "The `EntityChanged` that `raw` JSON holds; `ValueError` naming what is wrong with anything else."
     d = json.loads(raw, parse_constant=_refuse)
@@ -117,6 +118,7 @@ async def position(self: RedisStreamBus) -> str:
     async with self._reaching(): got = await self.client.xrevrange(self.stream, count=1)
     return _text(got[0][0]) if got else "0-0"
 
+# %% ../../../nbs/24_bus_redis.ipynb #0b90371b
 @patch
 async def since(self: RedisStreamBus, position: str, limit: int | None = None) -> list[tuple[str, EntityChanged]]:
     "Every kept entry after `position` (at most `limit`), as `(position, evt)`."
@@ -187,6 +189,7 @@ async def hold(self: RedisStreamBus, name: str, seconds: float) -> bool:
         return bool(await self.client.eval(_HOLD, 1, f"{self.stream}:lease:{name}", self.holder,
                                            max(1, int(seconds * 1000))))
 
+# %% ../../../nbs/24_bus_redis.ipynb #d5fae231
 @patch
 async def release(self: RedisStreamBus, name: str) -> None:
     "Give the lease `name` up, if this instance holds it."

@@ -62,6 +62,7 @@ def put(self: RowCache, k, row: dict, version: int) -> None:
         self.held += e.weight
         while len(self._rows) > self.size or self.held > self.cap: self.held -= self._rows.popitem(last=False)[1].weight
 
+# %% ../../../nbs/20a_row_cache.ipynb #183b811a
 @patch
 def forget(self: RowCache, k, older_than: int | None = None) -> Cached | None:
     "Drop the entry of `k` (only if its version is below `older_than`, when given): the entry dropped, if any."

@@ -49,6 +49,7 @@ def _checked(cls: type, obj) -> dict:
     cls.model_validate(stored_state(obj))
     return stored_state(obj, "json")
 
+# %% ../../../nbs/20b_persist_client.ipynb #8cfce18e
 async def run_in_browser_state(cls: type, spec: EventSpec, obj, params: dict) -> AsyncIterator[Step]:
     "Run `spec` with `params` on the browser-kept instance `obj`: a `Step` per `yield`, then the last (or the error)."
     before = stored_state(obj, "json")

@@ -32,6 +32,7 @@ history_table = Table("starmodel_history", MetaData(),
 
 def _row(c: Change) -> dict: return {**c.to_dict(), "params": json.dumps(c.params), "diff": json.dumps(c.diff)}
 
+# %% ../../../nbs/22_history_sql.ipynb #5134803e
 def _change(r) -> Change:
     d = dict(r._mapping)
     return Change(**{k: v for k, v in d.items() if k != "id"} | {"params": json.loads(d["params"]), "diff": json.loads(d["diff"])})
@@ -100,6 +101,7 @@ async def rows(self: SQLHistory, entity=None, key=None, last: int = 50, origin=N
             with self.engine.connect() as conn: return [_change(r) for r in conn.execute(q)]
     return (await asyncio.to_thread(read))[::-1]
 
+# %% ../../../nbs/22_history_sql.ipynb #a1949581
 @patch
 async def close(self: SQLHistory) -> None:
     "Write what is buffered (the app is shutting down)."

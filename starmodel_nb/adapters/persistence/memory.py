@@ -151,6 +151,7 @@ def _fresh(self: MemoryRepository, cls) -> OrderedDict:
     while d and d[k := next(iter(d))].idle(now): self._pop((slug, k))
     return d
 
+# %% ../../../nbs/20_persist_memory.ipynb #17652825
 @patch
 def _copies(self: MemoryRepository, cls, keys) -> list[tuple[str, Any, int]]:
     "`(key, copy, version)` of each of `keys` still live, not counted as a use."
@@ -181,6 +182,7 @@ async def live(self: MemoryRepository, cls: type, offset: int = 0,
     d = self._fresh(cls)
     return self._copies(cls, [*islice(reversed(d), offset, None if limit is None else offset + limit)])
 
+# %% ../../../nbs/20_persist_memory.ipynb #f8dea186
 @patch
 async def keys(self: MemoryRepository, cls: type) -> list[str]:
     "The keys of the live instances of `cls` (no copies made)."

@@ -33,6 +33,7 @@ def _parsed(raw: bytes | str) -> tuple[dict, int]:
     if type(v) is not int or not 0 <= v < 2**53: raise ValueError("its version is no whole number from 0 to 2**53 - 1")
     return d["state"], v
 
+# %% ../../../nbs/23_persist_redis.ipynb #921495de
 def _unpack(cls: type, raw: bytes | str):
     "`(instance, version)` from a stored value, validated against `cls`; `ValueError` if it is not one."
     state, v = _parsed(raw)
@@ -109,6 +110,7 @@ redis.call('ZREM', KEYS[1], KEYS[2])
 return redis.call('DEL', KEYS[2])
 """   # KEYS: the index, an instance read as type ARGV[1] holding ARGV[2]: now ARGV[3] ('': gone), unless changed since
 
+# %% ../../../nbs/23_persist_redis.ipynb #64b0ed78
 @patch
 async def get(self: RedisRepository, cls: type, key, cached: bool = False) -> tuple[Any, int] | None:
     "`(instance, version)` of `cls[key]`, or `None`; its idle TTL restarts, it goes in front of the live index."
@@ -125,6 +127,7 @@ async def _reset(self: RedisRepository, cls: type, k: str, kind: str, raw, why: 
     log.error("Redis key %s holds %s: reset", k, why)
     await self._script(_REPLACE, [self._index(cls), k], kind, raw, "")
 
+# %% ../../../nbs/23_persist_redis.ipynb #a616e282
 @patch
 async def _take(self: RedisRepository, cls: type, k: str, raw) -> tuple[Any, int] | None:
     "`(instance, version)` from the value `raw` read at `k` (respelled ours); `None` if not ours (reported, reset)."
@@ -147,6 +150,7 @@ redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 return 1
 """   # KEYS: the index, the instance; ARGV: version read, new value, idle TTL, expiry. -1: not ours, -2: changed since
 
+# %% ../../../nbs/23_persist_redis.ipynb #121b49ef
 @patch
 async def save(self: RedisRepository, cls: type, key, obj, version: int) -> int:
     """Store `obj` as `cls[key]` if it is still at `version` (checked in
@@ -227,6 +231,7 @@ async def _indexed(self: RedisRepository, cls: type, start: int = 0, stop: int =
     prefix = self.key(cls, "")
     return [k for k in map(_str, got) if k.startswith(prefix)]
 
+# %% ../../../nbs/23_persist_redis.ipynb #fed2fa36
 @patch
 async def keys(self: RedisRepository, cls: type) -> list[str]:
     "The keys of the live instances of `cls`, most recently used first; no value is read."
@@ -248,6 +253,7 @@ async def live(self: RedisRepository, cls: type, offset: int = 0,
         except (ValueError, ValidationError): continue             # not ours: reported and reset on its next read
     return out
 
+# %% ../../../nbs/23_persist_redis.ipynb #7fa6b20e
 @patch
 async def list(self: RedisRepository, cls: type) -> list[tuple[str, Any, int]]:
     "`(key, instance, version)` of every live instance of `cls`, by key (values not ours left out)."
@@ -296,6 +302,7 @@ async def entries(self: RedisRepository, cls: type) -> list[tuple[str, int | Non
         if _str(kind) != "none": out.append((k[cut:], _version(raw), ttl, len(raw or b"")))
     return out
 
+# %% ../../../nbs/23_persist_redis.ipynb #f5f7fd3e
 @patch
 async def peek(self: RedisRepository, cls: type, key) -> tuple[str, int] | None:
     "The value of `cls[key]` as stored (or the Redis type there) and its seconds to live, or `None`; no TTL restarts."

@@ -90,6 +90,7 @@ def schema_gaps(engine, classes) -> tuple[list, list[str]]:
             for k in c.__table__.c.keys() if k not in {x["name"] for x in insp.get_columns(c.__table__.name)}]
     return tables, cols
 
+# %% ../../../nbs/21_persist_sql.ipynb #7ec6abe8
 def prepare_schema(engine, classes) -> list[str]:
     """Create missing tables of `classes`; raise `SchemaBehind` if existing
     ones lack columns. Returns the created tables."""
@@ -123,6 +124,7 @@ class SQLRepository:
 def _unavailable(e: Exception) -> bool:
     return isinstance(e, OperationalError) or (isinstance(e, DBAPIError) and e.connection_invalidated)
 
+# %% ../../../nbs/21_persist_sql.ipynb #e32fa693
 @patch
 def _blocking(self: SQLRepository, cls, fn: Callable):
     """`fn()` in this (worker) thread, once more if its pooled connection
@@ -137,6 +139,7 @@ def _blocking(self: SQLRepository, cls, fn: Callable):
         if _unavailable(e): raise Unavailable("The database is unavailable; try again in a moment.") from e
         raise ValueError(f"Refused by the database: {e.orig}") from e
 
+# %% ../../../nbs/21_persist_sql.ipynb #3acaf0c7
 @patch
 async def _run(self: SQLRepository, cls, fn: Callable):
     "`_blocking(cls, fn)` in a worker thread."
@@ -172,6 +175,7 @@ def utc_columns(cls) -> tuple[str, ...]:
         type.__setattr__(cls, "__sm_utc__", got)
     return got
 
+# %% ../../../nbs/21_persist_sql.ipynb #db974fd3
 def _row_obj(cls, row) -> tuple[Any, int]:
     "The instance of `cls` a row holds, and the row's version."
     data = {k: row[k] for k in cls.model_fields if k in row}
@@ -196,9 +200,9 @@ class Statements:
     returning: bool   # whether the saves return the row written
     exists: Any
     delete: Any
-
 _COMPARABLE = (Integer, String, Boolean, Numeric, Float, Date, DateTime, Time, Uuid, LargeBinary, Interval)
 
+# %% ../../../nbs/21_persist_sql.ipynb #49a11d79
 def comparable(col) -> bool:
     """Whether `=` on `col` exists on every database (not for JSON or arrays); a
     type of a library's own counts as the type it stores."""
@@ -231,6 +235,7 @@ class Prepared:
     columns: list
     results: list | None = None
 
+# %% ../../../nbs/21_persist_sql.ipynb #72b2b88a
 @patch
 def prepared(self: SQLRepository, stmt, keys: tuple, columns=()) -> Prepared | None:
     """`stmt` compiled for this database, setting the columns `keys` and returning
@@ -251,6 +256,7 @@ def _converted(p: Prepared, row, description, dialect) -> dict:
                       c.type.dialect_impl(dialect).result_processor(dialect, d[1])) for c, d in zip(p.columns, description)]
     return {k: f(v) if f else v for (k, f), v in zip(p.results, row)}
 
+# %% ../../../nbs/21_persist_sql.ipynb #1a33172a
 @patch
 def _execute(self: SQLRepository, p: Prepared, params: dict) -> tuple[dict | None, int]:
     "Run `p` with `params` on the driver: the row it returned (converted) if any, and its rowcount."
@@ -290,6 +296,7 @@ def _hit(self: SQLRepository, cls, key) -> tuple[Any, int] | None:
     e.served = e.row
     return _row_obj(cls, _copy(e.row))
 
+# %% ../../../nbs/21_persist_sql.ipynb #386f15c7
 @patch
 def get_blocking(self: SQLRepository, cls: type, key: str, cached: bool = False) -> tuple[Any, int] | None:
     """The record of `cls` whose primary key is `key`, and its version (`None` if
@@ -300,6 +307,7 @@ def get_blocking(self: SQLRepository, cls: type, key: str, cached: bool = False)
     self.cache.put(k, row, row[VERSION])
     return _row_obj(cls, row)
 
+# %% ../../../nbs/21_persist_sql.ipynb #73066766
 @patch
 async def get(self: SQLRepository, cls: type, key: str, cached: bool = False) -> tuple[Any, int] | None:
     "`get_blocking` in a worker thread, or at once from the cache."
@@ -330,6 +338,7 @@ def _save(self: SQLRepository, cls, key, obj, version, steps, was: dict | None) 
     if exists: raise Conflict(f"{cls.__name__} {key} was changed by someone else")
     raise NotFound(f"{cls.__name__} {key} does not exist")
 
+# %% ../../../nbs/21_persist_sql.ipynb #be8352f3
 @patch
 def save_blocking(self: SQLRepository, cls: type, key: str, obj: Any, version: int, steps: int = 1) -> int:
     """Write `obj` as record `key` if it is still at `version` (and holds what was served)
@@ -343,6 +352,7 @@ def save_blocking(self: SQLRepository, cls: type, key: str, obj: Any, version: i
     else: self.cache.put(k, row, version + steps)
     return version + steps
 
+# %% ../../../nbs/21_persist_sql.ipynb #27ab2ef7
 @patch
 async def save(self: SQLRepository, cls: type, key: str, obj: Any, version: int) -> int:
     "`save_blocking` in a worker thread."

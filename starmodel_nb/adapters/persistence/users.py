@@ -20,7 +20,6 @@ __all__ = ['MIN_PASSWORD', 'MAX_PASSWORD', 'UserError', 'hash_password', 'verify
 # %% ../../../nbs/26_persist_users.ipynb #c21d3b41
 class UserError(ValueError):
     "A name or password that cannot be used, or a user that does not exist: the message says which (a 422)."
-
 _B64 = lambda b: base64.b64encode(b).decode()
 
 def hash_password(password: str, n: int = 2 ** 14, r: int = 8, p: int = 1) -> str:
@@ -29,6 +28,7 @@ def hash_password(password: str, n: int = 2 ** 14, r: int = 8, p: int = 1) -> st
     key = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=256 * n * r * p, dklen=32)
     return f"scrypt${n}${r}${p}${_B64(salt)}${_B64(key)}"
 
+# %% ../../../nbs/26_persist_users.ipynb #1189538e
 def verify_password(password: str, stored: str) -> bool:
     "Whether `password` is the one `stored` (a `hash_password` result) was made from, compared in constant time."
     try:
@@ -50,6 +50,7 @@ def user_name(name) -> str:
         raise UserError("A name is 3 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit.")
     return n
 
+# %% ../../../nbs/26_persist_users.ipynb #31020411
 @cache
 def common_passwords() -> frozenset[str]:
     """The commonest passwords long enough to be chosen here (from zxcvbn's
@@ -57,6 +58,7 @@ def common_passwords() -> frozenset[str]:
     from zxcvbn.frequency_lists import FREQUENCY_LISTS
     return frozenset(p for p in FREQUENCY_LISTS["passwords"] if len(p) >= MIN_PASSWORD)
 
+# %% ../../../nbs/26_persist_users.ipynb #5f82fafb
 def check_password(password, name: str = "") -> str:
     "`password` if it may be one (for the user `name`), else `UserError` saying why."
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
@@ -68,6 +70,7 @@ def check_password(password, name: str = "") -> str:
                         "another.")
     return password
 
+# %% ../../../nbs/26_persist_users.ipynb #3975f16c
 def _roles(roles) -> tuple[str, ...]:
     rs = (roles,) if isinstance(roles, str) else tuple(roles or ())
     if not all(isinstance(r, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,39}", r) for r in rs):
@@ -102,6 +105,7 @@ class SQLUsers:
         self._dummy()
     def __repr__(self): return f"SQLUsers({self.engine.url.render_as_string(hide_password=True)!r})"
 
+# %% ../../../nbs/26_persist_users.ipynb #ce1b830d
 def _user(row) -> User: return User(row.id, row.name, tuple(r for r in row.roles.split(",") if r))
 
 def _never_reuse(engine, table: Table) -> None:
@@ -126,6 +130,7 @@ def add(self: SQLUsers, name: str, password: str, roles=()) -> User:
     except IntegrityError: raise UserError(f"The name {name!r} is taken.") from None
     return User(uid, name, roles)
 
+# %% ../../../nbs/26_persist_users.ipynb #5f7e6b5d
 @patch
 def _dummy(self: SQLUsers) -> str:
     "A hash of nothing at this store's cost: what a name nobody has is checked against."
@@ -133,6 +138,7 @@ def _dummy(self: SQLUsers) -> str:
         if self._nobody is None: self._nobody = hash_password("", self.n)
     return self._nobody
 
+# %% ../../../nbs/26_persist_users.ipynb #03278ec9
 @patch
 def check(self: SQLUsers, name: str, password: str) -> User | None:
     """The user `name` if `password` is theirs, else `None`: one query and one
@@ -155,6 +161,7 @@ def peek(self: SQLUsers, user_id: int) -> tuple[bool, User | None]:
     hit = self._cache.get(user_id)
     return (True, hit[1]) if hit is not None and hit[0] > time.monotonic() else (False, None)
 
+# %% ../../../nbs/26_persist_users.ipynb #3d0787f6
 @patch
 def get(self: SQLUsers, user_id: int) -> User | None:
     "The user with id `user_id` (`None` if removed), remembered for `cache_seconds`."
@@ -167,6 +174,7 @@ def get(self: SQLUsers, user_id: int) -> User | None:
     self._cache[user_id] = (now + self.cache_seconds, u)
     return u
 
+# %% ../../../nbs/26_persist_users.ipynb #7bfac8f3
 @patch
 def find(self: SQLUsers, name: str) -> User | None:
     with self.engine.connect() as c:
@@ -177,6 +185,7 @@ def find(self: SQLUsers, name: str) -> User | None:
 def list(self: SQLUsers) -> list[User]:
     with self.engine.connect() as c: return [_user(r) for r in c.execute(select(self.table).order_by(self.table.c.id))]
 
+# %% ../../../nbs/26_persist_users.ipynb #546ebddc
 @patch
 def _forget(self: SQLUsers, user_id: int) -> None:
     "Drop what this process remembers of the user `user_id` (they changed, or were signed out)."
@@ -192,6 +201,7 @@ def _changed(self: SQLUsers, name: str, **values) -> User:
     self._forget(u.id)
     return u
 
+# %% ../../../nbs/26_persist_users.ipynb #45453006
 @patch
 def set_roles(self: SQLUsers, name: str, roles) -> User: return self._changed(name, roles=",".join(_roles(roles)))
 
@@ -202,6 +212,7 @@ def set_password(self: SQLUsers, name: str, password: str) -> int:
     self._changed(name, hash=hash_password(check_password(password, user_name(name)), self.n))
     return self.sign_out(name)
 
+# %% ../../../nbs/26_persist_users.ipynb #7f68c417
 @patch
 def remove(self: SQLUsers, name: str) -> User:
     "Remove the user `name` and their sessions (their id is never given again): the user they were."
@@ -227,12 +238,14 @@ def begin(self: SQLUsers, user_id: int) -> str:
                                                expires=now + int(self.session_days * 86400)))
     return token
 
+# %% ../../../nbs/26_persist_users.ipynb #96c96a83
 @patch
 def peek_session(self: SQLUsers, token: str) -> tuple[bool, User | None]:
     "`(True, user)` if `session(token)` would answer from memory (no thread needed), else `(False, None)`."
     hit = self._signed.get(_digest(token))
     return (True, hit[1]) if hit is not None and hit[0] > time.monotonic() else (False, None)
 
+# %% ../../../nbs/26_persist_users.ipynb #b6e3d5b3
 @patch
 def session(self: SQLUsers, token: str) -> User | None:
     """The user the session `token` is signed in as (`None`: signed out, expired,
@@ -247,6 +260,7 @@ def session(self: SQLUsers, token: str) -> User | None:
         self._signed[d] = (now + self.cache_seconds, u := _user(row) if row is not None else None)
     return u
 
+# %% ../../../nbs/26_persist_users.ipynb #b780286a
 @patch
 def end(self: SQLUsers, token: str) -> None:
     "End the session `token` (signing out): its cookie, wherever it was copied, is nobody's from now on."

@@ -30,6 +30,7 @@ def field_label(cls, k: str) -> str:
     "The label of field `k`: `ui.labels`, the field's `title`, or its name humanised."
     return ui_config(cls).get("labels", {}).get(k) or cls.model_fields[k].title or label(k)
 
+# %% ../../../nbs/31a_ui_fields.ipynb #8383e425
 def entity_label(cls) -> str:
     """What pages call `cls`: `ui.label`, its `display_name` (FastSQLModel's hint, unless
     left at `BaseTable`'s 'Untitled'), or its name humanised."""
@@ -57,6 +58,7 @@ def auto_fields(cls) -> tuple[str, ...]:
         type.__setattr__(cls, "__sm_auto__", got)
     return got
 
+# %% ../../../nbs/31a_ui_fields.ipynb #3adcadfe
 def readonly_fields(cls) -> set[str]:
     "Fields forms show but do not set: `ui.readonly`, and the `auto_fields`."
     return {*ui_config(cls).get("readonly", ()), *auto_fields(cls)}
@@ -72,6 +74,7 @@ def _hinted(cls, hint: str) -> list[str] | None:
     keep = [*shown_fields(cls), primary_key(cls)]
     return [k for k in getattr(cls, hint, None) or () if k in keep] or None
 
+# %% ../../../nbs/31a_ui_fields.ipynb #01956d29
 def list_columns(cls) -> list[str]:
     "The list's columns: `ui.columns`, else `table_view_fields`, else every shown field."
     return list(ui_config(cls).get("columns") or _hinted(cls, "table_view_fields") or shown_fields(cls))

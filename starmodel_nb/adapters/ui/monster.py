@@ -81,6 +81,7 @@ def _control(cls, spec: EventSpec, url: str | None = None):
                 enctype=_URLENC,
                 **{"data-on:submit": submit})
 
+# %% ../../../nbs/32_ui_monster.ipynb #4b056cbf
 def event_control(cls, spec: EventSpec, url: str | None = None):
     """A button (no parameters) or a small form (with parameters) that fires `spec` on
     `cls` (at `url` if given); a background event's with its job."""
@@ -191,6 +192,7 @@ def _url(cls, *parts, **query) -> str:
     segs = [quote(str(p), safe="") for p in parts]
     return "/".join([f"{url_prefix.get()}/{entity_plural(cls)}", *segs]) + (f"?{q}" if q else "")
 
+# %% ../../../nbs/32_ui_monster.ipynb #2925e944
 def detail_content(obj, version: int, epoch: str, template=card_template) -> str:
     "The detail page of a record: its view, then edit/delete/back controls."
     cls, key = type(obj), key_of(obj)
@@ -240,6 +242,7 @@ def list_content(cls, rows, page: int, has_next: bool, sort: str | None, desc: b
     return to_xml(Div(table, pager, id=f"sm-{plural}-list", data_sm_list=plural, data_sm_src=src,
                       **{"data-on:sm-refresh__debounce.100ms": "@get(el.dataset.smSrc)"}), indent=False)
 
+# %% ../../../nbs/32_ui_monster.ipynb #072e15de
 def _cell(v) -> str: return v if isinstance(v, str) else json.dumps(v, default=str)
 
 # %% ../../../nbs/32_ui_monster.ipynb #c9430ff8

@@ -37,6 +37,7 @@ def _loopback(name: str) -> bool:
     except ValueError: return False
     return ip.is_loopback or bool(getattr(ip, "ipv4_mapped", None) and ip.ipv4_mapped.is_loopback)
 
+# %% ../../../nbs/35_web_admin.ipynb #859d598d
 def admin_refused(req: Request) -> Response | None:
     """Why `req` may not use the admin: it is off (404); with authentication, the user is
     not an admin (403); without, not from this machine (403)."""
@@ -66,6 +67,7 @@ def _page(req: Request, title: str, content: str) -> Response:
                cls="mb-2 flex gap-4")
     return page(req, title, to_xml(home, indent=False) + content)
 
+# %% ../../../nbs/35_web_admin.ipynb #e9b3c213
 def _cell(v) -> str: return v if isinstance(v, str) else json.dumps(v, default=str)
 
 # %% ../../../nbs/35_web_admin.ipynb #987aac05
@@ -97,6 +99,7 @@ def _jobs_table(rt: Runtime, pre: str):
     head = Thead(Tr(*[Th(h) for h in ("Started", "Instance", "Event", "Origin", "State", "Progress", "Note", "")]))
     return Table(head, Tbody(*map(row, jobs)), cls="uk-table uk-table-small uk-table-divider") if jobs else P("No background jobs.", cls="text-muted-foreground")
 
+# %% ../../../nbs/35_web_admin.ipynb #a49840fb
 async def admin_cancel_job(req: Request) -> Response:
     "POST /admin/_jobs/{id}/cancel: cancel any background job."
     if r := admin_refused(req) or mutation_refused(req): return r
@@ -125,6 +128,7 @@ def _pager(base: str, page_no: int, pages: int):
     return Div(link("‹ Newer", page_no - 1), Span(f"page {page_no} of {pages}"), link("Older ›", page_no + 1),
                cls="flex gap-3 text-sm")
 
+# %% ../../../nbs/35_web_admin.ipynb #53c6638d
 def _instances(cls, rows: list, pre: str, n: int, page_no: int) -> str:
     """Page `page_no` of the `n` live instances of `cls` (`rows`, most recently
     used first), by short key, version and shown fields."""
@@ -252,6 +256,7 @@ def _shown_key(rt: Runtime, c) -> str:
     cls = rt.entity(c.entity)
     return c.key if cls is not None and entity_scope(cls) != Scope.SESSION else short_key(c.key)
 
+# %% ../../../nbs/35_web_admin.ipynb #199ae616
 def _history_table(rt: Runtime, rows: list, pre: str):
     "The rows, newest first: time, instance, event and parameters, origin, versions, duration and diff."
     def inst(c):

@@ -79,6 +79,7 @@ def _next(raw) -> str:
     if not s.startswith("/") or s.startswith("//") or re.search(r"[\x00-\x1f\x7f]", s): return "/"
     return quote(s, safe="/?#&=;:@!$'()*+,~%-._")
 
+# %% ../../../nbs/37_web_auth.ipynb #a268de08
 def auth_form(kind: str, prefix: str, next_: str = "/", name: str = "", error: str | None = None):
     "The sign-in (`login`) or sign-up (`signup`) form, posting to `prefix/kind`, with `error` shown."
     title, other = ("Sign in", ("signup", "Create an account")) if kind == "login" else ("Create an account", ("login", "Sign in instead"))
@@ -100,6 +101,7 @@ def auth_form(kind: str, prefix: str, next_: str = "/", name: str = "", error: s
                     cls="space-y-4 max-w-sm", enctype="application/x-www-form-urlencoded", **{"data-on:submit": act}),
                id="sm-auth", cls="space-y-4")
 
+# %% ../../../nbs/37_web_auth.ipynb #7d4eb1ed
 async def login_page(req: Request) -> Response:
     "GET /login (and /signup): the form."
     rt, kind = req.app.state.sm, req.url.path.rstrip("/").rsplit("/", 1)[-1]
@@ -124,6 +126,7 @@ async def _credentials(req: Request) -> dict:
         raise UserError("name and password are text.")
     return data
 
+# %% ../../../nbs/37_web_auth.ipynb #1ffa5b3a
 def _answer(req: Request, kind: str, status: int, msg: str, data: dict, retry: float | None = None) -> Response:
     "A refusal: JSON, or the form again with `msg` for Datastar."
     hdrs = {"Retry-After": str(int(retry) + 1)} if retry else {}
@@ -138,6 +141,7 @@ def _answer(req: Request, kind: str, status: int, msg: str, data: dict, retry: f
 
 def _mark(name: str) -> str: return hashlib.sha256(name.encode()).hexdigest()[:12]
 
+# %% ../../../nbs/37_web_auth.ipynb #c9e157c2
 async def signed_in(req: Request, user: User, next_: str) -> Response:
     """Rotate the session to a new sign-in of `user`, kept on the server, and
     send the browser to `next_` (JSON: the user)."""
@@ -166,6 +170,7 @@ def _unavailable(req: Request, kind: str, e: Exception, data: dict) -> Response:
     log.error("%s: the users' store failed (%s)", kind, e, exc_info=e)
     return _answer(req, kind, 503, "Signing in is not possible just now: try again in a moment.", data, 4)
 
+# %% ../../../nbs/37_web_auth.ipynb #9806404d
 async def login(req: Request) -> Response:
     "POST /login: check the name and password (rate-limited, each attempt counted before it is checked), then sign in."
     rt = req.app.state.sm
@@ -184,6 +189,7 @@ async def login(req: Request) -> Response:
     att.clear(keys[0][0])
     return await signed_in(req, user, _next(data.get("next")))
 
+# %% ../../../nbs/37_web_auth.ipynb #01c24f2e
 async def signup(req: Request) -> Response:
     """POST /signup: a new user (when sign-up is open), signed in at once; every
     try counts against the address, a name taken too."""
@@ -203,6 +209,7 @@ async def signup(req: Request) -> Response:
     except Exception as e: return _unavailable(req, "signup", e, data)
     return await signed_in(req, user, _next(data.get("next")))
 
+# %% ../../../nbs/37_web_auth.ipynb #13724bd2
 async def logout(req: Request) -> Response:
     "POST /logout: end this sign-in on the server, close this browser's live streams, empty its session, go home."
     if r := mutation_refused(req): return r

@@ -48,6 +48,7 @@ def key_for(cls: type, req: Request) -> tuple[str, str]:
     key = "global" if scope == Scope.GLOBAL else user_key(user_of(req)) if scope == Scope.USER else session_id(req)
     return key, channel_for(cls, key)
 
+# %% ../../../nbs/33_web_checks.ipynb #9a05ef70
 def user_of(req: Request) -> User | None:
     "The signed-in user `req` acts for (set by the authentication's middleware), else `None`."
     return req.scope.get("sm.user")
@@ -120,6 +121,7 @@ def guard_refused(req: Request, cls: type, spec=None) -> Response | None:
         why = "This needs someone signed in, and authentication is off (auth = false)."
     return refuse(req, 403, why)
 
+# %% ../../../nbs/33_web_checks.ipynb #ce2eb204
 def act_refused(req: Request, cls: type, spec, key) -> Response | None:
     """The rule for any route that acts on `cls[key]` through `spec` besides the event's own (cancelling its job, ...): the event's
     guards (`guard_refused`), and the instance one that `req` addresses: everyone's, any record, its session's or its user's (else 404)."""
@@ -187,6 +189,7 @@ async def guarded(self: Limits, scope, receive, send):
 # %% ../../../nbs/33_web_checks.ipynb #5805eba3
 INNER = "starmodel_session"   # the cookie's name between this middleware and Starlette's session middleware
 
+# %% ../../../nbs/33_web_checks.ipynb #dd0f63dd
 class SessionCookies:
     """ASGI middleware: the session cookie as `starmodel_{port}` (or `name`),
     with a partitioned twin, `Secure` over HTTPS."""
@@ -241,6 +244,7 @@ FRAME_ANCESTORS = ("'self'", "http://localhost:*", "http://127.0.0.1:*", "https:
                    "vscode-webview:", "vscode-file:", "https://*.googleusercontent.com",
                    "https://colab.research.google.com")
 
+# %% ../../../nbs/33_web_checks.ipynb #6608ee7c
 class SecurityHeaders:
     "ASGI middleware: `nosniff`, a same-origin referrer policy, and who may frame the app (`extra` sources, or `*`)."
     def __init__(self, app, extra: str = ""):

@@ -82,6 +82,7 @@ def _message(s: str) -> str:
 
 def _told(html: str) -> str: return patch_elements(html, "#sm-messages", "append")   # to the page's messages
 
+# %% ../../../nbs/33a_web_events.ipynb #bd59f124
 def _returned(spec: EventSpec, r) -> list[str]:
     "Where what the method returned goes: a message, text or a component to its selector."
     if r is None: return []
@@ -151,6 +152,7 @@ async def _started(req: Request, rt: Runtime, cls: type, spec: EventSpec, key, p
         return refuse(req, status, error_message(e))
     return Response("", headers=SSE_HEADERS)
 
+# %% ../../../nbs/33a_web_events.ipynb #0d618d9c
 async def _stream(rt: Runtime, spec: EventSpec, steps, prefix: str, who: str):
     try:
         with acting_as(who):   # set here: the body is streamed in a task of its own

@@ -32,6 +32,7 @@ def page_headers(rt: Runtime, prefix: str) -> list:
     s = rt.settings
     return asset_headers(s.assets, prefix, rt.hub.epoch, rt.hub.seq, s.theme, s.mode)
 
+# %% ../../../nbs/33b_web_pages.ipynb #891cfbcf
 def auth_bar(req: Request) -> str:
     "The signed-in user and a sign-out button, or links to sign in and up (HTML; empty without authentication)."
     rt = req.app.state.sm
@@ -47,6 +48,7 @@ def auth_bar(req: Request) -> str:
                              **{"data-on:click": f"@post('{prefix}/logout')"}),
                       id="sm-auth-bar", cls="flex justify-end items-center gap-2"))
 
+# %% ../../../nbs/33b_web_pages.ipynb #730ec5ac
 def page(req: Request, title: str, content: str, signals: dict | None = None) -> Response:
     "A full page titled `title` around `content` (HTML), with `signals` for Datastar."
     rt: Runtime = req.app.state.sm
@@ -86,6 +88,7 @@ async def page_endpoint(req: Request) -> Response:
                                  page_signals(rt, obj, key))
     return HTMLResponse(html, headers=NO_STORE)
 
+# %% ../../../nbs/33b_web_pages.ipynb #98e8e792
 def kept_in_browser(cls) -> FT:
     """The page's note to its script that `cls`'s signals live in the browser's
     storage (`local` or `session`), and which fields."""
@@ -99,6 +102,7 @@ def page_signals(rt: Runtime, obj, key) -> dict:
     for slug, v in rt.jobs.signals(type(obj), key).items(): sig.setdefault(slug, {}).update(v)
     return sig
 
+# %% ../../../nbs/33b_web_pages.ipynb #374b5138
 def no_record(req: Request, cls) -> Response:
     """GET /{slug} of a record entity: a 404 saying where its records are; to a
     browser, a page that offers the create form too."""

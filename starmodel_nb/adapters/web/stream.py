@@ -81,6 +81,7 @@ class LiveStream:
             if w is not None: w.cancel()
             await events.aclose()
 
+# %% ../../../nbs/33c_web_stream.ipynb #a781b370
 _HEADERS = [(k.lower().encode(), v.encode()) for k, v in {**SSE_HEADERS, "Connection": "keep-alive"}.items()]
 
 # %% ../../../nbs/33c_web_stream.ipynb #cc44e5ac
@@ -101,6 +102,7 @@ async def stream_endpoint(req: Request, headers: list | None = None) -> Response
 # %% ../../../nbs/33c_web_stream.ipynb #gt000001
 STREAM = "/_sm/stream"
 
+# %% ../../../nbs/33c_web_stream.ipynb #f16e89c0
 class StreamGate:
     "`GET /_sm/stream` served ahead of the middleware stack, with the checks the stack would make for it."
     def __init__(self, rt: Runtime, secret: str, max_age: int = 365 * 24 * 3600):   # FastHTML's session lifetime
