@@ -1,5 +1,5 @@
 import os, pytest
-from support import CHROMIUM, CHROMIUM_ARGS, browser_available, local_assets
+from support import CHROMIUM, CHROMIUM_ARGS, LiveServer, browser_available, local_assets
 
 def pytest_collection_modifyitems(config, items):
     "Under CI=true nothing may be skipped for lack of a browser: fail loudly instead."
@@ -18,6 +18,16 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+@pytest.fixture
+def live_server():
+    "`live_server(app)`: `app` served on 127.0.0.1 by a `LiveServer` (`url`, `port`, `server`); each one started is stopped when the test ends."
+    started = []
+    def serve(app, **kw) -> LiveServer:
+        started.append(srv := LiveServer(app, **kw))
+        return srv
+    yield serve
+    for srv in reversed(started): srv.stop()
 
 @pytest.fixture
 def external_requests():

@@ -1,4 +1,4 @@
-"Helpers shared by the tests: a live uvicorn server in a thread, local front-end assets, a Chromium launcher."
+"Helpers shared by the tests: waiting for a condition (`wait_until`) and for nothing to happen (`stays`), a live uvicorn server in a thread, local front-end assets, a Chromium launcher."
 import asyncio, os, socket, threading, time
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,6 +9,34 @@ ASSETS = ROOT / ".cache" / "assets"
 CHROMIUM = os.environ.get("STARMODEL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+def wait_until(predicate, timeout: float = 20, every: float = 0.02, what: str = "the condition", ignore=()):
+    """Poll `predicate()` until it is truthy and return that value: how a test waits for something to be ready.
+    `timeout` is only a hang guard (an `AssertionError` naming `what`), never a measure: a pass returns as soon as it holds.
+    `what` may be a function, called on a timeout to say what was seen then. Exceptions of the types in `ignore` count
+    as "not yet" (a server not listening yet); any other, an assertion in `predicate` included, ends the wait at once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if got := predicate(): return got
+        except ignore: pass
+        if time.monotonic() > deadline: raise AssertionError(f"waited {timeout} s (a hang guard) for {what() if callable(what) else what}")
+        time.sleep(every)
+
+QUIET = 0.3   # seconds: how long `stays` watches for what must not happen
+
+def stays(value, seconds: float = QUIET, every: float = 0.02, what: str = "it", page=None):
+    """The tests' one fixed wait, for what must *not* happen (a change that must not arrive, work that must not run on):
+    read `value()` now and again every `every` seconds for `seconds`, fail as soon as it differs from the first reading,
+    and return that value. Nothing can prove that nothing more will ever come; this is the window a test watches for it,
+    named and kept in one place. With `page` (Playwright), the pauses are `page.wait_for_timeout`, so the page's
+    events (errors, dialogs) are taken in meanwhile; in a coroutine, run it off the loop: `await asyncio.to_thread(stays, ...)`."""
+    pause = time.sleep if page is None else (lambda s: page.wait_for_timeout(s * 1000))
+    first, end = value(), time.monotonic() + seconds
+    while time.monotonic() < end:
+        pause(every)
+        assert (now := value()) == first, f"{what} changed from {first!r} to {now!r} within {seconds} s"
+    return first
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -86,6 +114,7 @@ class TcpRelay:
     "A TCP relay from 127.0.0.1:`port` to `target`, that can be cut (`down()`) and restored (`up()`): a database outage."
     def __init__(self, target: tuple[str, int]):
         self.target, self.port, self._conns, self._srv = target, free_port(), [], None
+        self.accepted = 0   # connections made to it: a client's tries (with the target away, each is hung up on at once)
         self.up()
     def up(self):
         self._srv = socket.socket(); self._srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -95,6 +124,7 @@ class TcpRelay:
         while True:
             try: c, _ = srv.accept()
             except OSError: return
+            self.accepted += 1
             try: u = socket.create_connection(self.target)
             except OSError: c.close(); continue
             self._conns += [c, u]
@@ -128,13 +158,11 @@ class Uvicorn:
     def ready(self, timeout: float = 60) -> "Uvicorn":
         "Return once `probe` answers (`timeout` is only a hang guard); fail if the process ended."
         import httpx
-        deadline = time.monotonic() + timeout
-        while True:
+        def answers():
             assert self.proc.poll() is None, f"{self.url} exited {self.proc.returncode}"
-            try: httpx.get(self.url + self.probe, timeout=10); return self
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, f"{self.url} did not start"
-                time.sleep(0.05)
+            return httpx.get(self.url + self.probe, timeout=10)
+        wait_until(answers, timeout=timeout, every=0.05, ignore=httpx.HTTPError, what=f"{self.url} to start")
+        return self
     def stop(self):
         if self.proc.poll() is None: self.proc.terminate(); self.proc.wait(10)
     def kill(self): self.proc.kill(); self.proc.wait(10)

@@ -6,7 +6,7 @@ import json, logging, re
 import pytest
 from starlette.testclient import TestClient
 from starmodel_nb import Entity, event, create_app
-from support import LiveServer
+from support import stays, wait_until
 
 SECRET = "auth-tests-secret-key-of-at-least-32-bytes-long"
 DS = {"Datastar-Request": "true"}
@@ -132,10 +132,9 @@ def test_hashes_never_leave_the_users_table(tmp_path, caplog):
 # --- in Chromium ---
 
 @pytest.fixture
-def server(assets, tmp_path):
-    app = create_app([AuthTally, AuthBoard, AuthVault], auth=True, admin=True, assets=assets, secret_key=SECRET,
-                     database_url=f"sqlite:///{tmp_path}/browser.db", auth_scrypt_n=2 ** 12)
-    with LiveServer(app) as srv: yield srv
+def server(live_server, assets, tmp_path):
+    return live_server(create_app([AuthTally, AuthBoard, AuthVault], auth=True, admin=True, assets=assets, secret_key=SECRET,
+                                  database_url=f"sqlite:///{tmp_path}/browser.db", auth_scrypt_n=2 ** 12))
 
 def _value(page, want: int):
     page.wait_for_function(f"document.getElementById('sm-authtally-n').textContent.trim() === '{want}'", polling=50, timeout=20_000)
@@ -155,12 +154,12 @@ def test_two_browsers_of_one_user_follow_and_another_user_is_kept_apart(browser,
     ada1.get_by_role("button", name="Bump").click(); _value(ada1, 1)
     _sign(ada2, server.url, "login", "ada", "ada-password-1"); _value(ada2, 1)
     _sign(bob, server.url, "signup", "bob", "bob-password-1"); _value(bob, 0)
-    ada2.wait_for_function("() => true"); ada1.wait_for_timeout(300)   # their live streams open
+    wait_until(lambda: hub.listeners("user:1") == 2, what="a live stream for each of ada's browsers")
     ada1.get_by_role("button", name="Bump").click()
     _value(ada1, 2); _value(ada2, 2)                                  # the other device follows
     bob.get_by_role("button", name="Bump").click(); _value(bob, 1)
-    ada1.wait_for_timeout(300)
-    assert ada1.inner_text("#sm-authtally-n").strip() == ada2.inner_text("#sm-authtally-n").strip() == "2"
+    ada = lambda: tuple(p.inner_text("#sm-authtally-n").strip() for p in (ada1, ada2))
+    assert stays(ada, page=ada1, what="ada's counts after bob's bump") == ("2", "2")   # bob's change is his own
     wipe = bob.evaluate("fetch('/authboard/wipe', {headers: {'Datastar-Request': 'true'}}).then(r => r.status)")
     assert wipe == 403
     assert bob.goto(server.url + "/admin").status == 403
@@ -168,7 +167,7 @@ def test_two_browsers_of_one_user_follow_and_another_user_is_kept_apart(browser,
     ada2.click("#sm-signout")
     ada2.wait_for_url(server.url + "/", timeout=20_000)
     ada2.wait_for_selector("#sm-auth-bar >> text=Sign in", timeout=20_000)
-    ada1.wait_for_timeout(300)
-    assert hub.listeners("user:1") == 1                               # that browser's stream closed; the other device keeps its own
+    wait_until(lambda: hub.listeners("user:1") == 1, what="the signed-out browser's stream to close")   # the other device keeps its own
     ada1.get_by_role("button", name="Bump").click(); _value(ada1, 3)
+    assert hub.listeners("user:1") == 1
     assert ada2.goto(server.url + "/authtally").url.startswith(server.url + "/login")   # signed out: back to the sign-in

@@ -4,11 +4,10 @@ Each request may land on any instance: a Chromium page sees its own session's st
 1,000 concurrent events on one Redis entity and 1,000 on one SQL row are exactly 1,000 each; an instance killed
 mid-run takes the live streams it held with it, and those pages reconnect through the others and replay what they
 missed, without a reload."""
-import asyncio, shutil, subprocess, time, uuid
+import asyncio, shutil, subprocess, uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 import httpx, pytest
-from support import NO_PG, NO_REDIS, PG, REDIS, free_port, fresh_pg_database, uvicorns
+from support import NO_PG, NO_REDIS, PG, REDIS, arun, free_port, fresh_pg_database, uvicorns, wait_until
 
 HAPROXY = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
 pytestmark = [pytest.mark.skipif(not REDIS, reason=NO_REDIS), pytest.mark.skipif(not PG, reason=NO_PG),
@@ -85,14 +84,10 @@ class Cluster:
         servers = "\n".join(f"    server s{i} 127.0.0.1:{u.port} check" for i, u in enumerate(self.instances))
         (work / "haproxy.cfg").write_text(HAPROXY_CFG.format(port=self.port, servers=servers))
         self.lb = subprocess.Popen([HAPROXY, "-db", "-f", str(work / "haproxy.cfg")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30   # only a hang guard
-        while True:
+        def answers():
             assert self.lb.poll() is None, "haproxy exited: " + self.lb.stderr.read().decode()[-2000:]
-            try:
-                if httpx.get(self.url + "/_test/streams", timeout=5).status_code == 200: break
-            except httpx.HTTPError: pass
-            assert time.monotonic() < deadline, "haproxy did not start"
-            time.sleep(0.05)
+            return httpx.get(self.url + "/_test/streams", timeout=5).status_code == 200
+        wait_until(answers, timeout=30, ignore=httpx.HTTPError, what="haproxy to start")
     def state(self, slug: str) -> dict:
         "The state of the global `slug` entity as Redis holds it (`{}` before its first change)."
         import json, redis
@@ -125,14 +120,6 @@ def cluster(tmp_path_factory, assets):
 def shows(page, sel: str, value) -> None:
     page.wait_for_function(f"document.querySelector({sel!r})?.textContent.trim() === {str(value)!r}", polling=50, timeout=WAIT)
 
-def settle(cond, timeout: float = 20) -> bool:
-    "Poll `cond` until it holds (`timeout` is only a hang guard)."
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline: return False
-        time.sleep(0.05)
-    return True
-
 def test_requests_are_spread_without_affinity(cluster):
     with httpx.Client(base_url=cluster.url) as c:
         who = Counter(c.get("/board").headers["x-instance"] for _ in range(9))   # one connection, one client: round robin all the same
@@ -146,7 +133,7 @@ def test_1000_concurrent_events_on_one_redis_entity_and_on_one_sql_row(cluster):
             async def one(i):
                 async with sem: return await (c.get("/tally/hit") if i % 2 else c.post(f"/stocks/{sid}/adjust?delta=1"))
             return await asyncio.gather(*[one(i) for i in range(2000)])
-    with ThreadPoolExecutor(1) as ex: rs = ex.submit(lambda: asyncio.run(fire())).result()   # Playwright may own this thread's loop
+    rs = arun(fire())
     assert Counter(r.status_code for r in rs) == {200: 2000}
     assert not [r for r in rs if "uk-alert" in r.text]
     assert sorted(Counter(r.headers["x-instance"] for r in rs).values())[0] > 300        # spread over the three
@@ -163,7 +150,7 @@ def test_pages_follow_changes_from_any_instance_and_survive_losing_one(cluster, 
     watcher.on("pageerror", lambda e: errors.append(str(e)))
     watcher.on("request", lambda r: streams.append(r.url) if "/_sm/stream" in r.url else None)
     watcher.goto(url + "/board")
-    assert settle(lambda: sum(cluster.streams()) == 1)
+    wait_until(lambda: sum(cluster.streams()) == 1, what=lambda: f"the watcher's stream on one instance; streams: {cluster.streams()}")
     held = cluster.streams().index(1)                          # the instance holding the watcher's stream
     actor = you.new_page(); actor.goto(url + "/board")
     for _ in range(3): actor.get_by_role("button", name="Hit").click()
@@ -184,7 +171,7 @@ def test_pages_follow_changes_from_any_instance_and_survive_losing_one(cluster, 
     for p in (watcher, actor): shows(p, board, start + 13)     # replayed from the shared stream: nothing lost
     assert watcher.evaluate("window.smKept") == 1              # the same page, not a reload
     assert len(streams) >= 2 and "since=0&" not in streams[-1]  # it reconnected, resuming where it was
-    assert settle(lambda: sum(n for n in cluster.streams() if n > 0) >= 1)
+    wait_until(lambda: sum(n for n in cluster.streams() if n > 0) >= 1, what="the watcher's stream on an instance left")
     actor.get_by_role("button", name="Hit").click()            # and it carries on live on the two left
     for p in (watcher, actor): shows(p, board, start + 14)
     assert errors == []

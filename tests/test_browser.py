@@ -1,7 +1,7 @@
 "Real Chromium against a live server: live updates across pages, session isolation, many tabs and frames."
-import time, pytest
+import pytest
 from starmodel_nb import Entity, event, create_app
-from support import LiveServer
+from support import stays, wait_until
 
 class Scoreboard(Entity):
     model_config = {"scope": "global"}
@@ -19,9 +19,10 @@ class Mine(Entity):
         self.n += amount
 
 @pytest.fixture
-def server(assets):
-    app = create_app([Scoreboard, Mine], assets=assets, secret_key="browser-tests-secret-key-of-at-least-32-bytes")
-    with LiveServer(app) as srv: yield srv
+def server(live_server, assets):
+    return live_server(create_app([Scoreboard, Mine], assets=assets, secret_key="browser-tests-secret-key-of-at-least-32-bytes"))
+
+def streams(server) -> int: return server.server.config.app.state.sm.hub.clients   # live streams open on the server
 
 def watch_offsite(page, log):
     page.on("request", lambda r: None if r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else log.append(r.url))
@@ -34,14 +35,14 @@ def test_global_counter_updates_the_other_pages(browser, server):
     ctx = browser.new_context()
     a, b, log = ctx.new_page(), ctx.new_page(), []
     for p in (a, b): watch_offsite(p, log); p.goto(server.url + "/scoreboard")
-    b.wait_for_timeout(300)
+    wait_until(lambda: streams(server) == 1, what="the browser's live stream")
     a.get_by_role("button", name="Point").click()
     a.wait_for_function("document.getElementById('sm-scoreboard-score').textContent.trim() === '1'", polling=50, timeout=20_000)
     b.wait_for_function("document.getElementById('sm-scoreboard-score').textContent.trim() === '1'", polling=50, timeout=20_000)
     # and the other way round, from a second browser (another cookie jar, hence its own stream)
     other = browser.new_context().new_page(); watch_offsite(other, log)
     other.goto(server.url + "/scoreboard")
-    other.wait_for_timeout(300)
+    wait_until(lambda: streams(server) == 2, what="the second browser's live stream")
     other.get_by_role("button", name="Point").click()
     for p in (a, b): p.wait_for_function("document.getElementById('sm-scoreboard-score').textContent.trim() === '2'", polling=50, timeout=20_000)
     assert log == []
@@ -54,8 +55,7 @@ def test_session_counters_stay_isolated(browser, server):
     p1.wait_for_function("document.getElementById('sm-mine-n').textContent.trim() === '3'", polling=50, timeout=20_000)
     p2.get_by_role("button", name="Tick").click()
     p2.wait_for_function("document.getElementById('sm-mine-n').textContent.trim() === '1'", polling=50, timeout=20_000)
-    p1.wait_for_timeout(300)
-    assert text(p1, "#sm-mine-n") == "3" and text(p2, "#sm-mine-n") == "1"
+    assert stays(lambda: (text(p1, "#sm-mine-n"), text(p2, "#sm-mine-n")), page=p1, what="the two sessions' counts") == ("3", "1")
     # a second tab of the first browser shares its session and follows it live
     p1b = c1.new_page(); p1b.goto(server.url + "/mine")
     assert text(p1b, "#sm-mine-n") == "3"
@@ -74,7 +74,7 @@ def test_ten_pages_and_frames_share_one_stream(browser, server):
     views = tabs + [f for f in host.frames if f.url.endswith("/scoreboard")]
     assert len(views) == 10
     for v in views: v.wait_for_selector("#sm-scoreboard-score")
-    time.sleep(0.5)
+    wait_until(lambda: streams(server) == 1, what="the browser's live stream")
     start = int(text(views[0], "#sm-scoreboard-score"))
     for i, v in enumerate(views, 1):
         (v if i <= 5 else host).bring_to_front()   # a person clicks in the tab in front
@@ -91,12 +91,15 @@ def wait_score(page, n, timeout=20_000):
 def test_stream_moves_to_another_page_when_its_holder_closes(browser, server):
     ctx = browser.new_context()
     pages = [ctx.new_page() for _ in range(3)]
-    for p in pages: p.goto(server.url + "/scoreboard"); p.wait_for_timeout(200)
+    pages[0].goto(server.url + "/scoreboard")
+    wait_until(lambda: streams(server) == 1, what="the first page's live stream")
+    for p in pages[1:]: p.goto(server.url + "/scoreboard")
     hub = server.server.config.app.state.sm.hub
     start = int(text(pages[0], "#sm-scoreboard-score"))
     pages[0].close()  # the first page opened holds the lock and the stream
     outsider = browser.new_context().new_page()
-    outsider.goto(server.url + "/scoreboard"); outsider.wait_for_timeout(300)
+    outsider.goto(server.url + "/scoreboard")
+    wait_until(lambda: hub.clients == 2, what="a live stream for each browser")
     outsider.get_by_role("button", name="Point").click()
     for p in pages[1:]: wait_score(p, start + 1, timeout=20_000)
     pages[1].bring_to_front(); pages[1].get_by_role("button", name="Point").click()
@@ -128,9 +131,9 @@ class Shelf(Entity, table=True):
         self.copies -= 1
 
 @pytest.fixture
-def sql_server(assets, tmp_path):
-    app = create_app([Shelf], assets=assets, database_url=f"sqlite:///{tmp_path}/shelf.db", secret_key="browser-sql-secret-key-of-at-least-32-bytes")
-    with LiveServer(app) as srv: yield srv
+def sql_server(live_server, assets, tmp_path):
+    return live_server(create_app([Shelf], assets=assets, database_url=f"sqlite:///{tmp_path}/shelf.db",
+                                  secret_key="browser-sql-secret-key-of-at-least-32-bytes"))
 
 def test_lists_and_records_update_live(browser, sql_server):
     url, log = sql_server.url, []

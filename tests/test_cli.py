@@ -1,7 +1,7 @@
 """The `starmodel` command on SQLite and on the real Postgres: migrations keep rows, reset, entities, run, errors.
 Commands run `main([...])` in this process, each in what a new process would start with (see `Project.fresh`):
 a process costs a second of imports. Serving with `run`, and the installed script, run as real processes."""
-import importlib, io, os, shutil, subprocess, sys, textwrap, threading, time
+import importlib, io, os, shutil, subprocess, sys, textwrap, threading
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from weakref import WeakValueDictionary
@@ -13,7 +13,7 @@ from starmodel_nb.adapters.persistence import sql as persist
 from starmodel_nb.adapters.persistence.sql import SchemaBehind, make_engine
 from starmodel_nb.cli import main
 from starmodel_nb.core import registry
-from support import NO_PG, PG, free_port, fresh_pg_database
+from support import NO_PG, PG, free_port, fresh_pg_database, wait_until
 
 # the script pip installed beside this interpreter (its bin/ need not be on PATH)
 STARMODEL = shutil.which("starmodel", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
@@ -227,12 +227,10 @@ def _serve(p: Project, *args):
 
 def _get(proc, port, path="/", timeout=60, **kw):
     "GET `path` once the server answers; `timeout` s is only a hang guard."
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def answer():
         if proc.poll() is not None: raise AssertionError(f"run exited {proc.returncode}: {proc.stderr.read()}")
-        try: return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=10, **kw)
-        except httpx.TransportError: time.sleep(0.05)
-    raise AssertionError(f"run did not answer in {timeout} s")
+        return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=10, **kw)
+    return wait_until(answer, timeout=timeout, every=0.05, ignore=httpx.TransportError, what=f"run to answer {path}")
 
 def test_run_serves_create_app_or_the_named_app(sqlite_project):
     p = sqlite_project
@@ -268,8 +266,7 @@ def test_run_reload_restarts_on_a_change_of_the_project(sqlite_project):
         assert _get(proc, port, "/widgets", headers={"Accept": "application/json"}).status_code == 200
         assert _get(proc, port, "/memo").status_code == 404
         (p.path/"shop.py").write_text((p.path/"shop.py").read_text() + "\nclass Memo(Entity):\n    text: str = 'written after the start'\n")
-        deadline = time.monotonic() + 60                     # a hang guard only
-        while time.monotonic() < deadline and _get(proc, port, "/memo").status_code != 200: time.sleep(0.2)
+        wait_until(lambda: _get(proc, port, "/memo").status_code == 200, timeout=60, every=0.2, what="the restarted process to serve /memo")
         assert "written after the start" in _get(proc, port, "/memo").text   # the new entity, served by the restarted process
     finally:
         proc.terminate()

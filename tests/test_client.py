@@ -3,7 +3,7 @@ and a per-session page inside a frame of a non-http page (VS Code's notebook out
 import pytest
 from starmodel_nb import Entity, event, create_app
 from starmodel_nb.notebook import Frame
-from support import LiveServer
+from support import stays
 
 class Tab(Entity):
     n: int = 0
@@ -18,9 +18,9 @@ class Ledger(Entity):
     @event
     def bump(self): self.big += 1
 
-@pytest.fixture(scope="module")
-def server(assets):
-    with LiveServer(create_app([Tab, Ledger], assets=assets, secret_key="client-tests-" + "k" * 32)) as srv: yield srv
+@pytest.fixture
+def server(live_server, assets):
+    return live_server(create_app([Tab, Ledger], assets=assets, secret_key="client-tests-" + "k" * 32))
 
 def errors_of(page):
     log = []
@@ -50,8 +50,7 @@ def test_a_refused_click_shows_its_message_and_throws_nothing(browser, server, a
     page.get_by_role("alert").filter(has_text=message).wait_for(timeout=15_000)
     page.get_by_role("button", name="Tick").click()                                    # the page still works
     until(page, "document.getElementById('sm-tab-n').textContent.trim() === '1'")
-    page.wait_for_timeout(300)
-    assert log == [], log
+    assert stays(lambda: list(log), page=page, what="the page's errors") == [], log
 
 def test_a_refusal_of_a_hand_written_fetch_is_shown(browser, server):
     page = browser.new_context().new_page(); log = errors_of(page)
@@ -79,8 +78,8 @@ def test_a_page_whose_datastar_did_not_load_says_so(browser, server):
     ok = browser.new_context().new_page(); ok.goto(server.url + "/tab")                 # a healthy page shows no banner
     ok.get_by_role("button", name="Tick").click()
     until(ok, "document.getElementById('sm-tab-n').textContent.trim() === '1'")
-    ok.wait_for_timeout(500)
-    assert ok.get_by_role("alert").count() == 0 and ok.evaluate("document.documentElement.dataset.smDead") is None
+    told = lambda: (ok.get_by_role("alert").count(), ok.evaluate("document.documentElement.dataset.smDead"))
+    assert stays(told, seconds=0.5, page=ok, what="the healthy page's alerts") == (0, None)   # its client checks itself 300 ms after load
 
 def test_a_frame_in_a_file_page_keeps_its_session(browser, server, tmp_path):
     "VS Code shows outputs in a non-http page: the frame is cross-site to it, and a Lax cookie is withheld there."

@@ -4,7 +4,6 @@ from typing import Literal
 import pytest
 from starmodel_nb import Entity, Field, StateStore, event, create_app
 from starmodel_nb.adapters.persistence.client import KeptInBrowser
-from support import LiveServer
 
 class Prefs(Entity):
     model_config = {"store": StateStore.CLIENT_LOCAL}
@@ -22,9 +21,8 @@ class Draft(Entity):
     def write(self): self.words += 10
 
 @pytest.fixture
-def server(assets):
-    app = create_app([Prefs, Draft], assets=assets, secret_key="client-store-secret-key-of-32-bytes")
-    with LiveServer(app) as srv: yield srv
+def server(live_server, assets):
+    return live_server(create_app([Prefs, Draft], assets=assets, secret_key="client-store-secret-key-of-32-bytes"))
 
 def shows(page, field, value, ns="prefs"):
     page.wait_for_function(f"document.getElementById('sm-{ns}-{field}')?.textContent.trim() === {json.dumps(str(value))}", polling=50, timeout=20_000)

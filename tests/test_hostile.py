@@ -1,9 +1,9 @@
 """Hostile and odd input, one test per case: nothing freezes, leaks, blocks or is lost (issue 9)."""
-import threading, time
+import threading
 import httpx, pytest
 from starlette.testclient import TestClient
 from starmodel_nb import Entity, Field, event, create_app
-from support import LiveServer
+from support import LiveServer, wait_until
 
 DS = {"Datastar-Request": "true"}
 JSON = {"Accept": "application/json"}
@@ -221,8 +221,7 @@ def test_one_client_cannot_hold_every_stream_slot():
         got = [s.__enter__().status_code for s in streams]
         assert got == [200, 200, 200, 503]
         for s in streams: s.__exit__(None, None, None)
-        deadline = time.monotonic() + 30                                       # a hang guard: closing frees the slots
-        while app.sm.hub._per and time.monotonic() < deadline: time.sleep(0.05)
+        wait_until(lambda: not app.sm.hub._per, timeout=30, what="closing the streams to free their slots")
         with httpx.stream("GET", srv.url + "/_sm/stream", headers=DS, timeout=30) as r: assert r.status_code == 200
 
 def test_a_non_finite_number_written_by_another_program_breaks_no_reader(cli):
@@ -279,9 +278,8 @@ EXPRESSIONS = ["Contact me @home(ish)", "@get('/shared/compute')", "$shared.rati
                "🖕JS_DS🚀 window.hacked = 1 🖕JS_DS🚀", "</main><script>window.hacked = 1</script>", "@post('/x', {a: $b})"]
 
 @pytest.fixture
-def live(tmp_path, assets):
-    app = create_app([Shared, Part], database_url=f"sqlite:///{tmp_path}/h.db", assets=assets, secret_key="hostile-tests-" + "k" * 32)
-    with LiveServer(app) as srv: yield srv
+def live(live_server, tmp_path, assets):
+    return live_server(create_app([Shared, Part], database_url=f"sqlite:///{tmp_path}/h.db", assets=assets, secret_key="hostile-tests-" + "k" * 32))
 
 def watch(page):
     log = []

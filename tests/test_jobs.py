@@ -1,7 +1,7 @@
 "Background jobs in Chromium: a batch import shows its live progress in two pages, is cancelled from one, and keeps what it committed."
 import asyncio, json, pytest
 from starmodel_nb import Entity, event, create_app
-from support import LiveServer
+from support import LiveServer, stays, wait_until
 
 class Importer(Entity):
     model_config = {"scope": "global"}
@@ -15,9 +15,8 @@ class Importer(Entity):
             yield f"Processed {i + 1}/{len(items)}"
 
 @pytest.fixture
-def server(assets):
-    app = create_app([Importer], assets=assets, secret_key="jobs-browser-secret-key-of-at-least-32-bytes")
-    with LiveServer(app) as srv: yield srv
+def server(live_server, assets):
+    return live_server(create_app([Importer], assets=assets, secret_key="jobs-browser-secret-key-of-at-least-32-bytes"))
 
 STATE = "document.querySelector('[data-sm-job=process_batch] [data-sm-job-state]')?.textContent.trim()"
 
@@ -41,17 +40,15 @@ def test_a_background_import_shows_progress_in_two_pages_and_is_cancelled_from_o
     kept = app.instance(Importer)
     assert kept.done == job.commits and kept.last == f"row {job.commits - 1}"   # its partial result is what it committed
     for p in (a, b): p.wait_for_function(f"document.getElementById('sm-importer-done').textContent.trim() === '{kept.done}'", polling=50, timeout=20_000)
-    a.wait_for_timeout(300)
-    assert app.instance(Importer).done == kept.done                              # nothing ran on
+    assert stays(lambda: app.instance(Importer).done, what="the importer's count once cancelled") == kept.done   # nothing ran on
     assert log == []
 
 def test_the_admin_lists_jobs_and_cancels_one():
-    import time
     from starlette.testclient import TestClient
     app = create_app([Importer], admin=True, secret_key="jobs-admin-secret-key-of-at-least-32-bytes")
     with TestClient(app, headers={"Datastar-Request": "true"}, client=("127.0.0.1", 50000), base_url="http://127.0.0.1:5001") as c:
         job = app.fire(Importer, "process_batch", items=[f"r{i}" for i in range(400)])
-        time.sleep(0.2)
+        wait_until(lambda: job.state == "running", what="the job to start")
         page = c.get("/admin").text
         assert f'data-sm-job-row="{job.id}"' in page and "process_batch" in page and "running" in page
         assert c.post(f"/admin/_jobs/{job.id}/cancel", headers={"Datastar-Request": ""}).status_code == 403   # not from a page of the app
@@ -88,18 +85,19 @@ def test_a_job_on_one_instance_is_followed_and_cancelled_from_another():
     a, b = (create_app([Importer], redis_url=REDIS, bus="redis", memory_store="redis", app=ns, secret_key="jobs-shared-secret-key-of-at-least-32-bytes")
             for _ in range(2))
     with LiveServer(a) as sa, LiveServer(b) as sb:
-        seen = []
+        seen, opened = [], threading.Event()
         def listen():   # a page's live stream, held by B
             with httpx.stream("GET", sb.url + "/_sm/stream", headers={"Accept": "text/event-stream", "Datastar-Request": "true"}, timeout=30) as r:
                 for line in r.iter_lines():
+                    if line.startswith("data: "): opened.set()                     # its hello: B holds the stream
                     if line.startswith("data: ") and '"job"' in line:
                         seen.append(json.loads(line[6:])["signals"]["importer"]["_jobs"]["process_batch"])
                         if seen[-1]["state"] in ("cancelled", "done", "failed"): return
         t = threading.Thread(target=listen, daemon=True); t.start()
-        import time; time.sleep(0.5)
+        ready = lambda bus: bus._ready is not None and bus._ready.is_set()         # its reader knows where it reads from
+        wait_until(lambda: opened.is_set() and ready(b.sm.bus), what="B's stream open and its bus reading")
         job = a.fire(Importer, "process_batch", items=[f"r{i}" for i in range(400)])   # runs on A
-        deadline = time.monotonic() + 20
-        while not any(s["state"] == "running" and s["progress"] > 0 for s in seen) and time.monotonic() < deadline: time.sleep(0.05)
+        wait_until(lambda: any(s["state"] == "running" and s["progress"] > 0 for s in seen), what="B's page to be told the job runs")
         assert [j.id for j in b.jobs(Importer)] == [job.id]                              # B lists A's job
         r = httpx.post(f"{sb.url}/_sm/jobs/{job.id}/cancel", headers={"Datastar-Request": "true", "Sec-Fetch-Site": "same-origin"})
         assert r.status_code == 200                                                       # asked of B ...

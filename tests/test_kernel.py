@@ -1,7 +1,7 @@
 "The notebook as a live control plane, in a real Jupyter kernel (nbclient) with Chromium clicking the served page."
 import json, os, re
 import pytest
-from support import notebook_kernel
+from support import notebook_kernel, wait_until
 
 CELLS = [
     "import os\nfrom starmodel_nb import Entity, event, create_app, serve, inspect",
@@ -49,7 +49,9 @@ def test_kernel_and_browser_see_each_other(kernel, browser):
     assert kernel(6) == "True None None"            # FastHTML saw a notebook, yet no CORS grant
     page.get_by_role("button", name="Explode").click()
     page.get_by_role("alert").filter(has_text="kaboom in an event").wait_for(timeout=20_000)
-    page.wait_for_timeout(200)
-    logged = json.loads(kernel(7))
-    assert any(re.search(r"Kcounter.explode failed \(reference [0-9a-f]{8}\): kaboom in an event", t) and "Traceback" in t for t in logged), logged
+    logged = []
+    def told():   # the kernel's log widget, as a cell reads it
+        logged[:] = json.loads(kernel(7))
+        return any(re.search(r"Kcounter.explode failed \(reference [0-9a-f]{8}\): kaboom in an event", t) and "Traceback" in t for t in logged)
+    wait_until(told, what=lambda: f"the failure and its traceback in the kernel's log; it holds {logged}")
     kernel(8)

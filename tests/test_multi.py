@@ -1,10 +1,11 @@
 """""Several instances on one Redis, or on Postgres alone (issue 12): a change made on one instance reaches a live stream
 held by another, and a page reconnecting to an instance started after the change replays it from the shared log (a
 Redis Stream, or the Postgres bus's table: positions are the same on every instance)."""""
-import json, time, uuid
+import json, threading, uuid
+from concurrent.futures import ThreadPoolExecutor
 import httpx, pytest
 from starmodel_nb import create_app
-from support import NO_PG, NO_REDIS, PG, REDIS, fresh_pg_database, uvicorns
+from support import NO_PG, NO_REDIS, PG, REDIS, arun, fresh_pg_database, uvicorns, wait_until
 
 needs_redis = pytest.mark.skipif(not REDIS, reason=NO_REDIS)
 DS = {"Datastar-Request": "true"}
@@ -21,8 +22,8 @@ app = create_app([Board], secret_key="multi-instance-secret-key-of-32-bytes")
 def instances(n: int, work, ns: str, **env) -> list:
     return uvicorns(n, "multi_app:app", work, {"STARMODEL_REDIS_URL": REDIS, "STARMODEL_APP": ns, "STARMODEL_MEMORY_STORE": "redis", **env}, "/board")
 
-def messages(url: str, want: int, since=None, epoch=None, timeout: float = 20) -> list[dict]:
-    "The first `want` `sm` messages of a live stream on `url` (the hello included)."
+def messages(url: str, want: int, since=None, epoch=None, timeout: float = 20, opened: threading.Event | None = None) -> list[dict]:
+    "The first `want` `sm` messages of a live stream on `url` (the hello included); `opened` is set once the hello came."
     q = {} if since is None else {"since": since, "epoch": epoch}
     out = []
     with httpx.stream("GET", url + "/_sm/stream", params=q, headers={"Accept": "text/event-stream", **DS}, timeout=timeout) as r:
@@ -30,8 +31,16 @@ def messages(url: str, want: int, since=None, epoch=None, timeout: float = 20) -
         for line in r.iter_lines():
             if line.startswith("data: "):
                 out.append(json.loads(line[6:]))
+                if opened is not None: opened.set()
                 if len(out) >= want: return out
     return out
+
+def held(ex: ThreadPoolExecutor, url: str, want: int):
+    "`messages(url, want)` read in `ex`, returned (a future) once the server holds the stream (its hello came)."
+    opened = threading.Event()
+    got = ex.submit(messages, url, want, opened=opened)
+    wait_until(lambda: opened.is_set() or got.done(), what=f"a live stream on {url}")
+    return got
 
 @pytest.fixture
 def ns(tmp_path):
@@ -47,10 +56,8 @@ def test_a_change_on_one_instance_reaches_a_stream_on_another_and_replays_anywhe
     name, work = ns
     a, b = instances(2, work, name)
     try:
-        from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(1) as ex:
-            got = ex.submit(messages, b.url, 2)                      # a stream held by B
-            time.sleep(0.5)
+            got = held(ex, b.url, 2)                                 # a stream held by B
             assert httpx.get(a.url + "/board/hit", headers=DS).status_code == 200      # the change made on A
             hello, change = got.result(timeout=30)
         assert change["signals"] == {"board": {"n": 1}} and change["epoch"] == hello["epoch"] and change["seq"] > hello["seq"]
@@ -90,10 +97,8 @@ def test_the_postgres_bus_alone_carries_a_change_across_instances_and_replays_it
         a, b = uvicorns(2, "pg_app:app", tmp_path, env, "/ledgers")
         try:
             lid = httpx.post(a.url + "/ledgers", json={"n": 0}, headers={"Accept": "application/json"}).json()["id"]
-            from concurrent.futures import ThreadPoolExecutor
             with ThreadPoolExecutor(1) as ex:
-                got = ex.submit(messages, b.url, 2)                  # a stream held by B
-                time.sleep(0.5)
+                got = held(ex, b.url, 2)                             # a stream held by B
                 assert httpx.post(f"{a.url}/ledgers/{lid}/add", headers=DS).status_code == 200   # the change made on A
                 hello, change = got.result(timeout=30)
             assert change["signals"] == {"ledger": {"n": 1}} and change["epoch"] == hello["epoch"] == "postgres:sm_pgonly_bus"
@@ -123,9 +128,7 @@ def test_a_change_heard_on_the_shared_bus_drops_the_row_another_instance_kept():
             kept = apps[1].sm.repo_for(Till).cache
             assert kept.get(("till", str(tid))).version == 2                  # B keeps the row it wrote
             assert httpx.post(f"{a.url}/tills/{tid}/add", headers=DS).status_code == 200   # A changes it
-            deadline = time.monotonic() + 20                                 # only a hang guard
-            while kept.get(("till", str(tid))) is not None and time.monotonic() < deadline: time.sleep(0.02)
-            assert kept.get(("till", str(tid))) is None                      # heard: dropped
+            wait_until(lambda: kept.get(("till", str(tid))) is None, what="B to drop the row it kept")   # heard: dropped
             assert httpx.post(f"{b.url}/tills/{tid}/add", headers=DS).status_code == 200
             assert httpx.get(f"{a.url}/tills/{tid}", headers={"Accept": "application/json"}).json()["n"] == 3
 
@@ -146,7 +149,6 @@ class Board(Entity):
 def test_run_with_workers_serves_one_app_whose_changes_reach_every_workers_pages(tmp_path):
     import asyncio, os, subprocess, sys
     from pathlib import Path
-    from concurrent.futures import ThreadPoolExecutor
     from support import free_port
     mod, port = f"w{uuid.uuid4().hex[:8]}", free_port()
     (tmp_path / f"{mod}.py").write_text(WORKERS_APP)
@@ -156,18 +158,16 @@ def test_run_with_workers_serves_one_app_whose_changes_reach_every_workers_pages
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60                              # only a hang guard
-        while True:
+        def answers():
             assert p.poll() is None, p.stderr.read()
-            try: httpx.get(url + "/board", timeout=5); break
-            except httpx.HTTPError: assert time.monotonic() < deadline; time.sleep(0.05)
+            return httpx.get(url + "/board", timeout=5)
+        wait_until(answers, timeout=60, ignore=httpx.HTTPError, what="starmodel run to answer")
         async def fire():
             async with httpx.AsyncClient(headers=DS, timeout=30, limits=httpx.Limits(max_keepalive_connections=0)) as c:
                 return await asyncio.gather(*[c.get(url + "/board/hit") for _ in range(60)])   # a new connection each: any worker
-        with ThreadPoolExecutor(2) as ex:
-            got = ex.submit(messages, url, 61)                        # one stream, held by one worker
-            time.sleep(0.5)
-            assert {r.status_code for r in ex.submit(lambda: asyncio.run(fire())).result()} == {200}
+        with ThreadPoolExecutor(1) as ex:
+            got = held(ex, url, 61)                                   # one stream, held by one worker
+            assert {r.status_code for r in arun(fire())} == {200}
             seen = got.result(timeout=30)
         last = max(seen[1:], key=lambda m: m["seq"])["signals"]["board"]
         assert sorted(m["signals"]["board"]["n"] for m in seen[1:]) == list(range(1, 61))   # every change, whichever worker made it

@@ -2,7 +2,7 @@
 `CUSTOM` entities across apps and processes and its `backup` command reads them, its widget is on the forms, its
 renderer serves every kind of page (so the `Renderer` protocol is all the web calls), its bus, route and middleware;
 and a broken plugin, installed as an entry point, reported by name while the app serves."""
-import json, os, subprocess, sys, textwrap, time
+import json, os, subprocess, sys, textwrap
 from pathlib import Path
 import httpx, pytest
 from starlette.testclient import TestClient
@@ -10,7 +10,7 @@ from starmodel_nb import Entity, Field, event
 from starmodel_nb.factory import create_app
 from starmodel_nb.adapters.web.admin import short_key
 from starmodel_nb.plugins import load_plugins
-from support import free_port
+from support import free_port, wait_until
 
 try: from starmodel_testplugin import Color, CountingBus, JsonFileRepository, PlainUI
 except ImportError:
@@ -159,11 +159,11 @@ def test_a_broken_plugin_is_named_and_the_app_serves(tmp_path):
     port = free_port()
     proc = subprocess.Popen([STARMODEL, "run", "--port", str(port)], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 90
-        while True:
+        url = f"http://127.0.0.1:{port}"
+        def answers():
             assert proc.poll() is None, proc.stdout.read()
-            try: httpx.get(url + "/", timeout=5); break
-            except httpx.HTTPError: assert time.monotonic() < deadline, "did not start"; time.sleep(0.1)
+            return httpx.get(url + "/", timeout=5)
+        wait_until(answers, timeout=90, every=0.1, ignore=httpx.HTTPError, what="starmodel run to start")
         with httpx.Client(base_url=url, headers={**DS, "Sec-Fetch-Site": "same-origin"}) as c:
             assert c.get("/vaultvisit/visit").status_code == 200            # the rest of the app serves
             assert c.get("/vaultnote/write?text=kept").status_code == 200   # the good plugin's store too

@@ -1,9 +1,9 @@
 "The app behind a real jupyter-server-proxy under a path prefix: the browser reaches only the Jupyter port."
-import asyncio, subprocess, sys, threading, time
+import asyncio, subprocess, sys, threading
 import httpx, pytest
 from starmodel_nb import Entity, event, create_app
 from starmodel_nb.notebook import Frame, serve
-from support import free_port
+from support import free_port, wait_until
 
 pytest.importorskip("jupyter_server_proxy", reason="jupyter-server-proxy is not installed (pip install -e '.[dev]')")
 
@@ -39,14 +39,12 @@ def jupyter(tmp_path_factory):
            "--ServerApp.base_url=/user/me/", "--IdentityProvider.token=", "--ServerApp.password=",
            "--ServerApp.disable_check_xsrf=True", "--allow-root", f"--ServerApp.root_dir={tmp_path_factory.mktemp('jroot')}"]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 120   # only a hang guard
-    while True:
-        try:
-            if httpx.get(url + "/user/me/api/status", timeout=5).status_code == 200: break
-        except httpx.HTTPError: pass
+    url = f"http://127.0.0.1:{port}"
+    def answers():
         if p.poll() is not None: pytest.fail("jupyter server died: " + p.stderr.read().decode()[-2000:])
-        if time.monotonic() > deadline: p.kill(); pytest.fail("jupyter server did not start")
-        time.sleep(0.05)
+        return httpx.get(url + "/user/me/api/status", timeout=5).status_code == 200
+    try: wait_until(answers, timeout=120, every=0.05, ignore=httpx.HTTPError, what="the jupyter server to start")
+    except AssertionError: p.kill(); raise
     yield url
     p.terminate(); p.wait(10)
 

@@ -1,6 +1,5 @@
-"Issue 11: SQL records in the notebook kit and the control plane, JSON event parameters, natural keys, the admin's poll, the demo import."
-import asyncio, re
-from concurrent.futures import ThreadPoolExecutor
+"SQL records in the notebook kit and the control plane, JSON event parameters, natural keys, the admin's poll, the demo import (issue 11)."
+import re
 from itertools import islice
 from urllib.parse import quote
 import httpx, pytest
@@ -8,7 +7,7 @@ from starlette.testclient import TestClient
 from starmodel_nb import Entity, Field, event, create_app, inspect
 from starmodel_nb.core import registry
 from starmodel_nb.adapters.persistence.memory import MemoryRepository
-from support import LiveServer
+from support import LiveServer, arun
 from test_stream import sse
 
 SECRET = "issue11-secret-key-of-at-least-32-bytes"
@@ -194,8 +193,7 @@ def test_memory_count_is_live_instances_only():
         now[0] = 5; await repo.save(Batcher, "d", Batcher(), 0)
         now[0] = 12                          # a, b and c idle past their ttl (not swept yet), d still live
         return n, await repo.count(Batcher)
-    with ThreadPoolExecutor(1) as ex: got = ex.submit(asyncio.run, go()).result()   # a thread: a browser test may hold this one's loop
-    assert got == ((3, 1, 0), 1)
+    assert arun(go()) == ((3, 1, 0), 1)
 
 # 6. importing the demo registers nothing
 

@@ -1,8 +1,8 @@
 "Scheduled events (`@every`): a clock ticks in the page; with several instances on Redis or Postgres, one runs the beat and another takes over when it stops."
-import time, uuid
+import uuid
 import pytest
 from starmodel_nb import Entity, Field, create_app, every
-from support import NO_PG, NO_REDIS, PG, REDIS, LiveServer, fresh_pg_database
+from support import NO_PG, NO_REDIS, PG, REDIS, LiveServer, fresh_pg_database, stays, wait_until
 
 class Clock(Entity):
     model_config = {"scope": "global"}
@@ -20,14 +20,10 @@ def test_a_scheduled_clock_ticks_in_the_page(browser, assets):
             page.wait_for_function(f"!{sorted(seen)}.includes(+document.getElementById('sm-clock-ticks').textContent.trim())", polling=20, timeout=20_000)
             seen.add(int(page.locator("#sm-clock-ticks").inner_text()))
         assert app.history(Clock)[0].origin == "schedule"
-    stopped = app.instance(Clock).ticks
-    time.sleep(0.5)
-    assert app.instance(Clock).ticks == stopped                     # the beat stops with the app
+    stays(lambda: app.instance(Clock).ticks, seconds=0.5, what="the clock's ticks once the app stopped")   # the beat (every 0.2 s) stops with the app
 
 def beats(apps: list, until, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not until() and time.monotonic() < deadline: time.sleep(0.05)
-    assert until(), [a.sm.scheduler.runs for a in apps]
+    wait_until(until, timeout=timeout, what=lambda: f"the beats; runs: {[a.sm.scheduler.runs for a in apps]}")
 
 class Beat(Entity, table=True):
     id: int | None = Field(default=None, primary_key=True)

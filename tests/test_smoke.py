@@ -1,7 +1,7 @@
 "Every exported module imports, and the demo app serves its pages."
-import importlib, os, subprocess, sys, time, urllib.request
+import importlib, os, subprocess, sys, urllib.request
 import pytest
-from support import ROOT, free_port
+from support import ROOT, free_port, wait_until
 
 MODULES = sorted(str(p.relative_to(ROOT).with_suffix("")).replace("/", ".")
                  for p in (ROOT / "starmodel_nb").rglob("*.py") if p.name not in ("__init__.py", "_modidx.py"))
@@ -17,10 +17,8 @@ def test_demo_serves(tmp_path):
     p = subprocess.Popen([sys.executable, "-m", "starmodel_nb.demo"], cwd=tmp_path, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        for _ in range(100):
-            try: page = urllib.request.urlopen(f"http://127.0.0.1:{port}/counter", timeout=1).read().decode(); break
-            except OSError: time.sleep(0.1)
-        else: pytest.fail("demo did not start: " + p.stdout.read1().decode())
+        page = wait_until(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/counter", timeout=1).read().decode(), timeout=60, every=0.1,
+                          ignore=OSError, what=lambda: "the demo to start: " + p.stdout.read1().decode())
         assert 'id="sm-counter"' in page
         req = urllib.request.Request(f"http://127.0.0.1:{port}/sharedcounter/increment", headers={"Datastar-Request": "true"})
         assert "datastar-patch-signals" in urllib.request.urlopen(req, timeout=2).read().decode()

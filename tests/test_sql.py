@@ -1,12 +1,11 @@
 "SQL entities on SQLite and on the real Postgres: CRUD over JSON and HTML, rollback, conflicts, outages, two processes."
 import asyncio, time
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 import httpx, pytest
 from sqlalchemy import text, update
 from starmodel_nb import Entity, Field, event, create_app
 from starmodel_nb.adapters.persistence.sql import VERSION
-from support import NO_PG, PG, LiveServer, TcpRelay, fresh_pg_database, uvicorns
+from support import NO_PG, PG, LiveServer, TcpRelay, arun, fresh_pg_database, uvicorns, wait_until
 
 needs_pg = pytest.mark.skipif(not PG, reason=NO_PG)
 
@@ -107,8 +106,7 @@ def test_database_outage_is_503_and_recovers(pg_db):
         assert r.status_code == 503
         assert httpx.get(srv.url + "/note/write?text=hi", headers=DS, timeout=30).status_code == 200   # other entities still served
         relay.up()
-        deadline = time.monotonic() + 30                                 # only a hang guard
-        while c.get(f"/gadgets/{gid}").status_code != 200 and time.monotonic() < deadline: time.sleep(0.05)
+        wait_until(lambda: c.get(f"/gadgets/{gid}").status_code == 200, timeout=30, what="the database to be back")
         assert c.get(f"/gadgets/{gid}").json()["stock"] == 1
         assert c.post(f"/gadgets/{gid}/adjust_stock?delta=1", headers=DS).status_code == 200
         assert c.get(f"/gadgets/{gid}").json()["stock"] == 2
@@ -140,13 +138,13 @@ def test_concurrent_events_on_one_row_are_saved_together_each_with_its_answer(db
             async def fire():
                 async with httpx.AsyncClient(base_url=srv.url, headers=DS, timeout=60) as c:
                     return await asyncio.gather(*[c.post(f"/gadgets/{gid}/adjust_stock?delta={1 if i % 3 else -3}") for i in range(300)])
-            with ThreadPoolExecutor(1) as ex: rs = ex.submit(lambda: asyncio.run(fire())).result()
+            rs = arun(fire())
             assert {r.status_code for r in rs} == {200}
             refused = sum("Insufficient stock" in r.text for r in rs)
             stock = httpx.get(f"{srv.url}/gadgets/{gid}", headers=JSON).json()["stock"]
             assert stock == 200 - 3 * (100 - refused) >= 0                           # every event applied or refused, none lost
         assert 0 < len(writes) < 300 - refused                                       # fewer writes than changes: saved together
-        with ThreadPoolExecutor(1) as ex: got = ex.submit(lambda: asyncio.run(app.sm.history.rows(entity="gadget", key=str(gid), last=1000))).result()
+        got = arun(app.sm.history.rows(entity="gadget", key=str(gid), last=1000))
         rows = [r for r in got if r.event == "adjust_stock" and r.at >= t0]
         assert [(r.before, r.after) for r in rows] == [(v, v + 1) for v in range(1, 301 - refused)]   # a version and a row each
     finally:
@@ -175,7 +173,7 @@ def test_1000_concurrent_events_from_two_processes(pg_db, tmp_path):
                 async def one(i):
                     async with sem: return await c.post(f"{urls[i % 2]}/counterweights/{cid}/adjust_stock?delta=1")
                 return await asyncio.gather(*[one(i) for i in range(1000)])
-        with ThreadPoolExecutor(1) as ex: rs = ex.submit(lambda: asyncio.run(fire())).result()   # Playwright may own this thread's loop
+        rs = arun(fire())
         assert [r.status_code for r in rs].count(200) == 1000, {r.status_code for r in rs}
         assert not [r for r in rs if "uk-alert" in r.text]
         assert httpx.get(f"{urls[1]}/counterweights/{cid}", headers=JSON).json()["stock"] == 1000

@@ -3,7 +3,7 @@ import json, time
 from itertools import islice
 import httpx, pytest
 from starmodel_nb import Entity, event, create_app
-from support import LiveServer
+from support import wait_until
 
 class Beacon(Entity):
     model_config = {"scope": "global"}
@@ -19,8 +19,8 @@ class Notes(Entity):
 DS = {"Datastar-Request": "true", "Accept": "text/event-stream"}
 
 @pytest.fixture
-def server():
-    with LiveServer(create_app([Beacon, Notes], secret_key="stream-tests-secret-key-of-at-least-32-bytes", stream_cap=3, stream_heartbeat=0.2)) as srv: yield srv
+def server(live_server):
+    return live_server(create_app([Beacon, Notes], secret_key="stream-tests-secret-key-of-at-least-32-bytes", stream_cap=3, stream_heartbeat=0.2))
 
 def sse(resp, timeout=30):
     "The data messages of an open SSE response, as they arrive; stops after `timeout` s (only a hang guard: heartbeats keep it reading)."
@@ -36,12 +36,6 @@ def sse(resp, timeout=30):
 def messages(resp, n): return list(islice(sse(resp), n))
 
 def hub(server): return server.server.config.app.state.sm.hub
-
-def until(f, timeout=30):
-    "Wait for `f()` to be true; `timeout` s is only a hang guard."
-    end = time.monotonic() + timeout
-    while not f() and time.monotonic() < end: time.sleep(0.01)
-    return f()
 
 def test_stream_gets_global_and_own_session_changes_only(server):
     me, other = httpx.Client(base_url=server.url, headers=DS), httpx.Client(base_url=server.url, headers=DS)
@@ -74,7 +68,7 @@ def test_disconnect_unsubscribes_and_cap_refuses(server):
     r = c.get("/_sm/stream")
     assert r.status_code == 503 and "busy" in r.text
     for s in streams: s.__exit__(None, None, None)
-    assert until(lambda: hub(server).clients == 0), hub(server).clients   # the server notices the disconnects
+    wait_until(lambda: hub(server).clients == 0, timeout=30, what=lambda: f"the server to notice the disconnects ({hub(server).clients} open)")
     with c.stream("GET", "/_sm/stream") as r: assert r.status_code == 200
 
 def test_stream_refuses_foreign_requests(server):

@@ -2,7 +2,7 @@
 import asyncio, socket, threading, time
 import pytest
 from starmodel_nb import Entity, event, create_app
-from support import LiveServer
+from support import LiveServer, stays, wait_until
 
 ended: list = []
 
@@ -41,13 +41,10 @@ def test_a_page_gone_mid_stream_closes_the_generator_and_keeps_its_commits(kind)
     with LiveServer(app) as srv:
         got = read_then_leave(srv.port, f"/loader/run_{kind}?n=200", 5)
         assert b"200 OK" in got.split(b"\r\n")[0]
-        deadline = time.monotonic() + 20
-        while not ended and time.monotonic() < deadline: time.sleep(0.05)
-        assert ended and ended[0][0] == kind, ended            # its `finally` ran, once the page went away
+        wait_until(lambda: ended, what="the generator's `finally`")
+        assert ended[0][0] == kind, ended                      # its `finally` ran, once the page went away
         if kind == "sync": assert ended[0][2] is False         # in the worker thread it ran in
-        kept = app.instance(Loader).done
-        time.sleep(0.3)
-        assert app.instance(Loader).done == kept             # nothing runs on
+        kept = stays(lambda: app.instance(Loader).done, what="the loader's count once the page left")   # nothing runs on
         assert 5 <= kept < 200                                 # what it committed by its yields stays
         assert kept in (ended[0][1], ended[0][1] - 1)          # all but the step it was on when the page left
         rows = app.history(Loader)

@@ -3,13 +3,13 @@ class of failure found (each failed before its fix): an off-site `next` (resolve
 sign-out or password change that ended nothing on the server, a removed user's id given to the next sign-up, a job
 cancelled past its event's guards, sign-in time and limits, a progress total from a query string, an unexpected
 error's text on a page, and the admin's list of 10,000 sessions. Values other Redis clients write: test_trust_redis.py."""
-import asyncio, hashlib, logging, os, re, shutil, subprocess, time
+import asyncio, hashlib, logging, os, re, shutil, subprocess
 from urllib.parse import quote, urlsplit
 import httpx, pytest
 from starlette.testclient import TestClient
 from starmodel_nb import Entity, event, create_app
 from starmodel_nb.adapters.web.auth import _next
-from support import LiveServer, arun, free_port
+from support import LiveServer, arun, free_port, wait_until
 
 SECRET = "trust-tests-secret-key-of-at-least-32-bytes"
 DS = {"Datastar-Request": "true"}
@@ -203,12 +203,10 @@ def test_starmodel_run_believes_x_forwarded_for_only_from_trusted_proxies(tmp_pa
     proc = subprocess.Popen([shutil.which("starmodel", path=os.path.dirname(os.sys.executable)), "run"], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
+        def answers():
             assert proc.poll() is None, proc.stderr.read()
-            try: httpx.get(f"http://127.0.0.1:{port}/login", timeout=5); break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline; time.sleep(0.1)
+            return httpx.get(f"http://127.0.0.1:{port}/login", timeout=5)
+        wait_until(answers, timeout=60, ignore=httpx.TransportError, what="starmodel run to answer")
         got = [httpx.post(f"http://127.0.0.1:{port}/login", json={"name": f"guess{i}", "password": "guess-password"},
                           headers={"X-Forwarded-For": f"203.0.113.{i}"}, timeout=20).status_code for i in range(10)]
         assert got == [401] * 8 + [429] * 2                               # one address (this one) for all: 4x the limit
@@ -223,8 +221,7 @@ def test_a_progress_total_of_any_size_never_kills_the_job(tmp_path):
         for total in ("1" + "0" * 400, "-5", "0"):
             r = httpx.get(f"{srv.url}/trustimport/load?total={total}", headers=DS, timeout=20)
             assert r.status_code == 200, r.text
-        deadline = time.monotonic() + 20
-        while any(j.active for j in app.jobs(TrustImport)) and time.monotonic() < deadline: time.sleep(0.02)
+        wait_until(lambda: not any(j.active for j in app.jobs(TrustImport)), what="the three jobs to end")
         assert [j.state for j in app.jobs(TrustImport)] == ["done"] * 3 and app.instance(TrustImport).done == 3
 
 # 7. error text

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from pydantic import field_validator
 from starmodel_nb import Entity, Field, event, create_app
-from support import LiveServer
+from support import stays
 
 OUT = Path(__file__).resolve().parents[1] / "test-results" / "ui"
 XSS = ['<script>window.__xss=1</script>', '"><img src=x onerror="window.__xss=1">', "';window.__xss=1;//",
@@ -32,15 +32,20 @@ class Tally(Entity):
     def write(self, note: str): self.note = note
 
 @pytest.fixture
-def server(assets, tmp_path):
-    app = create_app([Crate, Tally], assets=assets, database_url=f"sqlite:///{tmp_path}/ui.db", secret_key="ui-secret-key-of-at-least-32-bytes", admin=True, theme="violet")
-    with LiveServer(app) as srv: yield srv
+def server(live_server, assets, tmp_path):
+    return live_server(create_app([Crate, Tally], assets=assets, database_url=f"sqlite:///{tmp_path}/ui.db", secret_key="ui-secret-key-of-at-least-32-bytes",
+                                  admin=True, theme="violet"))
 
 def guard(page, log, dialogs=True):
     page.on("request", lambda r: None if r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else log.append(f"offsite {r.url}"))
     page.on("console", lambda m: log.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: log.append(f"pageerror: {e}"))
     if dialogs: page.on("dialog", lambda d: (log.append(f"dialog: {d.message}"), d.dismiss()))
+
+def settled(page):
+    "Wait until `page` is drawn as it will stay: its fonts loaded and Tailwind (compiling in the page) done with its first build."
+    page.wait_for_function("document.fonts.status === 'loaded' && performance.getEntriesByType('measure').some(m => m.name.startsWith('Build #'))",
+                           polling=50, timeout=20_000)
 
 def styled(page, sel):
     "Computed styles of the first `sel`, to compare with the browser's defaults."
@@ -56,7 +61,7 @@ def test_pages_are_styled_offline_and_screenshotted(browser, server):
     for name, path in [("entity", "/tally"), ("list", "/crates"), ("detail", "/crates/1"), ("new", "/crates/new"),
                        ("edit", "/crates/1/edit"), ("admin", "/admin"), ("admin-table", "/admin/crate"), ("home", "/")]:
         page.goto(server.url + path)
-        page.wait_for_timeout(250)
+        settled(page)
         page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
         if page.locator(".uk-btn").count():
             b = styled(page, ".uk-btn")
@@ -124,9 +129,8 @@ def test_xss_polyglots_render_as_text_everywhere(browser, server):
     watcher.goto(server.url + "/tally")
     for path in ["/crates", *[f"/crates/{i}" for i in ids], *[f"/crates/{i}/edit" for i in ids], "/admin/crate", "/admin"]:
         page.goto(server.url + path)
-        page.wait_for_timeout(100)
-        assert page.evaluate("window.__xss") is None, path
-        assert page.locator("img[src=x], svg[onload]").count() == 0, path
+        ran = lambda: (page.evaluate("window.__xss"), page.locator("img[src=x], svg[onload]").count())
+        assert stays(ran, page=page, what=f"what {path} ran or made") == (None, 0), path
     for x in XSS:                                                      # through events and the live stream (SSE patches)
         page.goto(server.url + "/tally")
         page.get_by_label("Note").fill(x); page.get_by_role("button", name="Write").click()
@@ -156,16 +160,15 @@ def test_admin_follows_changes_and_bulk_deletes(browser, server):
     admin.locator("tbody tr").filter(has_text="Delta").wait_for(timeout=20_000)
     assert log == []
 
-def test_dark_mode_offline(browser, assets, tmp_path):
-    app = create_app([Tally], assets=assets, secret_key="dark-secret-key-of-at-least-32-bytes", mode="dark", theme="zinc")
-    with LiveServer(app) as srv:
-        page, log = browser.new_context().new_page(), []
-        guard(page, log)
-        page.goto(srv.url + "/tally")
-        page.wait_for_timeout(300)
-        assert "dark" in page.evaluate("document.documentElement.className.split(' ')")
-        bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
-        rgb = [int(x) for x in bg[bg.index("(") + 1:bg.index(")")].split(",")[:3]]
-        assert sum(rgb) < 150, bg                                                             # a dark page, not white
-        OUT.mkdir(parents=True, exist_ok=True); page.screenshot(path=str(OUT / "entity-dark.png"))
-        assert log == []
+def test_dark_mode_offline(browser, live_server, assets, tmp_path):
+    srv = live_server(create_app([Tally], assets=assets, secret_key="dark-secret-key-of-at-least-32-bytes", mode="dark", theme="zinc"))
+    page, log = browser.new_context().new_page(), []
+    guard(page, log)
+    page.goto(srv.url + "/tally")
+    settled(page)
+    assert "dark" in page.evaluate("document.documentElement.className.split(' ')")
+    bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    rgb = [int(x) for x in bg[bg.index("(") + 1:bg.index(")")].split(",")[:3]]
+    assert sum(rgb) < 150, bg                                                             # a dark page, not white
+    OUT.mkdir(parents=True, exist_ok=True); page.screenshot(path=str(OUT / "entity-dark.png"))
+    assert log == []

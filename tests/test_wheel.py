@@ -1,8 +1,8 @@
 """The package as a user gets it: a wheel built from the exported notebooks, installed into a fresh venv outside the
 repo (no dev extras, so no ipywidgets), serving an app with local assets, its client script included."""
-import subprocess, sys, textwrap, time, venv, zipfile
+import subprocess, sys, textwrap, venv, zipfile
 import httpx, pytest
-from support import ROOT, free_port
+from support import ROOT, free_port, wait_until
 
 def quiet(r: subprocess.CompletedProcess) -> str: return "\n".join(l for l in (r.stdout + r.stderr).splitlines() if "is ignored" not in l)
 
@@ -53,13 +53,11 @@ def test_an_app_served_from_the_installed_package(installed, assets):
         """))
     p = subprocess.Popen([str(py), "shop.py"], cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60   # a hang guard
-        while True:
+        base = f"http://127.0.0.1:{port}"
+        def answers():
             assert p.poll() is None, p.stdout.read()
-            try: page = httpx.get(base + "/basket"); break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the app did not start"
-                time.sleep(0.1)
+            return httpx.get(base + "/basket")
+        page = wait_until(answers, timeout=60, every=0.1, ignore=httpx.TransportError, what="the app to start")
         assert page.status_code == 200 and "/_sm/assets/datastar.js" in page.text
         client = page.text.split('src="/_sm/assets/starmodel.')[1].split('"')[0]
         js = httpx.get(f"{base}/_sm/assets/starmodel.{client}")
