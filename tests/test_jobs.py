@@ -95,7 +95,7 @@ def test_a_job_on_one_instance_is_followed_and_cancelled_from_another():
                         if seen[-1]["state"] in ("cancelled", "done", "failed"): return
         t = threading.Thread(target=listen, daemon=True); t.start()
         ready = lambda bus: bus._ready is not None and bus._ready.is_set()         # its reader knows where it reads from
-        wait_until(lambda: opened.is_set() and ready(b.sm.bus), what="B's stream open and its bus reading")
+        wait_until(lambda: opened.is_set() and ready(a.sm.bus) and ready(b.sm.bus), what="B's stream open and both buses reading")
         job = a.fire(Importer, "process_batch", items=[f"r{i}" for i in range(400)])   # runs on A
         wait_until(lambda: any(s["state"] == "running" and s["progress"] > 0 for s in seen), what="B's page to be told the job runs")
         assert [j.id for j in b.jobs(Importer)] == [job.id]                              # B lists A's job

@@ -158,10 +158,12 @@ def test_run_with_workers_serves_one_app_whose_changes_reach_every_workers_pages
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
+        said = []   # uvicorn's lines: each worker says when it has started
+        threading.Thread(target=lambda: said.extend(p.stderr), daemon=True).start()
         def answers():
-            assert p.poll() is None, p.stderr.read()
-            return httpx.get(url + "/board", timeout=5)
-        wait_until(answers, timeout=60, ignore=httpx.HTTPError, what="starmodel run to answer")
+            assert p.poll() is None, "".join(said)
+            return sum("Application startup complete" in l for l in said) == 2 and httpx.get(url + "/board", timeout=5)
+        wait_until(answers, timeout=60, ignore=httpx.HTTPError, what="both workers of starmodel run to answer")
         async def fire():
             async with httpx.AsyncClient(headers=DS, timeout=30, limits=httpx.Limits(max_keepalive_connections=0)) as c:
                 return await asyncio.gather(*[c.get(url + "/board/hit") for _ in range(60)])   # a new connection each: any worker
