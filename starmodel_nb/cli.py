@@ -129,7 +129,10 @@ def _interact(ns: dict, banner: str) -> None:
     if sys.stdin.isatty() and not in_notebook():
         try: from IPython import start_ipython
         except ImportError: start_ipython = None
-        if start_ipython: print(banner); start_ipython(argv=["--no-banner"], user_ns=ns); return
+        if start_ipython:
+            print(banner)
+            start_ipython(argv=["--no-banner"], user_ns=ns)
+            return
     code.interact(banner=banner, local=ns, exitmsg="")
 
 # %% ../nbs/60_cli.ipynb #06197aa8
@@ -145,7 +148,9 @@ def shell(s: Settings) -> None:
 def _count(conn, cls):
     "The rows in `cls`'s table, or `?` if they cannot be counted (the table is missing, say)."
     try: return conn.execute(select(func.count()).select_from(cls.__table__)).scalar_one()
-    except SQLAlchemyError: conn.rollback(); return "?"
+    except SQLAlchemyError:
+        conn.rollback()
+        return "?"
 
 def _counts(s: Settings, classes) -> dict:
     "The row count of each of the SQL entity `classes`; all `?` when the database does not answer."
@@ -480,8 +485,13 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         if e.code: ps.report(say=lambda m: print(m, file=sys.stderr))   # a plugin's command may be missing for this
         return e.code or 0
-    if not hasattr(a, "go"): getattr(a, "parser", p).print_help(); return 1
-    try: a.go(_settings(a), a); sys.stdout.flush(); return 0
+    if not hasattr(a, "go"):
+        getattr(a, "parser", p).print_help()
+        return 1
+    try:
+        a.go(_settings(a), a)
+        sys.stdout.flush()
+        return 0
     except (CliError, SchemaBehind, SQLAlchemyError) as e:
         print(f"starmodel: {one_line(e)}", file=sys.stderr)
         return 2 if isinstance(e, Unreachable) else 1

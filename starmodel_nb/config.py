@@ -145,7 +145,9 @@ _dev_secret: list[str] = []
 def session_secret(s: Settings, say=print) -> str:
     """The secret that signs session cookies: `s.secret_key`, or this
     process's random development key (told once, to `say`)."""
-    if s.secret_key: check_secret(s.secret_key); return s.secret_key
+    if s.secret_key:
+        check_secret(s.secret_key)
+        return s.secret_key
     if not _dev_secret:
         say("starmodel_nb: no secret_key set, so sessions are signed with a random key for this process "
             "(set STARMODEL_SECRET_KEY to keep them across restarts)")

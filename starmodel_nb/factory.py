@@ -265,7 +265,9 @@ def create_app(entities: list | None = None, settings: Settings | None = None, u
     # scheduled events: one instance at a time, by a lease in Redis or Postgres
     if kind in ("redis", "postgres"): rt.scheduler.lease = bus
     # in process at once; a shared bus's reader starts with the app
-    else: rt.bus.subscribe(rt.hub.publish); rt.bus.subscribe(rt.jobs.heard)
+    else:
+        rt.bus.subscribe(rt.hub.publish)
+        rt.bus.subscribe(rt.jobs.heard)
     secret = session_secret(s)
     if s.admin: print("starmodel_nb: the admin is on at /admin; " + ("it answers users with the admin role" if s.auth else
                                                                     "with no authentication configured it answers this "

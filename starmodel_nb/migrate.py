@@ -153,7 +153,9 @@ def _revision_hook(message: str | None, found: list[str]):
     def hook(context, revision, directives):
         script = directives[0]
         ops = list(_leaves(script.upgrade_ops.ops))
-        if not ops: directives[:] = []; return
+        if not ops:
+            directives[:] = []
+            return
         for o in ops:
             if isinstance(o, AddColumnOp): fill_default(o, context.dialect)
         found.extend(describe(o) for o in ops)
@@ -196,7 +198,9 @@ def _revise(cfg: Config, message: str | None, url: str, head: str | None) -> str
     found = []
     script = command.revision(cfg, message, autogenerate=True,
                               process_revision_directives=_revision_hook(message, found))
-    if not script: print(f"no changes: {url} matches the models (revision {head or 'none'})"); return None
+    if not script:
+        print(f"no changes: {url} matches the models (revision {head or 'none'})")
+        return None
     path = os.path.relpath(script.path)
     print(f"revision {script.revision}: {path}", *[f"\n  {f}" for f in found], sep="")
     _upgrade(cfg, script.revision, f"edit or delete {path}")

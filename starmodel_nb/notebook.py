@@ -55,7 +55,9 @@ class _Swap:
     async def __call__(self, scope, receive, send): await self.app(scope, receive, send)
 
 class _Capture(logging.Handler):
-    def __init__(self): super().__init__(logging.ERROR); self.records = []
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.records = []
     def emit(self, r): self.records.append(self.format(r))
 
 # %% ../nbs/50_notebook.ipynb #fdedb1cc
@@ -135,7 +137,9 @@ def stop(self: Server, timeout: float = 1.0) -> None:
     _close_streams(self.app, self.loop)
     self.server.should_exit = True
     self.thread.join(timeout)
-    if self.thread.is_alive(): self.server.force_exit = True; self.thread.join(timeout)
+    if self.thread.is_alive():
+        self.server.force_exit = True
+        self.thread.join(timeout)
     for s in self.socks: s.close()
     atexit.unregister(self.stop)
     if _servers.get(self.name) is self: del _servers[self.name]
@@ -233,13 +237,17 @@ def _in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 class _WidgetLog(logging.Handler):
-    def __init__(self, out): super().__init__(logging.WARNING); self.out = out
+    def __init__(self, out):
+        super().__init__(logging.WARNING)
+        self.out = out
     def emit(self, r):
         try: self.out.append_stderr(self.format(r) + "\n")
         except Exception: pass
 
 def _detach_log(srv: Server) -> None:
-    if srv.log_handler is not None: log.removeHandler(srv.log_handler); srv.log_handler = None
+    if srv.log_handler is not None:
+        log.removeHandler(srv.log_handler)
+        srv.log_handler = None
 
 # %% ../nbs/50_notebook.ipynb #3dac500f
 def _announce(srv: Server) -> None:
@@ -340,7 +348,9 @@ class InstanceView:
         self._unsub = app.sm.bus.subscribe(self._changed)
 
     def _repr_mimebundle_(self, **kw): return self.widget._repr_mimebundle_(**kw)   # a cell's result, not a print
-    def close(self): self._unsub(); self.widget.close()
+    def close(self):
+        self._unsub()
+        self.widget.close()
 
 # %% ../nbs/50_notebook.ipynb #7e80fc74
 @patch
@@ -424,7 +434,9 @@ class ClassView:
         self.refresh()
         self._unsub = app.sm.bus.subscribe(lambda e: e.entity == entity_slug(cls) and _kernel_call(self.refresh))
     def _repr_mimebundle_(self, **kw): return self.widget._repr_mimebundle_(**kw)   # a cell's result, not a print
-    def close(self): self._unsub(); self.widget.close()
+    def close(self):
+        self._unsub()
+        self.widget.close()
 
 # %% ../nbs/50_notebook.ipynb #1e5966c8
 @patch

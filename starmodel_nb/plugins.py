@@ -208,5 +208,7 @@ class Missing:
     async def list(self, cls): self._no()
     async def count(self, cls): self._no()
     @asynccontextmanager
-    async def lock(self, cls, key): self._no(); yield
+    async def lock(self, cls, key):
+        self._no()
+        yield
 

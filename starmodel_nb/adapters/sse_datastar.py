@@ -217,7 +217,9 @@ def publish(self: StreamHub, evt: EntityChanged, seq: int | None = None) -> None
     prefix, item = None, None
     for sub in list(self._subs.get(evt.channel, ())):
         # one per prefix
-        if sub.prefix != prefix: prefix, text = sub.prefix, self._text(b, sub.prefix); item = (self.seq, text)
+        if sub.prefix != prefix:
+            prefix, text = sub.prefix, self._text(b, sub.prefix)
+            item = (self.seq, text)
         if text is None: continue
         try: sub.queue.put_nowait(item)
         except asyncio.QueueFull:
@@ -262,7 +264,9 @@ async def _older(self: StreamHub, sub: Subscription, chans: set[str], since: int
         return
     first = self._recent[0].seq if self._recent else None
     try: older = await self.backfill(since)
-    except Exception as e: log.warning("live stream: cannot replay from the bus (%s)", e); return
+    except Exception as e:
+        log.warning("live stream: cannot replay from the bus (%s)", e)
+        return
     for seq, evt in older:
         if first is not None and seq >= first: return
         if evt.channel in chans and (text := self._text(Buffered(seq, evt.channel, evt, {}, 0), sub.prefix)):

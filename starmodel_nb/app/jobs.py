@@ -212,7 +212,9 @@ async def _step(self: Jobs, job: Job, cls: type, spec: EventSpec, key, params: d
     def uow(): return self.d.unit(cls, key, spec.name, params)
     async with uow() as u:
         if run.obj is None: run.obj = u.obj
-        else: _refresh(run.obj, u.obj); u.obj = run.obj
+        else:
+            _refresh(run.obj, u.obj)
+            u.obj = run.obj
         before, loaded, r = dict(u.before), u.version, await advance(run.obj)
         try: await u.commit()
         except Conflict: pass   # another process wrote the row meanwhile: below, on the row as it is now

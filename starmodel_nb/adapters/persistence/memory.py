@@ -86,9 +86,14 @@ def _entry(self: MemoryRepository, cls, key, touch: bool = True, fit: bool = Tru
     redefined (`Unfit` if it cannot be, unless not `fit`); a use unless not `touch`."""
     k = (entity_slug(cls), key)
     if (e := self._data.get(k)) is None: return None
-    if e.idle(self.clock()): self._pop(k); return None
+    if e.idle(self.clock()):
+        self._pop(k)
+        return None
     if type(e.obj) is not cls and fit: e.obj = _moved(e, cls, key)
-    if touch: e.used = self.clock(); self._data.move_to_end(k); self._by[k[0]].move_to_end(key)
+    if touch:
+        e.used = self.clock()
+        self._data.move_to_end(k)
+        self._by[k[0]].move_to_end(key)
     return e
 
 # %% ../../../nbs/20_persist_memory.ipynb #e9a895d3

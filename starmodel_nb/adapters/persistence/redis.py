@@ -188,7 +188,9 @@ def lock(self: RedisRepository, cls: type, key):
 @asynccontextmanager
 async def _both(self: RedisRepository, cls: type, key):
     async with self._locks((entity_slug(cls), key)):
-        if self._hot.get(self.key(cls, key), 0) < time.monotonic(): yield; return
+        if self._hot.get(self.key(cls, key), 0) < time.monotonic():
+            yield
+            return
         async with self._shared(self.key(cls, key) + ":lock"): yield
 
 # %% ../../../nbs/23_persist_redis.ipynb #e457e7d7

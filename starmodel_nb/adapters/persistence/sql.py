@@ -46,7 +46,9 @@ def _sqlite_engine(url: str, **kw):
                         **({"poolclass": StaticPool} if memory else {}), **kw)
     @sa_event.listens_for(eng, "connect")
     def _pragmas(conn, _):
-        if not memory: conn.execute("PRAGMA journal_mode=WAL"); conn.execute("PRAGMA synchronous=NORMAL")
+        if not memory:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
     return eng
 
@@ -73,7 +75,9 @@ class SchemaBehind(RuntimeError):
 
 def create_table(engine, table) -> bool:
     "Create `table`; `False` if another process starting on a fresh database created it first."
-    try: table.create(engine); return True
+    try:
+        table.create(engine)
+        return True
     except DBAPIError:
         if table.name not in sa_inspect(engine).get_table_names(): raise
         return False
@@ -303,7 +307,9 @@ def get_blocking(self: SQLRepository, cls: type, key: str, cached: bool = False)
     there is none); `cached`: a copy kept here will do. Blocks."""
     if cached and (got := self._hit(cls, key)) is not None: return got
     k, row = (entity_slug(cls), str(key)), self._blocking(cls, lambda: _get(self, cls, key))
-    if row is None: self.cache.forget(k); return None
+    if row is None:
+        self.cache.forget(k)
+        return None
     self.cache.put(k, row, row[VERSION])
     return _row_obj(cls, row)
 
@@ -347,7 +353,9 @@ def save_blocking(self: SQLRepository, cls: type, key: str, obj: Any, version: i
     e = self.cache.get(k)
     was = e.served if e is not None and e.served is not None and e.version == version else None
     try: row = self._blocking(cls, lambda: _save(self, cls, key, obj, version, steps, was))
-    except (Conflict, NotFound): self.cache.forget(k); raise
+    except (Conflict, NotFound):
+        self.cache.forget(k)
+        raise
     if row is None: self.cache.forget(k)
     else: self.cache.put(k, row, version + steps)
     return version + steps

@@ -125,7 +125,9 @@ def creatable_fields(cls) -> list[str]:
 class WidgetRegistry:
     "Input makers by type; `register(type, fn)`, `for_type(type)`."
     def __init__(self): self._by_type: dict[Any, Callable] = {}
-    def register(self, t, fn: Callable) -> Callable: self._by_type[t] = fn; return fn
+    def register(self, t, fn: Callable) -> Callable:
+        self._by_type[t] = fn
+        return fn
     def remove(self, t) -> None: self._by_type.pop(t, None)
     def for_type(self, t) -> Callable | None:
         if t in self._by_type: return self._by_type[t]
@@ -198,7 +200,9 @@ def _mark(inp, cls, k: str, f, fid: str, error: str | None) -> None:
         inp.attrs["aria-describedby"] = " ".join(described)
     if error: inp.attrs["aria-invalid"] = "true"
     if f.is_required() and base_type(f.annotation)[0] is not bool: inp.attrs["required"] = True
-    if k in readonly_fields(cls): inp.attrs["disabled"] = True; inp.attrs.pop("name", None)
+    if k in readonly_fields(cls):
+        inp.attrs["disabled"] = True
+        inp.attrs.pop("name", None)
 
 # %% ../../../nbs/31a_ui_fields.ipynb #7c660bcc
 def field_input(cls, k: str, value=None, error: str | None = None, prefix: str = "form"):

@@ -68,7 +68,10 @@ def build_app(rt: Runtime, secret_key: str, routes: list = (), startup: list = (
     # auto: a local copy or the CDN, once
     s = rt.settings = replace(rt.settings, assets=resolve_assets(rt.settings.assets))
     # the app's loop takes over
-    async def started(): rt.loop = asyncio.get_running_loop(); close_private_loop(rt); rt.scheduler.start()
+    async def started():
+        rt.loop = asyncio.get_running_loop()
+        close_private_loop(rt)
+        rt.scheduler.start()
     app = StarApp(default_hdrs=False, secret_key=secret_key, session_cookie=INNER, same_site="lax",
                   on_startup=[started, *startup],
                   on_shutdown=[rt.scheduler.close, rt.hub.close, rt.jobs.close, rt.reactor.close, rt.bus.close,
