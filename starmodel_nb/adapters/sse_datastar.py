@@ -150,6 +150,11 @@ def clients(self: StreamHub) -> int:
     "How many streams are open."
     return len(self._all)
 
+@patch
+def channels(self: StreamHub) -> list[str]:
+    "The channels some open stream hears, sorted."
+    return sorted(self._subs)
+
 # %% ../../nbs/31_sse_datastar.ipynb #c1a1dd8a
 @patch
 def drop(self: StreamHub, sub: Subscription) -> None:

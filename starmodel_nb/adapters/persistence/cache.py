@@ -41,6 +41,9 @@ class RowCache:
         self._rows: OrderedDict[Any, Cached] = OrderedDict()   # least recently used first
         self._lock = threading.Lock()
     def __len__(self): return len(self._rows)
+    def keys(self) -> list:
+        "The keys of the rows held, least recently used first."
+        return list(self._rows)
 
     def get(self, k) -> Cached | None:
         "The entry of `k`, if it is young enough."
