@@ -90,8 +90,8 @@ class SQLUsers:
                            Column("roles", String(400), nullable=False, default=""),
                            Column("created", DateTime, server_default=func.now()),
                            sqlite_autoincrement=True)   # SQLite would give a removed user's id to the next one
-        self.sessions = Table("sm_sessions", md, Column("id", String(64), primary_key=True),
-                              # the hash of the cookie's token
+        self.sessions = Table("sm_sessions", md,
+                              Column("id", String(64), primary_key=True),   # the hash of the cookie's token
                               Column("user_id", Integer, nullable=False, index=True),
                               Column("expires", Integer, nullable=False))
         self._cache: dict[int, tuple[float, User | None]] = {}

@@ -123,11 +123,13 @@ def guard_refused(req: Request, cls: type, spec=None) -> Response | None:
 
 # %% ../../../nbs/33_web_checks.ipynb #ce2eb204
 def act_refused(req: Request, cls: type, spec, key) -> Response | None:
-    """The rule for any route that acts on `cls[key]` through `spec` besides the event's own (cancelling its job, ...): the event's
-    guards (`guard_refused`), and the instance one that `req` addresses: everyone's, any record, its session's or its user's (else 404)."""
+    """The rule for any route that acts on `cls[key]` through `spec` besides the event's own (cancelling its job,
+    ...): the event's guards (`guard_refused`), and the instance one that `req` addresses: everyone's, any record,
+    its session's or its user's (else 404)."""
     if refused := guard_refused(req, cls, spec): return refused
     scope = entity_scope(cls)
-    mine = session_id(req, create=False) if scope == Scope.SESSION else user_key(user_of(req)) if scope == Scope.USER else key
+    if scope == Scope.SESSION: mine = session_id(req, create=False)
+    else: mine = user_key(user_of(req)) if scope == Scope.USER else key
     return None if mine == key else refuse(req, 404, "Not found.")
 
 # %% ../../../nbs/33_web_checks.ipynb #25fce6d0
@@ -239,9 +241,9 @@ def _rename(self: SessionCookies, k: bytes, v: bytes, name: str, secure: bool) -
     return [(b"set-cookie", ";".join(c).encode("latin-1")) for c in (first, twin)]
 
 # %% ../../../nbs/33_web_checks.ipynb #c53f9e71
-FRAME_ANCESTORS = ("'self'", "http://localhost:*", "http://127.0.0.1:*", "https://localhost:*", "file:",
-                   # CSP has no IPv6 literals
-                   "vscode-webview:", "vscode-file:", "https://*.googleusercontent.com",
+# localhost and 127.0.0.1 by name: CSP has no IPv6 literals
+FRAME_ANCESTORS = ("'self'", "http://localhost:*", "http://127.0.0.1:*", "https://localhost:*",
+                   "file:", "vscode-webview:", "vscode-file:", "https://*.googleusercontent.com",
                    "https://colab.research.google.com")
 
 # %% ../../../nbs/33_web_checks.ipynb #6608ee7c
