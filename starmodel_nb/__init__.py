@@ -5,7 +5,7 @@ from .core import Entity, StateStore, Scope, event, every, registry
 from sqlmodel import Field
 
 _LAZY = {"create_app": "factory", "Settings": "config", "load_settings": "config",
-         "serve": "notebook", "show": "notebook", "inspect": "notebook", "on": "app.reactions"}
+         "serve": "notebook", "show": "notebook", "inspect": "notebook", "on": "app.reactions", "Store": "app.uow"}
 __all__ = ["Entity", "Field", "StateStore", "Scope", "event", "every", "registry", *_LAZY]
 
 def __getattr__(name):

@@ -12,10 +12,10 @@ from typing import Callable
 from .config import MAKE_SECRET, Settings, load_settings, session_secret
 from .core import BROWSER_STORES, Scope, StateStore, entity_scope, entity_slug, entity_store, registry, sql_kept
 from .plugins import Missing, Plugins, PluginError, load_plugins, make
-from .app.bus import LocalBus
+from .app.bus import EventBus, LocalBus, ReplayBus
 from .app.history import History, MemoryHistory, NoHistory
-from .app.runtime import Runtime, missing_methods
-from .app.uow import RecordRepository, Repository, Unavailable
+from .app.runtime import Runtime, missing_methods, port_members
+from .app.uow import BlockingRepository, RecordRepository, Repository, Unavailable
 from .adapters.assets import asset_headers
 from .adapters.persistence.memory import MemoryRepository
 from .adapters.persistence.client import BrowserRepository
@@ -29,7 +29,7 @@ from .adapters.web.stream import stream_message
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'HISTORIES', 'BUSES', 'redis_namespace', 'bus_kind', 'unshared', 'create_app']
+__all__ = ['log', 'HISTORIES', 'BUSES', 'redis_namespace', 'whole_store', 'bus_kind', 'unshared', 'replay_of', 'create_app']
 
 # %% ../nbs/40_factory.ipynb #83f42f72
 def _lookup(entities: list | None):
@@ -89,18 +89,26 @@ def _repositories(s: Settings, classes, custom: Callable[[str], Repository]) -> 
     if sql := sql_kept(classes): _check_schema(repo_for(sql[0]), sql)
     return repo_for
 
+# %% ../nbs/40_factory.ipynb #0cde09b0
+def whole_store(repo, what: str):
+    """`repo`, if it has all of the `Repository` port (and of `BlockingRepository`, if it says it blocks);
+    else a `TypeError` naming what it lacks."""
+    gaps = missing_methods(repo, Repository) or (repo.blocking and missing_methods(repo, BlockingRepository)) or []
+    if gaps:
+        raise TypeError(f"{what}: {type(repo).__name__} is not a whole Repository: it lacks {', '.join(gaps)} "
+                        "(subclass starmodel_nb.Store for the defaults of live, keys, upgrade, heard and blocking)")
+    return repo
+
+
 # %% ../nbs/40_factory.ipynb #cc522d47
 def _custom_stores(s: Settings, plugins: Plugins, given: dict | None, classes) -> Callable[[str], Repository]:
     """`store(backend)`: the repository `given` names, else the plugin store's,
     made now for the `CUSTOM` entities among `classes`."""
     made = {}
-    for name, repo in (given or {}).items():
-        if gaps := missing_methods(repo, Repository):
-            raise TypeError(f"stores[{name!r}]: {type(repo).__name__} is not a Repository: it lacks {', '.join(gaps)}")
-        made[name] = repo
+    for name, repo in (given or {}).items(): made[name] = whole_store(repo, f"stores[{name!r}]")
     def store(name: str) -> Repository:
         if name not in made:
-            try: made[name] = make(plugins, "stores", name, s)
+            try: made[name] = whole_store(make(plugins, "stores", name, s), f"the store {name!r}")
             except PluginError as e:
                 if not plugins.broken: raise
                 print(f"starmodel_nb: {e}: its entities answer 503 until it loads")
@@ -174,40 +182,48 @@ def unshared(s: Settings, classes, many: str) -> str | None:
         return f"{', '.join(red)} would be kept by an embedded fakeredis in each: set redis_url to a Redis they share"
 
 # %% ../nbs/40_factory.ipynb #53d85538
-def _bus(s: Settings, classes, plugins: Plugins = Plugins()):
-    "The bus the settings ask for (a plugin's, by its name), and its kind."
+def _bus(s: Settings, classes, plugins: Plugins = Plugins()) -> EventBus:
+    "The bus the settings ask for (a plugin's, by its name)."
     kind = bus_kind(s, classes, plugins)
-    if kind == "local": return LocalBus(), kind
-    if kind not in BUSES: return make(plugins, "buses", kind, s), "plugin"
+    if kind == "local": return LocalBus()
+    if kind not in BUSES: return make(plugins, "buses", kind, s)
     if kind == "postgres":
         from starmodel_nb.adapters.bus.postgres import PostgresBus
         name = f"sm_{s.app or 'app'}"[:50]
-        return PostgresBus(s.database_url, channel=f"{name}_changes", table=f"{name}_bus"), kind
+        return PostgresBus(s.database_url, channel=f"{name}_changes", table=f"{name}_bus")
     from starmodel_nb.adapters.bus.redis import RedisStreamBus
-    return RedisStreamBus(s.redis_url, stream=f"sm:{s.app or 'app'}:changes"), kind
+    return RedisStreamBus(s.redis_url, stream=f"sm:{s.app or 'app'}:changes")
+
+
+# %% ../nbs/40_factory.ipynb #c51812a3
+def replay_of(bus: EventBus) -> ReplayBus | None:
+    """`bus` if it is a whole `ReplayBus` (shared by the instances), `None` if it has none of what one adds to an
+    `EventBus` (in process); a bus with only part of it is a `TypeError` naming what it lacks."""
+    gaps = missing_methods(bus, ReplayBus)
+    if not gaps: return bus
+    if set(gaps) == set(port_members(ReplayBus)) - set(port_members(EventBus)): return None
+    raise TypeError(f"{type(bus).__name__}: a bus shared by instances needs all of ReplayBus; it lacks {', '.join(gaps)}")
+
 
 # %% ../nbs/40_factory.ipynb #bs000002
-async def _connect(rt: Runtime, kind: str) -> None:
+async def _connect(rt: Runtime, bus: ReplayBus) -> None:
     """At start, on the app's loop: a shared bus's reader feeding the hub with
     positions, replay from it, and its health shown to pages."""
-    if kind not in ("redis", "postgres"): return   # in process, or a plugin's: wired when the app was made
-    if kind == "redis": from starmodel_nb.adapters.bus.redis import position_of as to_position, seq_of as to_seq
-    else: to_position = to_seq = int   # a Postgres log's row ids are numbers already
-    try: rt.hub.seq = to_seq(await rt.bus.position())
+    try: rt.hub.seq = bus.seq_of(await bus.position())
     except Unavailable as e:
-        log.warning("the %s bus cannot be reached at start (%s): pages are told they are behind until it answers", kind,
-                    e)
-        rt.bus.outbox.mark(False)
-    if rt.connected: return rt.bus.start()   # served again: the handlers stayed, the reader resumes
+        log.warning("%r cannot be reached at start (%s): pages are told they are behind until it answers", bus, e)
+        bus.mark(False)
+    if rt.connected: return bus.start()   # served again: the handlers stayed, the reader resumes
     rt.connected = True
-    rt.bus.watch(lambda healthy: rt.hub.behind(not healthy))
-    rt.bus.subscribe_positions(lambda pos, evt: rt.hub.publish(evt, to_seq(pos)))
-    rt.bus.subscribe(rt.jobs.heard)   # other instances' jobs, listed here; a cancel asked of one of ours
-    # copies other instances made old
-    if sql := sql_kept(rt.entities().values()): rt.bus.subscribe(rt.repo_for(sql[0]).heard)
+    bus.watch(lambda healthy: rt.hub.behind(not healthy))
+    bus.subscribe_positions(lambda pos, evt: rt.hub.publish(evt, bus.seq_of(pos)))
+    bus.subscribe(rt.jobs.heard)   # other instances' jobs, listed here; a cancel asked of one of ours
+    for repo in {id(r): r for r in map(rt.repo_for, rt.entities().values())}.values():
+        bus.subscribe(repo.heard)   # copies other instances made old
     async def backfill(since: int) -> list:
-        return [(to_seq(p), e) for p, e in await rt.bus.since(to_position(since), limit=rt.hub.replay)]
+        return [(bus.seq_of(p), e) for p, e in await bus.since(bus.position_of(since), limit=rt.hub.replay)]
     rt.hub.backfill = backfill
+
 
 # %% ../nbs/40_factory.ipynb #bc4cbb22
 def _renderer(s: Settings, plugins: Plugins, ui):
@@ -242,38 +258,50 @@ def _plugged(app: StarApp, plugins: Plugins) -> StarApp:
     app.state.plugins = plugins
     return app
 
+# %% ../nbs/40_factory.ipynb #e43a9d10
+def _runtime(s: Settings, ps: Plugins, entities, ui, stores) -> Runtime:
+    "The runtime of an app: its renderer, entities, stores, bus, history and users, each checked against its port."
+    renderer = _renderer(s, ps, ui)
+    asset_headers(s.assets, theme=s.theme, mode=s.mode)   # a misspelt theme or mode fails here, not on the first page
+    lookup = _lookup(entities)
+    repo_for = _repositories(s, lookup().values(), _custom_stores(s, ps, stores, lookup().values()))
+    return Runtime(s, lookup, repo_for, _bus(s, lookup().values(), ps), ui=renderer,
+                   history=_history(s, lookup().values(), repo_for),
+                   users=_users(s, lookup().values(), repo_for) if s.auth else None)
+
+
+# %% ../nbs/40_factory.ipynb #5dba3024
+def _live(rt: Runtime) -> list:
+    """The hub of `rt`, fed by its bus: in process at once, or a shared bus's reader from the app's start (the
+    hooks returned). Its scheduled events then take turns with the other instances, by the shared bus's lease."""
+    s, shared = rt.settings, replay_of(rt.bus)
+    rt.hub = StreamHub(partial(stream_message, rt), queue=s.stream_queue, heartbeat=s.stream_heartbeat,
+                       cap=s.stream_cap, replay=s.stream_replay, replay_bytes=s.stream_replay_bytes,
+                       per_client=s.stream_per_client, epoch=shared.epoch if shared else "")
+    if shared is not None:
+        rt.scheduler.lease = shared
+        return [partial(_connect, rt, shared)]
+    rt.bus.subscribe(rt.hub.publish)
+    rt.bus.subscribe(rt.jobs.heard)
+    return []
+
+
 # %% ../nbs/40_factory.ipynb #a4b3f711
 def create_app(entities: list | None = None, settings: Settings | None = None, ui=None, plugins: list | None = None,
                stores: dict | None = None, **overrides) -> StarApp:
-    "An app serving `entities` (default: all registered) with `settings` (default: `load_settings(**overrides)`), `ui`, plugin functions `plugins` and `stores` by name."
+    """An app serving `entities` (default: all registered) with `settings` (default: `load_settings(**overrides)`),
+    `ui`, plugin functions `plugins` and `stores` by name."""
     # the setting: which installed plugins to load
     if isinstance(plugins, str): overrides["plugins"], plugins = plugins, None
     s = settings if settings is not None else load_settings(**overrides)
     ps = load_plugins(s.plugins, extra=[*(plugins or ()), *([auth_plugin] if s.auth else [])])
     ps.report()
-    renderer = _renderer(s, ps, ui)
-    asset_headers(s.assets, theme=s.theme, mode=s.mode)   # a misspelt theme or mode fails here, not on the first page
-    lookup = _lookup(entities)
-    repo_for = _repositories(s, lookup().values(), _custom_stores(s, ps, stores, lookup().values()))
-    bus, kind = _bus(s, lookup().values(), ps)
-    rt = Runtime(s, lookup, repo_for, bus, ui=renderer, history=_history(s, lookup().values(), repo_for),
-                 users=_users(s, lookup().values(), repo_for) if s.auth else None)
-    rt.hub = StreamHub(partial(stream_message, rt), queue=s.stream_queue, heartbeat=s.stream_heartbeat,
-                       cap=s.stream_cap,
-                       replay=s.stream_replay, replay_bytes=s.stream_replay_bytes, per_client=s.stream_per_client,
-                       epoch=f"{kind}:{bus.stream if kind == 'redis' else bus.table}" if kind in ("redis", "postgres") else "")
-    # scheduled events: one instance at a time, by a lease in Redis or Postgres
-    if kind in ("redis", "postgres"): rt.scheduler.lease = bus
-    # in process at once; a shared bus's reader starts with the app
-    else:
-        rt.bus.subscribe(rt.hub.publish)
-        rt.bus.subscribe(rt.jobs.heard)
-    secret = session_secret(s)
-    if s.admin: print("starmodel_nb: the admin is on at /admin; " + ("it answers users with the admin role" if s.auth else
-                                                                    "with no authentication configured it answers this "
-                                                                    "machine only"))
-    app = build_app(rt, secret, [*admin_routes(), *ps.listed("routes")], startup=[partial(_connect, rt, kind)])
-    if s.auth:
-        # the sign-in's
+    rt = _runtime(s, ps, entities, ui, stores)
+    startup = _live(rt)
+    if s.admin: print("starmodel_nb: the admin is on at /admin; " + ("it answers users with the admin role" if s.auth
+                      else "with no authentication configured it answers this machine only"))
+    app = build_app(rt, session_secret(s), [*admin_routes(), *ps.listed("routes")], startup=startup)
+    if s.auth:   # the sign-in's
         app.state.auth_attempts, app.state.auth_kdf = Attempts(s.auth_window), asyncio.Semaphore(os.cpu_count() or 2)
     return _plugged(app, ps)
+

@@ -11,7 +11,7 @@ import uvicorn
 from .config import Settings, load_settings, server_proxy
 from .core import entity_slug, primary_key
 from .app.control import instance_key
-from .app.dispatcher import error_message
+from .app.binding import error_message
 from .app.history import Timeline
 from .adapters.web.app import StarApp
 

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from .config import Settings
 from .app.bus import EventBus
 from .app.runtime import Renderer, missing_methods
-from .app.uow import Repository, Unavailable
+from .app.uow import Repository, Store, Unavailable
 from .adapters.ui.fields import widgets
 
 # %% auto #0
@@ -198,7 +198,7 @@ def make(plugins: Plugins, kind: str, name: str, settings: Settings):
     return obj
 
 # %% ../nbs/39_plugins.ipynb #5aa13741
-class Missing:
+class Missing(Store):
     "A `Repository` that is not there: every call raises `Unavailable(why)` (answered 503)."
     def __init__(self, why: str): self.why = why
     def _no(self, *a, **kw): raise Unavailable(self.why)

@@ -6,17 +6,15 @@ Docs: https://starmodel.github.io/starmodel_nb/bus.html.md"""
 
 # %% ../../nbs/10_bus.ipynb #8d58944c
 from __future__ import annotations
-import asyncio, logging, secrets
-from collections import deque
+import logging
 from dataclasses import dataclass, asdict
-from typing import Awaitable, Callable, Protocol
-from fastcore.basics import patch
+from typing import Callable, Protocol
 from ..core import Scope, entity_scope, entity_slug
 
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'EntityChanged', 'channel_for', 'viewer_channels', 'EventBus', 'LocalBus', 'Outbox', 'SharedBus']
+__all__ = ['log', 'EntityChanged', 'channel_for', 'viewer_channels', 'EventBus', 'ReplayBus', 'LocalBus']
 
 # %% ../../nbs/10_bus.ipynb #519c1307
 @dataclass(frozen=True)
@@ -58,6 +56,22 @@ class EventBus(Protocol):
     def subscribe(self, handler: Callable[[EntityChanged], None]) -> Callable[[], None]: ...
     async def close(self) -> None: ...
 
+# %% ../../nbs/10_bus.ipynb #c29f2133
+class ReplayBus(EventBus, Protocol):
+    "An `EventBus` the instances of an app share, kept as a log to resume from, with its health and a lease."
+    epoch: str      # names the log: a position in another one means nothing here
+    healthy: bool   # whether its server answers (while not, pages may be behind and changes wait to be sent)
+    def start(self) -> None: ...
+    def mark(self, healthy: bool) -> None: ...
+    def watch(self, fn: Callable[[bool], None]) -> Callable[[], None]: ...
+    def subscribe_positions(self, handler: Callable[[object, EntityChanged], None]) -> Callable[[], None]: ...
+    async def position(self) -> object: ...
+    async def since(self, position, limit: int | None = None) -> list[tuple[object, EntityChanged]]: ...
+    def seq_of(self, position) -> int: ...
+    def position_of(self, seq: int) -> object: ...
+    async def hold(self, name: str, seconds: float) -> bool: ...
+    async def release(self, name: str) -> None: ...
+
 # %% ../../nbs/10_bus.ipynb #57398000
 class LocalBus:
     "In-process `EventBus`: handlers are called in subscription order."
@@ -70,127 +84,3 @@ class LocalBus:
         self._handlers.append(handler)
         return lambda: self._handlers.remove(handler) if handler in self._handlers else None
     async def close(self) -> None: "Nothing to close: the handlers stay with the app, for when it is served again."
-
-# %% ../../nbs/10_bus.ipynb #ob000001
-class Outbox:
-    """Changes (as text) a shared bus sends in commit order with `put`, kept while
-    it cannot; `healthy`, and `watch`ers of its turns."""
-    def __init__(self, put: Callable[[str], Awaitable[None]], cap: int = 10_000, name: str = "bus"):
-        self.put, self.cap, self.name = put, cap, name
-        self.pending: deque[str] = deque()
-        self.healthy = True
-        self._watchers: list[Callable[[bool], None]] = []
-        self._lock: asyncio.Lock | None = None
-    def __len__(self): return len(self.pending)
-    def watch(self, fn: Callable[[bool], None]) -> Callable[[], None]:
-        "Call `fn(healthy)` on each turn from healthy to not and back; returns the function that stops it."
-        self._watchers.append(fn)
-        return lambda: self._watchers.remove(fn) if fn in self._watchers else None
-    def mark(self, healthy: bool) -> None:
-        "Record whether the bus answers, telling the watchers if that changed."
-        if healthy == self.healthy: return
-        self.healthy = healthy
-        for fn in list(self._watchers):
-            try: fn(healthy)
-            except Exception: log.exception("bus watcher %r failed", fn)
-
-# %% ../../nbs/10_bus.ipynb #ob000003
-@patch
-async def flush(self: Outbox) -> bool:
-    "Send the backlog in order; `True` once it is empty, `False` (not healthy) at the first failure."
-    if self._lock is None: self._lock = asyncio.Lock()
-    async with self._lock:
-        if not self.pending: return True
-        while self.pending:
-            try: await self.put(self.pending[0])
-            except Exception as e:
-                if self.healthy: log.warning("%s: cannot send a committed change, kept to send later (%d waiting): %s",
-                                             self.name, len(self.pending), str(e)[:200])
-                self.mark(False)
-                return False
-            self.pending.popleft()
-    self.mark(True)   # it answered
-    return True
-
-# %% ../../nbs/10_bus.ipynb #f51eebbe
-@patch
-async def send(self: Outbox, data: str, retried: bool = False) -> None:
-    """Queue `data` and send the backlog; while down, only queue it if
-    `retried` (a reader will flush once it reconnects)."""
-    if len(self.pending) >= self.cap:
-        self.pending.popleft()
-        log.error("%s: more than %d changes waiting: the oldest is dropped (pages that missed it show it once reloaded)", self.name, self.cap)
-    self.pending.append(data)
-    if retried and not self.healthy: return
-    await self.flush()
-
-# %% ../../nbs/10_bus.ipynb #sb000001
-class SharedBus:
-    """The common part of a bus across processes: handlers, one reader task (the
-    adapter's `_run`), an `Outbox` (`_append` sends)."""
-    def __init__(self, name: str):
-        self.name = name
-        self.outbox = Outbox(lambda data: self._append(data), name=name)   # committed changes not yet sent
-        self._handlers: list[list] = []
-        self._task: asyncio.Task | None = None
-        self._ready: asyncio.Event | None = None   # set once the reader knows where it reads from
-        self._stopping = self._down = False
-        self.holder = secrets.token_hex(8)   # this instance, as the holder of a lease (see `app.schedule`)
-    @property
-    def healthy(self) -> bool:
-        "Whether the server answers; while not, pages may be behind and changes made here wait in the outbox."
-        return self.outbox.healthy
-    def watch(self, fn: Callable[[bool], None]) -> Callable[[], None]:
-        "Call `fn(healthy)` when the server stops or starts answering."
-        return self.outbox.watch(fn)
-    def subscribe(self, handler: Callable[[EntityChanged], None]) -> Callable[[], None]:
-        "Call `handler(evt)` for every change read from now on; returns the unsubscribe function."
-        return self._add(handler, False)
-    def subscribe_positions(self, handler: Callable[[object, EntityChanged], None]) -> Callable[[], None]:
-        """Call `handler(position, evt)`, `position` being where `since`
-        resumes after it; returns the unsubscribe function."""
-        return self._add(handler, True)
-
-# %% ../../nbs/10_bus.ipynb #sb000002
-@patch
-def _add(self: SharedBus, handler, positions: bool):
-    o = [handler, positions]
-    self._handlers.append(o)
-    self.start()
-    def unsubscribe(): self._handlers[:] = [x for x in self._handlers if x is not o]
-    return unsubscribe
-
-# %% ../../nbs/10_bus.ipynb #9304ec92
-@patch
-def start(self: SharedBus) -> None:
-    "Start the reader task on the running loop, unless it runs already or no loop is running."
-    if self._task is not None and not self._task.done(): return
-    try: loop = asyncio.get_running_loop()
-    except RuntimeError: return
-    self._ready, self._stopping = asyncio.Event(), False
-    self._task = loop.create_task(self._run(), name=self.name)
-
-@patch
-async def _publish(self: SharedBus, data: str) -> None:
-    "Send `data` (a change as JSON) through the outbox; while the reader retries a server that is away, only keep it."
-    if self._handlers: self.start()
-    await self.outbox.send(data, retried=self._task is not None and not self._task.done())
-
-# %% ../../nbs/10_bus.ipynb #4f178ea6
-@patch
-def _fan(self: SharedBus, position, evt: EntityChanged) -> None:
-    "Give `evt`, read at `position`, to every handler in turn; one that raises is logged and the others still run."
-    for h, positions in list(self._handlers):
-        try: h(position, evt) if positions else h(evt)
-        except Exception: log.exception("bus handler %r failed", h)
-
-# %% ../../nbs/10_bus.ipynb #e4ee0b30
-@patch
-async def _stop(self: SharedBus, grace: float) -> None:
-    """Stop the reader, waiting at most `grace` seconds for it; the handlers
-    stay, for the app served again (`start` resumes)."""
-    if self._task is not None:
-        self._stopping = True   # a cancellation swallowed inside a client still ends the reader at its next turn
-        self._task.cancel()
-        await asyncio.wait({self._task}, timeout=grace)
-    self._task, self._ready = None, None

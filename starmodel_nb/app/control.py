@@ -6,14 +6,14 @@ Docs: https://starmodel.github.io/starmodel_nb/control.html.md"""
 
 # %% ../../nbs/14_control.ipynb #c913d87f
 from __future__ import annotations
-import asyncio, threading, time, warnings, weakref
+import asyncio, threading, warnings, weakref
 from typing import Coroutine, Iterable
 from fastcore.basics import patch
-from ..core import BROWSER_STORES, Entity, Scope, check_key, entity_scope, entity_slug, entity_store, parse_key, primary_key, stored_state
-from .bus import EntityChanged, channel_for
-from .dispatcher import bind, find_event
-from .history import MASK, Change, Timeline, diff_of, origin, state_at
-from .reactions import committed
+from ..core import (BROWSER_STORES, Entity, Scope, entity_scope, entity_slug, entity_store,
+                                parse_key, primary_key, stored_state)
+from .bus import channel_for
+from .binding import bind, find_event
+from .history import MASK, Change, Timeline, origin, state_at
 from .jobs import Job
 from .access import User, entity_refusal, user_key
 from .runtime import Runtime
@@ -21,7 +21,7 @@ from .uow import KeptInBrowser, NotFound, Unfit
 
 # %% auto #0
 __all__ = ['close_private_loop', 'run_on', 'instance_key', 'typed_key', 'ControlPlane', 'Edit', 'user_gone', 'AppUsers',
-           'ActingAs', 'record_changed', 'add_record']
+           'ActingAs']
 
 # %% ../../nbs/14_control.ipynb #3b4a9f90
 def _stop(loop: asyncio.AbstractEventLoop) -> None:
@@ -242,52 +242,24 @@ def as_user(self: ControlPlane, name: str) -> ActingAs:
     if (user := self.users.find(name)) is None: raise LookupError(f"no user {name!r}")
     return ActingAs(self, user)
 
-# %% ../../nbs/14_control.ipynb #a88eed21
-async def record_changed(rt: Runtime, cls: type, key: object, version: int, obj: Entity | None = None,
-                         old: Entity | None = None) -> None:
-    "Record and publish that record `cls[key]` is now `obj` at `version` (`obj=None`: deleted; `old`: what it was)."
-    state, was = ({} if o is None else stored_state(o, "json") for o in (obj, old))
-    await rt.history.record(Change(entity_slug(cls), str(key), "delete" if obj is None else "create", {}, origin.get(),
-                                   time.time(), 0.0,
-                                   version - 1, version, diff_of(cls, was, state)))
-    await rt.bus.publish(EntityChanged(entity_slug(cls), str(key), version, state, state, channel_for(cls, str(key)),
-                                       deleted=obj is None))
-    if rt.reactor.wants(cls):
-        rt.reactor.submit(committed(cls, key, "delete" if obj is None else "create", {}, origin.get(), version, was,
-                                    None if obj is None else state))
-
-# %% ../../nbs/14_control.ipynb #ab23c448
-async def add_record(rt: Runtime, cls: type, obj: Entity) -> tuple[object, int]:
-    """Insert `obj` as a new record of `cls` (its key checked: `check_key`),
-    then record and publish it: `(key, version)`."""
-    check_key(cls, getattr(obj, primary_key(cls)))
-    key, version = await rt.repo_for(cls).insert(cls, obj)
-    await record_changed(rt, cls, key, version, obj)
-    return key, version
-
 # %% ../../nbs/14_control.ipynb #52a9d096
 @patch
 def create(self: ControlPlane, cls: type, **values) -> Entity:
-    "Insert a record of `cls` with `values` (validated as a whole); the record, its key set."
+    "Insert a record of `cls` with `values` (validated as a whole), recorded as `create`; the record, its key set."
     if entity_scope(cls) != Scope.RECORD:
         raise TypeError(f"{cls.__name__} has no records, but one instance per {entity_scope(cls).value}: change it "
                         f"with app.edit({cls.__name__})")
     obj = cls.model_validate(values)
-    self.call(add_record(self.sm, cls, obj))
+    self.call(self.sm.dispatcher.create(cls, obj))
     return obj
+
 
 # %% ../../nbs/14_control.ipynb #9fce29ad
 @patch
 def delete(self: ControlPlane, cls: type, key) -> bool:
-    "Delete record `cls[key]`; whether it existed."
-    key, repo = typed_key(cls, key), self.sm.repo_for(cls)
-    async def go():
-        async with repo.lock(cls, key):
-            if (got := await repo.get(cls, key)) is None: return False
-            await repo.delete(cls, key)
-        await record_changed(self.sm, cls, key, got[1] + 1, old=got[0])
-        return True
-    return self.call(go())
+    "Delete record `cls[key]`, recorded as `delete`; whether it existed."
+    return self.call(self.sm.dispatcher.delete(cls, typed_key(cls, key))) is not None
+
 
 # %% ../../nbs/14_control.ipynb #0cfd6710
 @patch
@@ -347,12 +319,8 @@ def replay(self: ControlPlane, rows: Iterable[Change | dict], app: ControlPlane 
 @patch
 def upgrade(self: ControlPlane) -> list[Unfit]:
     "Move the live instances of every entity to its current definition; those that do not fit, as `Unfit`."
-    async def go():
-        out = []
-        for cls in self.sm.entities().values():
-            # memory stores move; SQL migrates
-            if (up := getattr(self.sm.repo_for(cls), "upgrade", None)) is not None: out += await up(cls)
-        return out
+    async def go():   # memory stores move their instances; SQL tables are migrated instead
+        return [u for cls in self.sm.entities().values() for u in await self.sm.repo_for(cls).upgrade(cls)]
     return self.call(go())
 
 # %% ../../nbs/14_control.ipynb #dabd64ce

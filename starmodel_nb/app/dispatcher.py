@@ -1,4 +1,4 @@
-"""From a call (entity, event, key, raw parameters) to validated arguments, a unit of work, and the steps to render.
+"""Runs an event in a unit of work, retried on a conflict; makes every unit of work of the app, and creates and deletes its records.
 
 Docs: https://starmodel.github.io/starmodel_nb/dispatcher.html.md"""
 
@@ -6,218 +6,80 @@ Docs: https://starmodel.github.io/starmodel_nb/dispatcher.html.md"""
 
 # %% ../../nbs/12_dispatcher.ipynb #a4a60359
 from __future__ import annotations
-import asyncio, contextvars, copy, logging, random, secrets, time
-from dataclasses import dataclass
-from functools import partial
-from typing import Any, AsyncIterator, Callable, Protocol
-from contextlib import aclosing, suppress
-from anyio import CancelScope, to_thread
+from typing import Any, AsyncIterator, Callable
+from contextlib import aclosing
+from anyio import to_thread
 from fastcore.basics import patch
-from pydantic import ValidationError
-from ..core import EventSpec, mutable_fields, stored_state
+from ..core import EventSpec
+from .binding import Step, call_event, conflict_attempts, event_yields, log_failure, RETRIES, PATIENCE
 from .bus import EventBus, channel_for
 from .history import History
+from .queue import RecordQueues
 from .reactions import Reactor
-from .uow import Conflict, Repository, UnitOfWork, blocking
+from .uow import Conflict, NotFound, Repository, UnitOfWork
 
-log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'RETRIES', 'PATIENCE', 'BATCH', 'UnknownEvent', 'find_event', 'Invalid', 'refused_names', 'bind',
-           'error_message', 'reference', 'shown_error', 'log_failure', 'Step', 'call_event', 'event_yields', 'give_up',
-           'conflict_pause', 'conflict_attempts', 'retry_conflicts', 'Dispatcher', 'Trips', 'Queued']
-
-# %% ../../nbs/12_dispatcher.ipynb #cbaa3715
-class UnknownEvent(LookupError):
-    "No registered `@event` of that name."
-
-def find_event(cls: type, name: str) -> EventSpec:
-    "The `EventSpec` registered on `cls` under `name`, or `UnknownEvent`."
-    spec = cls.__sm_events__.get(name)
-    if spec is None: raise UnknownEvent(f"{cls.__name__} has no event {name!r}")
-    return spec
-
-# %% ../../nbs/12_dispatcher.ipynb #5f23bca9
-class Invalid(ValueError):
-    "Input that failed validation; `errors` is a list of `{'loc': name, 'msg': text}`."
-    def __init__(self, errors: list[dict]):
-        self.errors = errors
-        super().__init__("; ".join(f"{e['loc']}: {e['msg']}" for e in errors))
-
-# %% ../../nbs/12_dispatcher.ipynb #d2a00f6a
-@patch(cls_method=True)
-def from_validation(cls: Invalid, e: ValidationError, where: str = "value") -> Invalid:
-    """The errors of pydantic's `e`, each `loc` dotted (`where` when it is
-    empty); an extra key is an 'unknown parameter'."""
-    return cls([{"loc": ".".join(map(str, x["loc"])) or where,
-                 "msg": "unknown parameter" if x["type"] == "extra_forbidden" else x["msg"]} for x in e.errors()])
-
-@patch(cls_method=True)
-def bad_json(cls: Invalid, e: ValueError) -> Invalid:
-    "A body `loads_strict` refused with `e`: at `e.loc` if it names a field, else at 'body'."
-    return cls([{"loc": getattr(e, "loc", "body"), "msg": f"invalid JSON: {e}"}])
-
-# %% ../../nbs/12_dispatcher.ipynb #ac7253ce
-def _refused(k) -> str | None:
-    "Why the name `k` a client sent is never accepted, if it is not."
-    if not isinstance(k, str) or k.startswith("_"): return "names starting with '_' are not accepted"
-    if "__" in k: return "names containing '__' are not accepted"
-
-def refused_names(keys, known=None, where: str = "", unknown: str = "unknown parameter") -> list[dict]:
-    """The errors of the names `keys` a client sent: `_`-names never accepted;
-    given `known`, any other name not in it is `unknown`."""
-    return [{"loc": f"{where}{k}", "msg": why} for k in keys if (why := _refused(k) or (unknown if known is not None and k not in known else None))]
-
-# %% ../../nbs/12_dispatcher.ipynb #35ed2495
-def bind(spec: EventSpec, raw: dict) -> dict:
-    "Validate `raw` against `spec`'s signature: the keyword arguments, or `Invalid`."
-    if bad := refused_names(raw): raise Invalid(bad)
-    if not raw and not spec.params: return {}
-    try: m = spec.params_model.model_validate(raw)
-    except ValidationError as e: raise Invalid.from_validation(e, spec.name) from None
-    return {p.name: getattr(m, p.name) for p in spec.params}
-
-# %% ../../nbs/12_dispatcher.ipynb #f81e37f8
-def error_message(e: BaseException) -> str:
-    "A one-line, user-facing description of `e`."
-    if isinstance(e, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, x['loc'])) or 'value'}: {x['msg']}" for x in e.errors())
-    return str(e) or type(e).__name__
-
-# %% ../../nbs/12_dispatcher.ipynb #b866f7b9
-def reference(e: BaseException) -> str:
-    """A short reference to the failure `e`, the same each time it is asked: the
-    log has it beside the traceback, the page shows it."""
-    if (ref := getattr(e, "sm_reference", None)) is None:
-        ref = secrets.token_hex(4)
-        with suppress(AttributeError): e.sm_reference = ref
-    return ref
-
-def shown_error(e: BaseException, debug: bool = False) -> str:
-    """What a page is told of `e`: its text with `debug` on or for a refusal
-    (`ValueError`, `PermissionError`, the app's own), else its reference."""
-    if debug or isinstance(e, (ValueError, PermissionError)) or type(e).__module__.startswith("starmodel_nb."):
-        return error_message(e)
-    return f"Something went wrong (reference {reference(e)}); the server's log has the details."
-
-# %% ../../nbs/12_dispatcher.ipynb #2a59b71c
-def log_failure(what: str, e: BaseException) -> None:
-    "Log that `what` failed with `e`: its reference, its text and the traceback."
-    log.warning("%s failed (reference %s): %s", what, reference(e), error_message(e), exc_info=e)
-
-# %% ../../nbs/12_dispatcher.ipynb #648d3787
-@dataclass
-class Step:
-    "One thing to render: the instance `obj` at `version`, what the method gave (`result`), and whether it is `final`."
-    obj: Any
-    version: int
-    result: Any = None
-    changed: dict | None = None
-    final: bool = True
-    error: BaseException | None = None
-
-# %% ../../nbs/12_dispatcher.ipynb #cf7cc5b1
-_DONE = object()
-
-async def call_event(spec: EventSpec, obj, params: dict):
-    "Run `spec` on `obj`: its result, or for a generator event the generator to step through with `event_yields`."
-    if spec.kind == "sync": return await to_thread.run_sync(partial(spec.fn, obj, **params))
-    res = spec.fn(obj, **params)
-    return await res if spec.kind == "async" else res
-
-def _and_commit(spec: EventSpec, uow: UnitOfWork, params: dict) -> tuple[Any, dict]:
-    """A sync event and the commit of what it changed, in the worker thread
-    it runs in (for a store that saves from there)."""
-    return spec.fn(uow.obj, **params), uow.commit_blocking()
-
-# %% ../../nbs/12_dispatcher.ipynb #71e7943f
-async def event_yields(spec: EventSpec, gen) -> AsyncIterator:
-    """What the generator `gen` of a generator event yields; `gen` is closed
-    (its `finally` runs) however the loop over it ends."""
-    try:
-        if spec.kind == "asyncgen":
-            async for r in gen: yield r
-        else:
-            while (r := await to_thread.run_sync(next, gen, _DONE)) is not _DONE: yield r
-    finally:
-        with CancelScope(shield=True):   # even when the page went away: the request is being cancelled
-            if spec.kind == "asyncgen": await gen.aclose()
-            else: await to_thread.run_sync(gen.close)
-
-# %% ../../nbs/12_dispatcher.ipynb #402b63f9
-RETRIES, PATIENCE = 12, 3.0   # conflicts are re-run at least this many times, and for this many seconds
-
-def give_up(attempt: int, started: float, retries: int = RETRIES, patience: float = PATIENCE) -> bool:
-    """Whether the `attempt`-th conflict (from 0) is the last: `retries` tries
-    made and `patience` seconds gone since `started`."""
-    return attempt >= retries - 1 and time.monotonic() - started >= patience
-
-async def conflict_pause(attempt: int) -> None:
-    """A short random wait before re-running after the `attempt`-th conflict, doubling
-    with each one up to 0.1 s (so a busy key still gets through)."""
-    await asyncio.sleep(random.uniform(0, min(0.002 * 2 ** attempt, 0.1)))
-
-# %% ../../nbs/12_dispatcher.ipynb #a6bfad9c
-async def conflict_attempts(retries: int = RETRIES, patience: float = PATIENCE) -> AsyncIterator[int]:
-    """The attempts at a change that may conflict, numbered from 0: the caller stops at the first
-    that does not; each next one after a pause, none after `give_up`."""
-    started, attempt = time.monotonic(), 0
-    while True:
-        yield attempt
-        if give_up(attempt, started, retries, patience): return
-        await conflict_pause(attempt)
-        attempt += 1
-
-# %% ../../nbs/12_dispatcher.ipynb #fd7d3dfa
-async def retry_conflicts(fn: Callable, retries: int = RETRIES, patience: float = PATIENCE):
-    "Await `fn()` again on fresh state while it raises `Conflict`, until `give_up` says so."
-    async with aclosing(conflict_attempts(retries, patience)) as attempts:
-        async for _ in attempts:
-            try: return await fn()
-            except Conflict as e: conflict = e
-    raise conflict
+__all__ = ['Dispatcher']
 
 # %% ../../nbs/12_dispatcher.ipynb #ff520973
 class Dispatcher:
     """Runs events in units of work on the repository `repo_for(cls)` gives,
     recording in `history` and publishing on `bus`."""
-    # trips: runners in worker threads at once (each holds a database connection)
-    retries, patience, trips = RETRIES, PATIENCE, 8
-    debug = False   # whether pages see the text of any error an event raises (`shown_error`)
+    retries, patience = RETRIES, PATIENCE
+    threads = 8      # worker threads the queued events' runners use at once (each holds a database connection)
+    debug = False    # whether pages see the text of any error an event raises (`shown_error`)
     def __init__(self, repo_for: Callable[[type], Repository], bus: EventBus, history: History | None = None,
                  reactor: Reactor | None = None):
         # reactor: runs the reactions to its changes
         self.repo_for, self.bus, self.history, self.reactor = repo_for, bus, history, reactor
-        self._waiting: dict[tuple, list] = {}   # (class, key) -> the sync events queued on that record (see below)
-        self._runners: set[asyncio.Task] = set()
-        self._trips = None   # the `Trips` of its runners (below), made on first use
+        self.queues = RecordQueues(self)   # the sync events waiting on each record of a store that blocks
 
-    def unit(self, cls: type, key, event: str = "edit", params: dict | None = None, channel: str | None = None,
-             **kw) -> UnitOfWork:
-        """The one maker of units of work: a change of `cls[key]` recorded as `event` with `params`, published on `channel` (default:
-        the instance's own), on this app's repository, bus, history and reactions (`kw`: `repair`, `load`)."""
-        return UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel or channel_for(cls, str(key)), self.history,
-                          event, params,
-                          reactor=self.reactor, **kw)
 
-    def run(self, cls: type, spec: EventSpec, key: str, channel: str, params: dict) -> AsyncIterator[Step]:
-        """Run `spec` on `cls[key]` with validated `params`, yielding `Step`s (a sync
-        event on a `BlockingRepository` joins its record's queue)."""
-        if spec.kind == "sync" and blocking(self.repo_for(cls)): return self._queued(cls, spec, key, channel, params)
-        return self._retried(cls, spec, key, channel, params)
+# %% ../../nbs/12_dispatcher.ipynb #57f4a52b
+@patch
+def unit(self: Dispatcher, cls: type, key, event: str = "edit", params: dict | None = None,
+         channel: str | None = None, **kw) -> UnitOfWork:
+    """The one maker of units of work: a change of `cls[key]` recorded as `event` with `params`, published on
+    `channel` (default: the instance's own), on this app's repository, bus, history and reactions (`kw`: `repair`,
+    `load`)."""
+    return UnitOfWork(self.repo_for(cls), self.bus, cls, key, channel or channel_for(cls, str(key)), self.history,
+                      event, params, reactor=self.reactor, **kw)
 
-    async def _retried(self, cls: type, spec: EventSpec, key: str, channel: str, params: dict) -> AsyncIterator[Step]:
-        async with aclosing(conflict_attempts(self.retries, self.patience)) as attempts:
-            async for _ in attempts:
-                streamed, last = False, None
-                # closed at once if the caller stops
-                async with aclosing(self._attempt(cls, spec, key, channel, params)) as steps:
-                    async for step in steps:
-                        streamed = streamed or not step.final
-                        if step.final: last = step
-                        else: yield step
-                if not isinstance(last.error, Conflict) or streamed: break
-        yield last
+
+# %% ../../nbs/12_dispatcher.ipynb #3f9d1464
+@patch
+def run(self: Dispatcher, cls: type, spec: EventSpec, key: str, channel: str, params: dict) -> AsyncIterator[Step]:
+    """Run `spec` on `cls[key]` with validated `params`, yielding `Step`s (a sync
+    event on a `BlockingRepository` joins its record's queue)."""
+    if spec.kind == "sync" and self.repo_for(cls).blocking: return self.queues.run(cls, spec, key, channel, params)
+    return self.retried(cls, spec, key, channel, params)
+
+
+
+# %% ../../nbs/12_dispatcher.ipynb #2671bf2c
+@patch
+async def retried(self: Dispatcher, cls: type, spec: EventSpec, key: str, channel: str,
+                  params: dict) -> AsyncIterator[Step]:
+    "The steps of `spec` run on `cls[key]`, whole attempts re-run on a conflict (unless a step was streamed)."
+    async with aclosing(conflict_attempts(self.retries, self.patience)) as attempts:
+        async for _ in attempts:
+            streamed, last = False, None
+            async with aclosing(self._attempt(cls, spec, key, channel, params)) as steps:   # closed if the caller stops
+                async for step in steps:
+                    streamed = streamed or not step.final
+                    if step.final: last = step
+                    else: yield step
+            if not isinstance(last.error, Conflict) or streamed: break
+    yield last
+
+
+# %% ../../nbs/12_dispatcher.ipynb #9cc405da
+def _and_commit(spec: EventSpec, uow: UnitOfWork, params: dict) -> tuple[Any, dict]:
+    """A sync event and the commit of what it changed, in the worker thread
+    it runs in (for a store that saves from there)."""
+    return spec.fn(uow.obj, **params), uow.commit_blocking()
+
 
 # %% ../../nbs/12_dispatcher.ipynb #d603a8ad
 @patch
@@ -244,149 +106,18 @@ async def _attempt(self: Dispatcher, cls, spec: EventSpec, key, channel, params)
         else: err = None
     yield err or Step(uow.obj, uow.version, res, changed)
 
-# %% ../../nbs/12_dispatcher.ipynb #0f586d97
-def _each(calls: list) -> list[tuple[bool, Any]]:
-    "Each `(fn, args, _)` of `calls` called in turn: `(True, result)` or `(False, exception)`."
-    out = []
-    for fn, args, _ in calls:
-        try: out.append((True, fn(*args)))
-        except Exception as e: out.append((False, e))
-    return out
-
-# %% ../../nbs/12_dispatcher.ipynb #3ae8100c
-class Trips:
-    """Calls for worker threads, sent in trips: what waits when a thread is free
-    goes together (`size` at most), `threads` trips at once."""
-    def __init__(self, threads: int = 8, size: int = 4):
-        self.threads, self.size, self.waiting, self.running, self._tasks = threads, size, [], 0, set()
-
-    async def run(self, fn: Callable, *args):
-        "`fn(*args)` in a worker thread, in the next trip."
-        fut = asyncio.get_running_loop().create_future()
-        self.waiting.append((fn, args, fut))
-        if self.running < self.threads:
-            self.running += 1
-            t = asyncio.create_task(self._trips())
-            self._tasks.add(t)
-            t.add_done_callback(self._tasks.discard)
-        try: return await asyncio.shield(fut)
-        except asyncio.CancelledError:
-            if not fut.done(): await asyncio.wait({fut})   # cancelled: still not before the thread is done with it
-            raise
-
-# %% ../../nbs/12_dispatcher.ipynb #1fb7e767
+# %% ../../nbs/12_dispatcher.ipynb #dc52f412
 @patch
-async def _trips(self: Trips) -> None:
-    "Send what waits, trip after trip, until nothing does."
+async def create(self: Dispatcher, cls: type, obj, params: dict | None = None) -> tuple[Any, int]:
+    "Insert `obj` as a new record of `cls` (recorded as `create`): `(key, version)`."
+    async with self.unit(cls, None, "create", params, load=False) as uow: return await uow.insert(obj)
+
+@patch
+async def delete(self: Dispatcher, cls: type, key) -> Any:
+    "Delete record `cls[key]` (recorded as `delete`): what it was, or `None` if there was no such record."
     try:
-        while self.waiting:
-            calls, self.waiting = self.waiting[:self.size], self.waiting[self.size:]
-            try: done = await to_thread.run_sync(_each, calls)
-            except BaseException:   # not a call's own failure (those are in `done`): the task itself is cancelled
-                for _, _, fut in calls: fut.cancel()
-                raise
-            for (_, _, fut), (ok, v) in zip(calls, done):
-                if fut.done(): continue
-                if ok: fut.set_result(v)
-                else: fut.set_exception(v)
-    finally: self.running -= 1
+        async with self.unit(cls, key, "delete") as uow:
+            await uow.delete()
+            return uow.obj
+    except NotFound: return None
 
-# %% ../../nbs/12_dispatcher.ipynb #24d96800
-@dataclass
-class Queued:
-    """A sync event waiting for its record: `spec` with `params`, its request's
-    context (origin, URL prefix), and the future of its `Step`."""
-    spec: EventSpec
-    params: dict
-    ctx: contextvars.Context
-    done: asyncio.Future
-BATCH = 100   # queued events one runner takes at a time
-
-# %% ../../nbs/12_dispatcher.ipynb #fe225a9e
-@patch
-async def _queued(self: Dispatcher, cls, spec: EventSpec, key, channel, params) -> AsyncIterator[Step]:
-    "Queue a sync event on `cls[key]`; the record's runner, started by the first one queued, answers it."
-    k = (cls, str(key))
-    if (q := self._waiting.get(k)) is None:
-        q = self._waiting[k] = []
-        t = asyncio.create_task(self._runner(cls, key, channel, q))
-        self._runners.add(t)
-        t.add_done_callback(self._runners.discard)
-    q.append(item := Queued(spec, params, contextvars.copy_context(), asyncio.get_running_loop().create_future()))
-    yield await asyncio.shield(item.done)   # a request that goes away does not take its queued event with it
-
-# %% ../../nbs/12_dispatcher.ipynb #96c642c0
-@patch
-async def _runner(self: Dispatcher, cls, key, channel, q: list[Queued]) -> None:
-    "Run what waits on `cls[key]`, `BATCH` at a time, until nothing does."
-    batch = []
-    try:
-        while q:
-            batch = q[:BATCH]
-            del q[:BATCH]
-            try: outcome = await self._batch(cls, key, channel, batch)
-            # the record could not be opened: no such record, store down
-            except Exception as e: outcome = [e] * len(batch)
-            for item, o in zip(batch, outcome):
-                if item.done.done(): continue
-                if isinstance(o, Exception): item.done.set_exception(o)
-                else: item.done.set_result(o)
-    finally:
-        self._waiting.pop((cls, str(key)), None)
-        for item in batch + q:
-            if not item.done.done(): item.done.cancel()   # the runner itself was cancelled (the app stops)
-
-# %% ../../nbs/12_dispatcher.ipynb #cdc9d326
-@patch
-async def _batch(self: Dispatcher, cls, key, channel, batch: list[Queued]) -> list[Step]:
-    """The steps of `batch` run together on `cls[key]` (again on fresh state
-    after a conflict); those left over run alone."""
-    if self._trips is None: self._trips = Trips(self.trips)
-    async def attempt():
-        async with self.unit(cls, key, channel=channel, load=False) as uow:
-            return await self._trips.run(_together, uow, batch)
-    try: steps, alone = await retry_conflicts(attempt, self.retries, self.patience)
-    except Conflict as e: return [Step(None, 0, error=e) for _ in batch]
-    return steps + [await self._alone(cls, key, channel, q) for q in alone]
-
-# %% ../../nbs/12_dispatcher.ipynb #b8784900
-@patch
-async def _alone(self: Dispatcher, cls, key, channel, q: Queued) -> Step:
-    "The last step of `q` run by itself, in its request's context."
-    async def last(): return [s async for s in self._retried(cls, q.spec, key, channel, q.params)][-1]
-    return await asyncio.create_task(last(), context=q.ctx)
-
-# %% ../../nbs/12_dispatcher.ipynb #30765cb9
-def _copied(obj) -> dict:
-    "`obj`'s state, its mutable fields copied: what it was, whatever an event does to it in place."
-    mut = mutable_fields(type(obj))
-    return {k: copy.deepcopy(v) if k in mut else v for k, v in stored_state(obj).items()}
-
-def _frozen(obj):
-    "A copy of `obj` to render once the batch is done, whatever the next events do to `obj`."
-    o = obj.model_copy()
-    for k in mutable_fields(type(obj)): o.__dict__[k] = copy.deepcopy(o.__dict__[k])
-    return o
-
-# %% ../../nbs/12_dispatcher.ipynb #4c18f5d2
-def _together(uow: UnitOfWork, batch: list[Queued]) -> tuple[list[Step], list[Queued]]:
-    """In a worker thread: load, each event of `batch` in turn (a failure undone), then
-    one save. Their steps, and the events to run alone instead."""
-    uow.load_blocking()
-    steps = []
-    for q in batch:
-        before = _copied(uow.obj)
-        try:
-            res = q.ctx.run(q.spec.fn, uow.obj, **q.params)
-            changed = q.ctx.run(uow.stage, q.spec.name, q.params)
-        except Exception as e:
-            log_failure(f"{uow.cls.__name__}.{q.spec.name}", e)
-            try: uow.obj = uow.cls.model_validate(before)
-            except ValidationError: break                 # what it was does not validate: the rest run alone
-            steps.append(Step(_frozen(uow.obj), uow.version + len(uow.staged), error=e))
-            continue
-        steps.append(Step(_frozen(uow.obj), uow.version + len(uow.staged), res, changed))
-    try: uow.save_staged()
-    except Conflict: raise
-    except Exception: return [], batch                    # one write refused: each event alone says whose it was
-    return steps, batch[len(steps):]

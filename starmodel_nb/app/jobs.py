@@ -15,7 +15,8 @@ from anyio import CancelScope
 from fastcore.basics import patch
 from ..core import EventSpec, Scope, entity_scope, entity_slug, stored_state
 from .bus import EntityChanged, channel_for
-from .dispatcher import Dispatcher, call_event, event_yields, log_failure, retry_conflicts, shown_error
+from .binding import call_event, event_yields, log_failure, retry_conflicts, shown_error
+from .dispatcher import Dispatcher
 from .history import acting_as, params_of
 from .uow import Conflict, NotFound, Unavailable
 

@@ -24,7 +24,7 @@ from .schedule import Scheduler
 from .uow import Repository
 
 # %% auto #0
-__all__ = ['Hub', 'Renderer', 'missing_methods', 'Runtime']
+__all__ = ['Hub', 'Renderer', 'port_members', 'missing_methods', 'Runtime']
 
 # %% ../../nbs/13_runtime.ipynb #b517677d
 class Hub(Protocol):
@@ -62,9 +62,20 @@ class Renderer(Protocol):
     def event_control(self, cls: type, spec: EventSpec, url: str | None = None) -> FT: ...
 
 # %% ../../nbs/13_runtime.ipynb #2ec17d3d
+def port_members(port: type) -> dict[str, bool]:
+    "The members a protocol `port` declares, its bases' too: name -> whether it is a method (else an attribute)."
+    out = {}
+    for p in reversed(port.__mro__):
+        if p is Protocol or not getattr(p, "_is_protocol", False): continue
+        out |= {m: False for m in p.__dict__.get("__annotations__", {}) if not m.startswith("_")}
+        out |= {m: True for m, v in p.__dict__.items() if not m.startswith("_") and callable(v)}
+    return out
+
 def missing_methods(obj, port: type = Renderer) -> list[str]:
-    "The methods of the protocol `port` that `obj` does not have (callable)."
-    return [m for m in port.__dict__ if not m.startswith("_") and callable(port.__dict__[m]) and not callable(getattr(obj, m, None))]
+    "The members of the protocol `port` that `obj` lacks (its methods: callable), checked once when an app is made."
+    return [m for m, method in port_members(port).items()
+            if not (callable(getattr(obj, m, None)) if method else hasattr(obj, m))]
+
 
 # %% ../../nbs/13_runtime.ipynb #715ce11b
 @dataclass

@@ -13,7 +13,8 @@ from typing import Callable, Protocol
 from fastcore.basics import patch
 from ..core import EventSpec, Scope, entity_scope, entity_slug
 from .bus import channel_for
-from .dispatcher import Dispatcher, error_message
+from .binding import error_message
+from .dispatcher import Dispatcher
 from .history import acting_as
 
 log = logging.getLogger("starmodel_nb")

@@ -7,67 +7,70 @@ Docs: https://starmodel.github.io/starmodel_nb/uow.html.md"""
 # %% ../../nbs/11_uow.ipynb #b3c386b4
 from __future__ import annotations
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, AsyncContextManager, Protocol
 from anyio import CancelScope
 from fastcore.basics import patch
-from ..core import Scope, entity_scope, entity_slug, mutable_fields, stored_state
-from .bus import EntityChanged, EventBus
+from ..core import Scope, check_key, entity_scope, entity_slug, mutable_fields, primary_key, stored_state
+from .bus import EntityChanged, EventBus, channel_for
 from .history import Change, History, NoHistory, diff_of, origin, params_of
 from .reactions import Committed, Reactor, committed
 
+
 # %% auto #0
-__all__ = ['Repository', 'RecordRepository', 'BlockingRepository', 'blocking', 'PagedRepository', 'paged', 'live_page',
-           'live_keys', 'Conflict', 'NotFound', 'KeptInBrowser', 'Unavailable', 'Unfit', 'UnitOfWork', 'Staged']
+__all__ = ['Repository', 'RecordRepository', 'BlockingRepository', 'Store', 'Conflict', 'NotFound', 'KeptInBrowser',
+           'Unavailable', 'Unfit', 'UnitOfWork', 'Staged']
 
 # %% ../../nbs/11_uow.ipynb #d434f56c
 class Repository(Protocol):
-    "Storage for entity instances of one or more classes, by key."
+    "Storage for entity instances of one or more classes, by key (`Store` gives the last five their defaults)."
+    blocking: bool   # whether it is also a `BlockingRepository`
     async def get(self, cls: type, key: str, cached: bool = False) -> tuple[Any, int] | None: ...
     async def save(self, cls: type, key: str, obj: Any, version: int) -> int: ...
     async def delete(self, cls: type, key: str) -> None: ...
     def lock(self, cls: type, key: str) -> AsyncContextManager: ...
     async def list(self, cls: type) -> list[tuple[str, Any, int]]: ...
     async def count(self, cls: type) -> int: ...
+    async def live(self, cls: type, offset: int = 0, limit: int | None = None) -> list[tuple[str, Any, int]]: ...
+    async def keys(self, cls: type) -> list[str]: ...
+    async def upgrade(self, cls: type) -> list[Unfit]: ...
+    def heard(self, evt: EntityChanged) -> None: ...
 
+
+# %% ../../nbs/11_uow.ipynb #00946744
 class RecordRepository(Repository, Protocol):
     "A `Repository` that also keeps records (see `core`): `insert` a new one under its key, `query` a page of them."
     async def insert(self, cls: type, obj: Any) -> tuple[Any, int]: ...
     async def query(self, cls: type, page: int = 1, per_page: int = 20, sort: str | None = None, desc: bool = False,
                     text: str = "") -> tuple[list[tuple[Any, int]], bool]: ...
 
+
 # %% ../../nbs/11_uow.ipynb #sb000001
-class BlockingRepository(Protocol):
+class BlockingRepository(Repository, Protocol):
     "A `Repository` whose calls block (a database driver) and so also come as plain calls, for a worker thread."
     def get_blocking(self, cls: type, key: str, cached: bool = False) -> tuple[Any, int] | None: ...
     # `steps` changes at once
     def save_blocking(self, cls: type, key: str, obj: Any, version: int, steps: int = 1) -> int: ...
 
-def blocking(repo) -> bool:
-    """Whether `repo` is a `BlockingRepository` (asked of a `runtime_checkable`
-    protocol, `isinstance` costs a hundred times more)."""
-    return callable(getattr(repo, "save_blocking", None)) and callable(getattr(repo, "get_blocking", None))
 
 # %% ../../nbs/11_uow.ipynb #95faba37
-class PagedRepository(Protocol):
-    "A `Repository` that pages its live instances (`live`) and lists their keys (`keys`) without reading every one."
-    async def live(self, cls: type, offset: int = 0, limit: int | None = None) -> list[tuple[str, Any, int]]: ...
-    async def keys(self, cls: type) -> list[str]: ...
+class Store:
+    "The defaults of the optional parts of a `Repository`, for a store to inherit."
+    blocking = False
+    async def live(self, cls: type, offset: int = 0, limit: int | None = None) -> list[tuple[str, Any, int]]:
+        "`limit` live instances of `cls` from `offset`, most recently used first (here: cut from `list`)."
+        return (await self.list(cls))[::-1][offset:None if limit is None else offset + limit]
+    async def keys(self, cls: type) -> list[str]:
+        "The keys of the live instances of `cls`."
+        return [k for k, _, _ in await self.list(cls)]
+    async def upgrade(self, cls: type) -> list[Unfit]:
+        "Move kept instances of `cls` to its current definition: those that do not fit (here: none kept apart)."
+        return []
+    def heard(self, evt: EntityChanged) -> None:
+        "Another instance of the app committed `evt` (here: nothing to forget)."
 
-def paged(repo) -> bool:
-    "Whether `repo` is a `PagedRepository`."
-    return callable(getattr(repo, "live", None)) and callable(getattr(repo, "keys", None))
-
-async def live_page(repo, cls: type, offset: int, limit: int) -> list[tuple[str, Any, int]]:
-    """`limit` live instances of `cls` from `offset`, most recently used first:
-    the store's own page, else cut from its `list`."""
-    return await repo.live(cls, offset, limit) if paged(repo) else (await repo.list(cls))[::-1][offset:offset + limit]
-
-# %% ../../nbs/11_uow.ipynb #76254120
-async def live_keys(repo, cls: type) -> list[str]:
-    "The keys of the live instances of `cls`."
-    return await repo.keys(cls) if paged(repo) else [k for k, _, _ in await repo.list(cls)]
 
 # %% ../../nbs/11_uow.ipynb #474106b5
 class Conflict(Exception):
@@ -109,10 +112,12 @@ class UnitOfWork:
         self.reactor = reactor if reactor is not None and reactor.wants(cls) else None
         self.reacted: list[Committed] = []
         self.staged = []   # `Staged` changes, not saved yet
-        self.blocking = blocking(repo)
+        self.blocking = repo.blocking
 
     async def __aenter__(self) -> UnitOfWork:
-        self._lock, self.started = self.repo.lock(self.cls, self.key), time.perf_counter()
+        # a new record (no key yet) has nothing to lock
+        self._lock = nullcontext() if self.key is None else self.repo.lock(self.cls, self.key)
+        self.started = time.perf_counter()
         await self._lock.__aenter__()
         try:
             if self.load: await self._load()
@@ -169,8 +174,8 @@ def load_blocking(self: UnitOfWork) -> None:
 @dataclass
 class Staged:
     """A change not yet saved: the `state` after `event` (run with `params`, from
-    origin `who`), the fields it `changed`, the state `before`."""
-    state: dict
+    origin `who`; `None`: deleted), the fields it `changed`, the state `before`."""
+    state: dict | None
     changed: dict
     before: dict
     event: str
@@ -207,11 +212,13 @@ def _touch(self: UnitOfWork, changed: dict) -> tuple[dict, dict]:
 def _saved(self: UnitOfWork, version: int) -> None:
     "The staged changes are saved, the last as `version`: queue each, numbered in turn, for recording and publishing."
     for v, s in enumerate(self.staged, start=version - len(self.staged) + 1):
-        self.events.append(EntityChanged(entity_slug(self.cls), str(self.key), v, s.changed, s.state, self.channel))
+        self.events.append(EntityChanged(entity_slug(self.cls), str(self.key), v, s.changed, s.state or {},
+                                         self.channel, deleted=s.state is None))
         if self.history is not None: self.changes.append(self._change(s, v))
         if self.reactor is not None:
             self.reacted.append(committed(self.cls, self.key, s.event, s.params, s.who, v, s.before, s.state))
     self.version, self.staged = version, []
+
 
 # %% ../../nbs/11_uow.ipynb #672a0cdd
 @patch
@@ -219,7 +226,7 @@ def _change(self: UnitOfWork, s: Staged, version: int) -> Change:
     "The history row of `s`, saved as `version`."
     return Change(entity_slug(self.cls), str(self.key), s.event, params_of(self.cls, s.params), s.who, time.time(),
                   round((time.perf_counter() - self.started) * 1000, 3), version - 1, version,
-                  diff_of(self.cls, s.before, s.state))
+                  diff_of(self.cls, s.before, s.state or {}))
 
 @patch
 async def commit(self: UnitOfWork) -> dict:
@@ -249,3 +256,27 @@ def commit_blocking(self: UnitOfWork) -> dict:
     changed = self.stage()
     self.save_staged()
     return changed
+
+# %% ../../nbs/11_uow.ipynb #fba80fab
+@patch
+async def insert(self: UnitOfWork, obj) -> tuple[Any, int]:
+    """Insert `obj` as a new record (in a unit opened on no key), recorded,
+    published and reacted to as this unit's event: `(key, version)`."""
+    if self.key is not None:
+        raise ValueError(f"{self.cls.__name__} {self.key}: a record is inserted in a unit opened on no key")
+    check_key(self.cls, getattr(obj, primary_key(self.cls)))
+    self.key, version = await self.repo.insert(self.cls, obj)
+    self.obj, self.channel, state = obj, channel_for(self.cls, str(self.key)), stored_state(obj, "json")
+    self.staged.append(Staged(state, state, {}, self.event, self.params, origin.get()))
+    self._saved(version)
+    return self.key, version
+
+
+# %% ../../nbs/11_uow.ipynb #23395181
+@patch
+async def delete(self: UnitOfWork) -> None:
+    "Delete the instance loaded on entry, recorded, published and reacted to as this unit's event."
+    await self.repo.delete(self.cls, self.key)
+    self.staged.append(Staged(None, {}, self.before, self.event, self.params, origin.get()))
+    self._saved(self.version + 1)
+

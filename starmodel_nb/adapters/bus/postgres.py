@@ -11,7 +11,8 @@ from contextlib import suppress
 import psycopg
 from psycopg import sql
 from fastcore.basics import patch
-from ...app.bus import EntityChanged, SharedBus
+from ...app.bus import EntityChanged
+from .shared import SharedBus
 from ...app.uow import Unavailable
 from .redis import decode_event, encode_event
 
@@ -56,6 +57,10 @@ class PostgresBus(SharedBus):
         self._lock, self._table_made = asyncio.Lock(), False
         # its advisory lock
         self._key = int.from_bytes(hashlib.sha256(table.encode()).digest()[:8], "big", signed=True)
+    @property
+    def epoch(self) -> str: return f"postgres:{self.table}"   # what its positions (row ids) are positions in
+    def seq_of(self, position: int) -> int: return position
+    def position_of(self, seq: int) -> int: return seq
     def __repr__(self): return f"PostgresBus(channel={self.channel!r}, healthy={self.healthy}, last_id={self.last_id})"
 
 # %% ../../../nbs/25_bus_postgres.ipynb #8677267d
@@ -180,17 +185,17 @@ async def _run(self: PostgresBus):
                                 self.last_id)
                 self._ready.set()
                 self._down, delay = False, 0.1
-                if await self.outbox.flush(): self.outbox.mark(True)
+                if await self.outbox.flush(): self.mark(True)
                 while not self._stopping:
                     async for n in conn.notifies(timeout=self.keepalive): await self._receive(n.payload)
                     async with asyncio.timeout(self.timeout): await conn.execute("SELECT 1")
                     # a send that timed out alone: again now
-                    if self.outbox.pending and await self.outbox.flush(): self.outbox.mark(True)
+                    if self.outbox.pending and await self.outbox.flush(): self.mark(True)
         except Exception as e:   # a terminated backend, a restart, a timeout: reconnect, whatever it is
             if not self._down:
                 log.warning("bus: Postgres listener on %r lost its connection, reconnecting: %r", self.channel, e)
             self._down = True
-            self.outbox.mark(False)
+            self.mark(False)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 

@@ -11,7 +11,8 @@ from contextlib import asynccontextmanager
 from fastcore.basics import patch
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from ...app.bus import EntityChanged, SharedBus
+from ...app.bus import EntityChanged
+from .shared import SharedBus
 from ...app.uow import Unavailable
 
 log = logging.getLogger("starmodel_nb")
@@ -66,6 +67,10 @@ class RedisStreamBus(SharedBus):
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # owned: one client per event loop
         self.stream, self.maxlen, self.block_ms, self.timeout, self.exact = stream, maxlen, block_ms, timeout, exact
         self.last_id: str | None = None   # the reader's cursor: the id of the last entry it read
+    @property
+    def epoch(self) -> str: return f"redis:{self.stream}"   # what its positions are positions in
+    def seq_of(self, position: str) -> int: return seq_of(position)   # (below)
+    def position_of(self, seq: int) -> str: return position_of(seq)
     def __repr__(self):
         return f"RedisStreamBus({self.stream!r}, maxlen={self.maxlen}, healthy={self.healthy}, last_id={self.last_id!r})"
     @property
@@ -139,7 +144,7 @@ async def _run(self: RedisStreamBus):
         except Exception as e:   # Unavailable, a dropped connection, a timeout: retry, whatever it is
             if not self._down: log.warning("bus: Redis stream %r unreachable, retrying: %r", self.stream, e)
             self._down = True
-            self.outbox.mark(False)
+            self.mark(False)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
             continue
@@ -147,7 +152,7 @@ async def _run(self: RedisStreamBus):
             for id_, fields in entries: self._deliver(id_, fields)
         if self._down: log.warning("bus: Redis stream %r reachable again, reading after %s", self.stream, self.last_id)
         self._down, delay = False, 0.1
-        if await self.outbox.flush(): self.outbox.mark(True)   # what was committed here meanwhile, then: healthy
+        if await self.outbox.flush(): self.mark(True)   # what was committed here meanwhile, then: healthy
 
 # %% ../../../nbs/24_bus_redis.ipynb #990fa8fc
 @patch

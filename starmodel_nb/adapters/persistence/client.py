@@ -10,14 +10,14 @@ from contextlib import AsyncExitStack, aclosing
 from typing import Any, AsyncIterator
 from pydantic import ValidationError
 from ...core import EventSpec, entity_slug, entity_store, public_fields, stored_state
-from ...app.dispatcher import Invalid, Step, call_event, event_yields, refused_names
-from ...app.uow import KeptInBrowser   # (its home: the control plane raises it too)
+from ...app.binding import Invalid, Step, call_event, event_yields, refused_names
+from ...app.uow import KeptInBrowser, Store   # (its home: the control plane raises it too)
 
 # %% auto #0
 __all__ = ['BrowserRepository', 'browser_state', 'run_in_browser_state']
 
 # %% ../../../nbs/20b_persist_client.ipynb #37a36ff9
-class BrowserRepository:
+class BrowserRepository(Store):
     "The `Repository` of `CLIENT_SESSION` / `CLIENT_LOCAL` entities: the server holds none of them."
     async def get(self, cls: type, key: str, cached: bool = False) -> None: return None
     async def save(self, cls: type, key: str, obj: Any, version: int) -> int:

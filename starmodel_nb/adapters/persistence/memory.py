@@ -15,7 +15,7 @@ from typing import Any, Callable
 from fastcore.basics import patch
 from ...core import entity_slug, mutable_fields, primary_key, sortable_fields, stored_state, text_fields
 from pydantic import ValidationError
-from ...app.uow import Conflict, Unfit
+from ...app.uow import Conflict, Store, Unfit
 
 log = logging.getLogger("starmodel_nb")
 
@@ -55,7 +55,7 @@ class _Stored:
     def idle(self, now: float) -> bool: return now - self.used > self.ttl
 
 # %% ../../../nbs/20_persist_memory.ipynb #2281791a
-class MemoryRepository:
+class MemoryRepository(Store):
     """In-process `Repository`: `ttl` idle seconds, at most `cap` live
     instances weighing `cap_bytes` in all, `clock` for tests."""
     def __init__(self, ttl: float = 3600, cap: int = 10_000, clock: Callable[[], float] = time.monotonic,

@@ -13,7 +13,7 @@ from fastcore.basics import patch
 from pydantic import ValidationError
 from redis import exceptions as rx
 from ...core import entity_slug, loads_strict, primary_key, stored_state
-from ...app.uow import Conflict, Unavailable
+from ...app.uow import Conflict, Store, Unavailable
 from .memory import KeyedLocks, page_of
 
 log = logging.getLogger("starmodel_nb")
@@ -48,7 +48,7 @@ def _spelled_ours(raw: bytes | str, version: int) -> bool:
     return _bytes(raw).startswith(b'{"v":%d,"state":' % version)
 
 # %% ../../../nbs/23_persist_redis.ipynb #405522b4
-class RedisRepository:
+class RedisRepository(Store):
     """The `Repository` of `SERVER_REDIS` entities on clients `connect()` makes
     (redis.asyncio, one per loop), keys under `namespace`, idle `ttl` seconds."""
     def __init__(self, connect: Callable[[], Any], namespace: str = "sm", ttl: int = 3600):

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 from sqlalchemy.pool import StaticPool
 from ...core import entity_slug, primary_key, sortable_fields, stored_state, text_fields
-from ...app.uow import Conflict, NotFound, Unavailable
+from ...app.uow import Conflict, NotFound, Store, Unavailable
 from .memory import KeyedLocks
 from .cache import RowCache
 
@@ -105,8 +105,9 @@ def prepare_schema(engine, classes) -> list[str]:
     return [t.name for t in missing if create_table(engine, t)]
 
 # %% ../../../nbs/21_persist_sql.ipynb #13b5e516
-class SQLRepository:
+class SQLRepository(Store):
     "The `Repository` of `SERVER_SQL` entities, on `engine`."
+    blocking = True   # its calls block: it also offers them as plain calls, for a worker thread
     def __init__(self, engine, classes=(), cache: RowCache | None = None):
         self.engine, self._locks, self._classes, self._ready = engine, KeyedLocks(), list(classes), set()
         self.auto = autocommit(engine)

@@ -14,10 +14,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from ...core import Scope, entity_plural, entity_scope, entity_slug, entity_store, prefixed
 from ...app.bus import channel_for
-from ...app.control import record_changed
 from ...app.history import acting_as, when
 from ...app.runtime import Runtime
-from ...app.uow import Unavailable, live_keys, live_page
+from ...app.uow import Unavailable
 from ..sse_datastar import SSE_HEADERS, patch_elements
 from ..ui.fields import entity_label, field_label, plural_label, shown_fields
 from .checks import mutation_refused, refuse, url_root, user_of
@@ -57,7 +56,7 @@ def short_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 async def _resolve(rt: Runtime, cls, short: str) -> str | None:
-    return next((k for k in await live_keys(rt.repo_for(cls), cls) if short_key(k) == short), None)
+    return next((k for k in await rt.repo_for(cls).keys(cls) if short_key(k) == short), None)
 
 def _page(req: Request, title: str, content: str) -> Response:
     rt: Runtime = req.app.state.sm
@@ -159,7 +158,7 @@ async def admin_entity(req: Request) -> Response:
         n = await repo.count(cls)
         # past the last page: the last; not a number: the first
         page_no = min(list_query(req)[0], max(1, -(-n // ADMIN_PAGE)))
-        lst = _instances(cls, await live_page(repo, cls, (page_no - 1) * ADMIN_PAGE, ADMIN_PAGE), pre, n, page_no)
+        lst = _instances(cls, await repo.live(cls, (page_no - 1) * ADMIN_PAGE, ADMIN_PAGE), pre, n, page_no)
     except Unavailable as e: return refuse(req, 503, str(e))
     if req.query_params.get("partial"): return Response(patch_elements(lst), headers=SSE_HEADERS)
     return _page(req, f"Admin · {entity_label(cls)}", to_xml(H3(entity_label(cls), cls="uk-h3"), indent=False) + lst)
@@ -199,12 +198,10 @@ async def admin_bulk_delete(req: Request) -> Response:
     if cls is None or entity_scope(cls) != Scope.RECORD: return refuse(req, 404, "Not found.")
     if r := mutation_refused(req): return r
     raw = [v for k, v in parse_qsl((await req.body()).decode("utf-8", "replace")) if k == "ids"]
-    repo = rt.repo_for(cls)
     try:
-        for k in [k for v in raw if (k := record_key(cls, v.strip())) is not None]:
-            async with repo.lock(cls, k):
-                if (got := await repo.get(cls, k)) and await repo.delete(cls, k):
-                    with acting_as("admin"): await record_changed(rt, cls, k, got[1] + 1, old=got[0])
+        with acting_as("admin"):
+            for k in [k for v in raw if (k := record_key(cls, v.strip())) is not None]:
+                await rt.dispatcher.delete(cls, k)
     except Unavailable as e: return refuse(req, 503, str(e))
     return redirect(req, f"/admin/{entity_slug(cls)}")
 

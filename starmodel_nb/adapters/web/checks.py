@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from ...config import Settings
 from ...core import Scope, entity_scope, loads_strict
 from ...app.bus import channel_for
-from ...app.dispatcher import Invalid
+from ...app.binding import Invalid
 from ...app.uow import Conflict, NotFound, Unavailable, Unfit
 from ...app.jobs import Busy
 from ...app.access import User, entity_refusal, user_key
@@ -59,7 +59,7 @@ async def session_user(rt, session: dict) -> User | None:
     token = session.get("auth")
     if rt.users is None or type(token) is not str: return None
     # remembered: no thread
-    if (peek := getattr(rt.users, "peek_session", None)) is not None and (got := peek(token))[0]: return got[1]
+    if (got := rt.users.peek_session(token))[0]: return got[1]
     return await asyncio.to_thread(rt.users.session, token)
 
 # %% ../../../nbs/33_web_checks.ipynb #f9af640e

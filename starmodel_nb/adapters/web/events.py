@@ -15,7 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from ...core import (BROWSER_STORES, EventSpec, Scope, entity_plural, entity_scope, entity_slug, entity_store,
                                loads_strict, prefixed,
                                primary_key, signals_of)
-from ...app.dispatcher import Invalid, Step, bind, error_message, refused_names, shown_error
+from ...app.binding import Invalid, Step, bind, error_message, refused_names, shown_error
 from ...app.runtime import Runtime
 from ...app.jobs import job_signals
 from ...app.uow import NotFound

@@ -11,8 +11,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from ...core import entity_plural, loads_strict, parse_key, primary_key, public_fields, public_state, signals_of, prefixed
-from ...app.control import add_record, record_changed
-from ...app.dispatcher import Invalid, error_message, retry_conflicts
+from ...app.binding import Invalid, error_message, retry_conflicts
 from ...app.runtime import Runtime
 from ...app.uow import NotFound
 from ...app.bus import channel_for
@@ -139,7 +138,7 @@ async def create_record(req: Request, cls: type) -> Response:
     rt: Runtime = req.app.state.sm
     try:
         obj = cls.model_validate(await record_input(req, cls, new=True))
-        key, _ = await add_record(rt, cls, obj)
+        key, _ = await rt.dispatcher.create(cls, obj)
     except (Invalid, ValidationError, ValueError) as e: return await form_errors(req, cls, None, e) or failed(req, e)
     except Exception as e:
         if status_of(e) is None: raise
@@ -182,15 +181,11 @@ async def update_record(req: Request, cls: type, key, full: bool) -> Response:
 async def delete_record(req: Request, cls: type, key) -> Response:
     "DELETE /{plural}/{id}: remove the record (204 for JSON clients; the route checked the request may)."
     rt: Runtime = req.app.state.sm
-    repo = rt.repo_for(cls)
     try:
-        async with repo.lock(cls, key):
-            old, version = await _get(rt, cls, key)
-            await repo.delete(cls, key)
+        if await rt.dispatcher.delete(cls, key) is None: raise NotFound(f"{cls.__name__} {key} does not exist")
     except Exception as e:
         if status_of(e) is None: raise
         return failed(req, e)
-    await record_changed(rt, cls, key, version + 1, old=old)
     if wants_json(req): return Response(status_code=204)
     return redirect(req, f"/{entity_plural(cls)}")
 

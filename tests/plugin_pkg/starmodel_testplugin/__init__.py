@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from pydantic_core import core_schema
 from starlette.responses import JSONResponse
 from starmodel_nb.app.bus import LocalBus
+from starmodel_nb import Store
 from starmodel_nb.app.uow import Conflict, Unfit
 from starmodel_nb.adapters.persistence.memory import KeyedLocks
 from starmodel_nb.adapters.ui.monster import MonsterUI
@@ -24,7 +25,7 @@ def color_input(fid: str, name: str, value, field):
     return Input(type="color", id=fid, name=name, value=value or "#000000", cls="uk-input h-10 w-20 p-1", **{"data-widget": "color"})
 
 
-class JsonFileRepository:
+class JsonFileRepository(Store):
     "A `Repository` keeping each instance as a JSON file under `folder` (one folder per entity), versions checked on save."
     def __init__(self, folder: str | Path):
         self.folder, self.locks = Path(folder), KeyedLocks()
