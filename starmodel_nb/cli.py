@@ -16,7 +16,8 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, select
 from starlette.applications import Starlette
 from .config import MAKE_SECRET, Settings, check_secret, load_settings, server_proxy, session_secret
-from .core import Scope, StateStore, entity_plural, entity_scope, entity_slug, entity_store, primary_key, public_fields, registry, sql_kept
+from .core import (Scope, StateStore, entity_plural, entity_scope, entity_slug, entity_store, primary_key,
+                               public_fields, registry, sql_kept)
 from .adapters.persistence.sql import SchemaBehind, ensure_version, make_engine
 
 # %% auto #0
@@ -207,7 +208,8 @@ def _constraints(f) -> str:
     return ", ".join(got)
 
 def _route(cls, spec) -> str:
-    base = f"/{entity_plural(cls)}/{{{primary_key(cls)}}}" if entity_scope(cls) == Scope.RECORD else f"/{entity_slug(cls)}"
+    base = (f"/{entity_plural(cls)}/{{{primary_key(cls)}}}" if entity_scope(cls) == Scope.RECORD
+            else f"/{entity_slug(cls)}")
     return f"{spec.method.upper()} {base}/{spec.segment}"
 
 # %% ../nbs/60_cli.ipynb #f5f82b00
@@ -223,12 +225,14 @@ def describe(cls) -> str:
     cfg, hidden = cls.model_config, set(cls.model_fields) - set(public_fields(cls)) - {primary_key(cls)}
     head = [f"{cls.__module__}.{cls.__qualname__}  "
             f"(/{entity_plural(cls) if entity_scope(cls) == Scope.RECORD else entity_slug(cls)})",
-            f"  store {entity_store(cls).name}, scope {entity_scope(cls).value}" + (f", key {primary_key(cls)}" if primary_key(cls) else "")
+            f"  store {entity_store(cls).name}, scope {entity_scope(cls).value}"
+            + (f", key {primary_key(cls)}" if primary_key(cls) else "")
             + (f", ttl {cfg['ttl']} s" if cfg.get("ttl") else "")]
     fields = [(k, _type_name(f.annotation),
                "required" if f.is_required() else f"= {f.get_default(call_default_factory=True)!r}",
                _constraints(f),
-               "hidden" if k in hidden else "key" if k == primary_key(cls) else "") for k, f in cls.model_fields.items()]
+               "hidden" if k in hidden else "key" if k == primary_key(cls) else "")
+              for k, f in cls.model_fields.items()]
     events = [(s.name, "(" + ", ".join(f"{p.name}: {_type_name(p.annotation) if p.annotation is not p.empty else 'Any'}"
                                       + ("" if p.default is p.empty else f" = {p.default!r}") for p in s.params) + ")",
                _route(cls, s), _how(s))
@@ -275,8 +279,9 @@ def _check_workers(s: Settings, workers: int) -> None:
     if s.secret_key: load_app(s.app)
     if why := unshared(s, registry, f"{workers} workers"): raise CliError(f"{why}, or serve one worker")
     if s.bus == "local" or (s.bus == "auto" and not s.redis_url):
-        raise CliError(f"each of the {workers} workers holds its own pages' live streams, and a change made on one reaches pages held by "
-                       "another only through a shared bus: set redis_url (the bus follows it), or bus = postgres with a Postgres database_url")
+        raise CliError(f"each of the {workers} workers holds its own pages' live streams, and a change made on one "
+                       "reaches pages held by another only through a shared bus: set redis_url (the bus follows it), "
+                       "or bus = postgres with a Postgres database_url")
 
 # %% ../nbs/60_cli.ipynb #17c8d9ea
 def _reloading(s: Settings, workers: int) -> None:
@@ -296,9 +301,8 @@ def run(s: Settings, workers: int = 1, reload: bool = False) -> None:
     """Serve `app_to_serve(s)` on `s.host`:`s.port` in `workers` processes (several need
     `secret_key` and no memory entities), or one that `reload`s."""
     import uvicorn
-    # uvicorn re-raises SIGTERM once shut down:
+    # uvicorn re-raises SIGTERM once shut down: a buffer not yet written would be lost
     if hasattr(sys.stdout, "reconfigure"): sys.stdout.reconfigure(line_buffering=True)
-                                                                                        # a buffer not yet written would be lost
     _check_secret(s)
     if reload: return _reloading(s, workers)
     if workers > 1:
@@ -332,8 +336,9 @@ def assets(s: Settings, pull: bool = False, dest: str | None = None) -> None:
         if pull: _pull(dest)
         where = resolve_assets(s.assets)
     except (AssetsError, FileNotFoundError) as e: raise CliError(str(e)) from None
-    print(f"assets = {s.assets}: pages load " + ("the pinned CDN URLs (no complete local copy: `starmodel assets pull`)" if where == "cdn"
-                                                 else f"the local copy in {where}"))
+    print(f"assets = {s.assets}: pages load "
+          + ("the pinned CDN URLs (no complete local copy: `starmodel assets pull`)" if where == "cdn"
+             else f"the local copy in {where}"))
 
 # %% ../nbs/60_cli.ipynb #6c1d2e40
 def _migrate(s: Settings, a: argparse.Namespace):
@@ -408,8 +413,8 @@ def _parser(ps=None) -> argparse.ArgumentParser:
     i.add_argument("dir", nargs="?", help="the folder to make it in (default: a new folder NAME)")
     i.add_argument("--force", action="store_true", help="write into a folder that is not empty")
     i.set_defaults(go=_init)
-    pl = sub.add_parser("plugins",
-                        help="the plugins loaded, with what each adds, and those that are not, with why (then it fails)")
+    pl = sub.add_parser("plugins", help="the plugins loaded, with what each adds, and those that are not, "
+                                        "with why (then it fails)")
     pl.set_defaults(go=lambda s, a: plugins_report(_loaded_plugins(s)))
     from starmodel_nb.cli_ops import ops_parsers   # users, cache, doctor: a module of their own
     ops_parsers(sub, app)

@@ -14,7 +14,8 @@ from .core import Scope, StateStore, entity_scope, entity_store, registry
 from .app.access import user_key
 from .app.uow import Unavailable
 from .adapters.persistence.sql import schema_gaps
-from .cli import CliError, Unreachable, columns, confirm, find_entities, load_app, one_line, open_engine, safe_url, sql_entities
+from .cli import (CliError, Unreachable, columns, confirm, find_entities, load_app, one_line, open_engine,
+                              safe_url, sql_entities)
 from .factory import bus_kind, redis_namespace
 
 # %% auto #0
@@ -31,8 +32,9 @@ def redis_kept(s: Settings) -> list[type]:
 
 def redis_store(s: Settings):
     "The app's Redis store on `s.redis_url`, as the app makes it; `CliError` without a `redis_url`."
-    if not s.redis_url: raise CliError("no redis_url is set: the app keeps its Redis entities in an embedded fakeredis inside its own "
-                                       "process, which no command can reach; set redis_url to a Redis server to share them")
+    if not s.redis_url:
+        raise CliError("no redis_url is set: the app keeps its Redis entities in an embedded fakeredis inside its own "
+                       "process, which no command can reach; set redis_url to a Redis server to share them")
     from redis.asyncio import Redis
     from starmodel_nb.adapters.persistence.redis import RedisRepository
     return RedisRepository(lambda: Redis.from_url(s.redis_url, socket_connect_timeout=1, socket_timeout=2),
@@ -91,7 +93,8 @@ def cache_list(s: Settings, name: str, key: str | None = None, repo=None) -> Non
     if key is None:
         rows = on_redis(s, lambda r: r.entries(cls), repo)
         head = ("key", "version", "ttl", "bytes")
-        return print(columns([head, *[(k, "?" if v is None else v, _ttl(t), n) for k, v, t, n in rows]]) if rows else f"Redis holds no {cls.__name__}")
+        return print(columns([head, *[(k, "?" if v is None else v, _ttl(t), n) for k, v, t, n in rows]]) if rows
+                     else f"Redis holds no {cls.__name__}")
     if (got := on_redis(s, lambda r: r.peek(cls, key), repo)) is None:
         raise CliError(f"Redis holds no {cls.__name__} {key!r}")
     text, ttl = got
@@ -150,7 +153,8 @@ def _existing(s: Settings, name: str, want: bool) -> None:
 def users_list(s: Settings) -> None:
     "Print every user: name, roles, id."
     got = with_users(s, lambda us: us.list())
-    print(columns([("name", "roles", "id"), *[(u.name, ",".join(u.roles) or "-", u.id) for u in got]]) if got else "no users yet: starmodel users add NAME")
+    print(columns([("name", "roles", "id"), *[(u.name, ",".join(u.roles) or "-", u.id) for u in got]]) if got
+          else "no users yet: starmodel users add NAME")
 
 # %% ../nbs/60c_cli_ops.ipynb #b1daa7c8
 def users_add(s: Settings, name: str, roles=(), from_stdin: bool = False) -> None:
@@ -201,8 +205,9 @@ def users_password(s: Settings, name: str, from_stdin: bool = False) -> None:
 
 # %% ../nbs/60c_cli_ops.ipynb #37d85f4f
 def _secret(s: Settings) -> tuple[str, str]:
-    if not s.secret_key: return "warn", (f"not set: each process signs sessions with a key of its own (a restart signs everyone out); "
-                                         f"set STARMODEL_SECRET_KEY to the output of {MAKE_SECRET}")
+    if not s.secret_key:
+        return "warn", (f"not set: each process signs sessions with a key of its own (a restart signs everyone out); "
+                        f"set STARMODEL_SECRET_KEY to the output of {MAKE_SECRET}")
     try: check_secret(s.secret_key)
     except ValueError as e: return "FAIL", str(e)
     return "ok", f"set ({len(s.secret_key.encode())} bytes)"
@@ -220,8 +225,10 @@ def _database(s: Settings) -> tuple[str, str]:
     try: missing, behind = schema_gaps(eng, classes := sql_entities())
     finally: eng.dispose()
     if behind:
-        return "FAIL", f"the tables are behind the models (missing columns: {', '.join(behind)}): run `starmodel migrate`"
-    if missing: return "warn", (f"{safe_url(s.database_url)} answers; not made yet: {', '.join(sorted(t.name for t in missing))} "
+        return "FAIL", (f"the tables are behind the models (missing columns: {', '.join(behind)}): "
+                        "run `starmodel migrate`")
+    if missing: return "warn", (f"{safe_url(s.database_url)} answers; not made yet: "
+                                f"{', '.join(sorted(t.name for t in missing))} "
                                 "(the app makes them at start, or `starmodel migrate`)")
     return "ok", f"{safe_url(s.database_url)} answers" + (f"; {len(classes)} table(s) up to date" if classes else "")
 
@@ -229,7 +236,8 @@ def _database(s: Settings) -> tuple[str, str]:
 def _redis(s: Settings) -> tuple[str, str]:
     kept = ", ".join(c.__name__ for c in redis_kept(s))
     if not s.redis_url:
-        return "ok", f"{kept}: kept by an embedded fakeredis in the app's process (one process; set redis_url to share)" if kept else "not used"
+        return "ok", (f"{kept}: kept by an embedded fakeredis in the app's process "
+                      "(one process; set redis_url to share)" if kept else "not used")
     from redis import Redis, RedisError
     try:
         version = Redis.from_url(s.redis_url, socket_connect_timeout=1,
@@ -254,7 +262,8 @@ def _assets(s: Settings) -> tuple[str, str]:
     try: where = resolve_assets(s.assets)
     except (AssetsError, FileNotFoundError) as e: return "FAIL", str(e)
     if where == "cdn":
-        return "warn", "pages load Datastar and the styles from the pinned CDN URLs: `starmodel assets pull` serves them from here"
+        return "warn", ("pages load Datastar and the styles from the pinned CDN URLs: "
+                        "`starmodel assets pull` serves them from here")
     return "ok", f"served from the local copy in {where}"
 CHECKS = {"secret": _secret, "app": _app, "database": _database, "redis": _redis, "bus": _bus, "assets": _assets}
 
@@ -309,5 +318,5 @@ def ops_parsers(sub, app: argparse.ArgumentParser) -> None:
         if name == "clear": x.add_argument("--yes", action="store_true", help="do not ask before deleting them all")
     cs.choices["list"].set_defaults(go=lambda s, a: cache_list(s, a.entity, a.key))
     cs.choices["clear"].set_defaults(go=lambda s, a: cache_clear(s, a.entity, a.key, a.yes))
-    sub.add_parser("doctor", parents=[app],
-                   help="check the secret, database, Redis, bus and front-end files").set_defaults(go=lambda s, a: doctor(s))
+    d = sub.add_parser("doctor", parents=[app], help="check the secret, database, Redis, bus and front-end files")
+    d.set_defaults(go=lambda s, a: doctor(s))

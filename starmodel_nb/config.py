@@ -43,11 +43,11 @@ class Settings:
     memory_cap: int = 100_000            # live memory instances in all (least recently used go first)
     memory_bytes: int = 256 << 20        # and their weight in all (their JSON), so big instances cannot fill the memory
     # how committed changes reach every page: auto (redis when redis_url is set, else this
+    # process), local, redis (a Redis Stream, replayable) or postgres (LISTEN/NOTIFY)
     bus: str = "auto"
-                                         # process), local, redis (a Redis Stream, replayable) or postgres (LISTEN/NOTIFY)
     # where SERVER_MEMORY entities live: memory (this process), or redis (shared by every
+    # process on redis_url: the same entity code on several instances)
     memory_store: str = "memory"
-                                         # process on redis_url: the same entity code on several instances)
     stream_queue: int = 256              # patches buffered per live stream before it is dropped
     stream_heartbeat: float = 15.0       # seconds between keep-alive comments
     stream_cap: int = 10_000             # live streams per app (each holds about 15 KiB: 10,000 take some 150 MB)
@@ -59,8 +59,8 @@ class Settings:
     # jobs waiting or running at most (beyond: 503); the last 200 ended are kept to list
     jobs_cap: int = 10_000
     # where committed changes are kept: auto (the app's database if it has SQL entities,
+    # else memory), memory, sql or off
     history: str = "auto"
-                                         # else memory), memory, sql or off
     history_size: int = 10_000           # changes the memory history keeps (the oldest go first)
     # SQL rows kept for the next event on them (its save is checked all the same); 0: none
     sql_cache: int = 10_000
@@ -74,14 +74,15 @@ class Settings:
     auth_signup: bool = True
     # the password KDF's cost (scrypt N; memory 128·8·N bytes: 16 MiB); kept in each hash
     auth_scrypt_n: int = 16_384
-    # failed sign-ins per name and address (4× per address; 4× per name from browsers it never signed in on) per auth_window s: then 429
+    # failed sign-ins per name and address (4× per address; 4× per name from browsers it never signed in on)
+    # per auth_window s: then 429
     auth_attempts: int = 5
     auth_window: int = 300               # seconds
     # a sign-in lasts this long, kept on the server: signing out, a new password or an admin ends it
     auth_session_days: int = 30
     # on: an unexpected error's text (and traceback in the log) shown to the browser; off: a short
+    # reference, the details in the log; auto: on for serve() in a notebook, off otherwise
     debug: str = "auto"
-                                         # reference, the details in the log; auto: on for serve() in a notebook, off otherwise
 
 # %% ../nbs/00_config.ipynb #d2106f6e
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}

@@ -118,7 +118,8 @@ def _check_spec(s: EventSpec) -> EventSpec:
     if s.path is not None and not _NAME.match(s.path):
         raise ValueError(f"@event {s.name}: path {s.path!r} must be one word")
     if s.every is not None:
-        if isinstance(s.every, bool) or not isinstance(s.every, (int, float)) or not math.isfinite(s.every) or s.every < 0.05:
+        if (isinstance(s.every, bool) or not isinstance(s.every, (int, float)) or not math.isfinite(s.every)
+                or s.every < 0.05):
             raise ValueError(f"@every {s.name}: seconds must be a number of at least 0.05, not {s.every!r}")
         if req := [p.name for p in s.params if p.default is p.empty]:
             raise TypeError(f"@every {s.name}: the app runs it with no arguments, so {', '.join(req)} need defaults")
@@ -140,7 +141,8 @@ class EventMethod:
 # %% ../nbs/01_core.ipynb #840cb634
 def event(fn: Callable | None = None, *, method: str = "get", selector: str | None = None, mode: str | None = None,
           path: str | None = None, background: bool = False, every: float | None = None, auth: Any = None):
-    "Mark a method as a browser event: `@event` or `@event(method='post', selector='#status', mode='inner', path=..., background=True, every=5, auth='admin')`."
+    """Mark a method as a browser event: `@event` or `@event(method='post', selector='#status', mode='inner',
+    path=..., background=True, every=5, auth='admin')`."""
     def deco(f):
         return EventMethod(_check_spec(EventSpec(f, method.lower(), selector, mode, path, background, every,
                                                  check_guard(f"@event {f.__name__}", auth))))
@@ -213,7 +215,8 @@ def plural_of(cls) -> str:
     (`Category` -> `categories`, `UserAnalytics` stays)."""
     slug, words = entity_slug(cls), _WORD.findall(cls.__name__)
     last = words[-1].lower() if words and not cls.model_config.get("slug") else re.split(r"[^a-z0-9]", slug)[-1]
-    return slug[:len(slug) - len(last)] + inflection.pluralize(last) if last and slug.endswith(last) else inflection.pluralize(slug)
+    if last and slug.endswith(last): return slug[:len(slug) - len(last)] + inflection.pluralize(last)
+    return inflection.pluralize(slug)
 
 def entity_plural(cls) -> str:
     """The collection URL segment of a record entity: `model_config['plural']`, else
@@ -239,9 +242,10 @@ def _scope(cls, store: StateStore) -> Scope:
     except ValueError: raise ValueError(f"{cls.__name__}: unknown scope {cfg.get('scope')!r}") from None
     if need and (scope != Scope.RECORD or store in BROWSER_STORES):
         one = "one instance in each browser" if store in BROWSER_STORES else f"one instance per {scope.value}"
-        raise TypeError(f"{cls.__name__}: {', '.join(need)} {'has' if len(need) == 1 else 'have'} no default, so each {cls.__name__} "
-                        f"would be a record created with them; StateStore.{store.name} with scope {scope.value!r} keeps {one}, "
-                        "made from defaults alone: give them defaults" + ("" if store in BROWSER_STORES else ", or drop model_config['scope']"))
+        raise TypeError(f"{cls.__name__}: {', '.join(need)} {'has' if len(need) == 1 else 'have'} no default, "
+                        f"so each {cls.__name__} would be a record created with them; StateStore.{store.name} "
+                        f"with scope {scope.value!r} keeps {one}, made from defaults alone: give them defaults"
+                        + ("" if store in BROWSER_STORES else ", or drop model_config['scope']"))
     return scope
 
 # %% ../nbs/01_core.ipynb #6161d8e7
@@ -250,7 +254,8 @@ def _store_scope(cls) -> tuple[StateStore, Scope]:
     naming no `backend`, or a scope it cannot have, is an error."""
     cfg = cls.model_config
     try:
-        store = StateStore(cfg.get("store") or (StateStore.SERVER_SQL if cfg.get("table") else StateStore.SERVER_MEMORY))
+        store = StateStore(cfg.get("store")
+                           or (StateStore.SERVER_SQL if cfg.get("table") else StateStore.SERVER_MEMORY))
     except ValueError: raise ValueError(f"{cls.__name__}: unknown store {cfg.get('store')!r}") from None
     backend = cfg.get("backend")
     if store == StateStore.CUSTOM and not (isinstance(backend, str) and backend.strip()):
@@ -271,7 +276,8 @@ def _store_scope(cls) -> tuple[StateStore, Scope]:
     return store, scope
 
 # %% ../nbs/01_core.ipynb #3048a20c
-_NO_PK = ("a SQL entity needs exactly one primary key field, e.g. `id: int | None = Field(default=None, primary_key=True)` "
+_NO_PK = ("a SQL entity needs exactly one primary key field, "
+          "e.g. `id: int | None = Field(default=None, primary_key=True)` "
           "(or inherit one: `class {0}(Entity, BaseTable, table=True)` from fastsqlmodel gives a UUID `id`)")
 
 # %% ../nbs/01_core.ipynb #92aeb66f
@@ -312,15 +318,15 @@ def _record_key(cls, store: StateStore, scope: Scope) -> str | None:
     f = cls.model_fields.get(k)
     if f is None: raise TypeError(f"{cls.__name__}: model_config['key'] = {k!r} is not one of its fields")
     if f.annotation not in (str, int, uuid.UUID) or (not f.is_required() and f.default_factory is None):
-        raise TypeError(f"{cls.__name__}.{k} names each record, so it is a str, int or UUID, given on create (no default) or "
-                        f"made by a default_factory; not {_type_text(f)}")
+        raise TypeError(f"{cls.__name__}.{k} names each record, so it is a str, int or UUID, given on create "
+                        f"(no default) or made by a default_factory; not {_type_text(f)}")
     return k
 
 # %% ../nbs/01_core.ipynb #f94d4948
 def _type_text(f) -> str:
     t = getattr(f.annotation, "__name__", str(f.annotation))
-    return t + ("" if f.is_required() else f" = {f.default!r}" if f.default_factory is None else " made by its "
-                                                                                                 "default_factory")
+    if f.is_required(): return t
+    return t + (f" = {f.default!r}" if f.default_factory is None else " made by its default_factory")
 
 def new_key() -> str:
     "A generated record key: 16 hex digits (64 random bits)."
@@ -336,8 +342,9 @@ def _check_browser_kept(cls, store: StateStore) -> None:
     """A browser-kept entity holds nothing secret and runs nothing after its
     request: every field public, no background event."""
     if secret := [k for k, f in cls.model_fields.items() if f.exclude or k in ui_hidden(cls)]:
-        raise TypeError(f"{cls.__name__}: StateStore.{store.name} sends every field to the browser, so {', '.join(secret)} "
-                        "(hidden or excluded) would not stay secret: keep it on the server (SERVER_MEMORY, SQL or Redis)")
+        raise TypeError(f"{cls.__name__}: StateStore.{store.name} sends every field to the browser, "
+                        f"so {', '.join(secret)} (hidden or excluded) would not stay secret: "
+                        "keep it on the server (SERVER_MEMORY, SQL or Redis)")
     if bg := [s.name for s in cls.__sm_events__.values() if s.background]:
         raise TypeError(f"{cls.__name__}: {', '.join(bg)} cannot run in the background: the state is in the browser, "
                         "only while a request lasts")
@@ -370,7 +377,8 @@ def _configure(cls) -> None:
     if ttl is not None and not (isinstance(ttl, (int, float)) and ttl > 0):
         raise ValueError(f"{cls.__name__}: ttl must be > 0 seconds")
     cfg.update(store=store, scope=scope, auth=check_guard(cls.__name__, cfg.get("auth")))
-    cls.__sm_events__ = {v.spec.segment: v.spec for k in reversed(cls.__mro__) for v in vars(k).values() if isinstance(v, EventMethod)}
+    cls.__sm_events__ = {v.spec.segment: v.spec for k in reversed(cls.__mro__) for v in vars(k).values()
+                         if isinstance(v, EventMethod)}
     if scope in (Scope.SESSION, Scope.USER) and (timed := [s.name for s in cls.__sm_events__.values() if s.every]):
         raise ValueError(f"{cls.__name__}: @every {', '.join(timed)} would run for no one: scheduled events belong to "
                          "global or record entities")
@@ -409,7 +417,8 @@ def _needs_id(cls) -> bool:
 def _additions(cls) -> tuple[dict, dict]:
     """The annotations and defaults `cls` (as first built) must declare anew:
     its datetimes read into UTC, a generated `id`."""
-    ann = {k: Annotated[f.annotation, _UTC] for k, f in cls.model_fields.items() if _is_datetime(f) and _UTC not in f.metadata}
+    ann = {k: Annotated[f.annotation, _UTC] for k, f in cls.model_fields.items()
+           if _is_datetime(f) and _UTC not in f.metadata}
     vals = {k: cls.model_fields[k] for k in ann}
     if _needs_id(cls):
         ann, vals["id"] = {"id": str, **ann}, Field(default_factory=new_key,
@@ -481,7 +490,8 @@ def public_fields(cls) -> list[str]:
     hidden = ui_hidden(cls)   # hidden in the UI: kept server-side (signals, stream, API, sort)
     pk = cls.model_config.get("primary_key")   # a table's, or the field a Redis entity declares as its key
     return [k for k, f in cls.model_fields.items()
-            if not f.exclude and not getattr(f, "primary_key", False) is True and k != pk and not k.startswith("_") and k not in hidden]
+            if not f.exclude and not getattr(f, "primary_key", False) is True and k != pk
+            and not k.startswith("_") and k not in hidden]
 
 # %% ../nbs/01_core.ipynb #79e00dd9
 def stored_state(obj, mode: str = "python") -> dict:
@@ -497,7 +507,8 @@ _SCALARS = (int, float, str, bool, bytes, type(None))
 
 def _scalar(t) -> bool:
     import datetime, decimal, types, uuid
-    if t in _SCALARS or (isinstance(t, type) and issubclass(t, (Enum, datetime.date, datetime.time, decimal.Decimal, uuid.UUID))):
+    if t in _SCALARS or (isinstance(t, type) and issubclass(t, (Enum, datetime.date, datetime.time,
+                                                                decimal.Decimal, uuid.UUID))):
         return True
     o = typing.get_origin(t)
     if o is typing.Literal: return True
@@ -683,9 +694,11 @@ _KEY_TEXT = re.compile(r"[^\x00-\x1f\x7f/\\]{1,200}")
 def check_key(cls, key) -> None:
     """A pydantic `ValidationError` of the key field unless `key` can name a record of `cls` in a URL (text:
     1-200 characters, no `/`, `\\`, control character, leading `_`, `__`, or `new`)."""
-    if not isinstance(key, str) or (_KEY_TEXT.fullmatch(key) and not key.startswith("_") and "__" not in key and key != "new" and key == key.strip()):
+    if not isinstance(key, str) or (_KEY_TEXT.fullmatch(key) and not key.startswith("_") and "__" not in key
+                                    and key != "new" and key == key.strip()):
         return
-    why = "a key is 1-200 characters, without /, \\, control characters, spaces around it, a leading _ or __, and not 'new'"
+    why = ("a key is 1-200 characters, without /, \\, control characters, spaces around it, a leading _ or __, "
+           "and not 'new'")
     raise ValidationError.from_exception_data(cls.__name__,
                                               [{"type": "value_error", "loc": (primary_key(cls),), "input": key,
                                                 "ctx": {"error": why}}])

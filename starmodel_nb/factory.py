@@ -63,6 +63,13 @@ def _redis_repo(s: Settings):
         print("starmodel_nb: no redis_url set: Redis entities are kept by an embedded fakeredis in this process")
     return RedisRepository(connect, namespace=redis_namespace(s), ttl=s.memory_ttl)
 
+# %% ../nbs/40_factory.ipynb #142d9fa8
+def _made(s: Settings, store: StateStore) -> Repository:
+    "The repository of `store` (SQL, browser-kept or Redis), made on first need."
+    if store == StateStore.SERVER_SQL: return _sql_repo(s)
+    return BrowserRepository() if store == StateStore.CLIENT_LOCAL else _redis_repo(s)
+
+
 # %% ../nbs/40_factory.ipynb #ee0e56d9
 def _check_schema(repo, classes) -> None:
     from sqlalchemy.exc import OperationalError
@@ -83,8 +90,7 @@ def _repositories(s: Settings, classes, custom: Callable[[str], Repository]) -> 
         # same code, shared state
         if store == StateStore.SERVER_MEMORY and s.memory_store == "redis": store = StateStore.SERVER_REDIS
         if store in BROWSER_STORES: store = StateStore.CLIENT_LOCAL   # one for both: it keeps nothing
-        if store not in repos: repos[store] = (_sql_repo(s) if store == StateStore.SERVER_SQL else BrowserRepository() if store == StateStore.CLIENT_LOCAL
-                                               else _redis_repo(s))
+        if store not in repos: repos[store] = _made(s, store)
         return repos[store]
     if sql := sql_kept(classes): _check_schema(repo_for(sql[0]), sql)
     return repo_for
@@ -117,7 +123,8 @@ def _custom_stores(s: Settings, plugins: Plugins, given: dict | None, classes) -
     for c in (c for c in classes if entity_store(c) == StateStore.CUSTOM):
         try: repo = store(c.model_config["backend"])
         except PluginError as e: raise ValueError(f"{c.__name__}: {e}") from None
-        if entity_scope(c) == Scope.RECORD and not isinstance(repo, Missing) and (gaps := missing_methods(repo, RecordRepository)):
+        if entity_scope(c) != Scope.RECORD or isinstance(repo, Missing): continue
+        if gaps := missing_methods(repo, RecordRepository):
             raise TypeError(f"{c.__name__} has records, and the store {c.model_config['backend']!r} cannot keep them: "
                             f"it lacks {', '.join(gaps)}")
     return store
@@ -172,12 +179,15 @@ def bus_kind(s: Settings, classes, plugins: Plugins = Plugins()) -> str:
 # %% ../nbs/40_factory.ipynb #0d4f7eba
 def unshared(s: Settings, classes, many: str) -> str | None:
     "Why `many` processes (a shared bus's instances, `run`'s workers) could not serve `classes` as one app, or `None`."
-    if not s.secret_key: return (f"{many} need a secret_key, or a session signed by one is refused by the others: set STARMODEL_SECRET_KEY "
-                                 f"to the same value on each (make one with {MAKE_SECRET})")
+    if not s.secret_key:
+        return (f"{many} need a secret_key, or a session signed by one is refused by the others: set "
+                f"STARMODEL_SECRET_KEY to the same value on each (make one with {MAKE_SECRET})")
     mem = [c.__name__ for c in classes if entity_store(c) == StateStore.SERVER_MEMORY]
-    if mem and s.memory_store != "redis": return (f"{many} keep no memory in common, so {', '.join(mem)} would be split between them: set "
-                                                  "memory_store = redis (STARMODEL_MEMORY_STORE=redis, with a redis_url) to keep them in Redis")
-    red = [c.__name__ for c in classes if entity_store(c) == StateStore.SERVER_REDIS] + (mem if s.memory_store == "redis" else [])
+    if mem and s.memory_store != "redis":
+        return (f"{many} keep no memory in common, so {', '.join(mem)} would be split between them: set memory_store "
+                "= redis (STARMODEL_MEMORY_STORE=redis, with a redis_url) to keep them in Redis")
+    red = [c.__name__ for c in classes if entity_store(c) == StateStore.SERVER_REDIS]
+    red += mem if s.memory_store == "redis" else []
     if red and not s.redis_url:
         return f"{', '.join(red)} would be kept by an embedded fakeredis in each: set redis_url to a Redis they share"
 
@@ -202,7 +212,8 @@ def replay_of(bus: EventBus) -> ReplayBus | None:
     gaps = missing_methods(bus, ReplayBus)
     if not gaps: return bus
     if set(gaps) == set(port_members(ReplayBus)) - set(port_members(EventBus)): return None
-    raise TypeError(f"{type(bus).__name__}: a bus shared by instances needs all of ReplayBus; it lacks {', '.join(gaps)}")
+    raise TypeError(f"{type(bus).__name__}: a bus shared by instances needs all of ReplayBus; it lacks "
+                    f"{', '.join(gaps)}")
 
 
 # %% ../nbs/40_factory.ipynb #bs000002

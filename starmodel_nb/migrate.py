@@ -120,7 +120,8 @@ def _words(op) -> str:
 # %% ../nbs/60a_migrate.ipynb #b00b9167
 def describe(op) -> str:
     "One line for an Alembic operation: `add column product.color`, `create table product`..."
-    table, col = getattr(op, "table_name", None), getattr(op, "column_name", None) or getattr(getattr(op, "column", None), "name", None)
+    table = getattr(op, "table_name", None)
+    col = getattr(op, "column_name", None) or getattr(getattr(op, "column", None), "name", None)
     name = getattr(op, "index_name", None) or getattr(op, "constraint_name", None)
     if col: return f"{_words(op)} {table}.{col}"
     return f"{_words(op)} {name} on {table}" if name else f"{_words(op)} {table}"
@@ -141,7 +142,8 @@ _LITERALS = (bool, int, float, str, Decimal)
 def fill_default(op: AddColumnOp, dialect) -> None:
     "Give the `NOT NULL` column that `op` adds its model default as server default, so existing rows get a value."
     col, d = op.column, op.column.default
-    if col.nullable or col.server_default is not None or d is None or not d.is_scalar or not isinstance(d.arg, _LITERALS):
+    if (col.nullable or col.server_default is not None or d is None or not d.is_scalar
+            or not isinstance(d.arg, _LITERALS)):
         return
     sql = literal(d.arg).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
     op.column = _revision_column(col, DefaultClause(text(str(sql))))
@@ -182,7 +184,8 @@ def _upgrade(cfg: Config, what: str, fix: str) -> None:
 def _catch_up(cfg: Config, conn, url: str, folder: Path) -> str | None:
     """Bring the database on `conn` to the latest revision written (only
     marking it, if level with the models); returns it."""
-    head, cur = ScriptDirectory.from_config(cfg).get_current_head(), MigrationContext.configure(conn).get_current_revision()
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    cur = MigrationContext.configure(conn).get_current_revision()
     if head and cur is None and _level(conn):
         command.stamp(cfg, "head")
         print(f"{url} already matches the models: marked as at {head}")

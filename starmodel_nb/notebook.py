@@ -60,6 +60,10 @@ class _Capture(logging.Handler):
         self.records = []
     def emit(self, r): self.records.append(self.format(r))
 
+# %% ../nbs/50_notebook.ipynb #bbb3b037
+_servers: dict[str, Server] = {}
+
+
 # %% ../nbs/50_notebook.ipynb #fdedb1cc
 class Server:
     "A running app: `url`, `port`, `app`; `swap(app)` replaces the app in place, `stop()` shuts it down."
@@ -177,8 +181,10 @@ def _locate(self: Frame, go: str) -> str:
     return f"""<script>(() => {{
 const c = {conf}, go = {go};
 if (c.mode === "url") go(c.target);
-else if (c.mode === "colab") google.colab.kernel.proxyPort(c.port, {{cache: false}}).then(u => go(u.replace(/\\/$/, "") + c.target));
-else go((/^https?:$/.test(location.protocol) ? location.protocol + "//" + location.hostname : "http://localhost") + ":" + c.port + c.target);
+else if (c.mode === "colab")
+  google.colab.kernel.proxyPort(c.port, {{cache: false}}).then(u => go(u.replace(/\\/$/, "") + c.target));
+else go((/^https?:$/.test(location.protocol) ? location.protocol + "//" + location.hostname : "http://localhost")
+        + ":" + c.port + c.target);
 }})();</script>"""
 
 # %% ../nbs/50_notebook.ipynb #38619229
@@ -187,7 +193,8 @@ def link(self: Frame, text: str) -> str:
     "HTML: `text` and a link to the page that works where the notebook is shown."
     return (f'<small>{text}: <a id="{self.id}-url" href="{html.escape(self.url)}" target="_blank" '
             f'rel="noopener">{html.escape(self.url)}</a></small>'
-            + self._locate(f'u => {{ const a = document.getElementById("{self.id}-url"); a.href = a.textContent = u; }}'))
+            + self._locate(f'u => {{ const a = document.getElementById("{self.id}-url"); '
+                           'a.href = a.textContent = u; }}'))
 
 # %% ../nbs/50_notebook.ipynb #670bc2db
 @patch(as_prop=True)
@@ -195,15 +202,15 @@ def html(self: Frame) -> str:
     i, h = self.id, self.height or 120
     resize = "" if self.height is not None else f"""<script>addEventListener("message", e => {{
   const f = document.getElementById("{i}");
-  if (f && e.source === f.contentWindow && e.data && e.data.starmodelHeight) f.style.height = Math.min(e.data.starmodelHeight + 2, 4000) + "px";
+  if (f && e.source === f.contentWindow && e.data && e.data.starmodelHeight)
+    f.style.height = Math.min(e.data.starmodelHeight + 2, 4000) + "px";
 }});</script>"""
-    return (f"""<div class="starmodel-frame"><iframe id="{i}" title="starmodel_nb app" style="width:100%;height:{int(h)}px;border:1px solid #ddd;border-radius:6px"></iframe>
-<div style="font-size:12px"><a id="{i}-open" href="{html.escape(self.url)}" target="_blank" rel="noopener">open in a new tab &#8599;</a></div>"""
+    style = f"width:100%;height:{int(h)}px;border:1px solid #ddd;border-radius:6px"
+    return (f'<div class="starmodel-frame"><iframe id="{i}" title="starmodel_nb app" style="{style}"></iframe>\n'
+            f'<div style="font-size:12px"><a id="{i}-open" href="{html.escape(self.url)}" target="_blank" '
+            'rel="noopener">open in a new tab &#8599;</a></div>'
             + self._locate(f'u => {{ document.getElementById("{i}").src = u; document.getElementById("{i}-open").href '
                            f'= u; }}') + resize + "</div>")
-
-# %% ../nbs/50_notebook.ipynb #7b86879f
-_servers: dict[str, Server] = {}
 
 # %% ../nbs/50_notebook.ipynb #35db0937
 def serve(app=None, port: int | None = None, name: str = "default") -> Server:
@@ -405,7 +412,8 @@ def _show_jobs(self: InstanceView) -> None:
     "The instance's background jobs, newest first (the last 5), and the Cancel button while one runs."
     js = self.app.jobs(self.cls, self.key)[:5]
     self.jobs.value = "".join(f"<div><code>{j.id}</code> {html.escape(j.event)}: <b>{j.state}</b>"
-                              f"{'' if j.progress is None else f' {j.progress:.0%}'} {html.escape(j.error or j.note)}</div>" for j in js)
+                              f"{'' if j.progress is None else f' {j.progress:.0%}'} "
+                              f"{html.escape(j.error or j.note)}</div>" for j in js)
     self.stop_jobs.layout.display = None if any(j.active for j in js) else "none"
 
 # %% ../nbs/50_notebook.ipynb #3a7fcd77
@@ -446,8 +454,8 @@ def refresh(self: ClassView) -> None:
     names = list(self.cls.model_fields)
     self.count.value = f"<b>{html.escape(self.cls.__name__)}</b>: {len(rows)} live instance{'s' * (len(rows) != 1)}"
     head = "".join(f"<th>{html.escape(n)}</th>" for n in ["key", "version", *names])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in [str(k)[:12], ver, *(getattr(o, n) for n in names)]) + "</tr>"
-                   for k, o, ver in rows)
+    def row(k, o, ver): return [str(k)[:12], ver, *(getattr(o, n) for n in names)]
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row(*r)) + "</tr>" for r in rows)
     self.table.value = f"<table><tr>{head}</tr>{body}</table>"
 
 # %% ../nbs/50_notebook.ipynb #827b7ea1

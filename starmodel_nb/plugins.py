@@ -16,7 +16,7 @@ from .config import Settings
 from .app.bus import EventBus
 from .app.runtime import Renderer, missing_methods
 from .app.uow import Repository, Store, Unavailable
-from .adapters.ui.fields import widgets
+from .adapters.ui.fields import WidgetRegistry, widgets
 
 # %% auto #0
 __all__ = ['GROUP', 'PluginError', 'Command', 'Plugin', 'Plugins', 'installed', 'load_plugins', 'make', 'Missing']
@@ -108,13 +108,16 @@ class Plugins:
     def listed(self, kind: str) -> list:
         "Every loaded plugin's `widgets`, `routes` or `middlewares`, in load order."
         return [x for p in self.loaded for x in getattr(p, kind)]
+    def kinds(self) -> WidgetRegistry:
+        "The widgets of these plugins, over those declared in code (`widgets`): an app's own."
+        reg = WidgetRegistry(base=widgets)
+        for t, fn in self.listed("widgets"): reg.register(t, fn)
+        return reg
     def report(self, say=print) -> None:
         "Say each broken plugin by name, with why, in one line each."
         for name, why in self.broken.items(): say(f"starmodel_nb: plugin {name!r} is not loaded: {why}")
 
 # %% ../nbs/39_plugins.ipynb #17a1c84c
-_cache: dict[Any, Plugin | str] = {}   # a plugin's identity -> what it added, or why it is broken, once per process
-
 def _why(e: BaseException) -> str: return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
 
 # %% ../nbs/39_plugins.ipynb #dd837ae1
@@ -128,7 +131,6 @@ def _run(name: str, get: Callable[[], Any]) -> Plugin | str:
         p = Plugin(name)
         fn(p)
     except Exception as e: return _why(e)
-    for t, w in p.widgets: widgets.register(t, w)
     return p
 
 # %% ../nbs/39_plugins.ipynb #c251d4af
@@ -152,7 +154,8 @@ def _chosen(selection: str, found: dict) -> tuple[list[str], dict[str, str]]:
     if sel == "auto": return sorted(found), {}
     if sel in ("off", "none"): return [], {}
     names = [n for n in re.split(r"[\s,]+", sel) if n]
-    return [n for n in names if n in found], {n: f"not installed (installed: {', '.join(sorted(found)) or 'none'})" for n in names if n not in found}
+    why = f"not installed (installed: {', '.join(sorted(found)) or 'none'})"
+    return [n for n in names if n in found], {n: why for n in names if n not in found}
 
 # %% ../nbs/39_plugins.ipynb #c24b894f
 def _called(fn) -> str:
@@ -163,15 +166,13 @@ def _called(fn) -> str:
 # %% ../nbs/39_plugins.ipynb #fa96f079
 def load_plugins(selection: str = "auto", extra: Iterable[Callable] = (), points: Iterable | None = None) -> Plugins:
     """The installed plugins `selection` picks, then the plugin functions `extra`, each
-    run once per process; broken ones reported, not raised."""
+    run for this load (an app's own); broken ones reported, not raised."""
     found = installed(points)
     names, missing = _chosen(selection, found)
     out = Plugins(broken=dict(missing))
-    todo = [(n, (found[n].name, found[n].value), found[n].load) for n in names]
-    todo += [(_called(fn), fn, lambda fn=fn: fn) for fn in extra]
-    for name, ident, get in todo:
-        if ident not in _cache: _cache[ident] = _run(name, get)
-        got = _cache[ident]
+    todo = [(n, found[n].load) for n in names] + [(_called(fn), lambda fn=fn: fn) for fn in extra]
+    for name, get in todo:
+        got = _run(name, get)
         if isinstance(got, str): out.broken[name] = got
         elif why := _conflicts(got, out.loaded): out.broken[name] = why
         else: out.loaded.append(got)

@@ -47,7 +47,8 @@ def channel_for(cls: type, key: str) -> str:
 def viewer_channels(session_id: str | None, user_key: str | None = None, guarded: list[str] = ()) -> list[str]:
     """The channels a browser with `session_id` (or none yet) hears: `global`, its own
     session's, its user's, and those of the `guarded` entities it may see."""
-    return ["global"] + ([f"session:{session_id}"] if session_id else []) + ([user_key] if user_key else []) + [f"guarded:{s}" for s in guarded]
+    return (["global"] + ([f"session:{session_id}"] if session_id else []) + ([user_key] if user_key else [])
+            + [f"guarded:{s}" for s in guarded])
 
 # %% ../../nbs/10_bus.ipynb #d48cf466
 class EventBus(Protocol):

@@ -15,13 +15,13 @@ from .bus import channel_for
 from .binding import bind, find_event
 from .history import MASK, Change, Timeline, origin, state_at
 from .jobs import Job
-from .access import User, entity_refusal, user_key
+from .reactions import Reactions, on as react_on
+from .acting import ActingAs, AppUsers
 from .runtime import Runtime
 from .uow import KeptInBrowser, NotFound, Unfit
 
 # %% auto #0
-__all__ = ['close_private_loop', 'run_on', 'instance_key', 'typed_key', 'ControlPlane', 'Edit', 'user_gone', 'AppUsers',
-           'ActingAs']
+__all__ = ['close_private_loop', 'run_on', 'instance_key', 'typed_key', 'ControlPlane', 'Edit']
 
 # %% ../../nbs/14_control.ipynb #3b4a9f90
 def _stop(loop: asyncio.AbstractEventLoop) -> None:
@@ -69,8 +69,8 @@ def run_on(rt: Runtime, coro: Coroutine, timeout: float = 30):
 def instance_key(cls: type, key: str | None) -> str:
     "The key of the instance of `cls` meant: `key`, or the global one; else `ValueError` saying what to pass."
     if (store := entity_store(cls)) in BROWSER_STORES:
-        raise KeptInBrowser(f"{cls.__name__} is kept in each browser (StateStore.{store.name}): the server holds no instance of it "
-                         "to read or change; each browser sends its state with its events")
+        raise KeptInBrowser(f"{cls.__name__} is kept in each browser (StateStore.{store.name}): the server holds "
+                            "no instance of it to read or change; each browser sends its state with its events")
     if key is not None: return key
     if (scope := entity_scope(cls)) == Scope.GLOBAL: return "global"
     raise ValueError(f"{cls.__name__} " + {
@@ -168,39 +168,17 @@ def reactions_done(self: ControlPlane, timeout: float = 10) -> bool:
     "Wait until the `@on` reactions to every change committed so far have run (at most `timeout` s); whether they have."
     return self.call(self.sm.reactor.idle(timeout), timeout + 5)
 
-# %% ../../nbs/14_control.ipynb #f25831bf
-async def user_gone(rt: Runtime, user: User, removed: bool = False) -> None:
-    """Close the live streams of `user`'s devices (signed out); `removed`: delete
-    their instance of every `scope='user'` entity too."""
-    if rt.hub is not None: rt.hub.drop_channel(user_key(user))
-    for cls in [c for c in rt.entities().values() if removed and entity_scope(c) == Scope.USER]:
-        await rt.repo_for(cls).delete(cls, user_key(user))
+# %% ../../nbs/14_control.ipynb #7d0027b7
+@patch(as_prop=True)
+def reactions(self: ControlPlane) -> Reactions:
+    "This app's reactions: the declared ones (`@on`) and its own; `remove(fn)` stops one here only."
+    return self.sm.reactor.handlers
 
-# %% ../../nbs/14_control.ipynb #81489682
-class AppUsers:
-    """`app.users`: the store's users (`add`, `find`, `list`, `set_roles`…), signing out (`sign_out`,
-    `set_password`) closing the user's live streams, and `remove` deleting their instances."""
-    def __init__(self, cp: ControlPlane): self.cp, self.store = cp, cp.sm.users
-    def __getattr__(self, name): return getattr(self.store, name)
-    def __repr__(self): return repr(self.store)
-    def _gone(self, name: str, removed: bool = False):
-        if (u := self.store.find(name)) is not None: self.cp.call(user_gone(self.cp.sm, u, removed))
-    def sign_out(self, name: str) -> int:
-        "End every sign-in of `name` (every device; their pages stop hearing their data): how many there were."
-        n = self.store.sign_out(name)
-        self._gone(name)
-        return n
-    def set_password(self, name: str, password: str) -> int:
-        "Give `name` a new password, signing them out everywhere: how many sign-ins ended."
-        n = self.store.set_password(name, password)
-        self._gone(name)
-        return n
-    def remove(self, name: str) -> User:
-        """Remove the user `name`: their sign-ins and their `scope='user'`
-        instances go with them (their id is never given again)."""
-        u = self.store.remove(name)
-        self.cp.call(user_gone(self.cp.sm, u, removed=True))
-        return u
+@patch
+def on(self: ControlPlane, target, *events: str):
+    "`@app.on(Product)`: react to changes of `target` (as `@on` does) in this app only."
+    return react_on(target, *events, to=self.reactions)
+
 
 # %% ../../nbs/14_control.ipynb #eb01f0d1
 @patch(as_prop=True)
@@ -208,31 +186,6 @@ def users(self: ControlPlane) -> AppUsers:
     "The app's users (`add`, `list`, `set_roles`, `set_password`, `sign_out`, `remove`…), with authentication on."
     if self.sm.users is None: raise RuntimeError("authentication is off: create_app(auth=True), or STARMODEL_AUTH=1")
     return AppUsers(self)
-
-# %% ../../nbs/14_control.ipynb #d21c7dff
-class ActingAs:
-    """The control plane as the user `user`: `instance`, `edit` and `fire` on that user's
-    instances, refused (`PermissionError`) where their guards refuse them."""
-    def __init__(self, cp: ControlPlane, user: User): self.cp, self.user = cp, user
-    def __repr__(self): return f"ActingAs({self.user.name!r})"
-    def key(self, cls: type) -> str:
-        """The key of the instance of `cls` this user sees: theirs
-        (`scope='user'`), everyone's (global); a session entity has none."""
-        if entity_scope(cls) == Scope.USER: return user_key(self.user)
-        if entity_scope(cls) == Scope.GLOBAL: return "global"
-        raise ValueError(f"{cls.__name__} belongs to browser sessions, not users: use app.instance({cls.__name__}, key)")
-    def check(self, cls: type, spec=None) -> None:
-        "`PermissionError` unless this user passes the guards of `cls` (and of `spec`)."
-        if (why := entity_refusal(cls, self.user, spec)) is not None: raise PermissionError(f"{self.user.name}: {why}")
-    def instance(self, cls: type):
-        self.check(cls)
-        return self.cp.instance(cls, self.key(cls))
-    def edit(self, cls: type) -> Edit:
-        self.check(cls)
-        return self.cp.edit(cls, self.key(cls))
-    def fire(self, cls: type, event: str, **params):
-        self.check(cls, find_event(cls, event))
-        return self.cp.fire(cls, event, key=self.key(cls), **params)
 
 # %% ../../nbs/14_control.ipynb #391c334f
 @patch

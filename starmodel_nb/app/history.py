@@ -50,7 +50,8 @@ def diff_of(cls: type, old: dict, new: dict, masked: bool = True) -> dict:
     `{field: [old, new]}`, hidden ones masked unless not `masked`."""
     # a deleted record: every field to None
     hidden, keys = _hidden(cls) if masked else (), [*new, *(k for k in old if k not in new)]
-    return {k: [MASK, MASK] if k in hidden else [old.get(k), new.get(k)] for k in keys if old.get(k, object()) != new.get(k, object())}
+    return {k: [MASK, MASK] if k in hidden else [old.get(k), new.get(k)] for k in keys
+            if old.get(k, object()) != new.get(k, object())}
 
 def params_of(cls: type, params: dict) -> dict:
     "`params` JSON-ready, those named like a hidden field masked."
@@ -77,7 +78,8 @@ class History(Protocol):
 
 def matches(c: Change, entity: str | None, key: str | None, origin: str | None, event: str | None) -> bool:
     "Whether change `c` passes the filters (`None`: any)."
-    return all(want is None or got == want for got, want in ((c.entity, entity), (c.key, key), (c.origin, origin), (c.event, event)))
+    return all(want is None or got == want
+               for got, want in ((c.entity, entity), (c.key, key), (c.origin, origin), (c.event, event)))
 
 # %% ../../nbs/15_history.ipynb #3a6c4542
 class MemoryHistory:

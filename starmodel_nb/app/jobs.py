@@ -6,63 +6,24 @@ Docs: https://starmodel.github.io/starmodel_nb/jobs.html.md"""
 
 # %% ../../nbs/12a_jobs.ipynb #8f5a91f4
 from __future__ import annotations
-import asyncio, copy, json, logging, math, re, secrets, time
+import asyncio, copy, json, logging, secrets, time
 from collections import deque
-from contextlib import aclosing
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable
+from typing import Callable
 from anyio import CancelScope
 from fastcore.basics import patch
-from ..core import EventSpec, Scope, entity_scope, entity_slug, stored_state
+from ..core import EventSpec, entity_slug, stored_state
 from .bus import EntityChanged, channel_for
 from .binding import call_event, event_yields, log_failure, retry_conflicts, shown_error
 from .dispatcher import Dispatcher
 from .history import acting_as, params_of
-from .uow import Conflict, NotFound, Unavailable
+from .progress import progress_of
+from .uow import Conflict, Unavailable
 
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'ACTIVE', 'IDLE', 'progress_of', 'Job', 'brief', 'Busy', 'Jobs', 'job_signals', 'background_events']
-
-# %% ../../nbs/12a_jobs.ipynb #ee09ecec
-def _text(r, depth: int = 0) -> str:
-    """The text of a component (its string children, depth first, 20 levels at
-    most), or of anything else (whatever its `str` does)."""
-    if isinstance(r, str): return r
-    kids = getattr(r, "children", None)
-    if isinstance(kids, (list, tuple)):
-        return " ".join(t for t in (_text(c, depth + 1) for c in kids) if t) if depth < 20 else ""
-    try: return str(r)
-    # a value its own `str` refuses (an int of 5,000 digits) kills no job
-    except Exception: return f"({type(r).__name__})"
-_COUNT = re.compile(r"(\d{1,18})\s*/\s*(\d{1,18})")
-
-def _num(x) -> bool: return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-# %% ../../nbs/12a_jobs.ipynb #03708f8e
-def _ratio(done, total) -> float | None:
-    "`done/total` within 0..1; `None` unless both are finite and `total` is above 0 (however large they are)."
-    try: r = done / total if total > 0 else None
-    except (OverflowError, ZeroDivisionError): return None
-    return min(max(r, 0.0), 1.0) if r is not None and math.isfinite(r) and (isinstance(total, int) or math.isfinite(total)) else None
-
-def _shown(x) -> str:
-    "`x` in a few characters: `g` format, and an int beyond floats by its order of magnitude."
-    try: return f"{x:g}"
-    except OverflowError: return f"{'-' * (x < 0)}~1e{int(abs(x).bit_length() * math.log10(2))}"
-
-# %% ../../nbs/12a_jobs.ipynb #cf74f179
-def progress_of(r) -> tuple[float | None, str | None]:
-    """What a job's `yield r` says: `(fraction or None, note or None)`; whatever
-    `r` is (it may come from a request), never an error."""
-    if r is None: return None, None
-    if _num(r): return (None, None) if (f := _ratio(r, 1)) is None else (f, f"{f:.0%}")
-    if isinstance(r, tuple) and len(r) == 2 and all(_num(x) for x in r):
-        return _ratio(*r), f"{_shown(r[0])}/{_shown(r[1])}"
-    note = " ".join(_text(r).split())[:200]
-    m = _COUNT.search(note)
-    return (_ratio(int(m[1]), int(m[2])) if m else None), note
+__all__ = ['log', 'ACTIVE', 'IDLE', 'Job', 'brief', 'Busy', 'Jobs', 'job_signals', 'background_events']
 
 # %% ../../nbs/12a_jobs.ipynb #1a434034
 ACTIVE = ("queued", "running")
@@ -136,7 +97,8 @@ def start(self: Jobs, cls: type, spec: EventSpec, key, params: dict, origin: str
                              origin)
     self._running[where] = i
     if self._gate is None: self._gate = asyncio.Semaphore(self.limit)
-    self._mine[i] = asyncio.get_running_loop().create_task(self._run(job, cls, spec, key, params), name=f"starmodel-job-{i}")
+    self._mine[i] = asyncio.get_running_loop().create_task(self._run(job, cls, spec, key, params),
+                                                           name=f"starmodel-job-{i}")
     return job
 
 # %% ../../nbs/12a_jobs.ipynb #08a1617c
@@ -272,8 +234,8 @@ def heard(self: Jobs, evt: EntityChanged) -> None:
 @patch
 def list(self: Jobs, cls: type | None = None, key=None, active: bool = False) -> list[Job]:
     "The jobs known here (of `cls`, of its instance `key`, only those `active`), newest first."
-    js = [j for j in [*self.jobs.values()] if (cls is None or j.entity == entity_slug(cls)) and (key is None or j.key == str(key))
-          and (not active or j.active)]
+    js = [j for j in [*self.jobs.values()] if (cls is None or j.entity == entity_slug(cls))
+          and (key is None or j.key == str(key)) and (not active or j.active)]
     return sorted(js, key=lambda j: j.started, reverse=True)
 
 @patch

@@ -55,19 +55,48 @@ ANY = "changed"
 
 # %% ../../nbs/11a_reactions.ipynb #aa7606c3
 class Reactions:
-    "The handlers of committed changes, by entity slug, in the order they were declared."
-    def __init__(self): self._by_slug: dict[str, list[tuple[frozenset, Callable]]] = {}
+    """The handlers of committed changes, by entity slug, in the order they were declared: its own,
+    after those of `base` it has not removed (an app's over the declared ones)."""
+    def __init__(self, base: Reactions | None = None):
+        self.base, self._by_slug, self._muted = base, {}, set()   # slug -> [(events, fn)]; names removed from `base`
     def add(self, slug: str, events: frozenset, fn: Callable) -> None:
         name = _name(fn)
-        hs = [h for h in self._by_slug.get(slug, []) if _name(h[1]) != name]
-        self._by_slug[slug] = hs + [(events, fn)]
+        self._muted.discard(name)
+        self._by_slug[slug] = [h for h in self._by_slug.get(slug, []) if _name(h[1]) != name] + [(events, fn)]
     def remove(self, fn: Callable) -> None:
+        "Stop running `fn` here (a declared one: for this registry only)."
         for slug, hs in self._by_slug.items(): self._by_slug[slug] = [h for h in hs if _name(h[1]) != _name(fn)]
-    def wants(self, cls: type) -> bool: return bool(self._by_slug.get(entity_slug(cls)))
-    def for_change(self, c: Committed) -> list[Callable]:
-        "The handlers `c` goes to, in order; never a handler's own change (a reaction does not hear what it did)."
-        return [fn for ev, fn in self._by_slug.get(c.entity, []) if (ANY in ev or c.event in ev) and c.origin != f"reaction:{_name(fn)}"]
-    def clear(self) -> None: self._by_slug.clear()
+        if self.base is not None: self._muted.add(_name(fn))
+
+
+# %% ../../nbs/11a_reactions.ipynb #fc026521
+@patch
+def handlers(self: Reactions, slug: str) -> list[tuple[frozenset, Callable]]:
+    "The `(events, fn)` of `slug`: `base`'s not removed nor replaced here, then its own."
+    own = self._by_slug.get(slug, [])
+    if self.base is None or not self.base._by_slug.get(slug): return own
+    mine = self._muted | {_name(fn) for _, fn in own}
+    return [h for h in self.base.handlers(slug) if _name(h[1]) not in mine] + own
+
+@patch
+def wants(self: Reactions, cls: type) -> bool:
+    "Whether any handler listens to `cls` (asked for every change: two lookups when none does)."
+    return bool(self.handlers(entity_slug(cls)))
+
+
+# %% ../../nbs/11a_reactions.ipynb #0334ece2
+@patch
+def for_change(self: Reactions, c: Committed) -> list[Callable]:
+    "The handlers `c` goes to, in order; never a handler's own change (a reaction does not hear what it did)."
+    return [fn for ev, fn in self.handlers(c.entity)
+            if (ANY in ev or c.event in ev) and c.origin != f"reaction:{_name(fn)}"]
+
+@patch
+def clear(self: Reactions) -> None:
+    "No handlers here any more (`base`'s included, for this registry only)."
+    if self.base is not None: self._muted |= {_name(fn) for hs in self.base._by_slug.values() for _, fn in hs}
+    self._by_slug.clear()
+
 
 # %% ../../nbs/11a_reactions.ipynb #04af52e9
 def _name(fn) -> str: return f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"

@@ -18,7 +18,7 @@ from .bus import EntityChanged, EventBus
 from .access import Users
 from .dispatcher import Dispatcher
 from .history import History, NoHistory
-from .reactions import Reactor
+from .reactions import Reactions, Reactor, reactions
 from .jobs import Jobs
 from .schedule import Scheduler
 from .uow import Repository
@@ -91,7 +91,7 @@ class Runtime:
     dispatcher: Dispatcher | None = None
     loop: asyncio.AbstractEventLoop | None = None     # the loop serving the app, once it runs
     private_loop: asyncio.AbstractEventLoop | None = None   # the control plane's own, while the app is not served
-    # runs the `@on` reactions to committed changes (default: all declared)
+    # runs the `@on` reactions to committed changes (default: the declared ones, and the app's own)
     reactor: Reactor | None = None
     users: Users | None = None                        # the app's users, when authentication is on
     # a shared bus wired to the hub (once: it stays wired across restarts)
@@ -100,7 +100,7 @@ class Runtime:
         if self.history is None: self.history = NoHistory()
         # the control plane's private loop is made once, whichever thread asks first
         self.loop_lock = threading.Lock()
-        if self.reactor is None: self.reactor = Reactor()
+        if self.reactor is None: self.reactor = Reactor(Reactions(base=reactions))   # its own, over the declared ones
         if self.settings.debug not in ("on", "off", "auto"):
             raise ValueError(f"debug = {self.settings.debug!r}: use on, off or auto")
         self.dispatcher = Dispatcher(self.repo_for, self.bus, self.history, self.reactor)

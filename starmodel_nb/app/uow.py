@@ -91,8 +91,9 @@ class Unfit(Exception):
     (`errors`); its old `state` and `version` are kept."""
     def __init__(self, cls: type, key, errors: list[str], state: dict, version: int):
         self.cls, self.key, self.errors, self.state, self.version = cls, key, errors, state, version
-        super().__init__(f"{cls.__name__} {key!r} does not fit the class as now defined ({'; '.join(errors)}); it keeps its old state: "
-                         f"fix it with app.edit({cls.__name__}, {key!r}) or start it again with app.reset({cls.__name__}, {key!r})")
+        super().__init__(f"{cls.__name__} {key!r} does not fit the class as now defined ({'; '.join(errors)}); "
+                         f"it keeps its old state: fix it with app.edit({cls.__name__}, {key!r}) "
+                         f"or start it again with app.reset({cls.__name__}, {key!r})")
 
 # %% ../../nbs/11_uow.ipynb #f97f05b9
 class UnitOfWork:
@@ -152,7 +153,8 @@ async def _load(self: UnitOfWork):
     # only a repair may open it: from its old state, as it is, checked at commit
     except Unfit as u:
         if not self.repair: raise
-        self.obj, self.version, self.before = self.cls.model_construct(**{k: v for k, v in u.state.items() if k in self.cls.model_fields}), u.version, u.state
+        self.obj = self.cls.model_construct(**{k: v for k, v in u.state.items() if k in self.cls.model_fields})
+        self.version, self.before = u.version, u.state
         return
     self._take(got)
 

@@ -51,7 +51,8 @@ class PostgresBus(SharedBus):
                  keep: int = 10_000, timeout: float = 2.0,  # rows kept: the replay window; the bound on any call
                  keepalive: float = 5.0):  # seconds of silence after which the listener checks its connection
         super().__init__(f"Postgres bus {channel!r}")   # handlers, the listener task, the outbox (see `SharedBus`)
-        self.url, self.channel, self.table, self.keep, self.timeout, self.keepalive = _libpq(url), channel, table, keep, timeout, keepalive
+        self.url, self.channel, self.table = _libpq(url), channel, table
+        self.keep, self.timeout, self.keepalive = keep, timeout, keepalive
         self.last_id: int | None = None   # the listener's cursor: the last row it delivered
         self._conn: psycopg.AsyncConnection | None = None
         self._lock, self._table_made = asyncio.Lock(), False
@@ -67,7 +68,8 @@ class PostgresBus(SharedBus):
 @patch
 async def _connection(self: PostgresBus) -> psycopg.AsyncConnection:
     if self._conn is None or self._conn.closed:
-        self._conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=max(2, int(self.timeout)))
+        self._conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True,
+                                                           connect_timeout=max(2, int(self.timeout)))
     return self._conn
 
 @patch
@@ -252,7 +254,8 @@ async def _lease(self: PostgresBus, q: str, params: tuple) -> list:
 async def hold(self: PostgresBus, name: str, seconds: float) -> bool:
     """Take or renew the lease `name` for `seconds`: whether this instance holds
     it; `Unavailable` if the database does not answer."""
-    return bool(await self._lease("INSERT INTO {t} AS l (name, holder, until) VALUES (%s, %s, now() + make_interval(secs => %s)) "
+    return bool(await self._lease("INSERT INTO {t} AS l (name, holder, until) "
+                                  "VALUES (%s, %s, now() + make_interval(secs => %s)) "
                                   "ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until "
                                   "WHERE l.holder = EXCLUDED.holder OR l.until < now() RETURNING holder",
                                   (name, self.holder, float(seconds))))

@@ -72,7 +72,8 @@ class RedisStreamBus(SharedBus):
     def seq_of(self, position: str) -> int: return seq_of(position)   # (below)
     def position_of(self, seq: int) -> str: return position_of(seq)
     def __repr__(self):
-        return f"RedisStreamBus({self.stream!r}, maxlen={self.maxlen}, healthy={self.healthy}, last_id={self.last_id!r})"
+        return (f"RedisStreamBus({self.stream!r}, maxlen={self.maxlen}, healthy={self.healthy}, "
+                f"last_id={self.last_id!r})")
     @property
     def client(self) -> Redis:
         """The client given, or this bus's own for the running loop (an asyncio

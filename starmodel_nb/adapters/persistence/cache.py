@@ -28,7 +28,8 @@ class Cached:
 
 def weight_of(row: dict) -> int:
     "About how many bytes `row` holds."
-    return 64 + sum(len(v) if isinstance(v, (str, bytes)) else len(json.dumps(v, default=str)) if isinstance(v, (list, dict)) else 16
+    return 64 + sum(len(v) if isinstance(v, (str, bytes))
+                    else len(json.dumps(v, default=str)) if isinstance(v, (list, dict)) else 16
                     for v in row.values())
 
 # %% ../../../nbs/20a_row_cache.ipynb #901676eb

@@ -21,8 +21,8 @@ class BrowserRepository(Store):
     "The `Repository` of `CLIENT_SESSION` / `CLIENT_LOCAL` entities: the server holds none of them."
     async def get(self, cls: type, key: str, cached: bool = False) -> None: return None
     async def save(self, cls: type, key: str, obj: Any, version: int) -> int:
-        raise KeptInBrowser(f"{cls.__name__} is kept in each browser (StateStore.{entity_store(cls).name}): the server cannot change it, "
-                            "only that browser's events can")
+        raise KeptInBrowser(f"{cls.__name__} is kept in each browser (StateStore.{entity_store(cls).name}): "
+                            "the server cannot change it, only that browser's events can")
     async def delete(self, cls: type, key: str) -> None: pass
     # no shared state: nothing to wait for
     def lock(self, cls: type, key: str) -> AsyncExitStack: return AsyncExitStack()

@@ -35,7 +35,8 @@ def _row(c: Change) -> dict: return {**c.to_dict(), "params": json.dumps(c.param
 # %% ../../../nbs/22_history_sql.ipynb #5134803e
 def _change(r) -> Change:
     d = dict(r._mapping)
-    return Change(**{k: v for k, v in d.items() if k != "id"} | {"params": json.loads(d["params"]), "diff": json.loads(d["diff"])})
+    return Change(**{k: v for k, v in d.items() if k != "id"}
+                  | {"params": json.loads(d["params"]), "diff": json.loads(d["diff"])})
 
 # %% ../../../nbs/22_history_sql.ipynb #c40fd07c
 class SQLHistory:

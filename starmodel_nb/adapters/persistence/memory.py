@@ -214,9 +214,11 @@ def _sorted(rows: list, k: str, desc: bool) -> list:
 
 def page_of(cls: type, rows: list, page: int = 1, per_page: int = 20, sort: str | None = None, desc: bool = False,
             text: str = "") -> tuple[list, bool]:
-    "One `page` of `(instance, version)` `rows`: those with `text` in a text field or the key, sorted by `sort` (else the key); and whether more follow."
+    """One `page` of `(instance, version)` `rows`: those with `text` in a text field or the key, sorted by
+    `sort` (else the key); and whether more follow."""
     if text:
-        rows = [r for r in rows if any(text.lower() in str(getattr(r[0], k)).lower() for k in [*text_fields(cls), primary_key(cls)])]
+        rows = [r for r in rows if any(text.lower() in str(getattr(r[0], k)).lower()
+                                       for k in [*text_fields(cls), primary_key(cls)])]
     rows = _sorted(rows, sort, desc) if sort in sortable_fields(cls) else _sorted(rows, primary_key(cls), False)
     start = (page - 1) * per_page
     return rows[start:start + per_page], len(rows) > start + per_page

@@ -111,7 +111,8 @@ def _user(row) -> User: return User(row.id, row.name, tuple(r for r in row.roles
 def _never_reuse(engine, table: Table) -> None:
     "Rebuild a SQLite `table` made without AUTOINCREMENT (which gives the highest id again once its user is removed)."
     with engine.begin() as c:
-        if "AUTOINCREMENT" in (c.execute(text(f"SELECT sql FROM sqlite_master WHERE name = '{table.name}'")).scalar() or "").upper():
+        ddl = c.execute(text(f"SELECT sql FROM sqlite_master WHERE name = '{table.name}'")).scalar()
+        if "AUTOINCREMENT" in (ddl or "").upper():
             return
         c.execute(text(f"ALTER TABLE {table.name} RENAME TO {table.name}_old"))
         table.create(c)

@@ -35,7 +35,8 @@ def entity_label(cls) -> str:
     """What pages call `cls`: `ui.label`, its `display_name` (FastSQLModel's hint, unless
     left at `BaseTable`'s 'Untitled'), or its name humanised."""
     name = getattr(cls, "display_name", None)
-    return ui_config(cls).get("label") or (name if isinstance(name, str) and name.strip() and name != "Untitled" else label(cls.__name__))
+    named = isinstance(name, str) and name.strip() and name != "Untitled"
+    return ui_config(cls).get("label") or (name if named else label(cls.__name__))
 
 def plural_label(cls) -> str:
     "What a list of `cls` is called: its `entity_label` with the last word in the plural (`Blog post` -> 'Blog posts')."
@@ -52,8 +53,8 @@ def auto_fields(cls) -> tuple[str, ...]:
     """Fields the record sets itself, like Django's `auto_now`: a datetime or UUID made by a
     `default_factory` (`created_at`), one set on every change (`updated_at`)."""
     if (got := cls.__dict__.get("__sm_auto__")) is None:   # asked for each input of a form: worked out once per class
-        made = [k for k, f in cls.model_fields.items()
-                if f.default_factory is not None and base_type(f.annotation)[0] in (datetime.datetime, datetime.date, uuid.UUID)]
+        made = [k for k, f in cls.model_fields.items() if f.default_factory is not None
+                and base_type(f.annotation)[0] in (datetime.datetime, datetime.date, uuid.UUID)]
         got = (*made, *[k for k in getattr(cls, "__sm_touched__", ()) if k not in made])
         type.__setattr__(cls, "__sm_auto__", got)
     return got
@@ -123,17 +124,20 @@ def creatable_fields(cls) -> list[str]:
 
 # %% ../../../nbs/31a_ui_fields.ipynb #1fb38cc9
 class WidgetRegistry:
-    "Input makers by type; `register(type, fn)`, `for_type(type)`."
-    def __init__(self): self._by_type: dict[Any, Callable] = {}
+    "Input makers by type; `register(type, fn)`, `for_type(type)`: its own, else `base`'s (an app's over the declared)."
+    def __init__(self, base: WidgetRegistry | None = None): self.base, self._by_type = base, {}
     def register(self, t, fn: Callable) -> Callable:
         self._by_type[t] = fn
         return fn
     def remove(self, t) -> None: self._by_type.pop(t, None)
     def for_type(self, t) -> Callable | None:
         if t in self._by_type: return self._by_type[t]
-        return next((fn for k, fn in self._by_type.items() if isinstance(k, type) and isinstance(t, type) and issubclass(t, k)), None)
+        got = next((fn for k, fn in self._by_type.items()
+                    if isinstance(k, type) and isinstance(t, type) and issubclass(t, k)), None)
+        return got if got is not None or self.base is None else self.base.for_type(t)
 
-widgets = WidgetRegistry()   # the process's widgets by type, like `registry` for entities: plugins add to it at import
+# the widgets declared in code, like `registry` for entities; an app's renderer adds its plugins' over them
+widgets = WidgetRegistry()
 
 # %% ../../../nbs/31a_ui_fields.ipynb #722c816b
 def _attrs(f, t) -> dict:
@@ -155,7 +159,8 @@ def input_text(v) -> str | None:
     if isinstance(v, datetime.datetime):
         return (v.astimezone().replace(tzinfo=None) if v.tzinfo is not None else v).isoformat(timespec="seconds")
     if isinstance(v, (datetime.date, datetime.time)): return v.isoformat()
-    return v if isinstance(v, str) else json.dumps(v, default=str) if isinstance(v, (list, dict, tuple, set)) else str(v)
+    if isinstance(v, str): return v
+    return json.dumps(v, default=str) if isinstance(v, (list, dict, tuple, set)) else str(v)
 
 # %% ../../../nbs/31a_ui_fields.ipynb #14ee1994
 def _choices(t) -> list | None:
@@ -173,18 +178,20 @@ def _select(opts: list, value, optional: bool, **kw):
 # %% ../../../nbs/31a_ui_fields.ipynb #72f9094f
 def _textarea(value, js: bool, **kw):
     "A text area; for JSON, monospaced and checked as the user types."
-    check = "try { el.value.trim() && JSON.parse(el.value); el.setCustomValidity('') } catch (e) { el.setCustomValidity('Not valid JSON') }"
+    check = ("try { el.value.trim() && JSON.parse(el.value); el.setCustomValidity('') } "
+             "catch (e) { el.setCustomValidity('Not valid JSON') }")
     return Textarea(input_text(value) or "", rows=4 if js else 5, cls="uk-textarea" + (" font-mono" if js else ""),
                     **({"data-on:input": check} if js else {}), **kw)
 
 # %% ../../../nbs/31a_ui_fields.ipynb #f621c4d0
-def _input_for(cls, k: str, fid: str, value, f):
+def _input_for(cls, k: str, fid: str, value, f, kinds: WidgetRegistry = widgets):
     t, optional = base_type(f.annotation)
     kw = dict(id=fid, name=k)
-    if (fn := ui_config(cls).get("widgets", {}).get(k) or widgets.for_type(t)) is not None: return fn(fid, k, value, f)
+    if (fn := ui_config(cls).get("widgets", {}).get(k) or kinds.for_type(t)) is not None: return fn(fid, k, value, f)
     if t is bool: return Input(type="checkbox", value="true", checked=bool(value), cls="uk-checkbox", **kw)
     if (opts := _choices(t)) is not None: return _select(opts, value, optional, **kw)
-    if is_json(f.annotation) or t is str and (k in ui_config(cls).get("textarea", ()) or constraints(f).get("max_length", 0) > 200):
+    if is_json(f.annotation) or t is str and (k in ui_config(cls).get("textarea", ())
+                                              or constraints(f).get("max_length", 0) > 200):
         return _textarea(value, is_json(f.annotation), **kw)
     typ = {int: "number", float: "number", decimal.Decimal: "number", datetime.date: "date",
            datetime.datetime: "datetime-local",
@@ -205,11 +212,12 @@ def _mark(inp, cls, k: str, f, fid: str, error: str | None) -> None:
         inp.attrs.pop("name", None)
 
 # %% ../../../nbs/31a_ui_fields.ipynb #7c660bcc
-def field_input(cls, k: str, value=None, error: str | None = None, prefix: str = "form"):
-    "Label, input, help text and `error` for field `k` of `cls`, holding `value`."
+def field_input(cls, k: str, value=None, error: str | None = None, prefix: str = "form",
+                kinds: WidgetRegistry = widgets):
+    "Label, input, help text and `error` for field `k` of `cls`, holding `value`, its input made by `kinds`' widgets."
     f = cls.model_fields[k]
     fid = f"sm-{entity_slug(cls)}-{prefix}-{k}"
-    inp = _input_for(cls, k, fid, value, f)
+    inp = _input_for(cls, k, fid, value, f, kinds)
     _mark(inp, cls, k, f, fid, error)
     lbl = Label(field_label(cls, k), fr=fid, cls="uk-form-label")
     parts = [Input(type="hidden", name=k, value="false"), Div(inp, lbl, cls="flex items-center gap-2")] \

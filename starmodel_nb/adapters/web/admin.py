@@ -88,7 +88,8 @@ def _jobs_table(rt: Runtime, pre: str):
     def row(j):
         cancel = Button("Cancel", type="button", cls="uk-btn uk-btn-default uk-btn-xs",
                         **{"data-on:click": f"@post('{pre}/admin/_jobs/{j.id}/cancel')"})
-        inst = f"{j.entity} {j.key if (c := rt.entity(j.entity)) is not None and entity_scope(c) != Scope.SESSION else short_key(j.key)}"
+        c = rt.entity(j.entity)
+        inst = f"{j.entity} {j.key if c is not None and entity_scope(c) != Scope.SESSION else short_key(j.key)}"
         return Tr(Td(when(j.started)), Td(inst, cls="font-mono"),
                   Td(f"{j.event}({', '.join(f'{k}={_cell(v)}'[:60] for k, v in j.params.items())})"),
                   Td(j.origin), Td(j.state), Td("" if j.progress is None else f"{j.progress:.0%}"),
@@ -96,7 +97,8 @@ def _jobs_table(rt: Runtime, pre: str):
                   data_sm_job_row=j.id)
     jobs = rt.jobs.list()[:50]
     head = Thead(Tr(*[Th(h) for h in ("Started", "Instance", "Event", "Origin", "State", "Progress", "Note", "")]))
-    return Table(head, Tbody(*map(row, jobs)), cls="uk-table uk-table-small uk-table-divider") if jobs else P("No background jobs.", cls="text-muted-foreground")
+    if not jobs: return P("No background jobs.", cls="text-muted-foreground")
+    return Table(head, Tbody(*map(row, jobs)), cls="uk-table uk-table-small uk-table-divider")
 
 # %% ../../../nbs/35_web_admin.ipynb #a49840fb
 async def admin_cancel_job(req: Request) -> Response:
@@ -123,7 +125,9 @@ ADMIN_PAGE = 50   # live instances per page of the admin's list
 
 def _pager(base: str, page_no: int, pages: int):
     "Links to the previous and next pages of `pages`, and where this one is."
-    link = lambda text, p: A(text, href=f"{base}?page={p}", cls="uk-link") if 1 <= p <= pages and p != page_no else Span(text, cls="text-muted-foreground")
+    def link(text, p):
+        if 1 <= p <= pages and p != page_no: return A(text, href=f"{base}?page={p}", cls="uk-link")
+        return Span(text, cls="text-muted-foreground")
     return Div(link("‹ Newer", page_no - 1), Span(f"page {page_no} of {pages}"), link("Older ›", page_no + 1),
                cls="flex gap-3 text-sm")
 
@@ -266,7 +270,8 @@ def _history_table(rt: Runtime, rows: list, pre: str):
                Td("; ".join(f"{k}: {_cell(o)} → {_cell(n)}" for k, (o, n) in c.diff.items())))
             for c in reversed(rows)]
     head = Thead(Tr(*[Th(h) for h in ("Time", "Instance", "Event", "Origin", "Version", "ms", "Changed")]))
-    return Table(head, Tbody(*body), cls="uk-table uk-table-small uk-table-divider") if rows else P("No changes recorded.", cls="text-muted-foreground")
+    if not rows: return P("No changes recorded.", cls="text-muted-foreground")
+    return Table(head, Tbody(*body), cls="uk-table uk-table-small uk-table-divider")
 
 # %% ../../../nbs/35_web_admin.ipynb #ad000002
 async def admin_history(req: Request) -> Response:

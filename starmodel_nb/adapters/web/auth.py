@@ -15,7 +15,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from ...app.access import User
 from ..persistence.users import UserError
 from ..sse_datastar import SSE_HEADERS, patch_elements
-from .checks import NO_STORE, is_datastar, json_object, mutation_refused, refuse, session_id, session_user, url_root, wants_json
+from .checks import (NO_STORE, is_datastar, json_object, mutation_refused, refuse, session_id,
+                                              session_user, url_root, wants_json)
 from .pages import page, redirect
 
 log = logging.getLogger("starmodel_nb")
@@ -82,7 +83,8 @@ def _next(raw) -> str:
 # %% ../../../nbs/37_web_auth.ipynb #a268de08
 def auth_form(kind: str, prefix: str, next_: str = "/", name: str = "", error: str | None = None):
     "The sign-in (`login`) or sign-up (`signup`) form, posting to `prefix/kind`, with `error` shown."
-    title, other = ("Sign in", ("signup", "Create an account")) if kind == "login" else ("Create an account", ("login", "Sign in instead"))
+    title, other = (("Sign in", ("signup", "Create an account")) if kind == "login"
+                    else ("Create an account", ("login", "Sign in instead")))
     act = f"@post('{prefix}/{kind}', {{contentType: 'form'}})"
     return Div(H3(title, cls="uk-h3"),
                Form(Div(Label("Name", fr="sm-auth-name", cls="uk-form-label"),
@@ -94,7 +96,8 @@ def auth_form(kind: str, prefix: str, next_: str = "/", name: str = "", error: s
                               autocomplete="current-password" if kind == "login" else "new-password", cls="uk-input"),
                         cls="space-y-1"),
                     Input(type="hidden", name="next", value=next_),
-                    P(error, id="sm-auth-error", role="alert", cls="text-sm text-destructive") if error else P(id="sm-auth-error"),
+                    P(error, id="sm-auth-error", role="alert", cls="text-sm text-destructive")
+                    if error else P(id="sm-auth-error"),
                     Div(Button(title, type="submit", cls="uk-btn uk-btn-primary"),
                         A(other[1], href=f"{prefix}/{other[0]}?next={quote(next_)}", cls="uk-btn uk-btn-default"),
                         cls="flex gap-2"),
@@ -160,8 +163,9 @@ async def _kdf(req: Request, fn, *args):
     async with req.app.state.auth_kdf: return await asyncio.to_thread(fn, *args)
 
 def _limits(req: Request, name: str, ip: str) -> list[tuple[str, int]]:
-    """The counters a sign-in as `name` from `ip` counts against, with their limits: the name from here, this address, and the name
-    from anywhere unless this browser signed in as it before (a stranger's guesses cannot lock its owner out)."""
+    """The counters a sign-in as `name` from `ip` counts against, with their limits: the name from here, this
+    address, and the name from anywhere unless this browser signed in as it before (a stranger's guesses cannot
+    lock its owner out)."""
     n = req.app.state.sm.settings.auth_attempts
     keys = [(f"pair:{name}|{ip}", n), (f"ip:{ip}", 4 * n)]
     return keys if _mark(name) in req.session.get("known", []) else [*keys, (f"name:{name}", 4 * n)]
@@ -177,7 +181,8 @@ async def login(req: Request) -> Response:
     if r := mutation_refused(req): return r
     try: data = await _credentials(req)
     except (UserError, ValueError) as e: return _answer(req, "login", 422, str(e), {})
-    att, name, ip = req.app.state.auth_attempts, (data.get("name") or "").strip().lower()[:64], req.client.host if req.client else ""
+    att, name = req.app.state.auth_attempts, (data.get("name") or "").strip().lower()[:64]
+    ip = req.client.host if req.client else ""
     keys = _limits(req, name, ip)
     if wait := max(att.wait(k, limit) for k, limit in keys):
         return _answer(req, "login", 429, f"Too many failed sign-ins: try again in {int(wait) + 1} s.", data, wait)

@@ -26,7 +26,7 @@ from ..sse_datastar import SSE_HEADERS, patch_elements, patch_signals
 from ..ui.fields import is_json
 
 # %% auto #0
-__all__ = ['gather', 'render_step', 'run_event', 'event_endpoint', 'cancel_endpoint']
+__all__ = ['gather', 'render_step', 'Refused', 'run_event', 'event_endpoint', 'cancel_endpoint']
 
 # %% ../../../nbs/33a_web_events.ipynb #e126b836
 def _signals(req: Request, body: bytes) -> tuple[dict, dict]:
@@ -58,10 +58,11 @@ def _json_values(spec: EventSpec, src: dict) -> dict:
     return out
 
 # %% ../../../nbs/33a_web_events.ipynb #91727c2b
-async def gather(req: Request, cls: type, spec: EventSpec, body: bytes) -> dict:
-    "The raw parameters of `spec` found in `req` (whose body is `body`); `Invalid` for bad names or JSON."
+async def gather(req: Request, cls: type, spec: EventSpec, body: bytes, signals: tuple | None = None) -> dict:
+    """The raw parameters of `spec` found in `req` (whose body is `body`, its `signals`
+    already read if given); `Invalid` for bad names or JSON."""
     names = {p.name for p in spec.params}
-    sig, body_json = _signals(req, body)
+    sig, body_json = signals or _signals(req, body)
     ns = sig.get(entity_slug(cls))
     raw = {k: v for k, v in ns.items() if k in names} if isinstance(ns, dict) else {}
     if bad := refused_names(body_json): raise Invalid(bad)
@@ -75,7 +76,8 @@ async def gather(req: Request, cls: type, spec: EventSpec, body: bytes) -> dict:
 # %% ../../../nbs/33a_web_events.ipynb #efecc2e8
 def _view(rt: Runtime, step: Step, epoch: str) -> str:
     cls, ui = type(step.obj), rt.ui
-    return ui.version_marker(cls, step.version, epoch) if ui.signal_bound(cls) else ui.render_view(step.obj, step.version, epoch)
+    if ui.signal_bound(cls): return ui.version_marker(cls, step.version, epoch)
+    return ui.render_view(step.obj, step.version, epoch)
 
 def _message(s: str) -> str:
     return to_xml(Div(s, cls="uk-alert", role="status", data_init="setTimeout(() => el.remove(), 5000)"), indent=False)
@@ -105,52 +107,72 @@ def render_step(rt: Runtime, spec: EventSpec, step: Step) -> str:
     return "".join(out + _returned(spec, step.result))
 
 # %% ../../../nbs/33a_web_events.ipynb #b25229e6
+class Refused(Exception):
+    "A stage of `run_event` refused the request: `response` is the answer."
+    def __init__(self, response: Response): self.response = response
+
+def _checked(req: Request, cls: type, spec: EventSpec, who: str | None) -> None:
+    """`Refused` unless `req` comes from the app's own page, passes the event's guards (the admin acts as the
+    operator) and uses the event's method."""
+    if why := foreign(req): raise Refused(refuse(req, 403, why))
+    if who != "admin" and (refused := guard_refused(req, cls, spec)): raise Refused(refused)
+    if req.method.lower() != spec.method:
+        r = refuse(req, 405, f"{spec.name} takes {spec.method.upper()}.")
+        r.headers["Allow"] = spec.method.upper()
+        raise Refused(r)
+
+
+# %% ../../../nbs/33a_web_events.ipynb #2530f4b1
+async def _bound(req: Request, cls: type, spec: EventSpec, in_browser: bool) -> tuple[dict, object]:
+    """The validated parameters of `spec` in `req`, and for a browser-kept entity
+    its state as the page sent it (the body read once)."""
+    body = await req.body()
+    signals = _signals(req, body)
+    params = bind(spec, await gather(req, cls, spec, body, signals))
+    return params, browser_state(cls, signals[0].get(entity_slug(cls))) if in_browser else None
+
+
+# %% ../../../nbs/33a_web_events.ipynb #d3e3c19f
 async def run_event(req: Request, cls: type, spec: EventSpec, key: str | None = None, channel: str | None = None,
                     who: str | None = None) -> Response:
     """Check, bind and run `spec` on `cls[key]` (default: the instance `req` addresses) as `who`
     (default: `origin_of(req)`); the SSE answer, or an error response."""
     rt: Runtime = req.app.state.sm
-    if why := foreign(req): return refuse(req, 403, why)
-    if who != "admin" and (refused := guard_refused(req, cls, spec)): return refused   # the admin acts as the operator
-    if req.method.lower() != spec.method:
-        r = refuse(req, 405, f"{spec.name} takes {spec.method.upper()}.")
-        r.headers["Allow"] = spec.method.upper()
-        return r
-    in_browser = entity_store(cls) in BROWSER_STORES   # its state comes with the request; the server keeps none
-    # only now: a refused request must not get a session
-    if key is None and not in_browser: key, channel = key_for(cls, req)
-    body = await req.body()
     try:
-        params = bind(spec, await gather(req, cls, spec, body))
-        kept = browser_state(cls, _signals(req, body)[0].get(entity_slug(cls))) if in_browser else None
+        _checked(req, cls, spec, who)
+        in_browser = entity_store(cls) in BROWSER_STORES   # its state comes with the request; the server keeps none
+        if key is None and not in_browser: key, channel = key_for(cls, req)   # only now: a refused one gets no session
+        params, kept = await _bound(req, cls, spec, in_browser)
+        who = who or origin_of(req)
+        if spec.background: return await _started(rt, cls, spec, key, params, who)
+        steps = (run_in_browser_state(cls, spec, kept, params) if in_browser
+                 else rt.dispatcher.run(cls, spec, key, channel, params))
+        return await _answer(req, rt, spec, steps, who)
+    except Refused as r: return r.response
     except Invalid as e: return refuse(req, 422, str(e), e.errors)
-    who = who or origin_of(req)
-    if spec.background: return await _started(req, rt, cls, spec, key, params, who)
-    steps = run_in_browser_state(cls, spec, kept, params) if in_browser else rt.dispatcher.run(cls, spec, key, channel, params)
-    if spec.kind in ("gen", "asyncgen"):
-        return StreamingResponse(_stream(rt, spec, steps, url_root(rt.settings, req), who), headers=SSE_HEADERS)
-    try:
-        with acting_as(who): done = [s async for s in steps]
-    except Exception as e:                  # the instance could not be loaded: no such record, or the store is down
+    except Exception as e:   # the instance could not be loaded (no such record, the store is down), or a job refused
         if (status := status_of(e)) is None: raise
         return refuse(req, status, error_message(e))
-    if (err := done[-1].error) is not None and (status := status_of(err)):
-        return refuse(req, status, error_message(err))
+
+
+# %% ../../../nbs/33a_web_events.ipynb #367905ba
+async def _answer(req: Request, rt: Runtime, spec: EventSpec, steps, who: str) -> Response:
+    "The SSE answer of `steps`: streamed for a generator event, else one response (an error with a status: raised)."
+    if spec.kind in ("gen", "asyncgen"):
+        return StreamingResponse(_stream(rt, spec, steps, url_root(rt.settings, req), who), headers=SSE_HEADERS)
+    with acting_as(who): done = [s async for s in steps]
+    if (err := done[-1].error) is not None and status_of(err): raise err
     with prefixed(url_root(rt.settings, req)):
         return Response("".join(render_step(rt, spec, s) for s in done), headers=SSE_HEADERS)
 
-# %% ../../../nbs/33a_web_events.ipynb #367905ba
-async def _started(req: Request, rt: Runtime, cls: type, spec: EventSpec, key, params: dict, who: str) -> Response:
+async def _started(rt: Runtime, cls: type, spec: EventSpec, key, params: dict, who: str) -> Response:
     """A background event: its job started, answered at once; its news, in order,
     is on the live stream (an answer could overtake it)."""
-    try:
-        if entity_scope(cls) == Scope.RECORD and await rt.repo_for(cls).get(cls, key) is None:
-            raise NotFound(f"{cls.__name__} {key} does not exist")
-        rt.jobs.start(cls, spec, key, params, who)
-    except Exception as e:
-        if (status := status_of(e)) is None: raise
-        return refuse(req, status, error_message(e))
+    if entity_scope(cls) == Scope.RECORD and await rt.repo_for(cls).get(cls, key) is None:
+        raise NotFound(f"{cls.__name__} {key} does not exist")
+    rt.jobs.start(cls, spec, key, params, who)
     return Response("", headers=SSE_HEADERS)
+
 
 # %% ../../../nbs/33a_web_events.ipynb #0d618d9c
 async def _stream(rt: Runtime, spec: EventSpec, steps, prefix: str, who: str):

@@ -17,7 +17,8 @@ from ...core import (BROWSER_STORES, Scope, StateStore, entity_plural, entity_sc
                                public_fields, signals_of)
 from ...app.runtime import Runtime
 from ..assets import asset_headers
-from .checks import NO_STORE, guard_refused, is_datastar, key_for, refuse, session_id, status_of, url_root, user_of, wants_json
+from .checks import (NO_STORE, guard_refused, is_datastar, key_for, refuse, session_id,
+                                              status_of, url_root, user_of, wants_json)
 from ..sse_datastar import SSE_HEADERS
 from ..ui.fields import entity_label
 
@@ -74,7 +75,8 @@ async def page_endpoint(req: Request) -> Response:
     if req.method != "GET": return refuse(req, 405, "Pages are read with GET.")
     if entity_scope(cls) == Scope.RECORD: return guard_refused(req, cls) or no_record(req, cls)
     if refused := guard_refused(req, cls):
-        return redirect(req, f"/login?next=/{entity_slug(cls)}") if user_of(req) is None and rt.users is not None else refused
+        if user_of(req) is None and rt.users is not None: return redirect(req, f"/login?next=/{entity_slug(cls)}")
+        return refused
     key, _ = key_for(cls, req)
     prefix, hdrs = url_root(rt.settings, req), page_headers(rt, url_root(rt.settings, req))
     try: got = await rt.repo_for(cls).get(cls, key)

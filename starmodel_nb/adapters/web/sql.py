@@ -10,13 +10,14 @@ from urllib.parse import parse_qsl, quote
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from ...core import entity_plural, loads_strict, parse_key, primary_key, public_fields, public_state, signals_of, prefixed
+from ...core import entity_plural, loads_strict, parse_key, primary_key, public_fields, public_state, prefixed
 from ...app.binding import Invalid, error_message, retry_conflicts
 from ...app.runtime import Runtime
 from ...app.uow import NotFound
 from ...app.bus import channel_for
 from ...app.history import acting_as
-from .checks import NO_STORE, guard_refused, is_datastar, json_object, mutation_refused, origin_of, refuse, status_of, url_root, wants_json
+from .checks import (NO_STORE, guard_refused, is_datastar, json_object, mutation_refused,
+                                              origin_of, refuse, status_of, url_root, wants_json)
 from .events import run_event
 from .pages import page, page_signals, redirect
 from ..persistence.sql import int_bounds
@@ -58,9 +59,11 @@ async def record_input(req: Request, cls: type, new: bool = False, current=None)
     """The field values a create (`new`) or update request carries (not yet validated as a whole); `Invalid` naming what
     is wrong. A form's field still showing the `current` record's value is left out: unchanged."""
     body, is_json_body = await req.body(), req.headers.get("content-type", "").startswith("application/json")
-    data = json_object(body or b"{}") if is_json_body else dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    data = (json_object(body or b"{}") if is_json_body
+            else dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)))
     names, pk = set(creatable_fields(cls) if new else editable_fields(cls)), primary_key(cls)
-    made = "made when the record is created" if cls.model_fields[pk].default_factory is not None else "set by the database"
+    made = ("made when the record is created" if cls.model_fields[pk].default_factory is not None
+            else "set by the database")
     why = lambda k: made if k == pk and new else "read-only" if k == pk or k in public_fields(cls) else "unknown field"
     if bad := [{"loc": k, "msg": why(k)} for k in data if k not in names]: raise Invalid(bad)
     if is_json_body: return data

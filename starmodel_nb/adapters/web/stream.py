@@ -91,7 +91,8 @@ async def stream_endpoint(req: Request, headers: list | None = None) -> Response
     if why := foreign(req): return refuse(req, 403, why)
     # the gate skips the middleware
     user = user_of(req) if "sm.user" in req.scope else await session_user(rt, req.session)
-    guarded = [entity_slug(c) for c in rt.entities().values() if c.model_config.get("auth") is not None and allowed(c.model_config["auth"], user)]
+    guarded = [entity_slug(c) for c in rt.entities().values()
+               if c.model_config.get("auth") is not None and allowed(c.model_config["auth"], user)]
     chans = viewer_channels(session_id(req, create=False), user_key(user) if user else None, guarded)
     try: since = int(req.query_params.get("since", ""))
     except ValueError: since = None
@@ -108,7 +109,8 @@ class StreamGate:
     def __init__(self, rt: Runtime, secret: str, max_age: int = 365 * 24 * 3600):   # FastHTML's session lifetime
         s = rt.settings
         self.rt, self.root, self.max_age = rt, s.root_path.rstrip("/"), max_age
-        self.cookies, self.signer = SessionCookies(None, name=s.session_cookie), itsdangerous.TimestampSigner(str(secret))
+        self.cookies = SessionCookies(None, name=s.session_cookie)
+        self.signer = itsdangerous.TimestampSigner(str(secret))
         self.secure = SecurityHeaders(None, extra=s.frame_ancestors).headers
         self.headers = _HEADERS + self.secure
     def matches(self, scope) -> bool:
