@@ -245,7 +245,7 @@ def _renderer(s: Settings, plugins: Plugins, ui):
                             f"{', '.join(gaps)}")
         return ui
     name = ui or s.ui
-    if name == "monster": return MonsterUI()
+    if name == "monster": return MonsterUI(kinds=plugins.kinds())   # its forms use the app's plugins' widgets
     try: return make(plugins, "renderers", name, s)
     except PluginError as e: raise ValueError(f"ui = {name}: {e}") from None
 

@@ -1,4 +1,4 @@
-"""Event responses as Datastar 1.0 SSE, and the hub behind `/_sm/stream` that pushes every change to the pages showing it.
+"""The hub behind `/_sm/stream` that pushes every change to the pages showing it; event responses as Datastar 1.0 SSE.
 
 Docs: https://starmodel.github.io/starmodel_nb/sse_datastar.html.md"""
 
@@ -10,31 +10,15 @@ import asyncio, json, logging, secrets
 from collections import deque
 from dataclasses import dataclass
 from typing import Awaitable, Any, Callable, Iterable, NamedTuple
-from datastar_py import ServerSentEventGenerator as SSE, consts
 from fastcore.basics import patch
 from ..app.bus import EntityChanged
+# (the event responses stay importable from here, where the web routes find them)
+from .sse_messages import SSE_HEADERS, patch_elements, patch_signals, sm_event
 
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'SSE_HEADERS', 'patch_signals', 'patch_elements', 'StreamsFull', 'StreamHub', 'Mailbox', 'Subscription',
-           'Buffered']
-
-# %% ../../nbs/31_sse_datastar.ipynb #120e6e82
-SSE_HEADERS = {"Cache-Control": "no-store", "Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
-
-def patch_signals(signals: dict) -> str:
-    "A `datastar-patch-signals` event for `signals`."
-    return SSE.patch_signals(signals)
-
-def patch_elements(html: Any, selector: str | None = None, mode: str | None = None) -> str:
-    "A `datastar-patch-elements` event for `html` (an FT or a string), optionally to `selector` with `mode`."
-    if type(html) is not str: return SSE.patch_elements(html, selector=selector, mode=mode)
-    lines = [f"event: {consts.EventType.PATCH_ELEMENTS}"]
-    if mode and mode != consts.ElementPatchMode.OUTER: lines.append(f"data: {consts.MODE_DATALINE_LITERAL} {mode}")
-    if selector: lines.append(f"data: {consts.SELECTOR_DATALINE_LITERAL} {selector}")
-    lines += [f"data: {consts.ELEMENTS_DATALINE_LITERAL} {x}" for x in html.splitlines()]
-    return "\n".join(lines) + "\n\n"
+__all__ = ['log', 'StreamsFull', 'StreamHub', 'Mailbox', 'Subscription', 'Buffered']
 
 # %% ../../nbs/31_sse_datastar.ipynb #33f9f9d0
 class StreamsFull(Exception):
@@ -191,15 +175,6 @@ def _keep(self: StreamHub, b: Buffered) -> None:
     while len(self._recent) > self.replay or (self._held > self.replay_bytes and len(self._recent) > 1):
         self._held -= self._recent.popleft().size
 
-# %% ../../nbs/31_sse_datastar.ipynb #2b049aa8
-def _json(msg: dict) -> str:
-    "`msg` as JSON a browser can parse; a value none can (`NaN` made by server code) is dropped with an error logged."
-    try: return json.dumps(msg, allow_nan=False)
-    except ValueError:
-        log.error("a live update of %s holds a value JSON cannot carry (NaN or infinity): sent without its content",
-                  msg.get("id"))
-        return json.dumps({k: msg[k] for k in ("seq", "epoch") if k in msg})
-
 # %% ../../nbs/31_sse_datastar.ipynb #dad7aaec
 @patch
 def _text(self: StreamHub, b: Buffered, prefix: str) -> bytes | None:
@@ -207,7 +182,7 @@ def _text(self: StreamHub, b: Buffered, prefix: str) -> bytes | None:
     on first use; `None` when the renderer skips it."""
     if (text := b.texts.get(prefix)) is None:
         msg = self.render(b.evt, prefix)
-        text = b.texts[prefix] = b"" if msg is None else f"event: sm\nid: {b.seq}\ndata: {_json({**msg, 'seq': b.seq, 'epoch': self.epoch})}\n\n".encode()
+        text = b.texts[prefix] = b"" if msg is None else sm_event({**msg, "seq": b.seq, "epoch": self.epoch}, b.seq)
     return text or None
 
 # %% ../../nbs/31_sse_datastar.ipynb #429ba70f
@@ -259,7 +234,8 @@ def _missed(self: StreamHub, sub: Subscription, chans: set[str], since: int | No
     "`(seq, text)` of the buffered messages on `chans` after `since` (all for a page of another `epoch`), for `sub`."
     if since is None: return []
     if epoch != self.epoch: since = 0   # a page of another server (before a restart or swap) saw none of these
-    return [(b.seq, text) for b in list(self._recent) if b.seq > since and b.channel in chans and (text := self._text(b, sub.prefix))]
+    return [(b.seq, text) for b in list(self._recent)
+            if b.seq > since and b.channel in chans and (text := self._text(b, sub.prefix))]
 
 # %% ../../nbs/31_sse_datastar.ipynb #bf000002
 @patch
@@ -286,7 +262,7 @@ async def events(self: StreamHub, sub: Subscription, channels: Iterable[str] | N
     top = 0
     self._watch()
     try:
-        yield f"event: sm\ndata: {json.dumps({'hello': 1, 'epoch': self.epoch, 'seq': self.seq, 'behind': int(self.lagging)})}\n\n".encode()
+        yield sm_event({"hello": 1, "epoch": self.epoch, "seq": self.seq, "behind": int(self.lagging)})
         chans = set(sub.channels if channels is None else channels)
         async for top, text in self._older(sub, chans, since, epoch): yield text
         for top, text in self._missed(sub, chans, since, epoch): yield text
@@ -302,7 +278,7 @@ async def events(self: StreamHub, sub: Subscription, channels: Iterable[str] | N
 def behind(self: StreamHub, lagging: bool) -> None:
     "Tell every open stream whether live changes may be late (a shared bus is away: `True`) or flow again (`False`)."
     self.lagging = lagging
-    text = f"event: sm\ndata: {json.dumps({'behind': int(lagging), 'epoch': self.epoch})}\n\n".encode()
+    text = sm_event({"behind": int(lagging), "epoch": self.epoch})
     for sub in list(self._all):
         try: sub.queue.put_nowait((None, text))
         except asyncio.QueueFull: self.drop(sub)

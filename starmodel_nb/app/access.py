@@ -48,7 +48,7 @@ def entity_refusal(cls: type, user: User | None, spec=None) -> str | None:
     """Why `user` may not use `cls` (its `model_config['auth']`; a `scope='user'` entity needs
     someone signed in) or fire `spec` (its `auth`); `None` if they may."""
     for g in (cls.model_config.get("auth"), True if entity_scope(cls) == Scope.USER else None,
-              getattr(spec, "auth", None)):
+              None if spec is None else spec.auth):
         if (why := refusal(g, user)) is not None: return why
     return None
 

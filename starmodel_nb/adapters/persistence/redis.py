@@ -6,46 +6,22 @@ Docs: https://starmodel.github.io/starmodel_nb/persist_redis.html.md"""
 
 # %% ../../../nbs/23_persist_redis.ipynb #3cc81b15
 from __future__ import annotations
-import asyncio, json, logging, secrets, time, weakref
+import asyncio, logging, secrets, time, weakref
 from contextlib import asynccontextmanager
 from typing import Any, Callable
 from fastcore.basics import patch
 from pydantic import ValidationError
 from redis import exceptions as rx
-from ...core import entity_slug, loads_strict, primary_key, stored_state
+from ...core import entity_slug, primary_key
 from ...app.uow import Conflict, Store, Unavailable
 from .memory import KeyedLocks, page_of
+from starmodel_nb.adapters.persistence.redis_values import (_COUNT, _GET, _RANGE, _REPLACE, _SAVE, _pack, _spelled_ours,
+    _str, _unpack, _version)
 
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
 __all__ = ['log', 'HOT_SECONDS', 'LOCK_MS', 'RedisRepository']
-
-# %% ../../../nbs/23_persist_redis.ipynb #babf0453
-def _pack(obj, version: int) -> str:
-    return json.dumps({"v": version, "state": stored_state(obj, "json")}, separators=(",", ":"))
-
-def _parsed(raw: bytes | str) -> tuple[dict, int]:
-    "`(state, version)` of the stored value `raw`; `ValueError` unless it is our format with a plain whole version."
-    d = loads_strict(raw)
-    if not isinstance(d, dict) or not isinstance(d.get("state"), dict): raise ValueError("not a starmodel value")
-    v = d.get("v")
-    if type(v) is not int or not 0 <= v < 2**53: raise ValueError("its version is no whole number from 0 to 2**53 - 1")
-    return d["state"], v
-
-# %% ../../../nbs/23_persist_redis.ipynb #921495de
-def _unpack(cls: type, raw: bytes | str):
-    "`(instance, version)` from a stored value, validated against `cls`; `ValueError` if it is not one."
-    state, v = _parsed(raw)
-    return cls.model_validate({k: x for k, x in state.items() if k in cls.model_fields}), v
-
-# %% ../../../nbs/23_persist_redis.ipynb #352e55f1
-def _str(b: bytes | str) -> str: return b.decode("utf-8", "replace") if isinstance(b, bytes) else b
-def _bytes(s: bytes | str) -> bytes: return s if isinstance(s, bytes) else s.encode()
-
-def _spelled_ours(raw: bytes | str, version: int) -> bool:
-    "Whether the stored value `raw` starts as `_pack` writes one at `version` (so the save script reads it)."
-    return _bytes(raw).startswith(b'{"v":%d,"state":' % version)
 
 # %% ../../../nbs/23_persist_redis.ipynb #405522b4
 class RedisRepository(Store):
@@ -81,34 +57,10 @@ async def _call(coro):
         raise Unavailable(_said(e)) from e
 
 # %% ../../../nbs/23_persist_redis.ipynb #56f07c8d
-_INDEX = """
-local kind = redis.call('TYPE', KEYS[1]).ok
-if kind ~= 'zset' and kind ~= 'none' then
-  redis.log(redis.LOG_WARNING, 'starmodel: ' .. KEYS[1] .. ' held a ' .. kind .. ', not a live index: dropped')
-  redis.call('DEL', KEYS[1])
-end
-"""   # how the scripts that change the live index KEYS[1] start: a sorted set, whatever another client left there
-_PURGE = _INDEX + "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])\n"   # ARGV[1]: now
-
 @patch
 async def _script(self: RedisRepository, script: str, keys: list, *args):
     "Run the Lua `script` on `keys` with `args`: one round trip (`EVALSHA`; loaded again if Redis has lost it)."
     return await _call(self.client.register_script(script)(keys=keys, args=args))
-
-# %% ../../../nbs/23_persist_redis.ipynb #bc0b6d58
-_GET = """
-local t = redis.call('TYPE', KEYS[2]).ok
-if t ~= 'string' then return t end
-redis.pcall('ZADD', KEYS[1], ARGV[2], KEYS[2])
-return {redis.call('GETEX', KEYS[2], 'EX', ARGV[1])}
-"""   # KEYS: the index, the instance; ARGV: its idle TTL, its expiry. {value}, else the Redis type there ('none')
-_REPLACE = _INDEX + """
-local t = redis.call('TYPE', KEYS[2]).ok
-if t ~= ARGV[1] or (t == 'string' and redis.call('GET', KEYS[2]) ~= ARGV[2]) then return 0 end
-if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'KEEPTTL') return 1 end
-redis.call('ZREM', KEYS[1], KEYS[2])
-return redis.call('DEL', KEYS[2])
-"""   # KEYS: the index, an instance read as type ARGV[1] holding ARGV[2]: now ARGV[3] ('': gone), unless changed since
 
 # %% ../../../nbs/23_persist_redis.ipynb #64b0ed78
 @patch
@@ -137,18 +89,6 @@ async def _take(self: RedisRepository, cls: type, k: str, raw) -> tuple[Any, int
         return None
     if not _spelled_ours(raw, v): await self._script(_REPLACE, [self._index(cls), k], "string", raw, _pack(obj, v))
     return obj, v
-
-# %% ../../../nbs/23_persist_redis.ipynb #06566ae6
-_SAVE = _INDEX + """
-local t, have = redis.call('TYPE', KEYS[2]).ok, 0
-if t == 'string' then have = tonumber(string.match(redis.call('GET', KEYS[2]), '^{"v":(%d+),"state":')) or -1
-elseif t ~= 'none' then have = -1 end
-if have == -1 then return -1 end
-if have ~= tonumber(ARGV[1]) then return -2 end
-redis.call('ZADD', KEYS[1], ARGV[4], KEYS[2])
-redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
-return 1
-"""   # KEYS: the index, the instance; ARGV: version read, new value, idle TTL, expiry. -1: not ours, -2: changed since
 
 # %% ../../../nbs/23_persist_redis.ipynb #121b49ef
 @patch
@@ -218,9 +158,6 @@ async def _shared(self: RedisRepository, name: str):
         except (rx.RedisError, OSError): pass                            # it expires on its own
 
 # %% ../../../nbs/23_persist_redis.ipynb #0e20b8c1
-_COUNT = _PURGE + "return redis.call('ZCARD', KEYS[1])"
-_RANGE = _PURGE + "return redis.call('ZREVRANGE', KEYS[1], ARGV[2], ARGV[3])"   # ARGV: now, start, stop (-1: the last)
-
 @patch
 async def count(self: RedisRepository, cls: type) -> int:
     "How many live instances of `cls` its live index names."
@@ -278,11 +215,6 @@ async def query(self: RedisRepository, cls: type, page: int = 1, per_page: int =
     return page_of(cls, [(o, v) for _, o, v in await self.list(cls)], page, per_page, sort, desc, text)
 
 # %% ../../../nbs/23_persist_redis.ipynb #6233dd11
-def _version(raw) -> int | None:
-    "The version of the stored value `raw`; `None` if there is none, or it is not ours."
-    try: return _parsed(raw)[1]
-    except (TypeError, ValueError): return None
-
 @patch
 async def _stored(self: RedisRepository, cls: type) -> list[str]:
     "The Redis keys of every value kept for `cls`, by key: those its live index names and those a `SCAN` finds."

@@ -8,49 +8,27 @@ Docs: https://starmodel.github.io/starmodel_nb/persist_sql.html.md"""
 from __future__ import annotations
 import asyncio, copy, logging, threading
 from contextlib import nullcontext
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 from fastcore.basics import patch
 from pydantic import ValidationError
-from sqlalchemy import BigInteger, Column, Integer, SmallInteger, create_engine, delete, event as sa_event, func, insert, inspect as sa_inspect
-from sqlalchemy import Boolean, Date, DateTime, Float, Interval, LargeBinary, Numeric, String, Time, TypeDecorator, Uuid
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 from sqlalchemy.pool import StaticPool
 from ...core import entity_slug, primary_key, sortable_fields, stored_state, text_fields
 from ...app.uow import Conflict, NotFound, Store, Unavailable
 from .memory import KeyedLocks
 from .cache import RowCache
+from .sql_fast import Prepared, prepare, run
+# (the schema's helpers stay importable from here, where the CLI, migrations and the history store find them)
+from starmodel_nb.adapters.persistence.sql_schema import (VERSION, SchemaBehind, Statements, check_storable,
+    comparable, create_table, ensure_version, int_bounds, make_engine, prepare_schema, schema_gaps, table_statements,
+    utc_columns)
 
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'VERSION', 'make_engine', 'autocommit', 'ensure_version', 'SchemaBehind', 'create_table', 'schema_gaps',
-           'prepare_schema', 'SQLRepository', 'int_bounds', 'check_storable', 'utc_columns', 'Statements', 'comparable',
-           'Prepared']
-
-# %% ../../../nbs/21_persist_sql.ipynb #d6bf3012
-def make_engine(url: str, **kw):
-    """A SQLAlchemy engine for `url`, set up for a server (timeouts; SQLite: WAL,
-    see `_sqlite_engine`); `kw` go to `create_engine`."""
-    if url.startswith(("postgresql://", "postgres://")): url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    if url.startswith("sqlite"): return _sqlite_engine(url, **kw)
-    if url.startswith("postgresql"): kw = {"connect_args": {"connect_timeout": 3}, **kw}
-    return create_engine(url, pool_size=10, max_overflow=10, pool_timeout=5, **kw)
-
-# %% ../../../nbs/21_persist_sql.ipynb #ace22a4e
-def _sqlite_engine(url: str, **kw):
-    memory = url in ("sqlite://", "sqlite:///:memory:")
-    eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10},
-                        **({"poolclass": StaticPool} if memory else {}), **kw)
-    @sa_event.listens_for(eng, "connect")
-    def _pragmas(conn, _):
-        if not memory:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=10000")
-    return eng
+__all__ = ['log', 'autocommit', 'SQLRepository']
 
 # %% ../../../nbs/21_persist_sql.ipynb #12840fe7
 def autocommit(engine):
@@ -60,49 +38,6 @@ def autocommit(engine):
     if isinstance(engine.pool, StaticPool): return engine.execution_options(isolation_level="AUTOCOMMIT")
     return make_engine(engine.url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT",
                        pool_reset_on_return=None)
-
-# %% ../../../nbs/21_persist_sql.ipynb #d752eedf
-VERSION = "sm_version"
-
-def ensure_version(cls) -> None:
-    "Add the `sm_version` column to `cls`'s table definition if it is not there yet."
-    t = cls.__table__
-    if VERSION not in t.c: t.append_column(Column(VERSION, Integer, nullable=False, server_default="0", default=0))
-
-# %% ../../../nbs/21_persist_sql.ipynb #aa13786c
-class SchemaBehind(RuntimeError):
-    "The database's tables lack columns the models have."
-
-def create_table(engine, table) -> bool:
-    "Create `table`; `False` if another process starting on a fresh database created it first."
-    try:
-        table.create(engine)
-        return True
-    except DBAPIError:
-        if table.name not in sa_inspect(engine).get_table_names(): raise
-        return False
-
-# %% ../../../nbs/21_persist_sql.ipynb #d95a32b1
-def schema_gaps(engine, classes) -> tuple[list, list[str]]:
-    """What the database lacks of the tables of `classes` (their version column
-    included): the tables, and the columns of existing ones."""
-    for c in classes: ensure_version(c)
-    insp = sa_inspect(engine)
-    have = set(insp.get_table_names())
-    tables = [c.__table__ for c in classes if c.__table__.name not in have]
-    cols = [f"{c.__table__.name}.{k}" for c in classes if c.__table__.name in have
-            for k in c.__table__.c.keys() if k not in {x["name"] for x in insp.get_columns(c.__table__.name)}]
-    return tables, cols
-
-# %% ../../../nbs/21_persist_sql.ipynb #7ec6abe8
-def prepare_schema(engine, classes) -> list[str]:
-    """Create missing tables of `classes`; raise `SchemaBehind` if existing
-    ones lack columns. Returns the created tables."""
-    missing, behind = schema_gaps(engine, classes)
-    if behind:
-        raise SchemaBehind(f"the database schema is behind the models (missing columns: {', '.join(behind)}); "
-                           "run `starmodel migrate` to upgrade it")
-    return [t.name for t in missing if create_table(engine, t)]
 
 # %% ../../../nbs/21_persist_sql.ipynb #13b5e516
 class SQLRepository(Store):
@@ -114,7 +49,7 @@ class SQLRepository(Store):
         self.writing = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
         self.cache = cache if cache is not None else RowCache()
         self._statements: dict = {}   # table -> its `Statements`, built once
-        self._prepared: dict = {}     # (statement, columns set) -> its `Prepared`, compiled once
+        self._prepared: dict = {}     # (statement, parameter names) -> its `Prepared`, compiled once
 
     def lock(self, cls, key): return self._locks((entity_slug(cls), key))
 
@@ -131,54 +66,24 @@ def _unavailable(e: Exception) -> bool:
 
 # %% ../../../nbs/21_persist_sql.ipynb #e32fa693
 @patch
-def _blocking(self: SQLRepository, cls, fn: Callable):
-    """`fn()` in this (worker) thread, once more if its pooled connection
+def _blocking(self: SQLRepository, cls, fn: Callable, *args):
+    """`fn(*args)` in this (worker) thread, once more if its pooled connection
     had died; the database's refusals as our errors."""
     try:
         if cls not in self._ready: self.prepare([cls])
-        try: return fn()
+        try: return fn(*args)
         except DBAPIError as e:
             if not e.connection_invalidated: raise
-            return fn()   # a pooled connection died (database restarted): once more, fresh
+            return fn(*args)   # a pooled connection died (database restarted): once more, fresh
     except StatementError as e:   # the message, never the SQL statement: it would leak the schema to the browser
         if _unavailable(e): raise Unavailable("The database is unavailable; try again in a moment.") from e
         raise ValueError(f"Refused by the database: {e.orig}") from e
 
 # %% ../../../nbs/21_persist_sql.ipynb #3acaf0c7
 @patch
-async def _run(self: SQLRepository, cls, fn: Callable):
-    "`_blocking(cls, fn)` in a worker thread."
-    return await asyncio.to_thread(self._blocking, cls, fn)
-
-# %% ../../../nbs/21_persist_sql.ipynb #ce74b40a
-def int_bounds(col) -> tuple[int, int] | None:
-    "The range of ints `col` holds on every database, or `None` if it holds no ints."
-    for typ, bits in ((BigInteger, 64), (SmallInteger, 16), (Integer, 32)):   # BigInteger is an Integer: test it first
-        if isinstance(col.type, typ): return -2**(bits - 1), 2**(bits - 1) - 1
-    return None
-
-# %% ../../../nbs/21_persist_sql.ipynb #f8fc2939
-def check_storable(cls, data: dict) -> None:
-    "A pydantic `ValidationError` naming each value of `data` its column of `cls` cannot store."
-    errs = []
-    for k, v in data.items():
-        if isinstance(v, str) and "\x00" in v:
-            errs.append({"type": "value_error", "loc": (k,), "input": v,
-                         "ctx": {"error": "text cannot hold a NUL character"}})
-        elif isinstance(v, int) and not isinstance(v, bool) and k in cls.__table__.c and (b := int_bounds(cls.__table__.c[k])):
-            if v > b[1]: errs.append({"type": "less_than_equal", "loc": (k,), "input": v, "ctx": {"le": b[1]}})
-            elif v < b[0]: errs.append({"type": "greater_than_equal", "loc": (k,), "input": v, "ctx": {"ge": b[0]}})
-    if errs: raise ValidationError.from_exception_data(cls.__name__, errs)
-
-# %% ../../../nbs/21_persist_sql.ipynb #9a2fbc84
-def utc_columns(cls) -> tuple[str, ...]:
-    """The datetime columns of `cls` with a time zone (as `BaseTable`'s), which
-    SQLite gives back without one: their values are UTC."""
-    if (got := cls.__dict__.get("__sm_utc__")) is None:
-        got = tuple(c.name for c in cls.__table__.c if isinstance(c.type, DateTime) and c.type.timezone and c.name in cls.model_fields)
-        # (SQLModel's own UTCDateTime is a TypeDecorator: it does this itself)
-        type.__setattr__(cls, "__sm_utc__", got)
-    return got
+async def _run(self: SQLRepository, cls, fn: Callable, *args):
+    "`_blocking(cls, fn, *args)` in a worker thread."
+    return await asyncio.to_thread(self._blocking, cls, fn, *args)
 
 # %% ../../../nbs/21_persist_sql.ipynb #db974fd3
 def _row_obj(cls, row) -> tuple[Any, int]:
@@ -193,104 +98,42 @@ def _row_obj(cls, row) -> tuple[Any, int]:
                     row.get(primary_key(cls)), e.errors()[0]["msg"])
         return cls.model_construct(**data), row[VERSION]
 
-# %% ../../../nbs/21_persist_sql.ipynb #22926da4
-@dataclass(frozen=True)
-class Statements:
-    """One table's statements: `get`, `save`, `checked` (a save that also
-    compares the `compared` columns), `exists`, `delete`."""
-    get: Any
-    save: Any
-    checked: Any
-    compared: list[str]
-    returning: bool   # whether the saves return the row written
-    exists: Any
-    delete: Any
-_COMPARABLE = (Integer, String, Boolean, Numeric, Float, Date, DateTime, Time, Uuid, LargeBinary, Interval)
-
-# %% ../../../nbs/21_persist_sql.ipynb #49a11d79
-def comparable(col) -> bool:
-    """Whether `=` on `col` exists on every database (not for JSON or arrays); a
-    type of a library's own counts as the type it stores."""
-    return isinstance(col.type.impl_instance if isinstance(col.type, TypeDecorator) else col.type, _COMPARABLE)
-
-# %% ../../../nbs/21_persist_sql.ipynb #5b6e17f6
+# %% ../../../nbs/21_persist_sql.ipynb #c2a7e5d1
 @patch
 def statements(self: SQLRepository, cls) -> Statements:
     "The `Statements` of `cls`'s table, built on first use."
-    t = cls.__table__
-    if (st := self._statements.get(t)) is None:
-        ensure_version(cls)
-        pk, k, ret = t.c[primary_key(cls)], bindparam("_sm_key"), self.engine.dialect.update_returning
-        save = update(t).where(pk == k, t.c[VERSION] == bindparam("_sm_version"))   # SET: from the parameters given
-        compared = [c.name for c in t.c if c.name not in (pk.name, VERSION) and comparable(c)]
-        checked = save.where(*[t.c[c].is_not_distinct_from(bindparam(f"_sm_was_{i}", type_=t.c[c].type)) for i, c in enumerate(compared)])
-        if ret: save, checked = save.returning(*t.c), checked.returning(*t.c)
-        st = self._statements[t] = Statements(select(t).where(pk == k), save, checked, compared, ret,
-                                              select(pk).where(pk == k), delete(t).where(pk == k))
+    if (st := self._statements.get(t := cls.__table__)) is None:
+        st = self._statements[t] = table_statements(cls, self.engine.dialect.update_returning)
     return st
-
-# %% ../../../nbs/21_persist_sql.ipynb #4adb55c6
-@dataclass
-class Prepared:
-    """A statement compiled once for the columns it sets: `sql` in the driver's style, parameter `names` in order
-    (`None`: by name), `binds` converting values, `columns` it returns (their `results` converters once seen)."""
-    sql: str
-    names: tuple | None
-    binds: dict
-    columns: list
-    results: list | None = None
 
 # %% ../../../nbs/21_persist_sql.ipynb #72b2b88a
 @patch
-def prepared(self: SQLRepository, stmt, keys: tuple, columns=()) -> Prepared | None:
-    """`stmt` compiled for this database, setting the columns `keys` and returning
-    `columns`, once; `None` if it must go through SQLAlchemy."""
-    if (p := self._prepared.get((stmt, keys), False)) is False:
-        d = self.auto.dialect
-        c = stmt.compile(dialect=d, column_keys=list(keys))
-        binds = {n: f for n, b in c.binds.items() if (f := b.type.dialect_impl(d).bind_processor(d)) is not None}
-        p = None if c.escaped_bind_names else Prepared(c.string, tuple(c.positiontup) if c.positional else None, binds,
-                                                       list(columns))
-        self._prepared[(stmt, keys)] = p
+def prepared(self: SQLRepository, stmt, params: dict, columns=()) -> Prepared | None:
+    "`stmt` prepared for the driver for the names in `params`, returning `columns`, once (see `sql_fast.prepare`)."
+    if (p := self._prepared.get(k := (stmt, tuple(params)), False)) is False:
+        p = self._prepared[k] = prepare(stmt, self.auto.dialect, params, columns)
     return p
-
-# %% ../../../nbs/21_persist_sql.ipynb #8e10f12b
-def _converted(p: Prepared, row, description, dialect) -> dict:
-    if p.results is None:
-        p.results = [(c.name,
-                      c.type.dialect_impl(dialect).result_processor(dialect, d[1])) for c, d in zip(p.columns, description)]
-    return {k: f(v) if f else v for (k, f), v in zip(p.results, row)}
 
 # %% ../../../nbs/21_persist_sql.ipynb #1a33172a
 @patch
-def _execute(self: SQLRepository, p: Prepared, params: dict) -> tuple[dict | None, int]:
-    "Run `p` with `params` on the driver: the row it returned (converted) if any, and its rowcount."
-    d = self.auto.dialect
-    args = {k: p.binds[k](v) if k in p.binds else v for k, v in params.items()}
-    if p.names is not None: args = tuple(args[n] for n in p.names)
-    raw = cur = None
-    try:
-        raw = self.auto.raw_connection()   # its own failure to connect is the driver's error too
-        cur = raw.cursor()
-        cur.execute(p.sql, args)
-        row = cur.fetchone() if p.columns else None
-        got = (None if row is None else _converted(p, row, cur.description, d)), cur.rowcount
-        cur.close()
-        raw.commit()   # a no-op in autocommit; an in-memory database's one connection is not in it
-        return got
-    except d.loaded_dbapi.Error as e:
-        gone = raw is not None and d.is_disconnect(e, raw.dbapi_connection, cur)
-        if gone: raw.invalidate(e)
-        raise DBAPIError.instance(p.sql, args, e, d.loaded_dbapi.Error, connection_invalidated=gone, dialect=d) from e
-    finally:
-        if raw is not None: raw.close()
+def _execute(self: SQLRepository, p: Prepared, params: dict) -> tuple[dict | None, int] | None:
+    "`run` `p` with `params` on the driver; `None` if the driver refused it (SQLAlchemy runs it again, and says why)."
+    try: return run(self.auto, p, params)
+    except self.auto.dialect.loaded_dbapi.Error: return None
+
+@patch
+def _one(self: SQLRepository, stmt, params: dict, columns=()) -> tuple[dict | None, int]:
+    "Run `stmt` with `params`: the row it returned (if it returns `columns`) as a dict, and its rowcount."
+    if (p := self.prepared(stmt, params, columns)) and (got := self._execute(p, params)) is not None: return got
+    with self.auto.connect() as c:
+        res = c.execute(stmt, params)
+        return (dict(r) if len(columns) and (r := res.mappings().first()) is not None else None), res.rowcount
 
 # %% ../../../nbs/21_persist_sql.ipynb #6c4c4c91
-def _get(self: SQLRepository, cls, key) -> dict | None:
-    if p := self.prepared(stmt := self.statements(cls).get, (), cls.__table__.c):
-        return self._execute(p, {"_sm_key": key})[0]
-    with self.auto.connect() as c: row = c.execute(stmt, {"_sm_key": key}).mappings().first()
-    return None if row is None else dict(row)
+@patch
+def _get_row(self: SQLRepository, cls, key) -> dict | None:
+    "The row of record `key` of `cls`, or `None`."
+    return self._one(self.statements(cls).get, {"_sm_key": key}, cls.__table__.c)[0]
 
 def _copy(row: dict) -> dict: return {k: copy.deepcopy(v) if isinstance(v, (list, dict)) else v for k, v in row.items()}
 
@@ -307,7 +150,7 @@ def get_blocking(self: SQLRepository, cls: type, key: str, cached: bool = False)
     """The record of `cls` whose primary key is `key`, and its version (`None` if
     there is none); `cached`: a copy kept here will do. Blocks."""
     if cached and (got := self._hit(cls, key)) is not None: return got
-    k, row = (entity_slug(cls), str(key)), self._blocking(cls, lambda: _get(self, cls, key))
+    k, row = (entity_slug(cls), str(key)), self._blocking(cls, self._get_row, cls, key)
     if row is None:
         self.cache.forget(k)
         return None
@@ -322,25 +165,23 @@ async def get(self: SQLRepository, cls: type, key: str, cached: bool = False) ->
     return await asyncio.to_thread(self.get_blocking, cls, key)
 
 # %% ../../../nbs/21_persist_sql.ipynb #ba45bddd
-def _save(self: SQLRepository, cls, key, obj, version, steps, was: dict | None) -> dict | None:
-    pk, st = primary_key(cls), self.statements(cls)
-    data = {k: v for k, v in stored_state(obj).items() if k != pk}
+def _save_params(st: Statements, cls, key, obj, version: int, steps: int, was: dict | None) -> tuple[Any, dict]:
+    "The statement writing `obj` as row `key` at `version + steps` (checked against `was` if any), and its parameters."
+    data = {k: v for k, v in stored_state(obj).items() if k != primary_key(cls)}
     check_storable(cls, data)
     params = {**data, VERSION: version + steps, "_sm_key": key, "_sm_version": version}
     # (a row cached before its class gained a column: by version)
-    if was is not None and all(c in was for c in st.compared):
-        params.update({f"_sm_was_{i}": was[c] for i, c in enumerate(st.compared)})
-    else: was = None
-    stmt = st.checked if was is not None else st.save
-    with self.writing:
-        if p := self.prepared(stmt, (*data, VERSION), cls.__table__.c if st.returning else ()):
-            row, n = self._execute(p, params)
-        else:
-            with self.auto.connect() as c:
-                res = c.execute(stmt, params)
-                row, n = (dict(r) if st.returning and (r := res.mappings().first()) is not None else None), res.rowcount
-    if row is not None: return row
-    if not st.returning and n == 1: return None
+    if was is None or not all(c in was for c in st.compared): return st.save, params
+    return st.checked, {**params, **{f"_sm_was_{i}": was[c] for i, c in enumerate(st.compared)}}
+
+# %% ../../../nbs/21_persist_sql.ipynb #ab5448c8
+@patch
+def _save_row(self: SQLRepository, cls, key, obj, version: int, steps: int, was: dict | None) -> dict | None:
+    "Write `obj` as row `key` if still at `version` (and holding `was`): the row written, if the database returns it."
+    st = self.statements(cls)
+    stmt, params = _save_params(st, cls, key, obj, version, steps, was)
+    with self.writing: row, n = self._one(stmt, params, cls.__table__.c if st.returning else ())
+    if row is not None or (not st.returning and n == 1): return row
     with self.auto.connect() as c: exists = c.execute(st.exists, {"_sm_key": key}).first()
     if exists: raise Conflict(f"{cls.__name__} {key} was changed by someone else")
     raise NotFound(f"{cls.__name__} {key} does not exist")
@@ -353,7 +194,7 @@ def save_blocking(self: SQLRepository, cls: type, key: str, obj: Any, version: i
     k = (entity_slug(cls), str(key))
     e = self.cache.get(k)
     was = e.served if e is not None and e.served is not None and e.version == version else None
-    try: row = self._blocking(cls, lambda: _save(self, cls, key, obj, version, steps, was))
+    try: row = self._blocking(cls, self._save_row, cls, key, obj, version, steps, was)
     except (Conflict, NotFound):
         self.cache.forget(k)
         raise
@@ -368,7 +209,9 @@ async def save(self: SQLRepository, cls: type, key: str, obj: Any, version: int)
     return await asyncio.to_thread(self.save_blocking, cls, key, obj, version)
 
 # %% ../../../nbs/21_persist_sql.ipynb #a2668ca4
-def _insert(self: SQLRepository, cls, obj):
+@patch
+def _insert_row(self: SQLRepository, cls, obj) -> tuple[Any, int]:
+    "Insert `obj` as a new row: its key (also set on `obj`) and version 1."
     t, pk = cls.__table__, primary_key(cls)
     data = {k: v for k, v in stored_state(obj).items() if not (k == pk and v is None)}
     check_storable(cls, data)
@@ -377,13 +220,15 @@ def _insert(self: SQLRepository, cls, obj):
     setattr(obj, pk, key)
     return key, 1
 
+# %% ../../../nbs/21_persist_sql.ipynb #141eb73f
 @patch
 async def insert(self: SQLRepository, cls: type, obj: Any) -> tuple[Any, int]:
     "Add `obj` as a new record: its key (also set on `obj`) and version 1."
-    return await self._run(cls, lambda: _insert(self, cls, obj))
+    return await self._run(cls, self._insert_row, cls, obj)
 
 # %% ../../../nbs/21_persist_sql.ipynb #0b8a7ba8
-def _delete(self: SQLRepository, cls, key) -> bool:
+@patch
+def _delete_row(self: SQLRepository, cls, key) -> bool:
     with self.writing, self.auto.connect() as c:
         return c.execute(self.statements(cls).delete, {"_sm_key": key}).rowcount == 1
 
@@ -391,7 +236,7 @@ def _delete(self: SQLRepository, cls, key) -> bool:
 async def delete(self: SQLRepository, cls: type, key: str) -> bool:
     "Delete record `key` of `cls`: whether there was one."
     self.cache.forget((entity_slug(cls), str(key)))
-    return await self._run(cls, lambda: _delete(self, cls, key))
+    return await self._run(cls, self._delete_row, cls, key)
 
 # %% ../../../nbs/21_persist_sql.ipynb #661f4212
 @patch
@@ -401,8 +246,9 @@ def heard(self: SQLRepository, evt) -> None:
     if evt.job is None: self.cache.forget((evt.entity, evt.key), None if evt.deleted else evt.version)
 
 # %% ../../../nbs/21_persist_sql.ipynb #345b4818
-def _query(self: SQLRepository, cls, page: int = 1, per_page: int = 20, sort: str | None = None, desc: bool = False,
-           q: str = ""):
+@patch
+def _query_rows(self: SQLRepository, cls, page: int = 1, per_page: int = 20, sort: str | None = None,
+                desc: bool = False, q: str = "") -> tuple[list[tuple[Any, int]], bool]:
     t, pk = cls.__table__, primary_key(cls)
     col = t.c[sort if sort in sortable_fields(cls) else pk]
     stmt = select(t).order_by(col.desc() if desc else col.asc(), t.c[pk].asc())
@@ -417,14 +263,17 @@ def _query(self: SQLRepository, cls, page: int = 1, per_page: int = 20, sort: st
 @patch
 async def query(self: SQLRepository, cls: type, page: int = 1, per_page: int = 20, sort: str | None = None,
                 desc: bool = False, q: str = "") -> tuple[list[tuple[Any, int]], bool]:
-    "One `page` of `(obj, version)` sorted by the public field `sort` (else the key), searched for `q`; and whether more follow."
-    return await self._run(cls, lambda: _query(self, cls, page, per_page, sort, desc, q))
+    """One `page` of `(obj, version)` sorted by the public field `sort` (else the key),
+    searched for `q`; and whether more follow."""
+    return await self._run(cls, self._query_rows, cls, page, per_page, sort, desc, q)
 
 # %% ../../../nbs/21_persist_sql.ipynb #aea094d6
-def _count(self: SQLRepository, cls) -> int:
+@patch
+def _count_rows(self: SQLRepository, cls) -> int:
     with self.auto.connect() as c: return c.execute(select(func.count()).select_from(cls.__table__)).scalar_one()
 
-def _list(self: SQLRepository, cls, limit: int = 1000):
+@patch
+def _list_rows(self: SQLRepository, cls, limit: int = 1000) -> list[tuple[Any, Any, int]]:
     t, pk = cls.__table__, primary_key(cls)
     with self.auto.connect() as c: rows = c.execute(select(t).order_by(t.c[pk]).limit(limit)).mappings().all()
     return [(r[pk], *_row_obj(cls, r)) for r in rows]
@@ -432,10 +281,10 @@ def _list(self: SQLRepository, cls, limit: int = 1000):
 @patch
 async def count(self: SQLRepository, cls: type) -> int:
     "How many records of `cls` there are."
-    return await self._run(cls, lambda: _count(self, cls))
+    return await self._run(cls, self._count_rows, cls)
 
 # %% ../../../nbs/21_persist_sql.ipynb #9e8f6841
 @patch
 async def list(self: SQLRepository, cls: type, limit: int = 1000) -> list[tuple[Any, Any, int]]:
     "`(key, obj, version)` of the first `limit` records of `cls`, by key."
-    return await self._run(cls, lambda: _list(self, cls, limit))
+    return await self._run(cls, self._list_rows, cls, limit)

@@ -6,22 +6,22 @@ Docs: https://starmodel.github.io/starmodel_nb/ui_monster.html.md"""
 
 # %% ../../../nbs/32_ui_monster.ipynb #6b08c8a3
 from __future__ import annotations
-import html, inspect, json, typing
+import html, json
 from functools import lru_cache
 from urllib.parse import quote, urlencode
-from pydantic_core import to_jsonable_python
-from fasthtml.common import A, Button, Div, Form, H3, Input, Label, Li, P, Progress, Span, Table, Tbody, Td, Th, Thead, Tr, Ul, to_xml
-from ...core import (EventSpec, Scope, datastar_json, entity_plural, entity_scope, entity_slug, primary_key,
-                               record_key,
-                              url_prefix)
-from .fields import (auto_fields, base_type, detail_fields, entity_label, field_input,
-                                             field_label, is_json, label,
-                                             list_columns, natural_key, plural_label, shown_fields)
+from fasthtml.common import A, Button, Div, Form, H3, Input, Li, P, Span, Table, Tbody, Td, Th, Thead, Tr, Ul, to_xml
+from ...core import (Scope, datastar_json, entity_plural, entity_scope, entity_slug, primary_key, record_key,
+                               url_prefix)
+from .fields import (auto_fields, detail_fields, entity_label, field_input, field_label,
+                                             is_json, list_columns, natural_key, plural_label, shown_fields,
+                                             WidgetRegistry, widgets)
+# (the controls stay importable from here too)
+from .controls import URLENC, event_control, job_panel
 
 # %% auto #0
-__all__ = ['view_id', 'key_of', 'event_control', 'job_panel', 'card_template', 'signal_bound', 'version_marker', 'render_view',
-           'render_page', 'error_fragment', 'index_content', 'detail_content', 'list_content', 'list_page_content',
-           'field_defaults', 'record_form', 'MonsterUI']
+__all__ = ['view_id', 'key_of', 'card_template', 'signal_bound', 'version_marker', 'render_view', 'render_page', 'error_fragment',
+           'index_content', 'detail_content', 'list_content', 'list_page_content', 'field_defaults', 'record_form',
+           'MonsterUI']
 
 # %% ../../../nbs/32_ui_monster.ipynb #51c90966
 def view_id(cls, key=None) -> str:
@@ -35,74 +35,6 @@ def key_of(obj):
 
 # (`label` and `field_label` come from `ui.fields`, with the per-entity UI settings.)
 
-# %% ../../../nbs/32_ui_monster.ipynb #78224534
-_SAMPLES = {str: ("a", "b"), int: (1, 2), float: (1.5, 2.5), bool: (True, False)}
-
-def _json_example(t, i: int = 0, depth: int = 0):
-    "An example value of the JSON type `t` (the `i`-th of two), for a placeholder: `['a', 'b']` for `list[str]`."
-    t = base_type(t)[0]
-    args = typing.get_args(t)
-    if depth > 3: return "…"
-    if isinstance(t, type) and hasattr(t, "model_fields"):
-        return {k: _json_example(f.annotation, 0, depth + 1) for k, f in t.model_fields.items()}
-    if typing.get_origin(t) is dict or t is dict:
-        return {"key": _json_example(args[1] if len(args) == 2 else str, 0, depth + 1)}
-    if is_json(t): return [_json_example(args[0] if args else str, j, depth + 1) for j in (0, 1)]
-    return _SAMPLES.get(t, ("…", "…"))[i]
-
-# %% ../../../nbs/32_ui_monster.ipynb #a1f88957
-def _input(cls, spec: EventSpec, p: inspect.Parameter, hint) -> tuple:
-    k = record_key.get()
-    fid = f"sm-{entity_slug(cls)}{'' if k is None else '-' + str(k)}-{spec.name}-{p.name}"
-    kw = dict(id=fid, name=p.name, cls="uk-input uk-form-small w-28")
-    if hint in (int, float): kw.update(type="number", step="1" if hint is int else "any")
-    elif hint is bool: kw.update(type="checkbox", value="true", cls="uk-checkbox")
-    elif is_json(hint):
-        kw.update(type="text", placeholder=json.dumps(_json_example(hint)), cls="uk-input uk-form-small w-48 font-mono")
-    else: kw.update(type="text")
-    if p.default is not p.empty and p.default is not None:
-        if hint is bool: kw["checked"] = bool(p.default)
-        else: kw["value"] = json.dumps(to_jsonable_python(p.default)) if is_json(hint) else str(p.default)
-    else: kw["required"] = p.default is p.empty
-    return Label(label(p.name), fr=fid, cls="uk-form-label text-sm"), Input(**kw)
-
-# %% ../../../nbs/32_ui_monster.ipynb #c10fe4c0
-_URLENC = "application/x-www-form-urlencoded"   # FastHTML's Form defaults to multipart; Datastar then posts FormData
-
-def _control(cls, spec: EventSpec, url: str | None = None):
-    act = getattr(cls, spec.name)
-    click = str(act) if url is None else f"@{spec.method}({json.dumps(url)})"
-    btn_cls = "uk-btn uk-btn-primary uk-btn-sm"
-    if not spec.params: return Button(label(spec.name), type="button", cls=btn_cls, **{"data-on:click": click})
-    hints = typing.get_type_hints(spec.fn)
-    ins = [x for p in spec.params for x in _input(cls, spec, p, hints.get(p.name))]
-    submit = str(act.options(contentType="form")) if url is None else f"@{spec.method}({json.dumps(url)}, {{contentType: 'form'}})"
-    return Form(*ins, Button(label(spec.name), type="submit", cls=btn_cls), cls="flex items-center gap-2",
-                enctype=_URLENC,
-                **{"data-on:submit": submit})
-
-# %% ../../../nbs/32_ui_monster.ipynb #4b056cbf
-def event_control(cls, spec: EventSpec, url: str | None = None):
-    """A button (no parameters) or a small form (with parameters) that fires `spec` on
-    `cls` (at `url` if given); a background event's with its job."""
-    ctl = _control(cls, spec, url)
-    return Div(ctl, job_panel(cls, spec), cls="flex flex-wrap items-center gap-2") if spec.background else ctl
-
-# %% ../../../nbs/32_ui_monster.ipynb #5fe850b4
-def job_panel(cls, spec: EventSpec):
-    "What a page shows of the background job of `spec` on the instance it views, bound to `$slug._jobs.<event>`."
-    j = f"${entity_slug(cls)}._jobs.{spec.name}"
-    cancel = f"@post({json.dumps(url_prefix.get() + '/_sm/jobs/')} + {j}.id + '/cancel')"
-    return Div(Span(cls="uk-label", data_text=f"{j}.state", data_sm_job_state=""),
-               Progress(max="1", cls="uk-progress w-32",
-                        **{"data-attr:value": f"{j}.progress < 0 ? false : {j}.progress"}),
-               Span(cls="text-sm", data_text=f"{j}.note", data_sm_job_note=""),
-               Button("Cancel", type="button", cls="uk-btn uk-btn-default uk-btn-sm",
-                      **{"data-show": f"{j}.state === 'running' || {j}.state === 'queued'", "data-on:click": cancel}),
-               Span(cls="text-sm text-red-600", role="alert", data_text=f"{j}.error",
-                    **{"data-show": f"{j}.error !== ''"}),
-               cls="flex items-center gap-2", data_sm_job=spec.name, **{"data-show": f"{j}.state !== ''"})
-
 # %% ../../../nbs/32_ui_monster.ipynb #57a6d8f8
 _HOLE = "\x00"
 
@@ -110,9 +42,9 @@ _KEY, _KEY_URL = f"{_HOLE}__key__{_HOLE}", f"{_HOLE}__keyurl__{_HOLE}"
 
 def _card(cls, vid: str):
     "The default card of `cls`, with a hole for each shown field's value."
+    shown = lambda k: f"{'JSON.stringify(' if is_json(cls.model_fields[k].annotation) else '('}${entity_slug(cls)}.{k})"
     rows = [Div(Span(field_label(cls, k), cls="font-medium"),
-                Span(f"{_HOLE}{k}{_HOLE}", id=f"{vid}-{k}",
-                     data_text=f"{'JSON.stringify(' if is_json(cls.model_fields[k].annotation) else '('}${entity_slug(cls)}.{k})"),
+                Span(f"{_HOLE}{k}{_HOLE}", id=f"{vid}-{k}", data_text=shown(k)),
                 cls="flex justify-between gap-4") for k in detail_fields(cls)]
     return Div(Div(H3(entity_label(cls), cls="uk-card-title"), cls="uk-card-header"),
                Div(*rows, cls="uk-card-body space-y-2"),
@@ -141,7 +73,8 @@ def signal_bound(cls) -> bool:
 
 def version_marker(cls, version: int, epoch: str = "", key=None) -> str:
     "The hidden element holding the version of the instance of `cls` (record `key`) a page shows."
-    return f'<i id="{html.escape(view_id(cls, key))}-v" data-sm-v="{int(version)}" data-sm-e="{html.escape(epoch)}" hidden></i>'
+    return (f'<i id="{html.escape(view_id(cls, key))}-v" data-sm-v="{int(version)}" '
+            f'data-sm-e="{html.escape(epoch)}" hidden></i>')
 
 # %% ../../../nbs/32_ui_monster.ipynb #b99cc217
 def render_view(obj, version: int = 0, epoch: str = "", template=card_template) -> str:
@@ -167,10 +100,12 @@ def render_page(title: str, content: str, headers: list, signals: dict | None = 
     sig = html.escape(datastar_json(signals or {}), quote=True)   # data, never an expression
     ns = html.escape(" ".join(signals or {}), quote=True)
     return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            "<link rel=\"icon\" href=\"data:,\">"
             f"<title>{html.escape(title)}</title>{head}</head><body class=\"bg-background text-foreground\">"
             "<div id=\"sm-messages\" class=\"fixed top-4 right-4 z-50 space-y-2 max-w-sm\" aria-live=\"polite\"></div>"
-            f"<main class=\"uk-container py-8 space-y-6\" data-signals=\"{sig}\" data-sm-ns=\"{ns}\">{content}</main></body></html>")
+            f"<main class=\"uk-container py-8 space-y-6\" data-signals=\"{sig}\" data-sm-ns=\"{ns}\">"
+            f"{content}</main></body></html>")
 
 # %% ../../../nbs/32_ui_monster.ipynb #aad5af7e
 def error_fragment(message: str) -> str:
@@ -230,7 +165,8 @@ def _pager(page: int, has_next: bool, at, **kw):
 # %% ../../../nbs/32_ui_monster.ipynb #910ccff0
 def list_content(cls, rows, page: int, has_next: bool, sort: str | None, desc: bool, q: str, base: str | None = None,
                  select: str | None = None) -> str:
-    "The list of a collection: a sortable table of `rows` ((obj, version) pairs) and paging; `select` adds row checkboxes for that form."
+    """The list of a collection: a sortable table of `rows` ((obj, version) pairs) and paging;
+    `select` adds row checkboxes for that form."""
     names, plural = list_columns(cls), entity_plural(cls)
     at = (lambda **kw: _url(cls, **kw)) if base is None else (lambda **kw: base + _url(cls, **kw)[len(_url(cls)):])
     heads = [*([Th("")] if select else []), *[_head(cls, k, sort, desc, q, at) for k in names], Th("")]
@@ -260,43 +196,51 @@ def field_defaults(cls) -> dict:
     "Field defaults of `cls` for a new record's form (cached by `MonsterUI`: a `default_factory` can be slow to call)."
     return {k: f.get_default(call_default_factory=True) for k, f in cls.model_fields.items() if not f.is_required()}
 
-def _form_fields(cls, obj, values: dict, errors: dict, defaults) -> list:
+def _form_fields(cls, obj, values: dict, errors: dict, defaults, kinds: WidgetRegistry = widgets) -> list:
     "An input per shown field: what the user typed, else the record's value, else the default; errors beside them."
     new = [k for k in [natural_key(cls)] if k] if obj is None else []   # a natural key is given once, on create
     # the record sets these itself
     names = new + [k for k in shown_fields(cls) if obj is not None or k not in auto_fields(cls)]
     val = lambda k: values[k] if k in values else getattr(obj, k) if obj is not None else defaults(cls).get(k)
-    fields = [field_input(cls, k, val(k), errors.get(k)) for k in names]
+    fields = [field_input(cls, k, val(k), errors.get(k), kinds=kinds) for k in names]
     if rest := [m for k, m in errors.items() if k not in names]:
         fields.insert(0, P("; ".join(rest), cls="uk-alert uk-alert-destructive", role="alert"))
     return fields
 
 # %% ../../../nbs/32_ui_monster.ipynb #4cbc6415
-def record_form(cls, obj=None, values: dict | None = None, errors: dict | None = None, defaults=field_defaults) -> str:
-    "The create (no `obj`) or edit form of a SQL entity; `values` the user typed and server `errors` by field."
+def record_form(cls, obj=None, values: dict | None = None, errors: dict | None = None, defaults=field_defaults,
+                kinds: WidgetRegistry = widgets) -> str:
+    """The create (no `obj`) or edit form of a SQL entity; `values` the user typed and server `errors` by field,
+    inputs made by `kinds`' widgets."""
     key = None if obj is None else key_of(obj)
-    act = f"@post('{_url(cls)}', {{contentType: 'form'}})" if obj is None else f"@patch('{_url(cls, key)}', {{contentType: 'form'}})"
+    form = "{contentType: 'form'}"
+    act = f"@post('{_url(cls)}', {form})" if obj is None else f"@patch('{_url(cls, key)}', {form})"
     title = f"New {entity_label(cls).lower()}" if obj is None else f"Edit {entity_label(cls).lower()} {key}"
-    fields = _form_fields(cls, obj, values or {}, errors or {}, defaults)
+    fields = _form_fields(cls, obj, values or {}, errors or {}, defaults, kinds)
     return to_xml(Div(H3(title, cls="uk-h3"),
                       Form(*fields, Div(Button("Save", type="submit", cls="uk-btn uk-btn-primary"),
                                         A("Cancel", href=_url(cls) if obj is None else _url(cls, key),
                                           cls="uk-btn uk-btn-default"), cls="flex gap-2"),
-                           cls="space-y-4 max-w-xl", enctype=_URLENC, novalidate=False, **{"data-on:submit": act}),
+                           cls="space-y-4 max-w-xl", enctype=URLENC, novalidate=False, **{"data-on:submit": act}),
                       cls="space-y-4", id=f"sm-{entity_slug(cls)}-form"), indent=False)
 
 # %% ../../../nbs/32_ui_monster.ipynb #8cb3d8d3
 class MonsterUI:
     """The default interface adapter: MonsterUI views, pages, lists, forms and messages; it caches card
-    templates, form defaults and which views signals alone update (`cache` entries each)."""
-    def __init__(self, cache: int = 256):
-        self.template, self.defaults, self.signal_bound = lru_cache(cache)(card_template), lru_cache(cache)(field_defaults), lru_cache(cache)(signal_bound)
+    templates, form defaults and which views signals alone update (`cache` entries each); its forms' inputs are made
+    by the widgets `kinds` (an app's: its plugins' over the declared ones)."""
+    def __init__(self, cache: int = 256, kinds: WidgetRegistry = widgets):
+        self.kinds = kinds
+        cached = lru_cache(cache)   # a cache of its own for each function
+        self.template, self.defaults = cached(card_template), cached(field_defaults)
+        self.signal_bound = cached(signal_bound)
     def render_view(self, obj, version: int = 0, epoch: str = "") -> str:
         return render_view(obj, version, epoch, self.template)
     def detail_content(self, obj, version: int, epoch: str) -> str:
         return detail_content(obj, version, epoch, self.template)
     def record_form(self, cls, obj=None, values: dict | None = None, errors: dict | None = None) -> str:
-        return record_form(cls, obj, values, errors, self.defaults)
-    version_marker, render_page, view_id = staticmethod(version_marker), staticmethod(render_page), staticmethod(view_id)
-    error_fragment, index_content, event_control = staticmethod(error_fragment), staticmethod(index_content), staticmethod(event_control)
+        return record_form(cls, obj, values, errors, self.defaults, self.kinds)
+    version_marker, render_page = staticmethod(version_marker), staticmethod(render_page)
+    view_id, error_fragment = staticmethod(view_id), staticmethod(error_fragment)
+    index_content, event_control = staticmethod(index_content), staticmethod(event_control)
     list_content, list_page_content = staticmethod(list_content), staticmethod(list_page_content)

@@ -55,6 +55,12 @@ def short_key(key: str) -> str:
     "How the admin names an instance: a short hash, so no session id is ever shown."
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
+def _shown_key(rt: Runtime, entity: str, key: str) -> str:
+    """A session instance's key as its short hash (an entity no longer served
+    too); others (`global`, a record's id) as they are."""
+    cls = rt.entity(entity)
+    return key if cls is not None and entity_scope(cls) != Scope.SESSION else short_key(key)
+
 async def _resolve(rt: Runtime, cls, short: str) -> str | None:
     return next((k for k in await rt.repo_for(cls).keys(cls) if short_key(k) == short), None)
 
@@ -66,13 +72,11 @@ def _page(req: Request, title: str, content: str) -> Response:
                cls="mb-2 flex gap-4")
     return page(req, title, to_xml(home, indent=False) + content)
 
-# %% ../../../nbs/35_web_admin.ipynb #e9b3c213
 def _cell(v) -> str: return v if isinstance(v, str) else json.dumps(v, default=str)
 
 # %% ../../../nbs/35_web_admin.ipynb #987aac05
 async def _count(rt: Runtime, cls):
-    repo = rt.repo_for(cls)
-    try: return await repo.count(cls)
+    try: return await rt.repo_for(cls).count(cls)
     except Unavailable: return "?"
 
 async def _index_table(rt: Runtime, pre: str):
@@ -88,9 +92,7 @@ def _jobs_table(rt: Runtime, pre: str):
     def row(j):
         cancel = Button("Cancel", type="button", cls="uk-btn uk-btn-default uk-btn-xs",
                         **{"data-on:click": f"@post('{pre}/admin/_jobs/{j.id}/cancel')"})
-        c = rt.entity(j.entity)
-        inst = f"{j.entity} {j.key if c is not None and entity_scope(c) != Scope.SESSION else short_key(j.key)}"
-        return Tr(Td(when(j.started)), Td(inst, cls="font-mono"),
+        return Tr(Td(when(j.started)), Td(f"{j.entity} {_shown_key(rt, j.entity, j.key)}", cls="font-mono"),
                   Td(f"{j.event}({', '.join(f'{k}={_cell(v)}'[:60] for k, v in j.params.items())})"),
                   Td(j.origin), Td(j.state), Td("" if j.progress is None else f"{j.progress:.0%}"),
                   Td(j.error or j.note), Td(cancel if j.active else ""),
@@ -251,17 +253,11 @@ async def admin_event(req: Request) -> Response:
 # %% ../../../nbs/35_web_admin.ipynb #ad000001
 _FILTERS = ("entity", "key", "origin", "event")
 
-def _shown_key(rt: Runtime, c) -> str:
-    """A session instance's key as its short hash (an entity no longer served
-    too); others (`global`, a record's id) as they are."""
-    cls = rt.entity(c.entity)
-    return c.key if cls is not None and entity_scope(cls) != Scope.SESSION else short_key(c.key)
-
 # %% ../../../nbs/35_web_admin.ipynb #199ae616
 def _history_table(rt: Runtime, rows: list, pre: str):
     "The rows, newest first: time, instance, event and parameters, origin, versions, duration and diff."
     def inst(c):
-        k = _shown_key(rt, c)
+        k = _shown_key(rt, c.entity, c.key)
         return A(f"{c.entity} {k}", href=f"{pre}/admin/_history?entity={quote(c.entity)}&key={quote(k)}",
                  cls="uk-link font-mono")
     body = [Tr(Td(when(c.at)), Td(inst(c)),
@@ -289,8 +285,7 @@ async def admin_history(req: Request) -> Response:
     form = Form(*[Input(name=k, value=v or "", placeholder=k, aria_label=k,
                         cls="uk-input uk-form-small w-40") for k, v in f.items()],
                 Button("Filter", type="submit", cls="uk-btn uk-btn-default uk-btn-sm"), method="get",
-                action=f"{pre}/admin/_history",
-                cls="flex flex-wrap gap-2")
+                action=f"{pre}/admin/_history", cls="flex flex-wrap gap-2")
     return _page(req, "Admin · History",
                  to_xml(Div(H3("History", cls="uk-h3"), form, cls="space-y-3"), indent=False) + lst)
 
