@@ -1,5 +1,5 @@
 import os, pytest
-from support import CHROMIUM, CHROMIUM_ARGS, LiveServer, browser_available, local_assets
+from support import CHROMIUM, CHROMIUM_ARGS, NO_PG, PG, LiveServer, browser_available, fresh_pg_database, local_assets
 
 def pytest_collection_modifyitems(config, items):
     "Under CI=true nothing may be skipped for lack of a browser: fail loudly instead."
@@ -51,3 +51,15 @@ def own_redis():
     r = OwnRedis()
     yield r
     r.stop()
+
+@pytest.fixture(scope="module")
+def pg_db():
+    "A fresh Postgres database for the module, dropped afterwards (a module may ask one per test instead)."
+    if not PG: pytest.skip(NO_PG)
+    with fresh_pg_database() as url: yield url
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    "A database URL for each test, once on SQLite and once on Postgres (its `pg_db`)."
+    if request.param == "sqlite": return f"sqlite:///{tmp_path}/app.db"
+    return request.getfixturevalue("pg_db")

@@ -289,11 +289,11 @@ def test_close_stops_the_reader_and_leaves_a_given_client_open():
         bus, got = RedisStreamBus(client, stream=name), []
         bus.subscribe(got.append)
         await bus.publish(change(1)); assert await settle(lambda: len(got) == 1)
-        task = bus._task
+        was = bus.running
         await bus.close()
         await RedisStreamBus(redis_client(), stream=name).publish(change(2))
         await asyncio.to_thread(stays, lambda: len(got), what="what the closed bus heard")
-        out = task.done(), len(got), await client.ping()
+        out = was and not bus.running, len(got), await client.ping()
         await client.aclose()
         return out
     with stream() as name: assert arun(go(name)) == (True, 1, True)

@@ -24,11 +24,6 @@ def pg_db():
     if not PG: pytest.skip(NO_PG)
     with fresh_pg_database("sm_cli") as url: yield url
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite": return f"sqlite:///{tmp_path}/shop.db"
-    return request.getfixturevalue("pg_db")
-
 MODEL = '''
 from typing import Optional
 from starmodel_nb import Entity, Field

@@ -212,7 +212,7 @@ def test_memory_and_replay_are_capped_in_bytes():
     for _ in range(60): TestClient(app, headers=DS).post("/pad/fill", data={"text": big})   # 60 sessions of 0.9 MB each
     mem, hub = app.sm.repo_for(Pad), app.sm.hub
     assert mem.held <= 5_000_000 and len(app.instances(Pad)) <= 5
-    assert hub._held <= 3_000_000 and len(hub._recent) <= 3
+    assert hub.held <= 3_000_000 and len(hub.buffered()) <= 3
 
 def test_one_client_cannot_hold_every_stream_slot():
     app = create_app([Pad], secret_key="hostile-tests-" + "k" * 32, stream_per_client=3)
@@ -221,7 +221,7 @@ def test_one_client_cannot_hold_every_stream_slot():
         got = [s.__enter__().status_code for s in streams]
         assert got == [200, 200, 200, 503]
         for s in streams: s.__exit__(None, None, None)
-        wait_until(lambda: not app.sm.hub._per, timeout=30, what="closing the streams to free their slots")
+        wait_until(lambda: not app.sm.hub.by_client(), timeout=30, what="closing the streams to free their slots")
         with httpx.stream("GET", srv.url + "/_sm/stream", headers=DS, timeout=30) as r: assert r.status_code == 200
 
 def test_a_non_finite_number_written_by_another_program_breaks_no_reader(cli):

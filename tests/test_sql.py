@@ -9,17 +9,6 @@ from support import NO_PG, PG, LiveServer, TcpRelay, arun, fresh_pg_database, uv
 
 needs_pg = pytest.mark.skipif(not PG, reason=NO_PG)
 
-@pytest.fixture(scope="module")
-def pg_db():
-    "A fresh Postgres database for this module, dropped afterwards."
-    if not PG: pytest.skip(NO_PG)
-    with fresh_pg_database() as url: yield url
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite": return f"sqlite:///{tmp_path}/shop.db"
-    return request.getfixturevalue("pg_db")
-
 class Gadget(Entity, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str
@@ -129,8 +118,8 @@ def test_concurrent_events_on_one_row_are_saved_together_each_with_its_answer(db
     "300 events at once on one row: queued events run in turn and are written together; each gets its own answer and history row."
     app = create_app([Gadget], database_url=db_url, secret_key="batch-tests-secret-key-of-at-least-32-bytes")
     repo = app.sm.repo_for(Gadget)
-    writes, execute = [], repo._execute
-    repo._execute = lambda p, params: (writes.append(p.sql) if p.sql.startswith("UPDATE") else None, execute(p, params))[1]   # a spy
+    writes, execute = [], repo.execute
+    repo.execute = lambda p, params: (writes.append(p.sql) if p.sql.startswith("UPDATE") else None, execute(p, params))[1]   # a spy
     try:
         with LiveServer(app) as srv:
             gid = httpx.post(srv.url + "/gadgets", json={"name": "bin", "stock": 0}, headers=JSON).json()["id"]

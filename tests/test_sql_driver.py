@@ -8,18 +8,7 @@ from starmodel_nb import Entity, Field
 from starmodel_nb.adapters.persistence.sql import SQLRepository
 from starmodel_nb.adapters.persistence.sql_fast import prepare, run
 from starmodel_nb.adapters.persistence.sql_schema import make_engine
-from support import NO_PG, PG, arun, fresh_pg_database
-
-@pytest.fixture(scope="module")
-def pg_db():
-    "A fresh Postgres database for this module, dropped afterwards."
-    if not PG: pytest.skip(NO_PG)
-    with fresh_pg_database() as url: yield url
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite": return f"sqlite:///{tmp_path}/driver.db"
-    return request.getfixturevalue("pg_db")
+from support import arun
 
 @pytest.fixture
 def engine(db_url):

@@ -33,7 +33,7 @@ class StreamHub:
                  send_timeout: float = 10.0):
         self.render, self.queue, self.heartbeat, self.cap, self.per_client = render, queue, heartbeat, cap, per_client
         self.send_timeout, self._sweeper = send_timeout, None
-        self.replay, self.replay_bytes, self._held = replay, replay_bytes, 0   # the replay buffer: entries and bytes
+        self.replay, self.replay_bytes, self.held = replay, replay_bytes, 0   # the replay buffer: entries and bytes
         # a shared bus names the epoch: its positions are every instance's
         self.epoch, self.seq, self.lagging = epoch or secrets.token_hex(6), 0, False
         self._recent: deque[Buffered] = deque()
@@ -139,6 +139,23 @@ def channels(self: StreamHub) -> list[str]:
     "The channels some open stream hears, sorted."
     return sorted(self._subs)
 
+# %% ../../nbs/31_sse_datastar.ipynb #b2f7a9dd
+@patch
+def buffered(self: StreamHub) -> list[Buffered]:
+    "The changes the replay buffer holds, oldest first (`held`: their bytes)."
+    return list(self._recent)
+
+@patch
+def by_client(self: StreamHub) -> dict[str, int]:
+    "The open streams by client address (each may hold `per_client`)."
+    return dict(self._per)
+
+@patch(as_prop=True)
+def sweeping(self: StreamHub) -> bool:
+    "Whether the task that closes stalled streams runs (it does while streams are open)."
+    return self._sweeper is not None and not self._sweeper.done()
+
+
 # %% ../../nbs/31_sse_datastar.ipynb #c1a1dd8a
 @patch
 def drop(self: StreamHub, sub: Subscription) -> None:
@@ -167,17 +184,17 @@ class Buffered(NamedTuple):
 
 # %% ../../nbs/31_sse_datastar.ipynb #7ae35d63
 @patch
-def _keep(self: StreamHub, b: Buffered) -> None:
+def keep(self: StreamHub, b: Buffered) -> None:
     """Add `b` to the replay buffer, forgetting the oldest past `replay`
     entries or `replay_bytes` (the newest always stays)."""
     self._recent.append(b)
-    self._held += b.size
-    while len(self._recent) > self.replay or (self._held > self.replay_bytes and len(self._recent) > 1):
-        self._held -= self._recent.popleft().size
+    self.held += b.size
+    while len(self._recent) > self.replay or (self.held > self.replay_bytes and len(self._recent) > 1):
+        self.held -= self._recent.popleft().size
 
 # %% ../../nbs/31_sse_datastar.ipynb #dad7aaec
 @patch
-def _text(self: StreamHub, b: Buffered, prefix: str) -> bytes | None:
+def text(self: StreamHub, b: Buffered, prefix: str) -> bytes | None:
     """The SSE text of `b` for pages under `prefix`, rendered (and encoded)
     on first use; `None` when the renderer skips it."""
     if (text := b.texts.get(prefix)) is None:
@@ -193,12 +210,12 @@ def publish(self: StreamHub, evt: EntityChanged, seq: int | None = None) -> None
     self.seq = self.seq + 1 if seq is None else max(seq, self.seq)
     # what it holds, weighed once
     b = Buffered(self.seq, evt.channel, evt, {}, len(json.dumps(evt.state, default=str)))
-    self._keep(b)
+    self.keep(b)
     prefix, item = None, None
     for sub in list(self._subs.get(evt.channel, ())):
         # one per prefix
         if sub.prefix != prefix:
-            prefix, text = sub.prefix, self._text(b, sub.prefix)
+            prefix, text = sub.prefix, self.text(b, sub.prefix)
             item = (self.seq, text)
         if text is None: continue
         try: sub.queue.put_nowait(item)
@@ -229,13 +246,13 @@ def listeners(self: StreamHub, channel: str) -> int:
 
 # %% ../../nbs/31_sse_datastar.ipynb #1eca190b
 @patch
-def _missed(self: StreamHub, sub: Subscription, chans: set[str], since: int | None,
+def missed(self: StreamHub, sub: Subscription, chans: set[str], since: int | None,
             epoch: str | None) -> list[tuple[int, bytes]]:
     "`(seq, text)` of the buffered messages on `chans` after `since` (all for a page of another `epoch`), for `sub`."
     if since is None: return []
     if epoch != self.epoch: since = 0   # a page of another server (before a restart or swap) saw none of these
     return [(b.seq, text) for b in list(self._recent)
-            if b.seq > since and b.channel in chans and (text := self._text(b, sub.prefix))]
+            if b.seq > since and b.channel in chans and (text := self.text(b, sub.prefix))]
 
 # %% ../../nbs/31_sse_datastar.ipynb #bf000002
 @patch
@@ -250,7 +267,7 @@ async def _older(self: StreamHub, sub: Subscription, chans: set[str], since: int
         return
     for seq, evt in older:
         if first is not None and seq >= first: return
-        if evt.channel in chans and (text := self._text(Buffered(seq, evt.channel, evt, {}, 0), sub.prefix)):
+        if evt.channel in chans and (text := self.text(Buffered(seq, evt.channel, evt, {}, 0), sub.prefix)):
             yield seq, text
 
 # %% ../../nbs/31_sse_datastar.ipynb #94c3edfd
@@ -258,14 +275,14 @@ async def _older(self: StreamHub, sub: Subscription, chans: set[str], since: int
 async def events(self: StreamHub, sub: Subscription, channels: Iterable[str] | None = None, since: int | None = None,
                  epoch: str | None = None):
     """The text of `sub`'s stream (bytes): a hello, what it missed after `since`
-    (see `_missed`), then live messages and heartbeats."""
+    (see `missed`), then live messages and heartbeats."""
     top = 0
     self._watch()
     try:
         yield sm_event({"hello": 1, "epoch": self.epoch, "seq": self.seq, "behind": int(self.lagging)})
         chans = set(sub.channels if channels is None else channels)
         async for top, text in self._older(sub, chans, since, epoch): yield text
-        for top, text in self._missed(sub, chans, since, epoch): yield text
+        for top, text in self.missed(sub, chans, since, epoch): yield text
         get = sub.queue.get
         while True:
             seq, text = await get()

@@ -85,3 +85,4 @@ class LocalBus:
         self._handlers.append(handler)
         return lambda: self._handlers.remove(handler) if handler in self._handlers else None
     async def close(self) -> None: "Nothing to close: the handlers stay with the app, for when it is served again."
+    def __len__(self) -> int: return len(self._handlers)   # how many handlers are subscribed

@@ -63,6 +63,8 @@ class PostgresBus(SharedBus):
     def seq_of(self, position: int) -> int: return position
     def position_of(self, seq: int) -> int: return seq
     def __repr__(self): return f"PostgresBus(channel={self.channel!r}, healthy={self.healthy}, last_id={self.last_id})"
+    @property
+    def connected(self) -> bool: return self._conn is not None and not self._conn.closed   # its listening connection
 
 # %% ../../../nbs/25_bus_postgres.ipynb #8677267d
 @patch

@@ -139,6 +139,13 @@ async def _publish(self: SharedBus, data: str) -> None:
     if self._handlers: self.start()
     await self.outbox.send(data, retried=self._task is not None and not self._task.done())
 
+# %% ../../../nbs/23a_bus_shared.ipynb #fcf5e904
+@patch(as_prop=True)
+def running(self: SharedBus) -> bool:
+    "Whether its reader task runs (from the first subscription on the app's loop until it stops)."
+    return self._task is not None and not self._task.done()
+
+
 # %% ../../../nbs/23a_bus_shared.ipynb #4f178ea6
 @patch
 def _fan(self: SharedBus, position, evt: EntityChanged) -> None:

@@ -96,6 +96,13 @@ def _entry(self: MemoryRepository, cls, key, touch: bool = True, fit: bool = Tru
         self._by[k[0]].move_to_end(key)
     return e
 
+# %% ../../../nbs/20_persist_memory.ipynb #290ed7ba
+@patch
+def kept(self: MemoryRepository, cls, key) -> _Stored | None:
+    "What the store keeps of `cls[key]` (its `version`, idle `ttl`, `size` in bytes), or `None`; not a use."
+    return self._entry(cls, key, touch=False, fit=False)
+
+
 # %% ../../../nbs/20_persist_memory.ipynb #e9a895d3
 @patch
 def _pop(self: MemoryRepository, k=None) -> None:

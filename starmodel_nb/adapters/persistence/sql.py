@@ -81,8 +81,8 @@ def _blocking(self: SQLRepository, cls, fn: Callable, *args):
 
 # %% ../../../nbs/21_persist_sql.ipynb #3acaf0c7
 @patch
-async def _run(self: SQLRepository, cls, fn: Callable, *args):
-    "`_blocking(cls, fn, *args)` in a worker thread."
+async def call(self: SQLRepository, cls, fn: Callable, *args):
+    "`_blocking(cls, fn, *args)` in a worker thread: a blocking call on `cls`'s table, its refusals worded as ours."
     return await asyncio.to_thread(self._blocking, cls, fn, *args)
 
 # %% ../../../nbs/21_persist_sql.ipynb #db974fd3
@@ -116,7 +116,7 @@ def prepared(self: SQLRepository, stmt, params: dict, columns=()) -> Prepared | 
 
 # %% ../../../nbs/21_persist_sql.ipynb #1a33172a
 @patch
-def _execute(self: SQLRepository, p: Prepared, params: dict) -> tuple[dict | None, int] | None:
+def execute(self: SQLRepository, p: Prepared, params: dict) -> tuple[dict | None, int] | None:
     "`run` `p` with `params` on the driver; `None` if the driver refused it (SQLAlchemy runs it again, and says why)."
     try: return run(self.auto, p, params)
     except self.auto.dialect.loaded_dbapi.Error: return None
@@ -124,7 +124,7 @@ def _execute(self: SQLRepository, p: Prepared, params: dict) -> tuple[dict | Non
 @patch
 def _one(self: SQLRepository, stmt, params: dict, columns=()) -> tuple[dict | None, int]:
     "Run `stmt` with `params`: the row it returned (if it returns `columns`) as a dict, and its rowcount."
-    if (p := self.prepared(stmt, params, columns)) and (got := self._execute(p, params)) is not None: return got
+    if (p := self.prepared(stmt, params, columns)) and (got := self.execute(p, params)) is not None: return got
     with self.auto.connect() as c:
         res = c.execute(stmt, params)
         return (dict(r) if len(columns) and (r := res.mappings().first()) is not None else None), res.rowcount
@@ -224,7 +224,7 @@ def _insert_row(self: SQLRepository, cls, obj) -> tuple[Any, int]:
 @patch
 async def insert(self: SQLRepository, cls: type, obj: Any) -> tuple[Any, int]:
     "Add `obj` as a new record: its key (also set on `obj`) and version 1."
-    return await self._run(cls, self._insert_row, cls, obj)
+    return await self.call(cls, self._insert_row, cls, obj)
 
 # %% ../../../nbs/21_persist_sql.ipynb #0b8a7ba8
 @patch
@@ -236,7 +236,7 @@ def _delete_row(self: SQLRepository, cls, key) -> bool:
 async def delete(self: SQLRepository, cls: type, key: str) -> bool:
     "Delete record `key` of `cls`: whether there was one."
     self.cache.forget((entity_slug(cls), str(key)))
-    return await self._run(cls, self._delete_row, cls, key)
+    return await self.call(cls, self._delete_row, cls, key)
 
 # %% ../../../nbs/21_persist_sql.ipynb #661f4212
 @patch
@@ -265,7 +265,7 @@ async def query(self: SQLRepository, cls: type, page: int = 1, per_page: int = 2
                 desc: bool = False, q: str = "") -> tuple[list[tuple[Any, int]], bool]:
     """One `page` of `(obj, version)` sorted by the public field `sort` (else the key),
     searched for `q`; and whether more follow."""
-    return await self._run(cls, self._query_rows, cls, page, per_page, sort, desc, q)
+    return await self.call(cls, self._query_rows, cls, page, per_page, sort, desc, q)
 
 # %% ../../../nbs/21_persist_sql.ipynb #aea094d6
 @patch
@@ -281,10 +281,10 @@ def _list_rows(self: SQLRepository, cls, limit: int = 1000) -> list[tuple[Any, A
 @patch
 async def count(self: SQLRepository, cls: type) -> int:
     "How many records of `cls` there are."
-    return await self._run(cls, self._count_rows, cls)
+    return await self.call(cls, self._count_rows, cls)
 
 # %% ../../../nbs/21_persist_sql.ipynb #9e8f6841
 @patch
 async def list(self: SQLRepository, cls: type, limit: int = 1000) -> list[tuple[Any, Any, int]]:
     "`(key, obj, version)` of the first `limit` records of `cls`, by key."
-    return await self._run(cls, self._list_rows, cls, limit)
+    return await self.call(cls, self._list_rows, cls, limit)
