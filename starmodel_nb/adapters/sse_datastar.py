@@ -139,7 +139,6 @@ def channels(self: StreamHub) -> list[str]:
     "The channels some open stream hears, sorted."
     return sorted(self._subs)
 
-# %% ../../nbs/31_sse_datastar.ipynb #b2f7a9dd
 @patch
 def buffered(self: StreamHub) -> list[Buffered]:
     "The changes the replay buffer holds, oldest first (`held`: their bytes)."
