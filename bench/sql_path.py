@@ -20,7 +20,7 @@ from sqlmodel import Field
 from support import pg_database
 from starmodel_nb import Entity
 from starmodel_nb.adapters.persistence.sql import SQLRepository, make_engine
-from starmodel_nb.adapters.persistence.sql_fast import _converted
+from starmodel_nb.adapters.persistence.sql_fast import converted
 
 CASES = ("get+save", "event")
 
@@ -36,14 +36,14 @@ class Core(SQLRepository):
 
 class DriverSQL(SQLRepository):
     "The driver path's SQL and values through `Connection.exec_driver_sql` instead of a DBAPI cursor."
-    def _execute(self, p, params):
+    def execute(self, p, params):
         args = {k: f(v) if (f := p.binds.get(k)) else v for k, v in params.items()}
         if p.names is not None: args = tuple(args[n] for n in p.names)
         with self.auto.connect() as c:
             res = c.exec_driver_sql(p.sql, args)
             desc = res.cursor.description
             row = res.fetchone() if p.columns else None
-            return (None if row is None else _converted(p, row, desc, self.auto.dialect)), res.rowcount
+            return (None if row is None else converted(p, row, desc, self.auto.dialect)), res.rowcount
 
 def repositories(engine) -> dict:
     "A repository per path on `engine`, each with a row of its own (its cache is its own): `{name: (repo, key)}`."

@@ -11,7 +11,7 @@ from sqlalchemy.sql import visitors
 from sqlalchemy.sql.expression import UpdateBase
 
 # %% auto #0
-__all__ = ['Prepared', 'bind_types', 'prepare', 'run']
+__all__ = ['Prepared', 'bind_types', 'prepare', 'converted', 'run']
 
 # %% ../../../nbs/20d_sql_fast.ipynb #4adb55c6
 @dataclass
@@ -46,7 +46,8 @@ def prepare(stmt, dialect, params: dict, columns=()) -> Prepared | None:
     return Prepared(c.string, None if st.positiontup is None else tuple(st.positiontup), binds, list(columns))
 
 # %% ../../../nbs/20d_sql_fast.ipynb #8e10f12b
-def _converted(p: Prepared, row, description, dialect) -> dict:
+def converted(p: Prepared, row, description, dialect) -> dict:
+    "The `row` a cursor returned for `p` as a dict, each value converted as SQLAlchemy would (converters found once)."
     if p.results is None:
         p.results = [(c.name, c.type.dialect_impl(dialect).result_processor(dialect, d[1]))
                      for c, d in zip(p.columns, description)]
@@ -62,7 +63,7 @@ def run(engine, p: Prepared, params: dict) -> tuple[dict | None, int]:
         cur = raw.cursor()
         cur.execute(p.sql, args)
         row = cur.fetchone() if p.columns else None
-        got = (None if row is None else _converted(p, row, cur.description, engine.dialect)), cur.rowcount
+        got = (None if row is None else converted(p, row, cur.description, engine.dialect)), cur.rowcount
         cur.close()
         raw.commit()   # a no-op in autocommit; an in-memory database's one connection is not in it
         return got
