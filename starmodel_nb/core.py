@@ -77,6 +77,8 @@ class EventSpec:
     every: float | None = None # seconds: the app also runs it on that beat while it is up (see `app.schedule`)
     # who may fire it from the web: None (anyone), True (signed in), a role or roles, or `fn(user) -> bool`
     auth: Any = None
+    # a plain `def`: True, always in a worker thread; False, always on the loop; None, as measured (`app.binding`)
+    thread: bool | None = None
 
     @property
     def name(self) -> str: return self.fn.__name__
@@ -117,6 +119,9 @@ def _check_spec(s: EventSpec) -> EventSpec:
         raise ValueError(f"@event {s.name}: mode must be one of {PATCH_MODES}, not {s.mode!r}")
     if s.path is not None and not _NAME.match(s.path):
         raise ValueError(f"@event {s.name}: path {s.path!r} must be one word")
+    if s.thread is not None and (not isinstance(s.thread, bool) or s.kind != "sync"):
+        raise ValueError(f"@event {s.name}: thread is True or False, and only for a plain `def` (not {s.thread!r} on "
+                         f"a {s.kind} event)")
     if s.every is not None:
         if (isinstance(s.every, bool) or not isinstance(s.every, (int, float)) or not math.isfinite(s.every)
                 or s.every < 0.05):
@@ -140,12 +145,13 @@ class EventMethod:
 
 # %% ../nbs/01_core.ipynb #840cb634
 def event(fn: Callable | None = None, *, method: str = "get", selector: str | None = None, mode: str | None = None,
-          path: str | None = None, background: bool = False, every: float | None = None, auth: Any = None):
+          path: str | None = None, background: bool = False, every: float | None = None, auth: Any = None,
+          thread: bool | None = None):
     """Mark a method as a browser event: `@event` or `@event(method='post', selector='#status', mode='inner',
-    path=..., background=True, every=5, auth='admin')`."""
+    path=..., background=True, every=5, auth='admin', thread=True)`."""
     def deco(f):
         return EventMethod(_check_spec(EventSpec(f, method.lower(), selector, mode, path, background, every,
-                                                 check_guard(f"@event {f.__name__}", auth))))
+                                                 check_guard(f"@event {f.__name__}", auth), thread)))
     return deco(fn) if fn is not None else deco
 
 def every(seconds: float, **kw):

@@ -101,7 +101,7 @@ def test_a_job_on_one_instance_is_followed_and_cancelled_from_another():
         assert [j.id for j in b.jobs(Importer)] == [job.id]                              # B lists A's job
         r = httpx.post(f"{sb.url}/_sm/jobs/{job.id}/cancel", headers={"Datastar-Request": "true", "Sec-Fetch-Site": "same-origin"})
         assert r.status_code == 200                                                       # asked of B ...
-        assert a.wait(job, 10).state == "cancelled"                                       # ... done by A
+        assert a.wait(job, 30).state == "cancelled"                                       # ... done by A (long before its 20 s)
         t.join(20)
         assert seen[-1]["state"] == "cancelled" and seen[-1]["id"] == job.id             # and B's page was told
         assert a.instance(Importer).done == job.commits == b.instance(Importer).done

@@ -20,9 +20,9 @@ from .uow import Conflict
 log = logging.getLogger("starmodel_nb")
 
 # %% auto #0
-__all__ = ['log', 'RETRIES', 'PATIENCE', 'UnknownEvent', 'find_event', 'Invalid', 'refused_names', 'bind', 'error_message',
-           'reference', 'shown_error', 'log_failure', 'Step', 'call_event', 'event_yields', 'give_up', 'conflict_pause',
-           'conflict_attempts', 'retry_conflicts']
+__all__ = ['log', 'QUICK', 'TRIAL', 'STALL', 'RETRIES', 'PATIENCE', 'UnknownEvent', 'find_event', 'Invalid', 'refused_names',
+           'bind', 'error_message', 'reference', 'shown_error', 'log_failure', 'Step', 'Pace', 'call_event',
+           'event_yields', 'give_up', 'conflict_pause', 'conflict_attempts', 'retry_conflicts']
 
 # %% ../../nbs/11b_binding.ipynb #cbaa3715
 class UnknownEvent(LookupError):
@@ -114,14 +114,49 @@ class Step:
     final: bool = True
     error: BaseException | None = None
 
+# %% ../../nbs/11b_binding.ipynb #27f599d7
+QUICK, TRIAL, STALL = 0.002, 8, 0.02   # s: a quick call; quick calls in a row before the loop; too long on the loop
+
+class Pace:
+    "Where each plain `def` event runs: measured quick ones on the loop, the rest in worker threads."
+    def __init__(self): self.quick: dict[Callable, int] = {}   # fn -> quick calls in a row (-1: threads for good)
+    def inline(self, spec: EventSpec) -> bool:
+        "Whether `spec` runs on the loop now."
+        return not spec.thread if spec.thread is not None else self.quick.get(spec.fn, 0) >= TRIAL
+
+
+# %% ../../nbs/11b_binding.ipynb #db4e299b
+@patch
+def timed(self: Pace, spec: EventSpec, took: float, inline: bool) -> None:
+    "Count a call of `spec` that took `took` seconds (on the loop if `inline`)."
+    if spec.thread is not None or (n := self.quick.get(spec.fn, 0)) < 0: return
+    if inline and took > STALL:
+        self.quick[spec.fn] = -1
+        log.warning("%s ran %.0f ms on the event loop, stalling every other client meanwhile: it runs in a worker "
+                    "thread from now on (@event(thread=True) says so from the start)", spec.name, took * 1000)
+    elif not inline: self.quick[spec.fn] = n + 1 if took < QUICK else 0
+
+@patch
+def call(self: Pace, spec: EventSpec, obj, params: dict, inline: bool):
+    "Call `spec` on `obj` and count how long it took."
+    t = time.perf_counter()
+    try: return spec.fn(obj, **params)
+    finally: self.timed(spec, time.perf_counter() - t, inline)
+
+
 # %% ../../nbs/11b_binding.ipynb #cf7cc5b1
 _DONE = object()
 
-async def call_event(spec: EventSpec, obj, params: dict):
-    "Run `spec` on `obj`: its result, or for a generator event the generator to step through with `event_yields`."
-    if spec.kind == "sync": return await to_thread.run_sync(partial(spec.fn, obj, **params))
+async def call_event(spec: EventSpec, obj, params: dict, pace: Pace | None = None):
+    """Run `spec` on `obj`: its result, or for a generator event the generator to step through with `event_yields`;
+    a plain `def` where `pace` says (without one: in a worker thread)."""
+    if spec.kind == "sync":
+        if pace is None: return await to_thread.run_sync(partial(spec.fn, obj, **params))
+        if pace.inline(spec): return pace.call(spec, obj, params, True)
+        return await to_thread.run_sync(pace.call, spec, obj, params, False)
     res = spec.fn(obj, **params)
     return await res if spec.kind == "async" else res
+
 
 # %% ../../nbs/11b_binding.ipynb #71e7943f
 async def event_yields(spec: EventSpec, gen) -> AsyncIterator:

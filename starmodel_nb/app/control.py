@@ -62,7 +62,8 @@ def run_on(rt: Runtime, coro: Coroutine, timeout: float = 30):
     except RuntimeError: running = None
     if running is rt.loop:
         coro.close()
-        raise RuntimeError("app.call() waits for the app's own loop: from inside it, await the coroutine instead")
+        raise RuntimeError("app.call() waits for the app's own loop: from inside it, await the coroutine instead (a "
+                           "plain `def` event using the control plane: declare it @event(thread=True))")
     return asyncio.run_coroutine_threadsafe(coro, rt.loop).result(timeout)
 
 # %% ../../nbs/14_control.ipynb #7ff8ae38

@@ -11,7 +11,7 @@ from contextlib import aclosing
 from anyio import to_thread
 from fastcore.basics import patch
 from ..core import EventSpec
-from .binding import Step, call_event, conflict_attempts, event_yields, log_failure, RETRIES, PATIENCE
+from .binding import Pace, Step, call_event, conflict_attempts, event_yields, log_failure, RETRIES, PATIENCE
 from .bus import EventBus, channel_for
 from .history import History
 from .queue import RecordQueues
@@ -34,6 +34,7 @@ class Dispatcher:
         # reactor: runs the reactions to its changes
         self.repo_for, self.bus, self.history, self.reactor = repo_for, bus, history, reactor
         self.queues = RecordQueues(self)   # the sync events waiting on each record of a store that blocks
+        self.pace = Pace()                 # where its plain `def` events run: measured (see `app.binding`)
 
 
 # %% ../../nbs/12_dispatcher.ipynb #57f4a52b
@@ -89,7 +90,7 @@ async def _attempt(self: Dispatcher, cls, spec: EventSpec, key, channel, params)
             if spec.kind == "sync" and uow.blocking:
                 res, changed = await to_thread.run_sync(_and_commit, spec, uow, params)
             else:
-                res = await call_event(spec, uow.obj, params)
+                res = await call_event(spec, uow.obj, params, self.pace)
                 if spec.kind in ("gen", "asyncgen"):
                     async with aclosing(event_yields(spec, res)) as ys:
                         async for r in ys:
