@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio, threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Iterable, Protocol
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Protocol
 from fastcore.basics import patch
 from fasthtml.common import FT
 from ..config import Settings
@@ -28,11 +28,14 @@ __all__ = ['Hub', 'Renderer', 'port_members', 'missing_methods', 'Runtime']
 
 # %% ../../nbs/13_runtime.ipynb #b517677d
 class Hub(Protocol):
-    """The live hub: `publish` changes; `open` a subscription, stream its `events`,
-    `drop` it; `epoch`/`seq` to resume; `behind` to warn."""
+    """The live hub: `publish` changes; `open` a subscription, stream its `events`, `drop` it (or every one of a
+    channel: `drop_channel`); `epoch`/`seq` to resume, `backfill` what it no longer holds (`replay` at most); `behind`
+    to warn."""
     epoch: str
     seq: int
     lagging: bool
+    replay: int
+    backfill: Callable[[int], Awaitable[list]] | None
     def publish(self, evt: EntityChanged) -> None: ...
     def behind(self, lagging: bool) -> None: ...
     def open(self, channels: Iterable[str], prefix: str = "", client: str = "") -> object: ...
@@ -40,6 +43,7 @@ class Hub(Protocol):
                epoch: str | None = None) -> AsyncIterator[str]:
         ...
     def drop(self, sub: object) -> None: ...
+    def drop_channel(self, channel: str) -> None: ...
     def close(self) -> None: ...
 
 # %% ../../nbs/13_runtime.ipynb #10415a27
