@@ -4,7 +4,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx, pytest
 from starmodel_nb import Entity, event, create_app
 from starmodel_nb.notebook import Frame, ServeError, serve
-from support import free_port
+from support import free_port, wait_until
 
 class Lantern(Entity):
     model_config = {"scope": "global"}
@@ -155,5 +155,5 @@ def test_served_stopped_and_served_again_stays_live(app, caplog):
         t.join(30)
         assert got and f'"lit": {round_ + 1}' in got[0].replace('"lit":', '"lit": ').replace("  ", " "), (round_, got)
         srv.stop()
-    assert "Lantern</b>: 1 live instance" in view.count.value                      # the view followed every round
+    wait_until(lambda: "Lantern</b>: 1 live instance" in view.count.value, what="the view to follow every round")
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")], [r.getMessage() for r in caplog.records]

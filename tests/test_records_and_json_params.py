@@ -7,7 +7,7 @@ from starlette.testclient import TestClient
 from starmodel_nb import Entity, Field, event, create_app, inspect
 from starmodel_nb.core import registry
 from starmodel_nb.adapters.persistence.memory import MemoryRepository
-from support import LiveServer, arun
+from support import LiveServer, arun, wait_until
 from test_stream import sse
 
 SECRET = "issue11-secret-key-of-at-least-32-bytes"
@@ -64,9 +64,11 @@ def test_inspect_sql_entity_with_integer_key():
     delta.value = 2
     button.click()                                                    # an event button fires through the unit of work
     assert app.instance(Product, 1).stock == 9 and v.status.value == ""
-    assert v.fields["stock"].value == 9                               # the view followed the change
+    wait_until(lambda: v.fields["stock"].value == 9, what="the view to follow the change")   # drawn off the app's loop
     TestClient(app, headers=JSON).patch("/products/1", json={"stock": 4})
-    assert v.fields["stock"].value == 4 and "<td>4</td>" in cv.table.value   # and changes made elsewhere
+    wait_until(lambda: v.fields["stock"].value == 4, what="the view to follow a change made elsewhere")
+    # the list redraws off the app's loop (it reads the store through the control plane): in a moment
+    wait_until(lambda: "<td>4</td>" in cv.table.value, what="the class view to redraw")
     v.close(); cv.close()
 
 # 2. control-plane changes of a record reach every viewer
