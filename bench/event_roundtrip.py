@@ -53,6 +53,8 @@ class BenchError(Exception):
 def starmodel_app():
     from starmodel_nb import Entity, event, create_app
 
+    import time as clock
+
     class BenchCounter(Entity):
         model_config = {"scope": "global"}
         count: int = 0
@@ -60,7 +62,20 @@ def starmodel_app():
         @event
         def increment(self): self.count += 1
 
-    return create_app([BenchCounter], assets=str(ASSETS_DIR), secret_key="bench-secret-key-of-at-least-32-bytes")
+        @event
+        async def increment_async(self): self.count += 1
+
+    class BenchSleeper(Entity):   # an instance of its own: its lock is not the counter's
+        model_config = {"scope": "global"}
+        naps: int = 0
+
+        @event
+        def nap(self):
+            clock.sleep(0.05)   # a plain `def` that blocks (a slow library, a file): it must not hold up the others
+            self.naps += 1
+
+    return create_app([BenchCounter, BenchSleeper], assets=str(ASSETS_DIR),
+                      secret_key="bench-secret-key-of-at-least-32-bytes")
 
 
 def fasthtml_app():
@@ -147,8 +162,10 @@ TARGETS = {
     "b": Target("b", "Starlette + datastar-py", "/", "/increment", "count"),
 }
 # throughput-only extra: the sync handler of app a
-WRK_ROUTES = {"s": ("s", TARGETS["s"].event), "a": ("a", TARGETS["a"].event),
-              "a-sync": ("a", "/increment_sync"), "b": ("b", TARGETS["b"].event), "b-plain": ("b", "/increment_plain")}
+WRK_ROUTES = {"s": ("s", TARGETS["s"].event), "s-async": ("s", "/benchcounter/increment_async"),
+              "a": ("a", TARGETS["a"].event), "a-sync": ("a", "/increment_sync"), "b": ("b", TARGETS["b"].event),
+              "b-plain": ("b", "/increment_plain")}
+NAP = "/benchsleeper/nap"   # the blocking `def` event, hammered beside the quick one
 
 
 def serve(key: str, port: int) -> None:
@@ -341,6 +358,19 @@ def measure_throughput(servers: dict, names: list, rounds: int, seconds: float, 
 
 # ---------------------------------------------------------------- report
 
+def measure_beside(server: Server, seconds: float) -> tuple[float, float]:
+    "Requests/s of starmodel_nb's quick event alone, then while its blocking `def` event is fired on 4 connections."
+    alone = wrk_checked(server, "s", TARGETS["s"].event, seconds).rps
+    naps = subprocess.Popen([WRK, "-t1", "-c4", f"-d{seconds + 3:g}s", "-H", "Datastar-Request: true", server.url + NAP],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)   # the naps under way (and past their trial: they stay in worker threads)
+        with_nap = wrk_checked(server, "s", TARGETS["s"].event, seconds).rps
+    finally: naps.wait(timeout=seconds + 60)
+    server.check_event_route(NAP)
+    return alone, with_nap
+
+
 def rotated(items: list, i: int) -> list:
     i %= len(items)
     return items[i:] + items[:i]
@@ -356,13 +386,14 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
-def report(latency: dict, rps: dict) -> None:
+def report(latency: dict, rps: dict, beside: tuple[float, float]) -> None:
     med = {k: statistics.median(v) for k, v in latency.items()}
     rps_med = {k: statistics.median(v) for k, v in rps.items()}
     print(f"\n{'app':<8}{'implementation':<35}{'clicks':>7}{'median ms':>11}{'p95 ms':>9}{'req/s (median)':>16}")
     for name in rps:
         key = WRK_ROUTES[name][0]
-        label = TARGETS[key].label + {"a-sync": " (sync def)", "b-plain": " (plain Response)"}.get(name, "")
+        label = TARGETS[key].label + {"a-sync": " (sync def)", "b-plain": " (plain Response)",
+                                      "s-async": " (async def)"}.get(name, "")
         lat = latency.get(name)
         cols = (f"{len(lat):>7}{med[name]:>11.2f}{p95(lat):>9.2f}" if lat else f"{'-':>7}{'-':>11}{'-':>9}")
         print(f"{name:<8}{label:<35}{cols}{rps_med[name]:>16,.0f}")
@@ -375,6 +406,11 @@ def report(latency: dict, rps: dict) -> None:
           f"p95 latency s/a = {p95(latency['s']) / p95(latency['a']):.2f}")
     print(f"(info) throughput s/b-plain = {rps_med['s'] / rps_med['b-plain']:.2f}  (b without datastar-py's "
           f"StreamingResponse: the cost of starmodel_nb's own machinery)")
+    print(f"throughput by kind: def s/a-sync = {rps_med['s'] / rps_med['a-sync']:.2f}, async def s-async/a = "
+          f"{rps_med['s-async'] / rps_med['a']:.2f}  (each against the hand-written route of the same kind)")
+    alone, with_nap = beside
+    print(f"a blocking def event beside: the quick event at {with_nap:,.0f} req/s while {NAP} (sleeps 50 ms) is "
+          f"fired on 4 connections, {alone:,.0f} alone: {with_nap / alone:.2f} of its rate")
 
 
 def environment() -> str:
@@ -413,9 +449,10 @@ def run(args) -> None:
             latency = measure_latency(servers, keys, n_clicks, chunks)
             print(f"  done in {time.monotonic() - t0:.0f} s\nthroughput ...")
             rps = measure_throughput(servers, list(WRK_ROUTES), rounds, seconds, warmup)
+            beside = measure_beside(servers["s"], seconds)
         finally:
             for s in servers.values(): s.stop()
-    report(latency, rps)
+    report(latency, rps, beside)
 
 
 def main() -> int:
