@@ -115,9 +115,10 @@ async def create(self: Dispatcher, cls: type, obj, params: dict | None = None) -
 
 @patch
 async def delete(self: Dispatcher, cls: type, key) -> Any:
-    "Delete record `cls[key]` (recorded as `delete`): what it was, or `None` if there was no such record."
+    "Delete `cls[key]` (recorded as `delete`): what it was, or `None` if there was no such record or instance."
     try:
         async with self.unit(cls, key, "delete") as uow:
+            if not uow.version: return None   # nothing kept under `key` (a fresh default instance): nothing to delete
             await uow.delete()
             return uow.obj
     except NotFound: return None
