@@ -83,6 +83,8 @@ class Jobs:
         self._ended: deque[str] = deque()
         self._said: dict[str, float] = {}
         self._gate: asyncio.Semaphore | None = None
+        # jobs asked to stop: a task's cancellation can be lost in a library (Python 3.11's `wait_for`), this is not
+        self._stop: set[str] = set()
 
 # %% ../../nbs/12a_jobs.ipynb #66af3e45
 @patch
@@ -119,6 +121,7 @@ async def _run(self: Jobs, job: Job, cls: type, spec: EventSpec, key, params: di
     finally:
         job.ended = time.time()
         self._running.pop((job.entity, job.key, job.event), None)
+        self._stop.discard(job.id)
         with CancelScope(shield=True): await self._say(job, cls, True)
         self._mine.pop(job.id, None)
         self._forget(job.id)
@@ -152,6 +155,7 @@ async def _work(self: Jobs, job: Job, cls: type, spec: EventSpec, key, params: d
         except StopAsyncIteration: return _END
     try:
         while (r := await self._step(job, cls, spec, key, params, run, advance)) is not _END:
+            if job.id in self._stop: raise asyncio.CancelledError   # asked to stop: at this step, if not before
             frac, note = progress_of(r)
             if frac is not None: job.progress = frac
             if note is not None: job.note = note
@@ -206,11 +210,17 @@ async def _say(self: Jobs, job: Job, cls: type, turn: bool = False) -> None:
 
 # %% ../../nbs/12a_jobs.ipynb #badbf7a1
 @patch
+def _halt(self: Jobs, job_id: str) -> None:
+    "Stop job `job_id`, run here: its task cancelled now, and, should a library lose that, at its next step."
+    self._stop.add(job_id)
+    self._mine[job_id].cancel()
+
+@patch
 async def cancel(self: Jobs, job_id: str) -> Job | None:
     "Cancel job `job_id` (here, or on the instance that runs it); the `Job` as known here, `None` if unknown."
     job = self.jobs.get(job_id)
     if job is None: return None
-    if (t := self._mine.get(job_id)) is not None: t.cancel()
+    if job_id in self._mine: self._halt(job_id)
     elif job.active:   # for the instances' `heard`, not for pages (the stream skips it): any channel will do
         await self.d.bus.publish(EntityChanged(job.entity, job.key, job.version, {}, {}, "global",
                                                job={"cancel": job_id}))
@@ -222,7 +232,7 @@ def heard(self: Jobs, evt: EntityChanged) -> None:
     "Keep the news of jobs other instances run, and cancel one of ours when asked to."
     if evt.job is None: return
     if "cancel" in evt.job:
-        if (t := self._mine.get(evt.job["cancel"])) is not None: t.cancel()
+        if evt.job["cancel"] in self._mine: self._halt(evt.job["cancel"])
         return
     if evt.job.get("id") in self._mine: return
     try: job = Job(**evt.job)
