@@ -328,17 +328,36 @@ def _pull(dest: str | None) -> None:
     print(f"ready: {got}" + ("" if got.resolve() in [p.resolve() for p in local_copies()] else "  (use it with assets "
                                                                                                f"= {got})"))
 
+def _styles(dest: str | None, sources: list, must: bool) -> None:
+    "Build the stylesheet into `dest`; when it cannot be built and not `must`, say why and go on."
+    from starmodel_nb.adapters.assets import AssetsError
+    from starmodel_nb.adapters.css import build_css
+    print("building the stylesheet with Tailwind's pinned CLI")
+    try: build_css(dest, sources, say=print)
+    except AssetsError as e:
+        if must: raise
+        print(f"no prebuilt stylesheet: {e}")
+
 # %% ../nbs/60_cli.ipynb #39eafb0c
-def assets(s: Settings, pull: bool = False, dest: str | None = None) -> None:
-    "Pull the front-end files into `dest` (default: the user cache) when `pull`; then say what `s.assets` resolves to."
-    from starmodel_nb.adapters.assets import AssetsError, resolve_assets
+def assets(s: Settings, action: str | None = None, dest: str | None = None, sources: list = ()) -> None:
+    """`pull` the front-end files into `dest` (default: the user cache) and build the stylesheet, or build only the
+    stylesheet (`css`, default: into the folder pages use), with the classes of `sources`; then say what pages load."""
+    from starmodel_nb.adapters.assets import AssetsError, resolve_assets, user_cache
+    from starmodel_nb.adapters.css import stylesheet
     try:
-        if pull: _pull(dest)
+        if action == "pull": _pull(dest)
+        if action == "css" and dest is None:
+            where = resolve_assets(s.assets)
+            dest = str(user_cache()) if where == "cdn" else where
+        if action: _styles(dest, list(sources), must=action == "css")
         where = resolve_assets(s.assets)
-    except (AssetsError, FileNotFoundError) as e: raise CliError(str(e)) from None
+        css = stylesheet(where, s.css)
+    except (AssetsError, FileNotFoundError, ValueError) as e: raise CliError(str(e)) from None
     print(f"assets = {s.assets}: pages load "
           + ("the pinned CDN URLs (no complete local copy: `starmodel assets pull`)" if where == "cdn"
              else f"the local copy in {where}"))
+    print(f"css = {s.css}: " + ("Tailwind's browser build compiles the styles in each page" if css == "browser"
+                                else f"the prebuilt stylesheet {Path(where)/css}"))
 
 # %% ../nbs/60_cli.ipynb #6c1d2e40
 def _migrate(s: Settings, a: argparse.Namespace):
@@ -369,9 +388,12 @@ def _serve_parsers(sub, app: argparse.ArgumentParser) -> None:
                    help="restart when a .py file of the project changes (in a notebook, re-run serve() instead)")
     r.set_defaults(go=lambda s, a: run(s, a.workers, a.reload))
     f = sub.add_parser("assets", help="where pages load Datastar and the styles from; `assets pull [DIR]` fetches them")
-    f.add_argument("action", nargs="?", choices=["pull"], help="fetch the pinned files, checked by sha256")
+    f.add_argument("action", nargs="?", choices=["pull", "css"],
+                   help="pull: fetch the pinned files, checked by sha256, and build the stylesheet; css: build only it")
     f.add_argument("dir", nargs="?", help="the folder to fill (default: the user cache, where assets = auto looks)")
-    f.set_defaults(go=lambda s, a: assets(s, a.action == "pull", a.dir))
+    f.add_argument("--source", action="append", default=[], metavar="PATH",
+                   help="a file or folder of your own views whose classes the stylesheet should hold (repeatable)")
+    f.set_defaults(go=lambda s, a: assets(s, a.action, a.dir, a.source))
 
 # %% ../nbs/60_cli.ipynb #019c1403
 def _init(s: Settings, a: argparse.Namespace) -> None:

@@ -23,6 +23,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5001
     assets: str = "auto"                 # "auto" (a local copy if complete, else the CDN), "cdn", or a folder
+    # the Tailwind utilities: auto (prebuilt into the assets folder by `starmodel assets css`, while current; else
+    # compiled in the browser) or browser (always compiled in the page: any class typed in a cell styles at once)
+    css: str = "auto"
     admin: bool = False
     # the session cookie's name; empty: starmodel_{port}, so apps on one host never share
     session_cookie: str = ""

@@ -43,9 +43,20 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
 
 def local_assets() -> Path:
-    "The git-ignored asset cache, filled from package registries on first use (files checked by sha256)."
-    from starmodel_nb.adapters.assets import pull_assets
-    return pull_assets(ASSETS, say=lambda m: None)
+    """The git-ignored asset cache, filled from package registries on first use (files checked by sha256), with the
+    pages' stylesheet built by Tailwind's pinned CLI when missing or stale (required under CI=true; else, without
+    Node.js, pages compile their CSS in the browser)."""
+    import warnings
+    from starmodel_nb.adapters.assets import AssetsError, pull_assets
+    from starmodel_nb.adapters.css import build_css, stylesheet
+    got = pull_assets(ASSETS, say=lambda m: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if stylesheet(str(got)) != "browser": return got
+    try: build_css(got, say=lambda m: None)
+    except AssetsError:
+        if os.environ.get("CI") == "true": raise
+    return got
 
 class LiveServer:
     "Serve `app` with uvicorn on 127.0.0.1 in a daemon thread; `url`, `stop()`."

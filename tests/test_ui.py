@@ -43,8 +43,10 @@ def guard(page, log, dialogs=True):
     if dialogs: page.on("dialog", lambda d: (log.append(f"dialog: {d.message}"), d.dismiss()))
 
 def settled(page):
-    "Wait until `page` is drawn as it will stay: its fonts loaded and Tailwind (compiling in the page) done with its first build."
-    page.wait_for_function("document.fonts.status === 'loaded' && performance.getEntriesByType('measure').some(m => m.name.startsWith('Build #'))",
+    """Wait until `page` is drawn as it will stay: loaded, its fonts too, and Tailwind, when it compiles in the page
+    (`css = browser`), done with its first build."""
+    page.wait_for_function("""document.readyState === 'complete' && document.fonts.status === 'loaded' &&
+        (!document.querySelector('script[src*="tailwind"]') || performance.getEntriesByType('measure').some(m => m.name.startsWith('Build #')))""",
                            polling=50, timeout=20_000)
 
 def styled(page, sel):
@@ -172,3 +174,33 @@ def test_dark_mode_offline(browser, live_server, assets, tmp_path):
     assert sum(rgb) < 150, bg                                                             # a dark page, not white
     OUT.mkdir(parents=True, exist_ok=True); page.screenshot(path=str(OUT / "entity-dark.png"))
     assert log == []
+
+PAGES = [("entity", "/tally"), ("list", "/crates"), ("detail", "/crates/1"), ("new", "/crates/new"), ("edit", "/crates/1/edit"),
+         ("admin", "/admin"), ("admin-table", "/admin/crate"), ("home", "/")]
+
+def test_prebuilt_stylesheet_draws_what_the_browser_build_drew(browser, live_server, assets, tmp_path):
+    """The pages styled by the stylesheet Tailwind's CLI built ahead (`css = auto`) and by Tailwind's browser build
+    compiling in the page (`css = browser`): the same pixels, page by page, light and dark; and no compiler loaded."""
+    import httpx
+    from starmodel_nb.adapters.css import stylesheet
+    assert stylesheet(assets).startswith("css/starmodel."), "no current prebuilt stylesheet in the assets folder"
+    OUT.mkdir(parents=True, exist_ok=True)
+    for mode in ("light", "dark"):
+        shots = {}
+        for css in ("browser", "auto"):
+            srv = live_server(create_app([Crate, Tally], assets=assets, css=css, database_url=f"sqlite:///{tmp_path}/{mode}-{css}.db",
+                                         secret_key="ui-secret-key-of-at-least-32-bytes", admin=True, theme="violet", mode=mode))
+            httpx.post(srv.url + "/crates", json={"label": "Books", "weight": 3.5, "fragile": True}, headers={"Accept": "application/json"})
+            page, log = browser.new_context(viewport={"width": 1100, "height": 800}).new_page(), []
+            guard(page, log)
+            for name, path in PAGES:
+                page.goto(srv.url + path)
+                settled(page)
+                compiler = page.locator('script[src*="tailwind"]').count()
+                assert compiler == (css == "browser"), (css, name, compiler)
+                shots[css, name] = page.screenshot(full_page=True, animations="disabled", caret="hide")
+            assert log == []
+        differ = [name for name, _ in PAGES if shots["browser", name] != shots["auto", name]]
+        for name in differ:
+            for css in ("browser", "auto"): (OUT / f"{name}-{mode}-{css}.png").write_bytes(shots[css, name])
+        assert differ == [], f"{mode}: the prebuilt stylesheet draws {differ} otherwise (screenshots in {OUT})"

