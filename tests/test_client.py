@@ -94,3 +94,19 @@ def test_a_frame_in_a_file_page_keeps_its_session(browser, server, tmp_path):
     page.reload()                                                                    # and the session outlives a reload
     page.frame_locator("iframe").locator("#sm-tab-n").filter(has_text="3").wait_for(timeout=15_000)
     assert log == [], log
+
+def test_franken_scripts_load_only_for_a_page_that_has_what_they_drive(browser, server):
+    "The generated page loads none of Franken UI's 600 KB of JavaScript; a `uk-*` element patched in later loads it, once."
+    page = browser.new_context().new_page(); log = errors_of(page)
+    asked = []
+    page.on("request", lambda r: asked.append(r.url.rsplit("/", 1)[1]) if "/franken-ui/" in r.url and r.url.endswith(".js") else None)
+    page.goto(server.url + "/tab")
+    page.get_by_role("button", name="Tick").click()
+    until(page, "document.getElementById('sm-tab-n').textContent.trim() === '1'")
+    assert stays(lambda: list(asked), page=page, what="Franken UI's scripts asked for") == []
+    page.evaluate("""() => { const d = document.createElement('div'); d.innerHTML = '<uk-icon icon="check"></uk-icon><span uk-tooltip="hi">t</span>';
+                             document.querySelector('main').append(d); }""")
+    until(page, "!!customElements.get('uk-icon') && !!document.querySelector('uk-icon svg')")   # the icon drawn
+    page.evaluate("document.querySelector('main').insertAdjacentHTML('beforeend', '<uk-icon icon=\"x\"></uk-icon>')")
+    until(page, "document.querySelectorAll('uk-icon svg').length === 2")
+    assert sorted(asked) == ["core.iife.js", "icon.iife.js"] and log == [], (asked, log)

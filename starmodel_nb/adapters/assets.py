@@ -19,9 +19,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 # %% auto #0
-__all__ = ['DATASTAR_CDN', 'ASSETS', 'CLIENT_JS', 'CLIENT_NAME', 'THEMES', 'Asset', 'check_assets', 'AssetsError', 'user_cache',
-           'sha256_of', 'write_whole', 'run_tool', 'pull_assets', 'local_copies', 'resolve_assets', 'asset_headers',
-           'asset_routes']
+__all__ = ['DATASTAR_CDN', 'ASSETS', 'CLIENT_JS', 'CLIENT_NAME', 'BOOT_JS', 'THEMES', 'Asset', 'check_assets', 'AssetsError',
+           'user_cache', 'sha256_of', 'write_whole', 'run_tool', 'pull_assets', 'local_copies', 'resolve_assets',
+           'asset_headers', 'asset_routes']
 
 # %% ../../nbs/30_assets.ipynb #1a718d3e
 @dataclass(frozen=True)
@@ -169,6 +169,9 @@ def resolve_assets(assets: str) -> str:
 # %% ../../nbs/30_assets.ipynb #ea770481
 CLIENT_JS = (files("starmodel_nb")/"static"/"starmodel.js").read_text()
 CLIENT_NAME = f"starmodel.{hashlib.sha256(CLIENT_JS.encode()).hexdigest()[:10]}.js"
+# inline at the top of <head>, without its comments: what must run before any other script
+BOOT_JS = "\n".join(l for l in (files("starmodel_nb")/"static"/"boot.js").read_text().splitlines()
+                     if not l.lstrip().startswith("//"))
 
 # %% ../../nbs/30_assets.ipynb #823bdb6d
 THEMES = ("slate", "stone", "gray", "neutral", "red", "rose", "orange", "green", "blue", "yellow", "violet", "zinc")
@@ -186,10 +189,11 @@ def asset_headers(assets: str = "cdn", prefix: str = "", epoch: str = "", seq: i
                                                   type="text/tailwindcss")] if css == "browser" or assets == "cdn"
               else [Link(rel="stylesheet", href=f"{prefix}/_sm/assets/{css}")])
     return [Meta(name="sm-root", content=prefix), Meta(name="sm-epoch", content=epoch),
-            Meta(name="sm-seq", content=str(seq)),
-            Script(src=f"{prefix}/_sm/assets/{CLIENT_NAME}"),
-            Link(rel="stylesheet", href=url("franken_css")), Script(type="module", src=url("franken_js_core")),
-            *styles, headers_theme(theme, mode=mode), Script(type="module", src=url("franken_icons")),
+            Meta(name="sm-seq", content=str(seq)), Script(BOOT_JS),
+            Script(src=f"{prefix}/_sm/assets/{CLIENT_NAME}", defer=True),
+            # Franken UI's scripts: loaded by the client once the page has an element they drive
+            Meta(name="sm-franken", content=f"{url('franken_js_core')} {url('franken_icons')}"),
+            Link(rel="stylesheet", href=url("franken_css")), *styles, headers_theme(theme, mode=mode),
             Link(rel="stylesheet", href=url("daisyui")), daisy_styles, Script(type="module", src=url("datastar"))]
 
 # %% ../../nbs/30_assets.ipynb #88a974ae

@@ -1,10 +1,4 @@
 (() => {
-// A frame inside a non-http page (VS Code's outputs) may be denied storage; theme scripts read it, so lend them a memory one.
-for (const kind of ['localStorage', 'sessionStorage']) try { self[kind]; } catch (e) {
-  const m = new Map(), mem = {getItem: k => m.has(k) ? m.get(k) : null, setItem: (k, v) => m.set(k, `${v}`), removeItem: k => m.delete(k),
-                              clear: () => m.clear(), key: i => [...m.keys()][i] ?? null, get length() { return m.size; }};
-  try { Object.defineProperty(self, kind, {value: mem, configurable: true}); } catch (e2) { }
-}
 const meta = n => document.querySelector(`meta[name="sm-${n}"]`)?.content ?? '';
 const root = meta('root'), name = `starmodel:${root || '/'}`;
 let epoch = meta('epoch'), last = +meta('seq') || 0;
@@ -40,8 +34,7 @@ function notify(text, keep = false) {
   box.append(d); if (!keep) setTimeout(() => d.remove(), 8000);
 }
 // A page whose Datastar (or styles) did not load must say so: a dead page that looks alive is the worst outcome.
-const failed = new Set();
-document.addEventListener('error', e => { const u = e.target?.src || e.target?.href; if (u) failed.add(u); }, true);
+const failed = self.smFailed || new Set();   // gathered from the start by the inline boot script
 addEventListener('load', () => setTimeout(() => {
   const probe = Object.assign(document.createElement('span'), {hidden: true});
   probe.setAttribute('data-text', "'on'");
@@ -56,6 +49,17 @@ addEventListener('load', () => setTimeout(() => {
     document.documentElement.dataset.smDead = alive ? 'styles' : 'client';
   }, 300);
 }));
+// Franken UI's scripts (its components and its icons, some 600 KB) load once the page has an element they drive: a
+// `uk-*` element or attribute, there from the start or patched in later. The generated pages have none.
+const franken = meta('franken').split(' ').filter(Boolean);
+const drives = n => document.evaluate("boolean(descendant-or-self::*[starts-with(local-name(), 'uk-') or " +
+  "@*[starts-with(name(), 'uk-') or starts-with(name(), 'data-uk-')]])", n, null, XPathResult.BOOLEAN_TYPE, null).booleanValue;
+const watch = new MutationObserver(ms => ms.some(m => [...m.addedNodes].some(n => n.nodeType === 1 && drives(n))) && loadFranken());
+function loadFranken() {
+  watch.disconnect();
+  for (const src of franken.splice(0)) document.head.append(Object.assign(document.createElement('script'), {type: 'module', src}));
+}
+if (franken.length) drives(document.documentElement) ? loadFranken() : watch.observe(document.documentElement, {childList: true, subtree: true});
 const patch = (type, argsRaw) => document.dispatchEvent(new CustomEvent('datastar-fetch', {detail: {type, el: document.documentElement, argsRaw}}));
 // Entities kept in the browser (CLIENT_LOCAL / CLIENT_SESSION): their signals live in the browser's storage. The page's
 // own signals (the defaults) are replaced by what the storage holds as soon as Datastar sets them; every later patch of
