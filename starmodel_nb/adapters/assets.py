@@ -183,37 +183,46 @@ def asset_headers(assets: str = "cdn", prefix: str = "", epoch: str = "", seq: i
     and the styles: the prebuilt stylesheet at `css` in the assets folder, or Tailwind's browser build."""
     if theme not in THEMES: raise ValueError(f"theme {theme!r}: choose one of {', '.join(THEMES)}")
     if mode not in ("light", "dark", "auto"): raise ValueError(f"mode {mode!r}: choose light, dark or auto")
-    url = (lambda k: ASSETS[k].url) if assets == "cdn" else (lambda k: f"{prefix}/_sm/assets/{ASSETS[k].path}")
-    # where the browser build puts what it compiles: right after its script
-    styles = ([Script(src=url("tailwind")), Style('@custom-variant dark (&:where(.dark, .dark *));',
-                                                  type="text/tailwindcss")] if css == "browser" or assets == "cdn"
-              else [Link(rel="stylesheet", href=f"{prefix}/_sm/assets/{css}")])
+    # a local file's URL carries its pin, so that the app can tell browsers to keep it for good (`asset_routes`)
+    url = (lambda k: ASSETS[k].url) if assets == "cdn" else \
+        (lambda k: f"{prefix}/_sm/assets/{ASSETS[k].path}?v={ASSETS[k].sha256[:10]}")
+    # prebuilt: Tailwind's utilities, then daisyUI's rules, where the browser build puts what it compiles (after its
+    # script) and with nothing but a script between them and where daisyUI's file was linked
+    prebuilt = css != "browser" and assets != "cdn"
+    styles = ([Link(rel="stylesheet", href=f"{prefix}/_sm/assets/{css}")] if prebuilt else
+              [Script(src=url("tailwind")),
+               Style('@custom-variant dark (&:where(.dark, .dark *));', type="text/tailwindcss")])
+    daisy = [] if prebuilt else [Link(rel="stylesheet", href=url("daisyui"))]
     return [Meta(name="sm-root", content=prefix), Meta(name="sm-epoch", content=epoch),
             Meta(name="sm-seq", content=str(seq)), Script(BOOT_JS),
             Script(src=f"{prefix}/_sm/assets/{CLIENT_NAME}", defer=True),
             # Franken UI's scripts: loaded by the client once the page has an element they drive
             Meta(name="sm-franken", content=f"{url('franken_js_core')} {url('franken_icons')}"),
             Link(rel="stylesheet", href=url("franken_css")), *styles, headers_theme(theme, mode=mode),
-            Link(rel="stylesheet", href=url("daisyui")), daisy_styles, Script(type="module", src=url("datastar"))]
+            *daisy, daisy_styles, Script(type="module", src=url("datastar"))]
 
 # %% ../../nbs/30_assets.ipynb #88a974ae
 async def _client(req): return Response(CLIENT_JS, media_type="text/javascript",
                                         headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
 class _Listed(StaticFiles):
-    "The files of a folder that are named, and no other (not a build's stamp, nor what else lies there)."
-    def __init__(self, names: set, **kw):
+    """The files of a folder that are named, and no other (not a build's stamp, nor what else lies there); asked for
+    by a URL carrying the file's pin (`?v=`), or by a name carrying its hash, they are kept by browsers for good."""
+    def __init__(self, names: dict, **kw):
         super().__init__(**kw)
-        self.names = names
+        self.names = names   # path: the version a URL must carry to be immutable ("" for a name holding its hash)
     async def get_response(self, path: str, scope):
         if path not in self.names: raise HTTPException(404)
-        return await super().get_response(path, scope)
+        r = await super().get_response(path, scope)
+        if self.names[path] == "" or f"v={self.names[path]}".encode() in scope.get("query_string", b"").split(b"&"):
+            r.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return r
 
 def asset_routes(assets: str = "cdn", css: str = "browser") -> list:
     """Starlette routes for `/_sm/assets/…`: our client, plus the files of an
     `assets` folder (resolved: see `resolve_assets`) and its stylesheet `css`."""
     routes = [Route(f"/_sm/assets/{CLIENT_NAME}", _client)]
     if assets != "cdn":
-        names = {a.path for a in ASSETS.values()} | ({css} if css != "browser" else set())
+        names = {a.path: a.sha256[:10] for a in ASSETS.values()} | ({css: ""} if css != "browser" else {})
         routes.append(Mount("/_sm/assets", _Listed(names, directory=check_assets(assets))))
     return routes

@@ -14,8 +14,8 @@ import monsterui
 from .assets import AssetsError, run_tool, sha256_of, user_cache, write_whole
 
 # %% auto #0
-__all__ = ['TOOLCHAIN', 'CSS_DIR', 'SCANNED', 'INLINE', 'tool_cmd', 'toolchain', 'default_sources', 'scanned', 'css_input',
-           'build_css', 'stylesheet']
+__all__ = ['TOOLCHAIN', 'CSS_DIR', 'SCANNED', 'INLINE', 'DAISY_KEEP', 'PURGE_JS', 'tool_cmd', 'toolchain', 'default_sources',
+           'scanned', 'css_input', 'build_css', 'stylesheet']
 
 # %% ../../nbs/30b_css.ipynb #c7fc919c
 TOOLCHAIN = Path(str(files("starmodel_nb")/"static"/"tailwind"))  # package.json + package-lock.json
@@ -105,10 +105,34 @@ def css_input(found: list[Path]) -> str:
                       *(f"@source {json.dumps(f.as_posix())};" for f in found),
                       *(f'@source inline("{i}");' for i in INLINE)]) + "\n"
 
+# %% ../../nbs/30b_css.ipynb #dd3f37a9
+# the base rules, and the classes MonsterUI's daisyUI enums put together at run time (AlertT.info -> "alert-info")
+DAISY_KEEP = {"standard": ["html", "body"], "greedy": ["^alert-", "^steps?-", "^loading-", "^toast-"]}
+PURGE_JS = """import {PurgeCSS} from 'purgecss'; import {readFileSync, writeFileSync} from 'node:fs';
+const job = JSON.parse(readFileSync('purge.json', 'utf8'));
+const raw = (f, extension = 'css') => ({raw: readFileSync(f, 'utf8'), extension});
+const [out] = await new PurgeCSS().purge({css: [raw(job.css)], content: job.files.map(f => raw(f, 'html')),
+  safelist: {standard: job.keep.standard, greedy: job.keep.greedy.map(p => new RegExp(p))}});
+writeFileSync('daisy.css', out.css);
+"""
+
+def _daisy(dest: Path, home: Path, found: list[Path]) -> bytes:
+    "What the pages can use of the daisyUI file pulled into `dest` (checked against its pin), purged in `home`."
+    from starmodel_nb.adapters.assets import ASSETS
+    src, pin = dest/ASSETS["daisyui"].path, ASSETS["daisyui"].sha256
+    if not src.is_file() or sha256_of(src.read_bytes()) != pin:
+        raise AssetsError(f"{src} is missing or not the pinned file: `starmodel assets pull {dest}` first")
+    (home/"purge.mjs").write_text(PURGE_JS)
+    job = {"css": str(src.resolve()), "files": [str(f) for f in found], "keep": DAISY_KEEP}
+    (home/"purge.json").write_text(json.dumps(job))
+    run_tool([*(tool_cmd("node") or ["node"]), "purge.mjs"], home)
+    return (home/"daisy.css").read_bytes()
+
 # %% ../../nbs/30b_css.ipynb #e9bad482
 def _digest(text: str, found: list[Path]) -> str:
-    "What a build depends on: the toolchain's pins, the input, and the contents of the scanned files."
-    h = hashlib.sha256((TOOLCHAIN/"package-lock.json").read_bytes() + text.encode())
+    "What a build depends on: the toolchain's pins, its inputs, and the contents of the scanned files."
+    h = hashlib.sha256((TOOLCHAIN/"package-lock.json").read_bytes() + text.encode() + PURGE_JS.encode()
+                       + json.dumps(DAISY_KEEP).encode())
     for f in found: h.update(f.read_bytes())
     return h.hexdigest()
 
@@ -120,8 +144,8 @@ def _wanted(extra) -> tuple[list[Path], str, str]:
 
 # %% ../../nbs/30b_css.ipynb #8154dbb0
 def build_css(dest: str | Path | None = None, sources: tuple = (), say=print, home: Path | None = None) -> Path:
-    """Build the pages' stylesheet into `dest`/css (default: the user cache) with
-    Tailwind's pinned CLI, from `default_sources()` and your own `sources`."""
+    """Build the pages' stylesheet into `dest`/css (default: the user cache) with Tailwind's pinned CLI and
+    PurgeCSS, from `default_sources()` and your own `sources`: Tailwind's utilities, then daisyUI's rules."""
     dest, extra = Path(dest or user_cache()).expanduser(), [str(Path(s).expanduser().resolve()) for s in sources]
     found, text, digest = _wanted(extra)
     home = Path(home or user_cache().parent/"tailwind")
@@ -129,13 +153,13 @@ def build_css(dest: str | Path | None = None, sources: tuple = (), say=print, ho
         cli = toolchain(home)
         (home/"input.css").write_text(text)
         run_tool([*(tool_cmd("node") or ["node"]), str(cli), "-i", "input.css", "-o", "out.css", "--minify"], home)
-        data = (home/"out.css").read_bytes()
+        data = (home/"out.css").read_bytes() + b"\n" + _daisy(dest, home, found)
     name, out = f"starmodel.{sha256_of(data)[:10]}.css", dest/CSS_DIR
     write_whole(out/name, data)
     write_whole(out/"stamp.json", json.dumps({"file": name, "sources": extra, "digest": digest}, indent=1).encode())
     for old in out.glob("starmodel.*.css"):
         if old.name != name: old.unlink()
-    say(f"  {CSS_DIR}/{name}  (Tailwind's CLI, {len(data) // 1024} KiB from {len(found)} files)")
+    say(f"  {CSS_DIR}/{name}  (Tailwind's CLI and PurgeCSS, {len(data) // 1024} KiB from {len(found)} files)")
     _fresh_cache.clear()
     return out/name
 

@@ -15,7 +15,7 @@ from ...core import entity_plural, entity_slug, primary_key, public_fields
 # %% auto #0
 __all__ = ['widgets', 'ui_config', 'label', 'field_label', 'entity_label', 'plural_label', 'shown_fields', 'auto_fields',
            'readonly_fields', 'editable_fields', 'list_columns', 'detail_fields', 'base_type', 'constraints', 'is_json',
-           'natural_key', 'creatable_fields', 'WidgetRegistry', 'input_text', 'field_input']
+           'natural_key', 'creatable_fields', 'WidgetRegistry', 'input_text', 'field_input', 'cell_text']
 
 # %% ../../../nbs/31a_ui_fields.ipynb #48c958e0
 def ui_config(cls) -> dict:
@@ -225,3 +225,13 @@ def field_input(cls, k: str, value=None, error: str | None = None, prefix: str =
     if f.description: parts.append(P(f.description, id=f"{fid}-help", cls="uk-form-help text-sm text-muted-foreground"))
     if error: parts.append(P(error, id=f"{fid}-error", cls="text-sm text-destructive", role="alert"))
     return Div(*parts, cls="space-y-1", id=f"{fid}-field")
+
+# %% ../../../nbs/31a_ui_fields.ipynb #459720b8
+def cell_text(v) -> str:
+    "`v` as a list or admin cell shows it: text, ISO dates and times, an enum's value, ids and decimals; else JSON."
+    if isinstance(v, enum.Enum): v = v.value
+    if isinstance(v, str): return v
+    if isinstance(v, datetime.datetime): return v.isoformat(sep=" ")
+    if isinstance(v, (datetime.date, datetime.time)): return v.isoformat()
+    if isinstance(v, (uuid.UUID, decimal.Decimal)): return str(v)
+    return json.dumps(v, default=str)

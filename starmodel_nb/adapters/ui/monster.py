@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode
 from fasthtml.common import A, Button, Div, Form, H3, Input, Li, P, Span, Table, Tbody, Td, Th, Thead, Tr, Ul, to_xml
 from ...core import (Scope, datastar_json, entity_plural, entity_scope, entity_slug, primary_key, record_key,
                                url_prefix)
-from .fields import (auto_fields, detail_fields, entity_label, field_input, field_label,
+from .fields import (auto_fields, cell_text, detail_fields, entity_label, field_input, field_label,
                                              is_json, list_columns, natural_key, plural_label, shown_fields,
                                              WidgetRegistry, widgets)
 # (the controls stay importable from here too)
@@ -152,7 +152,7 @@ def _row(cls, o, names: list, select: str | None):
     tick = [Td(Input(type="checkbox", name="ids", value=str(k), form=select, id=f"{view_id(cls, k)}-pick",
                      cls="uk-checkbox",
                      aria_label=f"Select {entity_label(cls).lower()} {k}"))] if select else []
-    return Tr(*tick, *[Td(_cell(getattr(o, n))) for n in names], Td(A("Open", href=_url(cls, k), cls="uk-link")),
+    return Tr(*tick, *[Td(cell_text(getattr(o, n))) for n in names], Td(A("Open", href=_url(cls, k), cls="uk-link")),
               id=f"{view_id(cls, k)}-row")
 
 # %% ../../../nbs/32_ui_monster.ipynb #fb7f56bb
@@ -177,9 +177,6 @@ def list_content(cls, rows, page: int, has_next: bool, sort: str | None, desc: b
     src = at(page=page, sort=sort, desc=desc, q=q, partial=1)
     return to_xml(Div(table, pager, id=f"sm-{plural}-list", data_sm_list=plural, data_sm_src=src,
                       **{"data-on:sm-refresh__debounce.100ms": "@get(el.dataset.smSrc)"}), indent=False)
-
-# %% ../../../nbs/32_ui_monster.ipynb #072e15de
-def _cell(v) -> str: return v if isinstance(v, str) else json.dumps(v, default=str)
 
 # %% ../../../nbs/32_ui_monster.ipynb #c9430ff8
 def list_page_content(cls, list_html: str, q: str) -> str:

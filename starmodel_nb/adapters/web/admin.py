@@ -18,7 +18,7 @@ from ...app.history import acting_as, when
 from ...app.runtime import Runtime
 from ...app.uow import Unavailable
 from ..sse_datastar import SSE_HEADERS, patch_elements
-from ..ui.fields import entity_label, field_label, plural_label, shown_fields
+from ..ui.fields import cell_text, entity_label, field_label, plural_label, shown_fields
 from .checks import mutation_refused, refuse, url_root, user_of
 from .events import run_event
 from .pages import page, redirect
@@ -72,8 +72,6 @@ def _page(req: Request, title: str, content: str) -> Response:
                cls="mb-2 flex gap-4")
     return page(req, title, to_xml(home, indent=False) + content)
 
-def _cell(v) -> str: return v if isinstance(v, str) else json.dumps(v, default=str)
-
 # %% ../../../nbs/35_web_admin.ipynb #987aac05
 async def _count(rt: Runtime, cls):
     try: return await rt.repo_for(cls).count(cls)
@@ -93,7 +91,7 @@ def _jobs_table(rt: Runtime, pre: str):
         cancel = Button("Cancel", type="button", cls="uk-btn uk-btn-default uk-btn-xs",
                         **{"data-on:click": f"@post('{pre}/admin/_jobs/{j.id}/cancel')"})
         return Tr(Td(when(j.started)), Td(f"{j.entity} {_shown_key(rt, j.entity, j.key)}", cls="font-mono"),
-                  Td(f"{j.event}({', '.join(f'{k}={_cell(v)}'[:60] for k, v in j.params.items())})"),
+                  Td(f"{j.event}({', '.join(f'{k}={cell_text(v)}'[:60] for k, v in j.params.items())})"),
                   Td(j.origin), Td(j.state), Td("" if j.progress is None else f"{j.progress:.0%}"),
                   Td(j.error or j.note), Td(cancel if j.active else ""),
                   data_sm_job_row=j.id)
@@ -139,7 +137,7 @@ def _instances(cls, rows: list, pre: str, n: int, page_no: int) -> str:
     used first), by short key, version and shown fields."""
     names, slug = shown_fields(cls), entity_slug(cls)
     body = [Tr(Td(A(short_key(k), href=f"{pre}/admin/{slug}/{short_key(k)}", cls="uk-link font-mono")), Td(str(v)),
-               *[Td(_cell(getattr(o, f))) for f in names]) for k, o, v in rows]
+               *[Td(cell_text(getattr(o, f))) for f in names]) for k, o, v in rows]
     t = Table(Thead(Tr(Th("Key"), Th("Version"), *[Th(field_label(cls, f)) for f in names])), Tbody(*body),
               cls="uk-table uk-table-small") \
         if rows else P("No live instances.", cls="text-muted-foreground")
@@ -213,7 +211,7 @@ async def admin_bulk_delete(req: Request) -> Response:
 
 # %% ../../../nbs/35_web_admin.ipynb #43601f34
 def _instance_card(rt: Runtime, cls, key: str, obj, version: int, base: str):
-    rows = [Tr(Th(field_label(cls, k)), Td(_cell(getattr(obj, k)))) for k in shown_fields(cls)]
+    rows = [Tr(Th(field_label(cls, k)), Td(cell_text(getattr(obj, k)))) for k in shown_fields(cls)]
     return Div(H3(f"{entity_label(cls)} {short_key(key)}", cls="uk-h3"), P(f"version {version}", cls="text-sm"),
                Table(Tbody(*rows), cls="uk-table uk-table-small"),
                Div(*[rt.ui.event_control(cls, s, f"{base}/{s.segment}") for s in cls.__sm_events__.values()],
@@ -261,9 +259,9 @@ def _history_table(rt: Runtime, rows: list, pre: str):
         return A(f"{c.entity} {k}", href=f"{pre}/admin/_history?entity={quote(c.entity)}&key={quote(k)}",
                  cls="uk-link font-mono")
     body = [Tr(Td(when(c.at)), Td(inst(c)),
-               Td(f"{c.event}({', '.join(f'{k}={_cell(v)}' for k, v in c.params.items())})"), Td(c.origin),
+               Td(f"{c.event}({', '.join(f'{k}={cell_text(v)}' for k, v in c.params.items())})"), Td(c.origin),
                Td(f"{c.before}→{c.after}"), Td(f"{c.ms:.1f}"),
-               Td("; ".join(f"{k}: {_cell(o)} → {_cell(n)}" for k, (o, n) in c.diff.items())))
+               Td("; ".join(f"{k}: {cell_text(o)} → {cell_text(n)}" for k, (o, n) in c.diff.items())))
             for c in reversed(rows)]
     head = Thead(Tr(*[Th(h) for h in ("Time", "Instance", "Event", "Origin", "Version", "ms", "Changed")]))
     if not rows: return P("No changes recorded.", cls="text-muted-foreground")
