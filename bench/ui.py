@@ -15,7 +15,10 @@ Each case is timed timeit-style (a batch of calls per measurement, gc off) for s
 goes first; the figure is the median per-call time. Target: starmodel / hand-written <= 1.5. The exit code is 0 whatever
 the ratios. `--profile` adds the top functions of a cProfile run of starmodel_nb's side of each case.
 
-Run: `python bench/ui.py [--rounds 11] [--batch 0.1] [--profile]` (about 8 s).
+Then, unless `--no-load`, page load in Chromium: the generated list page against a hand-written FastHTML + Datastar
+page (`bench/ui_load.py`, which says how; target <= 1.2).
+
+Run: `python bench/ui.py [--rounds 11] [--batch 0.1] [--profile] [--load-rounds 15] [--no-load]` (about 40 s).
 """
 import argparse, cProfile, datetime as dt, enum, json, pstats, statistics, sys, timeit, typing
 from types import SimpleNamespace
@@ -202,6 +205,8 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=11, help="measurements per side and case (median taken)")
     ap.add_argument("--batch", type=float, default=0.1, help="seconds per measurement (calls are batched)")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of starmodel_nb's side of each case")
+    ap.add_argument("--load-rounds", type=int, default=15, help="page loads per server in Chromium (median taken)")
+    ap.add_argument("--no-load", action="store_true", help="skip the page load in Chromium")
     a = ap.parse_args(argv)
     pairs = cases()
     for name, (sm, hand) in pairs.items(): check_markup(name, sm(), hand())
@@ -211,6 +216,9 @@ def main(argv=None):
         print(f"{name:<24}{s * 1e6:>8.0f} µs{h * 1e6:>8.0f} µs{r:>7.2f}  <= {TARGET}  {'PASS' if r <= TARGET else 'MISS':<6}{kb:>11}")
     if a.profile:
         for name, pair in pairs.items(): profile(name, pair[0])
+    if not a.no_load:
+        import ui_load
+        ui_load.main(["--rounds", str(a.load_rounds)])
     return 0
 
 if __name__ == "__main__": sys.exit(main())

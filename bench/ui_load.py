@@ -59,17 +59,24 @@ def servers(tmp: Path) -> dict:
     import httpx
     from support import AppProcess
     from ui import items
+    from starmodel_nb.adapters.css import stylesheet
+    if stylesheet(str(ASSETS)) == "browser":
+        raise SystemExit("no current prebuilt stylesheet in .cache/assets: run `starmodel assets css .cache/assets`")
     here, got = Path(__file__).parent, {}
-    for name, css in (("s", "auto"), ("s-browser", "browser")):
-        env = {"UI_LOAD_APP": "sm", "UI_LOAD_CSS": css, "UI_LOAD_DB": f"sqlite:///{tmp}/{name}.db"}
-        got[name] = AppProcess(here, "ui_load:app", env, probe="/items")
-        with httpx.Client(base_url=got[name].url, headers={"Accept": "application/json"}) as c:
-            for o in items(): c.post("/items", content=o.model_dump_json(exclude={"id"}), headers={"Content-Type": "application/json"}).raise_for_status()
-    html = httpx.get(got["s"].url + "/items").text
-    if 'script src="/_sm/assets/tailwind' in html or "/_sm/assets/css/starmodel." not in html:
-        raise SystemExit("the generated page has no prebuilt stylesheet: run `starmodel assets pull .cache/assets`")
-    rows = len(re.findall(r'<tr id="sm-item-\d+-row"', html))
-    got["hand"] = AppProcess(here, "ui_load:app", {"UI_LOAD_APP": "hand", "UI_LOAD_ROWS": str(rows)}, probe="/items")
+    try:
+        for name, css in (("s", "auto"), ("s-browser", "browser")):
+            env = {"UI_LOAD_APP": "sm", "UI_LOAD_CSS": css, "UI_LOAD_DB": f"sqlite:///{tmp}/{name}.db"}
+            got[name] = AppProcess(here, "ui_load:app", env, probe="/items")
+            with httpx.Client(base_url=got[name].url, headers={"Accept": "application/json"}) as c:
+                for o in items():
+                    c.post("/items", content=o.model_dump_json(exclude={"id"}),
+                           headers={"Content-Type": "application/json"}).raise_for_status()
+        html = httpx.get(got["s"].url + "/items").text
+        rows = len(re.findall(r'<tr id="sm-item-\d+-row"', html))
+        got["hand"] = AppProcess(here, "ui_load:app", {"UI_LOAD_APP": "hand", "UI_LOAD_ROWS": str(rows)}, probe="/items")
+    except BaseException:
+        for s in got.values(): s.stop()
+        raise
     return got
 
 def measure(urls: dict, rounds: int) -> dict:

@@ -186,20 +186,20 @@ def asset_headers(assets: str = "cdn", prefix: str = "", epoch: str = "", seq: i
     # a local file's URL carries its pin, so that the app can tell browsers to keep it for good (`asset_routes`)
     url = (lambda k: ASSETS[k].url) if assets == "cdn" else \
         (lambda k: f"{prefix}/_sm/assets/{ASSETS[k].path}?v={ASSETS[k].sha256[:10]}")
-    # prebuilt: Tailwind's utilities, then daisyUI's rules, where the browser build puts what it compiles (after its
-    # script) and with nothing but a script between them and where daisyUI's file was linked
+    # prebuilt: one file, in the order the browser build had them: Franken UI's styles, Tailwind's utilities (what
+    # the browser build compiles goes right after its script) and daisyUI's rules (linked next, in that build)
     prebuilt = css != "browser" and assets != "cdn"
     styles = ([Link(rel="stylesheet", href=f"{prefix}/_sm/assets/{css}")] if prebuilt else
-              [Script(src=url("tailwind")),
+              [Link(rel="stylesheet", href=url("franken_css")), Script(src=url("tailwind")),
                Style('@custom-variant dark (&:where(.dark, .dark *));', type="text/tailwindcss")])
     daisy = [] if prebuilt else [Link(rel="stylesheet", href=url("daisyui"))]
+    # the theme's inline script before any stylesheet: after one, it would hold the parser until the styles arrive
     return [Meta(name="sm-root", content=prefix), Meta(name="sm-epoch", content=epoch),
-            Meta(name="sm-seq", content=str(seq)), Script(BOOT_JS),
+            Meta(name="sm-seq", content=str(seq)), Script(BOOT_JS), headers_theme(theme, mode=mode),
             Script(src=f"{prefix}/_sm/assets/{CLIENT_NAME}", defer=True),
             # Franken UI's scripts: loaded by the client once the page has an element they drive
             Meta(name="sm-franken", content=f"{url('franken_js_core')} {url('franken_icons')}"),
-            Link(rel="stylesheet", href=url("franken_css")), *styles, headers_theme(theme, mode=mode),
-            *daisy, daisy_styles, Script(type="module", src=url("datastar"))]
+            *styles, *daisy, daisy_styles, Script(type="module", src=url("datastar"))]
 
 # %% ../../nbs/30_assets.ipynb #88a974ae
 async def _client(req): return Response(CLIENT_JS, media_type="text/javascript",

@@ -15,7 +15,7 @@ from .assets import AssetsError, run_tool, sha256_of, user_cache, write_whole
 
 # %% auto #0
 __all__ = ['TOOLCHAIN', 'CSS_DIR', 'SCANNED', 'INLINE', 'DAISY_KEEP', 'PURGE_JS', 'tool_cmd', 'toolchain', 'default_sources',
-           'scanned', 'css_input', 'build_css', 'stylesheet']
+           'scanned', 'css_input', 'pinned_file', 'build_css', 'stylesheet']
 
 # %% ../../nbs/30b_css.ipynb #c7fc919c
 TOOLCHAIN = Path(str(files("starmodel_nb")/"static"/"tailwind"))  # package.json + package-lock.json
@@ -108,20 +108,26 @@ def css_input(found: list[Path]) -> str:
 # %% ../../nbs/30b_css.ipynb #dd3f37a9
 # the base rules, and the classes MonsterUI's daisyUI enums put together at run time (AlertT.info -> "alert-info")
 DAISY_KEEP = {"standard": ["html", "body"], "greedy": ["^alert-", "^steps?-", "^loading-", "^toast-"]}
-PURGE_JS = """import {PurgeCSS} from 'purgecss'; import {readFileSync, writeFileSync} from 'node:fs';
+PURGE_JS = """import {PurgeCSS} from 'purgecss'; import {transform} from 'lightningcss';
+import {readFileSync, writeFileSync} from 'node:fs';
 const job = JSON.parse(readFileSync('purge.json', 'utf8'));
 const raw = (f, extension = 'css') => ({raw: readFileSync(f, 'utf8'), extension});
 const [out] = await new PurgeCSS().purge({css: [raw(job.css)], content: job.files.map(f => raw(f, 'html')),
   safelist: {standard: job.keep.standard, greedy: job.keep.greedy.map(p => new RegExp(p))}});
-writeFileSync('daisy.css', out.css);
+writeFileSync('daisy.css', transform({filename: 'daisy.css', code: Buffer.from(out.css), minify: true}).code);
 """
+
+def pinned_file(dest: Path, key: str) -> Path:
+    "The file of `ASSETS[key]` pulled into `dest`, checked against its pin."
+    from starmodel_nb.adapters.assets import ASSETS
+    src = dest/ASSETS[key].path
+    if not src.is_file() or sha256_of(src.read_bytes()) != ASSETS[key].sha256:
+        raise AssetsError(f"{src} is missing or not the pinned file: `starmodel assets pull {dest}` first")
+    return src
 
 def _daisy(dest: Path, home: Path, found: list[Path]) -> bytes:
     "What the pages can use of the daisyUI file pulled into `dest` (checked against its pin), purged in `home`."
-    from starmodel_nb.adapters.assets import ASSETS
-    src, pin = dest/ASSETS["daisyui"].path, ASSETS["daisyui"].sha256
-    if not src.is_file() or sha256_of(src.read_bytes()) != pin:
-        raise AssetsError(f"{src} is missing or not the pinned file: `starmodel assets pull {dest}` first")
+    src = pinned_file(dest, "daisyui")
     (home/"purge.mjs").write_text(PURGE_JS)
     job = {"css": str(src.resolve()), "files": [str(f) for f in found], "keep": DAISY_KEEP}
     (home/"purge.json").write_text(json.dumps(job))
@@ -145,7 +151,7 @@ def _wanted(extra) -> tuple[list[Path], str, str]:
 # %% ../../nbs/30b_css.ipynb #8154dbb0
 def build_css(dest: str | Path | None = None, sources: tuple = (), say=print, home: Path | None = None) -> Path:
     """Build the pages' stylesheet into `dest`/css (default: the user cache) with Tailwind's pinned CLI and
-    PurgeCSS, from `default_sources()` and your own `sources`: Tailwind's utilities, then daisyUI's rules."""
+    PurgeCSS, from `default_sources()` and your own `sources`: Franken UI's, Tailwind's utilities, daisyUI's rules."""
     dest, extra = Path(dest or user_cache()).expanduser(), [str(Path(s).expanduser().resolve()) for s in sources]
     found, text, digest = _wanted(extra)
     home = Path(home or user_cache().parent/"tailwind")
@@ -153,7 +159,8 @@ def build_css(dest: str | Path | None = None, sources: tuple = (), say=print, ho
         cli = toolchain(home)
         (home/"input.css").write_text(text)
         run_tool([*(tool_cmd("node") or ["node"]), str(cli), "-i", "input.css", "-o", "out.css", "--minify"], home)
-        data = (home/"out.css").read_bytes() + b"\n" + _daisy(dest, home, found)
+        data = b"\n".join([pinned_file(dest, "franken_css").read_bytes(), (home/"out.css").read_bytes(),
+                           _daisy(dest, home, found)])
     name, out = f"starmodel.{sha256_of(data)[:10]}.css", dest/CSS_DIR
     write_whole(out/name, data)
     write_whole(out/"stamp.json", json.dumps({"file": name, "sources": extra, "digest": digest}, indent=1).encode())
