@@ -55,9 +55,10 @@ const franken = meta('franken').split(' ').filter(Boolean);
 const drives = n => document.evaluate("boolean(descendant-or-self::*[starts-with(local-name(), 'uk-') or " +
   "@*[starts-with(name(), 'uk-') or starts-with(name(), 'data-uk-')]])", n, null, XPathResult.BOOLEAN_TYPE, null).booleanValue;
 const watch = new MutationObserver(ms => ms.some(m => [...m.addedNodes].some(n => n.nodeType === 1 && drives(n))) && loadFranken());
-function loadFranken() {
+async function loadFranken() {   // in order: the icons need the components' globals
   watch.disconnect();
-  for (const src of franken.splice(0)) document.head.append(Object.assign(document.createElement('script'), {type: 'module', src}));
+  for (const src of franken.splice(0))
+    await new Promise(done => document.head.append(Object.assign(document.createElement('script'), {type: 'module', src, onload: done, onerror: done})));
 }
 if (franken.length) drives(document.documentElement) ? loadFranken() : watch.observe(document.documentElement, {childList: true, subtree: true});
 const patch = (type, argsRaw) => document.dispatchEvent(new CustomEvent('datastar-fetch', {detail: {type, el: document.documentElement, argsRaw}}));

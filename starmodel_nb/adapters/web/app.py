@@ -15,7 +15,7 @@ from ...app.control import ControlPlane, close_private_loop
 from ...app.runtime import Runtime
 from ..assets import asset_routes, resolve_assets
 from ..css import stylesheet
-from .checks import INNER, Limits, SecurityHeaders, SessionCookies
+from .checks import INNER, Checks
 from .events import cancel_endpoint, event_endpoint
 from .pages import index_endpoint, page_endpoint
 from .sql import collection_endpoint, record_action_endpoint, record_endpoint
@@ -57,10 +57,8 @@ class CollectionRoute(EntityRoute):
 def _middleware(app: StarApp, rt: Runtime) -> None:
     s = rt.settings
     app.user_middleware = [m for m in app.user_middleware if m is not cors_allow]
-    app.add_middleware(Limits, max_body=s.max_body, max_query=s.max_query, root=s.root_path)
-    app.add_middleware(SecurityHeaders, extra=s.frame_ancestors)
-    app.add_middleware(SessionCookies, name=s.session_cookie, secure=s.cookie_secure,
-                       trusted=tuple(s.trusted_proxies.split()))
+    app.add_middleware(Checks, max_body=s.max_body, max_query=s.max_query, root=s.root_path, name=s.session_cookie,
+                       secure=s.cookie_secure, trusted=tuple(s.trusted_proxies.split()), extra=s.frame_ancestors)
 
 # %% ../../../nbs/36_web_app.ipynb #d3f707bc
 def build_app(rt: Runtime, secret_key: str, routes: list = (), startup: list = ()) -> StarApp:

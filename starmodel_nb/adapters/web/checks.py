@@ -22,7 +22,7 @@ from ...app.access import User, entity_refusal, user_key
 # %% auto #0
 __all__ = ['NO_STORE', 'INNER', 'FRAME_ANCESTORS', 'url_root', 'session_id', 'key_for', 'user_of', 'session_user', 'refuse',
            'foreign', 'status_of', 'wants_json', 'is_datastar', 'mutation_refused', 'guard_refused', 'act_refused',
-           'json_object', 'origin_of', 'Limits', 'SessionCookies', 'SecurityHeaders']
+           'json_object', 'origin_of', 'Limits', 'counted', 'SessionCookies', 'SecurityHeaders', 'Checks']
 
 # %% ../../../nbs/33_web_checks.ipynb #4c1317c7
 _PREFIX = re.compile(r"^(/[A-Za-z0-9._~%@:+-]+)+$")
@@ -157,36 +157,47 @@ class Limits:
     "ASGI middleware: 414 past `max_query` bytes of query string, 413 past `max_body` bytes of body; strips `root`."
     def __init__(self, app, max_body: int, max_query: int, root: str = ""):
         self.app, self.max_body, self.max_query, self.root = app, max_body, max_query, root.rstrip("/")
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http": return await self.app(scope, receive, send)
+    def check(self, scope) -> tuple[Response | None, dict]:
+        "`scope` without the `root` prefix, and the answer refusing it (414, 413) when it says it is too large."
         p = scope["path"]
         if self.root and (p == self.root or p.startswith(self.root + "/")):
             scope = {**scope, "path": p[len(self.root):] or "/", "raw_path": (p[len(self.root):] or "/").encode()}
         if len(scope.get("query_string", b"")) > self.max_query:
-            return await PlainTextResponse(f"Query string over {self.max_query} bytes.", 414)(scope, receive, send)
-        cl = dict(scope["headers"]).get(b"content-length")
+            return PlainTextResponse(f"Query string over {self.max_query} bytes.", 414), scope
+        cl = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if cl is not None and (not cl.isdigit() or int(cl) > self.max_body):
-            return await PlainTextResponse(f"Request body over {self.max_body} bytes.", 413)(scope, receive, send)
+            return self.too_large(), scope
+        return None, scope
+    def too_large(self) -> Response: return PlainTextResponse(f"Request body over {self.max_body} bytes.", 413)
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http": return await self.app(scope, receive, send)
+        refused, scope = self.check(scope)
+        if refused is not None: return await refused(scope, receive, send)
         await self.guarded(scope, receive, send)
 
 # %% ../../../nbs/33_web_checks.ipynb #3cb18f1d
-@patch
-async def guarded(self: Limits, scope, receive, send):
-    "Run the app, cutting off a body that grows past `max_body` with 413 (if no answer has started)."
-    seen, started = 0, False
+def counted(receive, limit: int):
+    "`receive`, raising `_TooLarge` once the body it has given passes `limit` bytes."
+    seen = 0
     async def recv():
         nonlocal seen
         msg = await receive()
         seen += len(msg.get("body", b""))
-        if seen > self.max_body: raise _TooLarge()
+        if seen > limit: raise _TooLarge()
         return msg
+    return recv
+
+@patch
+async def guarded(self: Limits, scope, receive, send):
+    "Run the app, cutting off a body that grows past `max_body` with 413 (if no answer has started)."
+    started = False
     async def snd(msg):
         nonlocal started
         started = started or msg["type"] == "http.response.start"
         await send(msg)
-    try: await self.app(scope, recv, snd)
+    try: await self.app(scope, counted(receive, self.max_body), snd)
     except _TooLarge:
-        if not started: await PlainTextResponse(f"Request body over {self.max_body} bytes.", 413)(scope, receive, send)
+        if not started: await self.too_large()(scope, receive, send)
 
 # %% ../../../nbs/33_web_checks.ipynb #5805eba3
 INNER = "starmodel_session"   # the cookie's name between this middleware and Starlette's session middleware
@@ -214,20 +225,28 @@ class SessionCookies:
 
 # %% ../../../nbs/33_web_checks.ipynb #187d29ba
 @patch
+def inward(self: SessionCookies, scope, name: str) -> dict:
+    "`scope` with the browser's cookie `name` (or its twin) handed on as `INNER`, a client's own `INNER` dropped."
+    jar = cookie_parser(next((v.decode("latin-1") for k, v in scope["headers"] if k == b"cookie"), ""))
+    mine = jar.get(name) or jar.get(name + "-p")
+    rest = [f"{k}={v}" for k, v in jar.items() if k not in (name, name + "-p", INNER)]
+    cookie = "; ".join(rest + ([f"{INNER}={mine}"] if mine else [])).encode("latin-1")
+    return {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"cookie"] + [(b"cookie", cookie)]}
+
+@patch
+def outward(self: SessionCookies, headers: list, name: str, secure: bool) -> list:
+    "Response `headers` with the `INNER` cookie set as `name` and its partitioned twin."
+    return [h for k, v in headers for h in self._rename(k, v, name, secure)]
+
+@patch
 async def __call__(self: SessionCookies, scope, receive, send):
     if scope["type"] != "http": return await self.app(scope, receive, send)
     name, secure = self.outer(scope), self.https(scope)
-    jar = cookie_parser(next((v.decode("latin-1") for k, v in scope["headers"] if k == b"cookie"), ""))
-    mine = jar.get(name) or jar.get(name + "-p")
-    # a client's own INNER is ignored
-    rest = [f"{k}={v}" for k, v in jar.items() if k not in (name, name + "-p", INNER)]
-    cookie = "; ".join(rest + ([f"{INNER}={mine}"] if mine else [])).encode("latin-1")
-    scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"cookie"] + [(b"cookie", cookie)]}
     async def snd(msg):
         if msg["type"] == "http.response.start":
-            msg = {**msg, "headers": [h for k, v in msg.get("headers", []) for h in self._rename(k, v, name, secure)]}
+            msg = {**msg, "headers": self.outward(msg.get("headers", []), name, secure)}
         await send(msg)
-    await self.app(scope, receive, snd)
+    await self.app(self.inward(scope, name), receive, snd)
 
 # %% ../../../nbs/33_web_checks.ipynb #30fe45c2
 @patch
@@ -259,3 +278,28 @@ class SecurityHeaders:
             if msg["type"] == "http.response.start": msg = {**msg, "headers": [*msg.get("headers", []), *self.headers]}
             await send(msg)
         await self.app(scope, receive, snd)
+
+# %% ../../../nbs/33_web_checks.ipynb #f8027e20
+class Checks:
+    "ASGI middleware: `Limits`, `SessionCookies` and `SecurityHeaders` in one layer, with one `send`."
+    def __init__(self, app, max_body: int, max_query: int, root: str = "", name: str = "", secure: bool = False,
+                 trusted: tuple = (), extra: str = ""):
+        self.app, self.limits = app, Limits(None, max_body, max_query, root)
+        self.cookies, self.headers = SessionCookies(None, name, secure, trusted), SecurityHeaders(None, extra).headers
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http": return await self.app(scope, receive, send)
+        name, secure, started = self.cookies.outer(scope), self.cookies.https(scope), False
+        async def snd(msg):
+            nonlocal started
+            if msg["type"] == "http.response.start":
+                started = True
+                msg = {**msg, "headers": [*self.cookies.outward(msg.get("headers", []), name, secure), *self.headers]}
+            await send(msg)
+        refused, scope = self.limits.check(scope)
+        if refused is not None: return await refused(scope, receive, snd)
+        bodiless = scope["method"] in ("GET", "HEAD") and not any(k in (b"content-length", b"transfer-encoding")
+                                                                   for k, _ in scope["headers"])
+        try: await self.app(self.cookies.inward(scope, name), receive if bodiless else
+                            counted(receive, self.limits.max_body), snd)
+        except _TooLarge:
+            if not started: await self.limits.too_large()(scope, receive, snd)
