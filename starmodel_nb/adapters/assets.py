@@ -20,8 +20,8 @@ from starlette.staticfiles import StaticFiles
 
 # %% auto #0
 __all__ = ['DATASTAR_CDN', 'ASSETS', 'CLIENT_JS', 'CLIENT_NAME', 'BOOT_JS', 'THEMES', 'Asset', 'check_assets', 'AssetsError',
-           'user_cache', 'sha256_of', 'write_whole', 'run_tool', 'pull_assets', 'local_copies', 'resolve_assets',
-           'asset_headers', 'asset_routes']
+           'user_cache', 'sha256_of', 'is_pinned', 'write_whole', 'run_tool', 'pull_assets', 'local_copies',
+           'resolve_assets', 'asset_headers', 'asset_routes']
 
 # %% ../../nbs/30_assets.ipynb #1a718d3e
 @dataclass(frozen=True)
@@ -82,7 +82,9 @@ def user_cache() -> Path:
 # %% ../../nbs/30_assets.ipynb #91977b40
 def sha256_of(b: bytes) -> str: return hashlib.sha256(b).hexdigest()
 
-def _fresh(p: Path, a: Asset) -> bool: return p.is_file() and sha256_of(p.read_bytes()) == a.sha256
+def is_pinned(p: Path, a: Asset) -> bool:
+    "Whether `p` holds the file `a` pins, by its sha256."
+    return p.is_file() and sha256_of(p.read_bytes()) == a.sha256
 
 def write_whole(p: Path, data: bytes) -> None:
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -140,7 +142,7 @@ def pull_assets(dest: str | Path | None = None, say=print) -> Path:
     """Fill `dest` (default: `user_cache()`) with every file of `ASSETS`,
     checked by sha256; the registries first, else the CDN."""
     dest = Path(dest or user_cache()).expanduser()
-    todo = [a for a in ASSETS.values() if not _fresh(dest/a.path, a)]
+    todo = [a for a in ASSETS.values() if not is_pinned(dest/a.path, a)]
     for package, group in groupby(sorted(todo, key=lambda a: a.package), key=lambda a: a.package):
         group = list(group)
         got, why = _from_package(package, group)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 import monsterui
-from .assets import AssetsError, run_tool, sha256_of, user_cache, write_whole
+from .assets import ASSETS, AssetsError, is_pinned, run_tool, sha256_of, user_cache, write_whole
 
 # %% auto #0
 __all__ = ['TOOLCHAIN', 'CSS_DIR', 'SCANNED', 'INLINE', 'DAISY_KEEP', 'PURGE_JS', 'tool_cmd', 'toolchain', 'default_sources',
@@ -119,9 +119,7 @@ writeFileSync('daisy.css', transform({filename: 'daisy.css', code: Buffer.from(o
 
 def pinned_file(dest: Path, key: str) -> Path:
     "The file of `ASSETS[key]` pulled into `dest`, checked against its pin."
-    from starmodel_nb.adapters.assets import ASSETS
-    src = dest/ASSETS[key].path
-    if not src.is_file() or sha256_of(src.read_bytes()) != ASSETS[key].sha256:
+    if not is_pinned(src := dest/ASSETS[key].path, ASSETS[key]):
         raise AssetsError(f"{src} is missing or not the pinned file: `starmodel assets pull {dest}` first")
     return src
 
@@ -142,9 +140,13 @@ def _digest(text: str, found: list[Path]) -> str:
     for f in found: h.update(f.read_bytes())
     return h.hexdigest()
 
+def _found(extra) -> list[Path]:
+    "The files a build scans: those of `default_sources()` and of your `extra` ones."
+    return scanned(default_sources() + [Path(s).expanduser() for s in extra])
+
 def _wanted(extra) -> tuple[list[Path], str, str]:
     "The files a build with `extra` sources scans, its input and its digest."
-    found = scanned(default_sources() + [Path(s).expanduser() for s in extra])
+    found = _found(extra)
     text = css_input(found)
     return found, text, _digest(text, found)
 
@@ -176,8 +178,8 @@ _fresh_cache: dict = {}
 def _fresh(stamp: dict) -> bool:
     "Whether the files `stamp` was built from are unchanged (by content, read again only when a file's stat changes)."
     try:
-        found = scanned(default_sources() + [Path(s) for s in stamp["sources"]])
-        key = (stamp["digest"], tuple((f, f.stat().st_mtime_ns, f.stat().st_size) for f in found))
+        found = _found(stamp["sources"])
+        key = (stamp["digest"], tuple((f, st.st_mtime_ns, st.st_size) for f in found for st in [f.stat()]))
     except (OSError, KeyError, TypeError): return False
     if key not in _fresh_cache: _fresh_cache[key] = _digest(css_input(found), found) == stamp["digest"]
     return _fresh_cache[key]
